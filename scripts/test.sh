@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every test suite on a fresh Debian 12 machine (as root or as a user
+# with sudo): installs missing packages, builds, starts a throwaway
+# PostgreSQL 15 cluster, runs unit (GoogleTest), regression (pg_regress),
+# isolation and integration (libpqxx) tests, and ends with one summary line
+# "N passed, M failed". Exits non-zero on any failure.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_packages
+cd "$PROJECT_ROOT"
+
+PASSED=0
+FAILED=0
+LOGS=$(mktemp -d /tmp/customer_profile_logs.XXXXXX)
+chmod 755 "$LOGS"
+count() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); echo "   -> $1 passed, $2 failed"; }
+
+echo "== unit tests (GoogleTest via CTest)"
+cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/core -j2 >"$LOGS/cmake.log" 2>&1 || { cat "$LOGS/cmake.log"; exit 1; }
+(cd build/core && ctest --output-on-failure) >"$LOGS/unit.log" 2>&1 || true
+unit_total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$LOGS/unit.log")
+unit_failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$LOGS/unit.log")
+if [ -z "$unit_total" ]; then cat "$LOGS/unit.log"; unit_total=1; unit_failed=1; fi
+[ "$unit_failed" -gt 0 ] && cat "$LOGS/unit.log"
+count $((unit_total - unit_failed)) "$unit_failed"
+
+echo "== build and install the extension"
+build_and_install
+
+start_cluster
+echo "== regression and isolation tests (pg_regress, pg_isolation_regress)"
+make installcheck >"$LOGS/installcheck.log" 2>&1 || true
+grep -E '\.\.\. (ok|FAILED|failed)' "$LOGS/installcheck.log" || true
+sql_ok=$(grep -cE '\.\.\. ok' "$LOGS/installcheck.log" || true)
+sql_failed=$(grep -cE '\.\.\. (FAILED|failed)' "$LOGS/installcheck.log" || true)
+if [ "$sql_ok" -eq 0 ] && [ "$sql_failed" -eq 0 ]; then cat "$LOGS/installcheck.log"; sql_failed=1; fi
+if [ "$sql_failed" -gt 0 ]; then
+    for f in regression.diffs output_iso/regression.diffs; do [ -f "$f" ] && head -200 "$f"; done
+fi
+count "$sql_ok" "$sql_failed"
+
+if [ -x build/core/identity_stress ]; then
+    echo "== integration: concurrent resolve_identity stress (libpqxx)"
+    if build/core/identity_stress "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres" >"$LOGS/stress.log" 2>&1; then
+        tail -3 "$LOGS/stress.log"; count 1 0
+    else
+        cat "$LOGS/stress.log"; count 0 1
+    fi
+fi
+
+stop_cluster
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

@@ -1,0 +1,106 @@
+// Loading, caching and hashing for identity namespaces.
+#include "identity_catalog.hpp"
+
+#include "boundary.hpp"
+#include "spi_util.hpp"
+
+namespace customer_profile::pg {
+namespace {
+
+std::unique_ptr<IdentityCatalog> cached;
+bool stale = true;
+
+CachedPlan namespaces_plan{
+    "SELECT namespace_id, name, normalizer, is_known, priority, coalesce(max_per_profile, 0), "
+    "keep_raw, blocked_values, blocked_patterns FROM customer_profile.namespace ORDER BY namespace_id",
+    0, {}};
+CachedPlan settings_plan{
+    "SELECT salt, max_identities_per_profile, default_phone_region, "
+    "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid "
+    "FROM customer_profile.settings",
+    0, {}};
+
+std::unique_ptr<IdentityCatalog> load() {
+    auto catalog = std::make_unique<IdentityCatalog>();
+    spi_connect();
+    if (spi_run(settings_plan, nullptr, nullptr, true) != 1)
+        throw core::Error(core::ErrorCode::internal, "customer_profile.settings must hold exactly one row");
+    catalog->salt = spi_bytes(0, 1);
+    catalog->max_identities_per_profile = spi_int4(0, 2);
+    catalog->options.default_phone_region = spi_bytes(0, 3);
+    catalog->namespace_relid = static_cast<Oid>(spi_int4(0, 4));
+    catalog->settings_relid = static_cast<Oid>(spi_int4(0, 5));
+    std::uint64_t n = spi_run(namespaces_plan, nullptr, nullptr, true);
+    for (std::uint64_t row = 0; row < n; ++row) {
+        NamespaceConfig ns;
+        ns.id = spi_int4(row, 1);
+        ns.name = spi_bytes(row, 2);
+        ns.normalizer = core::normalizer_from_name(spi_bytes(row, 3));
+        ns.is_known = spi_bool(row, 4);
+        ns.priority = spi_int4(row, 5);
+        ns.max_per_profile = spi_int4(row, 6);
+        ns.keep_raw = spi_bool(row, 7);
+        ns.blocklist = core::Blocklist(spi_text_array(row, 8), spi_text_array(row, 9));
+        catalog->namespaces.push_back(std::move(ns));
+    }
+    spi_finish();
+    return catalog;
+}
+
+}  // namespace
+
+const NamespaceConfig* IdentityCatalog::find(std::string_view name) const {
+    for (const auto& ns : namespaces)
+        if (ns.name == name) return &ns;
+    return nullptr;
+}
+
+const NamespaceConfig* IdentityCatalog::by_id(std::int32_t id) const {
+    for (const auto& ns : namespaces)
+        if (ns.id == id) return &ns;
+    return nullptr;
+}
+
+const IdentityCatalog& identity_catalog() {
+    if (stale || !cached) {
+        cached.reset();
+        stale = false;  // an invalidation arriving during load sets it again
+        cached = load();
+    }
+    return *cached;
+}
+
+void identity_catalog_invalidate(Datum, Oid relid) {
+    if (relid == InvalidOid ||
+        (cached && (relid == cached->namespace_relid || relid == cached->settings_relid)))
+        stale = true;
+}
+
+const NamespaceConfig& namespace_or_throw(const IdentityCatalog& catalog, std::string_view name) {
+    const NamespaceConfig* ns = catalog.find(name);
+    if (ns == nullptr)
+        throw core::Error(core::ErrorCode::undefined_object,
+                          "unknown identity namespace \"" + std::string(name) + "\"", {},
+                          "Create it with customer_profile.identity_namespace_create().");
+    return *ns;
+}
+
+std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig& ns,
+                          const std::string& normalized) {
+    uint8 digest[32];
+    static const uint8 separator = 0;
+    pg_guard([&] {
+        pg_cryptohash_ctx* ctx = pg_cryptohash_create(PG_SHA256);
+        if (ctx == nullptr || pg_cryptohash_init(ctx) < 0 ||
+            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(catalog.salt.data()), catalog.salt.size()) < 0 ||
+            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(ns.name.data()), ns.name.size()) < 0 ||
+            pg_cryptohash_update(ctx, &separator, 1) < 0 ||
+            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(normalized.data()), normalized.size()) < 0 ||
+            pg_cryptohash_final(ctx, digest, sizeof digest) < 0)
+            elog(ERROR, "customer_profile: SHA-256 failed: %s", pg_cryptohash_error(ctx));
+        pg_cryptohash_free(ctx);
+    });
+    return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+}  // namespace customer_profile::pg

@@ -1,0 +1,159 @@
+// Small SQL-callable identity helpers: normalization, hashing, validation
+// used by CHECK constraints, the cache-invalidation trigger, and the
+// shortest-path helper behind identity_explain().
+#include <string>
+
+#include "boundary.hpp"
+#include "core/blocklist.hpp"
+#include "core/identity_path.hpp"
+#include "identity_catalog.hpp"
+#include "spi_util.hpp"
+
+namespace cp = customer_profile;
+
+namespace {
+
+std::string text_arg(FunctionCallInfo fcinfo, int n) {
+    std::string out;
+    cp::pg::pg_guard([&] {
+        text* t = PG_GETARG_TEXT_PP(n);
+        out.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    });
+    return out;
+}
+
+Datum text_result(const std::string& s) {
+    Datum d = 0;
+    cp::pg::pg_guard([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+    return d;
+}
+
+Datum bytea_result(const std::string& s) {
+    Datum d = 0;
+    cp::pg::pg_guard([&] {
+        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + s.size()));
+        SET_VARSIZE(b, VARHDRSZ + s.size());
+        memcpy(VARDATA(b), s.data(), s.size());
+        d = PointerGetDatum(b);
+    });
+    return d;
+}
+
+std::vector<std::int64_t> int8_array_arg(FunctionCallInfo fcinfo, int n) {
+    std::vector<std::int64_t> out;
+    Datum* elems = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    cp::pg::pg_guard([&] {
+        deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls,
+                          &count);
+    });
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "array must not contain NULLs");
+        out.push_back(DatumGetInt64(elems[i]));
+    }
+    return out;
+}
+
+// Normalizes with the namespace's normalizer, naming the namespace on error.
+std::string normalize_in(const cp::pg::IdentityCatalog& catalog, const cp::pg::NamespaceConfig& ns,
+                         const std::string& value) {
+    try {
+        return cp::core::normalize_identifier(ns.normalizer, value, catalog.options);
+    } catch (const cp::core::Error& e) {
+        throw cp::core::Error(e.code(), "invalid \"" + ns.name + "\" identifier: " + e.what());
+    }
+}
+
+}  // namespace
+
+// identity_normalize(namespace text, value text) returns text
+CP_FUNCTION(identity_normalize) {
+    const auto& catalog = cp::pg::identity_catalog();
+    const auto& ns = cp::pg::namespace_or_throw(catalog, text_arg(fcinfo, 0));
+    return text_result(normalize_in(catalog, ns, text_arg(fcinfo, 1)));
+}
+
+// identity_hash(namespace text, value text) returns bytea: the stored key.
+CP_FUNCTION(identity_hash) {
+    const auto& catalog = cp::pg::identity_catalog();
+    const auto& ns = cp::pg::namespace_or_throw(catalog, text_arg(fcinfo, 0));
+    return bytea_result(cp::pg::identity_hash(catalog, ns, normalize_in(catalog, ns, text_arg(fcinfo, 1))));
+}
+
+// _normalizer_valid(name text) returns boolean; raises for an unknown name.
+CP_FUNCTION(normalizer_valid) {
+    cp::core::normalizer_from_name(text_arg(fcinfo, 0));
+    PG_RETURN_BOOL(true);
+}
+
+// _blocked_patterns_valid(patterns text[]) returns boolean; raises naming a bad pattern.
+CP_FUNCTION(blocked_patterns_valid) {
+    std::vector<std::string> patterns;
+    Datum* elems = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    cp::pg::pg_guard([&] {
+        deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+    });
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "blocked pattern must not be NULL");
+        const char* data = nullptr;
+        std::size_t len = 0;
+        cp::pg::pg_guard([&] {
+            text* t = DatumGetTextPP(elems[i]);
+            data = VARDATA_ANY(t);
+            len = VARSIZE_ANY_EXHDR(t);
+        });
+        patterns.emplace_back(data, len);
+    }
+    cp::core::validate_block_patterns(patterns);
+    PG_RETURN_BOOL(true);
+}
+
+// _phone_region_valid(region text) returns boolean
+CP_FUNCTION(phone_region_valid) {
+    PG_RETURN_BOOL(cp::core::phone_region_supported(text_arg(fcinfo, 0)));
+}
+
+// _identity_link_path(from bigint, to bigint, a bigint[], b bigint[]) returns int[]:
+// 1-based positions in a/b of one shortest chain of links from `from` to `to`;
+// NULL when they are not connected.
+CP_FUNCTION(identity_link_path) {
+    std::int64_t from = PG_GETARG_INT64(0);
+    std::int64_t to = PG_GETARG_INT64(1);
+    std::vector<std::int64_t> a = int8_array_arg(fcinfo, 2);
+    std::vector<std::int64_t> b = int8_array_arg(fcinfo, 3);
+    if (a.size() != b.size())
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "link arrays differ in length");
+    std::vector<cp::core::Link> links;
+    for (std::size_t i = 0; i < a.size(); ++i) links.push_back({a[i], b[i], static_cast<std::int64_t>(i + 1)});
+    if (!cp::core::identities_connected(links, from, to)) PG_RETURN_NULL();
+    std::vector<std::int64_t> path = cp::core::shortest_link_path(links, from, to);
+    std::vector<std::int32_t> positions(path.begin(), path.end());
+    return cp::pg::int4_array(positions);
+}
+
+// _catalog_changed() trigger: tells every backend to reload the identity catalog.
+CP_FUNCTION(catalog_changed) {
+    cp::pg::pg_guard([&] {
+        if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "_catalog_changed() must be called as a trigger");
+        CacheInvalidateRelcacheByRelid(RelationGetRelid(((TriggerData*) fcinfo->context)->tg_relation));
+    });
+    return PointerGetDatum(nullptr);
+}
+
+// _boundary_selftest(kind text) returns text: raises each kind of failure the
+// boundary must convert, so the regression suite can prove the conversion.
+CP_FUNCTION(boundary_selftest) {
+    std::string kind = text_arg(fcinfo, 0);
+    std::vector<std::string> alive{"destructors", "must", "run"};  // would leak if skipped
+    if (kind == "core") throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "core error", "some detail", "some hint");
+    if (kind == "std") throw std::runtime_error("plain std::runtime_error");
+    if (kind == "bad_alloc") throw std::bad_alloc();
+    if (kind == "unknown") throw 42;
+    if (kind == "postgres") cp::pg::pg_guard([] { (void) DirectFunctionCall1(int4in, CStringGetDatum("not a number")); });
+    if (kind == "serialization") throw cp::core::Error(cp::core::ErrorCode::serialization_failure, "serialization failure");
+    if (kind == "cancel") throw cp::core::Error(cp::core::ErrorCode::query_canceled, "canceled by the core");
+    return text_result("ok");
+}

@@ -1,0 +1,285 @@
+// resolve_identity(identities jsonb, source text): who is this person?
+//
+// Locking, in this order, so concurrent calls end as a serial run would:
+//  1. a transaction-level advisory lock per identifier hash (sorted), so
+//     two sessions cannot both create the same identifier;
+//  2. FOR UPDATE on every profile involved (sorted by id), so merges and caps
+//     see a stable profile; a profile merged away meanwhile makes us re-read.
+// The common case (all identifiers known, one profile) takes no lock at all.
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "boundary.hpp"
+#include "core/merge_planner.hpp"
+#include "identity_input.hpp"
+#include "spi_util.hpp"
+
+namespace customer_profile::pg {
+namespace {
+
+// Advisory lock class of our identifier locks (shows in pg_locks.objsubid).
+constexpr uint16 kIdentifierLockClass = 0x4350;
+constexpr int kMaxLockRetries = 50;
+// last_seen is refreshed at most this often, so repeat lookups stay read-only.
+constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
+
+CachedPlan lookup_plan{
+    "SELECT identity_id, value_hash, profile_id, last_seen FROM customer_profile.identity "
+    "WHERE value_hash = ANY($1)", 1, {BYTEAARRAYOID}};
+CachedPlan touch_plan{
+    "UPDATE customer_profile.identity SET last_seen = now() WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
+CachedPlan lock_profiles_plan{
+    "SELECT profile_id FROM customer_profile.profile WHERE profile_id = ANY($1) "
+    "ORDER BY profile_id FOR UPDATE", 1, {INT8ARRAYOID}};
+CachedPlan profile_counts_plan{
+    "SELECT profile_id, namespace_id, count(*)::int4 FROM customer_profile.identity "
+    "WHERE profile_id = ANY($1) GROUP BY 1, 2", 1, {INT8ARRAYOID}};
+CachedPlan new_profile_plan{
+    "INSERT INTO customer_profile.profile DEFAULT VALUES RETURNING profile_id", 0, {}};
+CachedPlan move_identities_plan{
+    "UPDATE customer_profile.identity SET profile_id = $1 WHERE profile_id = ANY($2)", 2,
+    {INT8OID, INT8ARRAYOID}};
+CachedPlan record_merge_plan{
+    "INSERT INTO customer_profile.profile_merge (merged_profile_id, into_profile_id, cause, source) "
+    "SELECT m, $1, 'resolve_identity', $3 FROM unnest($2::int8[]) AS m", 3, {INT8OID, INT8ARRAYOID, TEXTOID}};
+CachedPlan drop_profiles_plan{
+    "DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
+CachedPlan touch_profile_plan{
+    "UPDATE customer_profile.profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
+CachedPlan insert_identities_plan{
+    "INSERT INTO customer_profile.identity (namespace_id, value_hash, raw_value, profile_id) "
+    "SELECT * FROM unnest($1::int4[], $2::bytea[], $3::text[], $4::int8[]) RETURNING identity_id, value_hash",
+    4, {INT4ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
+CachedPlan insert_links_plan{
+    "INSERT INTO customer_profile.identity_link (identity_a, identity_b, source) "
+    "SELECT least(a, b), greatest(a, b), $3 FROM unnest($1::int8[], $2::int8[]) AS t(a, b) "
+    "ON CONFLICT DO NOTHING", 3, {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
+CachedPlan insert_conflicts_plan{
+    "INSERT INTO customer_profile.identity_conflict "
+    "(rule, namespace_id, kept_profile_id, refused_profile_id, refused_identity_id, detail, source) "
+    "SELECT r, nullif(n, 0), nullif(k, 0), nullif(p, 0), nullif(i, 0), d, $7 "
+    "FROM unnest($1::text[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::text[]) AS t(r, n, k, p, i, d)",
+    7, {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID}};
+
+struct Found {
+    std::int64_t identity_id = 0;
+    std::int64_t profile_id = 0;
+    TimestampTz last_seen = 0;
+};
+
+struct Conflicts {
+    std::vector<std::string> rule, detail;
+    std::vector<std::int32_t> namespace_id;
+    std::vector<std::int64_t> kept, refused_profile, refused_identity;
+
+    void add(const char* r, std::int32_t ns, std::int64_t k, std::int64_t p, std::int64_t i, std::string d) {
+        rule.emplace_back(r);
+        namespace_id.push_back(ns);
+        kept.push_back(k);
+        refused_profile.push_back(p);
+        refused_identity.push_back(i);
+        detail.push_back(std::move(d));
+    }
+    void write(Datum source, bool source_null) {
+        if (rule.empty()) return;
+        std::vector<bool> no_nulls(rule.size(), false);
+        Datum args[7] = {text_array(rule, no_nulls), int4_array(namespace_id), int8_array(kept),
+                         int8_array(refused_profile), int8_array(refused_identity),
+                         text_array(detail, no_nulls), source};
+        char nulls[8] = "      ";
+        nulls[6] = source_null ? 'n' : ' ';
+        spi_run(insert_conflicts_plan, args, nulls, false);
+    }
+};
+
+std::map<std::string, Found> lookup(const std::vector<PreparedIdentifier>& ids) {
+    std::vector<std::string> hashes;
+    for (const auto& id : ids) hashes.push_back(id.hash);
+    Datum args[1] = {bytea_array(hashes)};
+    std::uint64_t n = spi_run(lookup_plan, args, nullptr, false);
+    std::map<std::string, Found> found;
+    for (std::uint64_t row = 0; row < n; ++row)
+        found[spi_bytes(row, 2)] = {spi_int8(row, 1), spi_int8(row, 3), spi_timestamptz(row, 4)};
+    return found;
+}
+
+void lock_identifiers(const std::vector<PreparedIdentifier>& ids) {
+    std::vector<std::pair<uint32, uint32>> keys;
+    for (const auto& id : ids) {
+        uint32 hi, lo;
+        memcpy(&hi, id.hash.data(), 4);
+        memcpy(&lo, id.hash.data() + 4, 4);
+        keys.emplace_back(hi, lo);
+    }
+    std::sort(keys.begin(), keys.end());
+    for (const auto& [hi, lo] : keys)
+        pg_guard([&] {
+            LOCKTAG tag;
+            SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hi, lo, kIdentifierLockClass);
+            (void) LockAcquire(&tag, ExclusiveLock, false, false);
+        });
+}
+
+// Locks the profiles; returns false when one of them no longer exists.
+bool lock_profiles(const std::vector<std::int64_t>& profiles) {
+    Datum args[1] = {int8_array(profiles)};
+    return spi_run(lock_profiles_plan, args, nullptr, false) == profiles.size();
+}
+
+std::vector<core::ProfileState> profile_states(const std::vector<std::int64_t>& profiles,
+                                               const IdentityCatalog& catalog) {
+    Datum args[1] = {int8_array(profiles)};
+    std::uint64_t n = spi_run(profile_counts_plan, args, nullptr, false);
+    std::map<std::int64_t, core::ProfileState> states;
+    for (auto p : profiles) states[p].profile_id = p;
+    for (std::uint64_t row = 0; row < n; ++row) {
+        auto& state = states[spi_int8(row, 1)];
+        std::int32_t ns = spi_int4(row, 2);
+        state.namespace_counts[ns] = spi_int4(row, 3);
+        if (const NamespaceConfig* cfg = catalog.by_id(ns))
+            state.best_priority = std::max(state.best_priority, cfg->priority);
+    }
+    std::vector<core::ProfileState> out;
+    for (auto& kv : states) out.push_back(std::move(kv.second));
+    return out;
+}
+
+std::int64_t new_profile() {
+    spi_run(new_profile_plan, nullptr, nullptr, false);
+    return spi_int8(0, 1);
+}
+
+std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source_null) {
+    const IdentityCatalog& catalog = identity_catalog();
+    PreparedInput input = prepare_identities(identities, catalog);
+    spi_connect();
+    Conflicts conflicts;
+    for (const auto& b : input.blocked) conflicts.add(b.rule, b.ns->id, 0, 0, 0, b.matched);
+
+    // Fast path: everything known and already one profile.
+    auto found = lookup(input.identifiers);
+    if (!input.identifiers.empty() && found.size() == input.identifiers.size()) {
+        std::int64_t profile = found.begin()->second.profile_id;
+        bool one_profile = std::all_of(found.begin(), found.end(),
+                                       [&](const auto& kv) { return kv.second.profile_id == profile; });
+        if (one_profile) {
+            TimestampTz now = GetCurrentTransactionStartTimestamp();
+            std::vector<std::int64_t> stale;
+            for (const auto& kv : found)
+                if (now - kv.second.last_seen > kTouchIntervalUsec) stale.push_back(kv.second.identity_id);
+            if (!stale.empty()) {
+                Datum args[1] = {int8_array(stale)};
+                spi_run(touch_plan, args, nullptr, false);
+            }
+            conflicts.write(source, source_null);
+            spi_finish();
+            return profile;
+        }
+    }
+    if (input.identifiers.empty()) {
+        conflicts.write(source, source_null);
+        spi_finish();
+        return std::nullopt;
+    }
+
+    lock_identifiers(input.identifiers);
+    core::MergeInput merge_input;
+    for (int attempt = 0;; ++attempt) {
+        found = lookup(input.identifiers);
+        std::vector<std::int64_t> profiles;
+        for (const auto& kv : found) profiles.push_back(kv.second.profile_id);
+        std::sort(profiles.begin(), profiles.end());
+        profiles.erase(std::unique(profiles.begin(), profiles.end()), profiles.end());
+        if (lock_profiles(profiles)) {
+            merge_input.profiles = profile_states(profiles, catalog);
+            break;
+        }
+        if (attempt == kMaxLockRetries)
+            throw core::Error(core::ErrorCode::serialization_failure,
+                              "could not resolve identities: their profiles kept merging concurrently", {},
+                              "Retry the transaction.");
+    }
+
+    for (const auto& id : input.identifiers) {
+        auto it = found.find(id.hash);
+        merge_input.identities.push_back(
+            {id.ns->id, id.ns->priority, it == found.end() ? 0 : it->second.profile_id});
+    }
+    for (const auto& ns : catalog.namespaces) merge_input.namespace_caps[ns.id] = ns.max_per_profile;
+    merge_input.max_identities_per_profile = catalog.max_identities_per_profile;
+    core::MergePlan plan = core::plan_merge(merge_input);
+
+    std::int64_t survivor = plan.survivor != 0 ? plan.survivor : new_profile();
+    if (!plan.merged_profiles.empty()) {
+        Datum merged = int8_array(plan.merged_profiles);
+        Datum move_args[2] = {Int64GetDatum(survivor), merged};
+        spi_run(move_identities_plan, move_args, nullptr, false);
+        Datum merge_args[3] = {Int64GetDatum(survivor), merged, source};
+        char merge_nulls[4] = "   ";
+        merge_nulls[2] = source_null ? 'n' : ' ';
+        spi_run(record_merge_plan, merge_args, merge_nulls, false);
+        Datum drop_args[1] = {merged};
+        spi_run(drop_profiles_plan, drop_args, nullptr, false);
+    }
+
+    // Insert new identities: joiners into the survivor, refused ones alone.
+    std::vector<std::int32_t> ns_ids;
+    std::vector<std::string> hashes, raws;
+    std::vector<bool> raw_nulls;
+    std::vector<std::int64_t> owners;
+    auto add_identity = [&](int index, std::int64_t owner) {
+        const auto& id = input.identifiers[index];
+        ns_ids.push_back(id.ns->id);
+        hashes.push_back(id.hash);
+        raws.push_back(id.ns->keep_raw ? id.normalized : std::string());
+        raw_nulls.push_back(!id.ns->keep_raw);
+        owners.push_back(owner);
+    };
+    for (int i : plan.attach) add_identity(i, survivor);
+    for (int i : plan.own_profile) add_identity(i, new_profile());
+    if (!ns_ids.empty()) {
+        Datum args[4] = {int4_array(ns_ids), bytea_array(hashes), text_array(raws, raw_nulls), int8_array(owners)};
+        std::uint64_t n = spi_run(insert_identities_plan, args, nullptr, false);
+        for (std::uint64_t row = 0; row < n; ++row) found[spi_bytes(row, 2)] = {spi_int8(row, 1), 0, 0};
+    }
+    auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };
+
+    if (plan.anchor >= 0 && !plan.linked.empty()) {
+        std::vector<std::int64_t> a, b;
+        for (int i : plan.linked) {
+            a.push_back(identity_id(plan.anchor));
+            b.push_back(identity_id(i));
+        }
+        Datum args[3] = {int8_array(a), int8_array(b), source};
+        char nulls[4] = "   ";
+        nulls[2] = source_null ? 'n' : ' ';
+        spi_run(insert_links_plan, args, nulls, false);
+    }
+    for (const auto& r : plan.refusals)
+        conflicts.add(core::refusal_rule_name(r.rule), r.namespace_id, survivor, r.refused_profile_id,
+                      r.refused_identity >= 0 ? identity_id(r.refused_identity) : 0, r.detail);
+    conflicts.write(source, source_null);
+    if (plan.survivor != 0 && (!plan.merged_profiles.empty() || !plan.attach.empty())) {
+        Datum args[1] = {Int64GetDatum(survivor)};
+        spi_run(touch_profile_plan, args, nullptr, false);
+    }
+    spi_finish();
+    return survivor;
+}
+
+}  // namespace
+}  // namespace customer_profile::pg
+
+using customer_profile::pg::resolve;
+
+// resolve_identity(identities jsonb, source text default null) returns bigint
+CP_FUNCTION(resolve_identity) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("identities must not be NULL")));
+    Jsonb* identities = PG_GETARG_JSONB_P(0);
+    Datum source = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+    std::optional<std::int64_t> profile = resolve(identities, source, PG_ARGISNULL(1));
+    if (!profile) PG_RETURN_NULL();
+    PG_RETURN_INT64(*profile);
+}
