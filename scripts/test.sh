@@ -29,11 +29,13 @@ build_and_install
 
 start_cluster
 echo "== regression and isolation tests (pg_regress, pg_isolation_regress)"
-make installcheck >"$LOGS/installcheck.log" 2>&1 || true
+installcheck_rc=0
+make installcheck >"$LOGS/installcheck.log" 2>&1 || installcheck_rc=$?
 grep -E '\.\.\. (ok|FAILED|failed)' "$LOGS/installcheck.log" || true
 sql_ok=$(grep -cE '\.\.\. ok' "$LOGS/installcheck.log" || true)
 sql_failed=$(grep -cE '\.\.\. (FAILED|failed)' "$LOGS/installcheck.log" || true)
-if [ "$sql_ok" -eq 0 ] && [ "$sql_failed" -eq 0 ]; then cat "$LOGS/installcheck.log"; sql_failed=1; fi
+# A suite that aborted (e.g. a missing expected file) counts as a failure.
+if [ "$installcheck_rc" -ne 0 ] && [ "$sql_failed" -eq 0 ]; then tail -20 "$LOGS/installcheck.log"; sql_failed=1; fi
 if [ "$sql_failed" -gt 0 ]; then
     for f in regression.diffs output_iso/regression.diffs; do [ -f "$f" ] && head -200 "$f"; done
 fi

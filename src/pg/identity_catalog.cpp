@@ -16,7 +16,8 @@ CachedPlan namespaces_plan{
     0, {}};
 CachedPlan settings_plan{
     "SELECT salt, max_identities_per_profile, default_phone_region, "
-    "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid "
+    "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid, "
+    "'customer_profile.identity'::regclass::oid "
     "FROM customer_profile.settings",
     0, {}};
 
@@ -30,6 +31,7 @@ std::unique_ptr<IdentityCatalog> load() {
     catalog->options.default_phone_region = spi_bytes(0, 3);
     catalog->namespace_relid = static_cast<Oid>(spi_int4(0, 4));
     catalog->settings_relid = static_cast<Oid>(spi_int4(0, 5));
+    catalog->identity_relid = static_cast<Oid>(spi_int4(0, 6));
     std::uint64_t n = spi_run(namespaces_plan, nullptr, nullptr, true);
     for (std::uint64_t row = 0; row < n; ++row) {
         NamespaceConfig ns;

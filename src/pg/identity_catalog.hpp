@@ -36,6 +36,7 @@ struct IdentityCatalog {
     std::int32_t max_identities_per_profile = 0;
     Oid namespace_relid = InvalidOid;
     Oid settings_relid = InvalidOid;
+    Oid identity_relid = InvalidOid;
 
     const NamespaceConfig* find(std::string_view name) const;
     const NamespaceConfig* by_id(std::int32_t id) const;

@@ -121,6 +121,21 @@ void lock_identifiers(const std::vector<PreparedIdentifier>& ids) {
         });
 }
 
+std::vector<std::int64_t> profiles_of(const std::map<std::string, Found>& found) {
+    std::vector<std::int64_t> profiles;
+    for (const auto& kv : found) profiles.push_back(kv.second.profile_id);
+    std::sort(profiles.begin(), profiles.end());
+    profiles.erase(std::unique(profiles.begin(), profiles.end()), profiles.end());
+    return profiles;
+}
+
+bool same_owners(const std::map<std::string, Found>& a, const std::map<std::string, Found>& b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+               return x.first == y.first && x.second.profile_id == y.second.profile_id;
+           });
+}
+
 // Locks the profiles; returns false when one of them no longer exists.
 bool lock_profiles(const std::vector<std::int64_t>& profiles) {
     Datum args[1] = {int8_array(profiles)};
@@ -183,21 +198,22 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
         return std::nullopt;
     }
 
+    // Waits for a running identity_rebuild(), which holds SHARE ROW EXCLUSIVE.
+    pg_guard([&] { LockRelationOid(catalog.identity_relid, RowExclusiveLock); });
     lock_identifiers(input.identifiers);
     core::MergeInput merge_input;
     for (int attempt = 0;; ++attempt) {
         found = lookup(input.identifiers);
-        std::vector<std::int64_t> profiles;
-        for (const auto& kv : found) profiles.push_back(kv.second.profile_id);
-        std::sort(profiles.begin(), profiles.end());
-        profiles.erase(std::unique(profiles.begin(), profiles.end()), profiles.end());
-        if (lock_profiles(profiles)) {
+        std::vector<std::int64_t> profiles = profiles_of(found);
+        // Valid only if every profile still exists and, once locked, still
+        // holds the same identities (a concurrent split or merge moves them).
+        if (lock_profiles(profiles) && same_owners(found, lookup(input.identifiers))) {
             merge_input.profiles = profile_states(profiles, catalog);
             break;
         }
         if (attempt == kMaxLockRetries)
             throw core::Error(core::ErrorCode::serialization_failure,
-                              "could not resolve identities: their profiles kept merging concurrently", {},
+                              "could not resolve identities: their profiles kept changing concurrently", {},
                               "Retry the transaction.");
     }
 

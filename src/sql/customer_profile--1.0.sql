@@ -457,6 +457,8 @@ DECLARE
     b record;
     p bigint;
 BEGIN
+    -- Waits for a running identity_rebuild() before reading anything.
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
     a := customer_profile._identity_find(namespace_a, value_a);
     b := customer_profile._identity_find(namespace_b, value_b);
     IF a.identity_id IS NULL OR b.identity_id IS NULL THEN
@@ -485,6 +487,7 @@ DECLARE
     a record;
     p bigint;
 BEGIN
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
     a := customer_profile._identity_find(namespace, value);
     IF a.identity_id IS NULL THEN
         RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
