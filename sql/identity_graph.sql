@@ -20,10 +20,14 @@ SELECT pg_temp.r('{"email": "a@x.com", "cookie": "c1"}');
 SELECT pg_temp.r('{"email": "a@x.com", "cookie": "c2"}');
 SELECT pg_temp.r('{"cookie": "c2", "device_id": "dev-9"}');
 
-SELECT jsonb_pretty(customer_profile.identity_explain('crm_id', '1', 'device_id', 'dev-9') #- '{path,0,linked_at}' #- '{path,1,linked_at}' #- '{path,2,linked_at}');
+SELECT customer_profile.identity_explain('crm_id', '1', 'device_id', 'dev-9') - 'path' - 'profile_id' AS explained;
+SELECT s->>'step' AS step, s->'from'->>'namespace' AS from_ns, s->'from'->>'value' AS from_value,
+       s->'to'->>'namespace' AS to_ns, s->>'source' AS source, (s->>'linked_at')::timestamptz <= now() AS dated
+  FROM jsonb_array_elements(customer_profile.identity_explain('crm_id', '1', 'device_id', 'dev-9')->'path') s;
 SELECT customer_profile.identity_explain('crm_id', '1', 'cookie', 'nope');
 SELECT pg_temp.r('{"crm_id": "2", "email": "b@x.com"}');
-SELECT customer_profile.identity_explain('crm_id', '2', 'cookie', 'c1') - 'refusals';
+SELECT customer_profile.identity_explain('crm_id', '2', 'cookie', 'c1') - 'refusals' - 'profiles' AS explained,
+       jsonb_array_length(customer_profile.identity_explain('crm_id', '2', 'cookie', 'c1')->'profiles') AS profiles;
 -- A refused merge is part of the explanation.
 SELECT pg_temp.r('{"crm_id": "2", "cookie": "c1"}');
 SELECT r->>'rule' AS rule, r->>'namespace' AS namespace

@@ -16,7 +16,7 @@ SELECT customer_profile.identity_namespace_create('loyalty_card', normalizer => 
                                                   blocked_patterns => ARRAY['^test-']) > 5 AS created;
 -- Usable at once in this session (the cache was invalidated by the insert).
 SELECT customer_profile.resolve_identity('{"loyalty_card": "LC-1", "crm_id": "9"}') IS NOT NULL AS resolved;
-SELECT namespace, value FROM customer_profile.identities ORDER BY identity_id;
+SELECT namespace, value FROM customer_profile.identities ORDER BY namespace;
 SELECT customer_profile.resolve_identity('{"loyalty_card": "test-card"}') AS blocked_by_pattern;
 
 SELECT q, pg_temp.err(q) FROM (VALUES

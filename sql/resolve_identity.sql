@@ -33,7 +33,7 @@ SELECT customer_profile.profile_resolve(2) AS two_now, customer_profile.profile_
        customer_profile.profile_resolve(999) AS unknown;
 -- Ann logs in with crm_id 42's email: the two profiles merge into the stronger one.
 SELECT pg_temp.r('{"crm_id": "42", "email": "ann@x.com"}') AS merged;
-SELECT namespace, value, profile_id FROM customer_profile.identities ORDER BY identity_id;
+SELECT namespace, value, profile_id FROM customer_profile.identities ORDER BY namespace, value;
 SELECT namespace, value FROM customer_profile.profile_identities(1);
 SELECT * FROM customer_profile.identity_check();
 

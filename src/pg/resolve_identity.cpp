@@ -1,11 +1,13 @@
 // resolve_identity(identities jsonb, source text): who is this person?
 //
-// Locking, in this order, so concurrent calls end as a serial run would:
-//  1. a transaction-level advisory lock per identifier hash (sorted), so
-//     two sessions cannot both create the same identifier;
-//  2. FOR UPDATE on every profile involved (sorted by id), so merges and caps
-//     see a stable profile; a profile merged away meanwhile makes us re-read.
-// The common case (all identifiers known, one profile) takes no lock at all.
+// Concurrency, so that concurrent calls end as a serial run would:
+//  - the common case (all identifiers known, one profile) takes no lock;
+//  - otherwise every profile involved is locked FOR UPDATE (sorted by id) and
+//    re-read: a profile merged or split meanwhile makes the attempt retry;
+//  - new identifiers are inserted ON CONFLICT DO NOTHING in hash order: if a
+//    concurrent transaction created one first, we wait for it, undo our
+//    inserts and retry, now seeing its identifier. The unique index is the
+//    lock, so a bulk transaction holds no lock-table entry per identifier.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -18,9 +20,7 @@
 namespace customer_profile::pg {
 namespace {
 
-// Advisory lock class of our identifier locks (shows in pg_locks.objsubid).
-constexpr uint16 kIdentifierLockClass = 0x4350;
-constexpr int kMaxLockRetries = 50;
+constexpr int kMaxAttempts = 50;
 // last_seen is refreshed at most this often, so repeat lookups stay read-only.
 constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
 
@@ -35,8 +35,12 @@ CachedPlan lock_profiles_plan{
 CachedPlan profile_counts_plan{
     "SELECT profile_id, namespace_id, count(*)::int4 FROM customer_profile.identity "
     "WHERE profile_id = ANY($1) GROUP BY 1, 2", 1, {INT8ARRAYOID}};
-CachedPlan new_profile_plan{
-    "INSERT INTO customer_profile.profile DEFAULT VALUES RETURNING profile_id", 0, {}};
+CachedPlan fresh_ids_plan{
+    "SELECT nextval('customer_profile.profile_profile_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}};
+CachedPlan create_profiles_plan{
+    "INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
+CachedPlan delete_identities_plan{
+    "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan move_identities_plan{
     "UPDATE customer_profile.identity SET profile_id = $1 WHERE profile_id = ANY($2)", 2,
     {INT8OID, INT8ARRAYOID}};
@@ -49,7 +53,8 @@ CachedPlan touch_profile_plan{
     "UPDATE customer_profile.profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
 CachedPlan insert_identities_plan{
     "INSERT INTO customer_profile.identity (namespace_id, value_hash, raw_value, profile_id) "
-    "SELECT * FROM unnest($1::int4[], $2::bytea[], $3::text[], $4::int8[]) RETURNING identity_id, value_hash",
+    "SELECT * FROM unnest($1::int4[], $2::bytea[], $3::text[], $4::int8[]) "
+    "ON CONFLICT (value_hash) DO NOTHING RETURNING identity_id, value_hash",
     4, {INT4ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
 CachedPlan insert_links_plan{
     "INSERT INTO customer_profile.identity_link (identity_a, identity_b, source) "
@@ -104,23 +109,6 @@ std::map<std::string, Found> lookup(const std::vector<PreparedIdentifier>& ids) 
     return found;
 }
 
-void lock_identifiers(const std::vector<PreparedIdentifier>& ids) {
-    std::vector<std::pair<uint32, uint32>> keys;
-    for (const auto& id : ids) {
-        uint32 hi, lo;
-        memcpy(&hi, id.hash.data(), 4);
-        memcpy(&lo, id.hash.data() + 4, 4);
-        keys.emplace_back(hi, lo);
-    }
-    std::sort(keys.begin(), keys.end());
-    for (const auto& [hi, lo] : keys)
-        pg_guard([&] {
-            LOCKTAG tag;
-            SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hi, lo, kIdentifierLockClass);
-            (void) LockAcquire(&tag, ExclusiveLock, false, false);
-        });
-}
-
 std::vector<std::int64_t> profiles_of(const std::map<std::string, Found>& found) {
     std::vector<std::int64_t> profiles;
     for (const auto& kv : found) profiles.push_back(kv.second.profile_id);
@@ -160,9 +148,113 @@ std::vector<core::ProfileState> profile_states(const std::vector<std::int64_t>& 
     return out;
 }
 
-std::int64_t new_profile() {
-    spi_run(new_profile_plan, nullptr, nullptr, false);
-    return spi_int8(0, 1);
+std::vector<std::int64_t> fresh_profile_ids(int count) {
+    std::vector<std::int64_t> ids;
+    if (count == 0) return ids;
+    Datum args[1] = {Int32GetDatum(count)};
+    std::uint64_t n = spi_run(fresh_ids_plan, args, nullptr, false);
+    for (std::uint64_t row = 0; row < n; ++row) ids.push_back(spi_int8(row, 1));
+    return ids;
+}
+
+// One attempt at changing the graph. Returns the survivor, or nullopt when
+// the attempt must be retried: a profile changed before we locked it, or a
+// concurrent transaction created one of our new identifiers first (the
+// attempt's inserts are then deleted, so it leaves no trace).
+std::optional<std::int64_t> try_write(const PreparedInput& input, const IdentityCatalog& catalog, Datum source,
+                                      bool source_null) {
+    auto found = lookup(input.identifiers);
+    std::vector<std::int64_t> profiles = profiles_of(found);
+    if (!lock_profiles(profiles) || !same_owners(found, lookup(input.identifiers))) return std::nullopt;
+
+    core::MergeInput merge_input;
+    merge_input.profiles = profile_states(profiles, catalog);
+    for (const auto& id : input.identifiers) {
+        auto it = found.find(id.hash);
+        merge_input.identities.push_back({id.ns->id, id.ns->priority, it == found.end() ? 0 : it->second.profile_id});
+    }
+    for (const auto& ns : catalog.namespaces) merge_input.namespace_caps[ns.id] = ns.max_per_profile;
+    merge_input.max_identities_per_profile = catalog.max_identities_per_profile;
+    core::MergePlan plan = core::plan_merge(merge_input);
+
+    // New identities first, under profile ids whose rows do not exist yet.
+    std::vector<std::int64_t> fresh =
+        fresh_profile_ids(static_cast<int>(plan.own_profile.size()) + (plan.survivor == 0 ? 1 : 0));
+    std::int64_t survivor = plan.survivor != 0 ? plan.survivor : fresh.back();
+    struct NewIdentity {
+        int index;
+        std::int64_t owner;
+    };
+    std::vector<NewIdentity> rows;
+    for (int i : plan.attach) rows.push_back({i, survivor});
+    for (std::size_t k = 0; k < plan.own_profile.size(); ++k) rows.push_back({plan.own_profile[k], fresh[k]});
+    // Inserting in hash order means two sessions never wait on each other in a cycle.
+    std::sort(rows.begin(), rows.end(), [&](const NewIdentity& a, const NewIdentity& b) {
+        return input.identifiers[a.index].hash < input.identifiers[b.index].hash;
+    });
+    if (!rows.empty()) {
+        std::vector<std::int32_t> ns_ids;
+        std::vector<std::string> hashes, raws;
+        std::vector<bool> raw_nulls;
+        std::vector<std::int64_t> owners;
+        for (const auto& r : rows) {
+            const auto& id = input.identifiers[r.index];
+            ns_ids.push_back(id.ns->id);
+            hashes.push_back(id.hash);
+            raws.push_back(id.ns->keep_raw ? id.normalized : std::string());
+            raw_nulls.push_back(!id.ns->keep_raw);
+            owners.push_back(r.owner);
+        }
+        Datum args[4] = {int4_array(ns_ids), bytea_array(hashes), text_array(raws, raw_nulls), int8_array(owners)};
+        std::uint64_t n = spi_run(insert_identities_plan, args, nullptr, false);
+        std::vector<std::int64_t> inserted;
+        for (std::uint64_t row = 0; row < n; ++row) {
+            inserted.push_back(spi_int8(row, 1));
+            found[spi_bytes(row, 2)] = {inserted.back(), 0, 0};
+        }
+        if (inserted.size() != rows.size()) {
+            Datum undo_args[1] = {int8_array(inserted)};
+            spi_run(delete_identities_plan, undo_args, nullptr, false);
+            return std::nullopt;
+        }
+    }
+    if (!fresh.empty()) {
+        Datum args[1] = {int8_array(fresh)};
+        spi_run(create_profiles_plan, args, nullptr, false);
+    }
+    if (!plan.merged_profiles.empty()) {
+        Datum merged = int8_array(plan.merged_profiles);
+        Datum move_args[2] = {Int64GetDatum(survivor), merged};
+        spi_run(move_identities_plan, move_args, nullptr, false);
+        Datum merge_args[3] = {Int64GetDatum(survivor), merged, source};
+        char merge_nulls[4] = "   ";
+        merge_nulls[2] = source_null ? 'n' : ' ';
+        spi_run(record_merge_plan, merge_args, merge_nulls, false);
+        Datum drop_args[1] = {merged};
+        spi_run(drop_profiles_plan, drop_args, nullptr, false);
+    }
+    auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };
+    if (plan.anchor >= 0 && !plan.linked.empty()) {
+        std::vector<std::int64_t> a, b;
+        for (int i : plan.linked) {
+            a.push_back(identity_id(plan.anchor));
+            b.push_back(identity_id(i));
+        }
+        Datum args[3] = {int8_array(a), int8_array(b), source};
+        char nulls[4] = "   ";
+        nulls[2] = source_null ? 'n' : ' ';
+        spi_run(insert_links_plan, args, nulls, false);
+    }
+    Conflicts refusals;
+    for (const auto& r : plan.refusals)
+        refusals.add(core::refusal_rule_name(r.rule), r.namespace_id, survivor, r.refused_profile_id,
+                     r.refused_identity >= 0 ? identity_id(r.refused_identity) : 0, r.detail);
+    refusals.write(source, source_null);
+    if (plan.survivor != 0 && (!plan.merged_profiles.empty() || !plan.attach.empty())) {
+        Datum args[1] = {Int64GetDatum(survivor)};
+        spi_run(touch_profile_plan, args, nullptr, false);
+    }
+    return survivor;
 }
 
 std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source_null) {
@@ -200,88 +292,17 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
 
     // Waits for a running identity_rebuild(), which holds SHARE ROW EXCLUSIVE.
     pg_guard([&] { LockRelationOid(catalog.identity_relid, RowExclusiveLock); });
-    lock_identifiers(input.identifiers);
-    core::MergeInput merge_input;
     for (int attempt = 0;; ++attempt) {
-        found = lookup(input.identifiers);
-        std::vector<std::int64_t> profiles = profiles_of(found);
-        // Valid only if every profile still exists and, once locked, still
-        // holds the same identities (a concurrent split or merge moves them).
-        if (lock_profiles(profiles) && same_owners(found, lookup(input.identifiers))) {
-            merge_input.profiles = profile_states(profiles, catalog);
-            break;
+        if (std::optional<std::int64_t> survivor = try_write(input, catalog, source, source_null)) {
+            conflicts.write(source, source_null);
+            spi_finish();
+            return survivor;
         }
-        if (attempt == kMaxLockRetries)
+        if (attempt == kMaxAttempts)
             throw core::Error(core::ErrorCode::serialization_failure,
                               "could not resolve identities: their profiles kept changing concurrently", {},
                               "Retry the transaction.");
     }
-
-    for (const auto& id : input.identifiers) {
-        auto it = found.find(id.hash);
-        merge_input.identities.push_back(
-            {id.ns->id, id.ns->priority, it == found.end() ? 0 : it->second.profile_id});
-    }
-    for (const auto& ns : catalog.namespaces) merge_input.namespace_caps[ns.id] = ns.max_per_profile;
-    merge_input.max_identities_per_profile = catalog.max_identities_per_profile;
-    core::MergePlan plan = core::plan_merge(merge_input);
-
-    std::int64_t survivor = plan.survivor != 0 ? plan.survivor : new_profile();
-    if (!plan.merged_profiles.empty()) {
-        Datum merged = int8_array(plan.merged_profiles);
-        Datum move_args[2] = {Int64GetDatum(survivor), merged};
-        spi_run(move_identities_plan, move_args, nullptr, false);
-        Datum merge_args[3] = {Int64GetDatum(survivor), merged, source};
-        char merge_nulls[4] = "   ";
-        merge_nulls[2] = source_null ? 'n' : ' ';
-        spi_run(record_merge_plan, merge_args, merge_nulls, false);
-        Datum drop_args[1] = {merged};
-        spi_run(drop_profiles_plan, drop_args, nullptr, false);
-    }
-
-    // Insert new identities: joiners into the survivor, refused ones alone.
-    std::vector<std::int32_t> ns_ids;
-    std::vector<std::string> hashes, raws;
-    std::vector<bool> raw_nulls;
-    std::vector<std::int64_t> owners;
-    auto add_identity = [&](int index, std::int64_t owner) {
-        const auto& id = input.identifiers[index];
-        ns_ids.push_back(id.ns->id);
-        hashes.push_back(id.hash);
-        raws.push_back(id.ns->keep_raw ? id.normalized : std::string());
-        raw_nulls.push_back(!id.ns->keep_raw);
-        owners.push_back(owner);
-    };
-    for (int i : plan.attach) add_identity(i, survivor);
-    for (int i : plan.own_profile) add_identity(i, new_profile());
-    if (!ns_ids.empty()) {
-        Datum args[4] = {int4_array(ns_ids), bytea_array(hashes), text_array(raws, raw_nulls), int8_array(owners)};
-        std::uint64_t n = spi_run(insert_identities_plan, args, nullptr, false);
-        for (std::uint64_t row = 0; row < n; ++row) found[spi_bytes(row, 2)] = {spi_int8(row, 1), 0, 0};
-    }
-    auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };
-
-    if (plan.anchor >= 0 && !plan.linked.empty()) {
-        std::vector<std::int64_t> a, b;
-        for (int i : plan.linked) {
-            a.push_back(identity_id(plan.anchor));
-            b.push_back(identity_id(i));
-        }
-        Datum args[3] = {int8_array(a), int8_array(b), source};
-        char nulls[4] = "   ";
-        nulls[2] = source_null ? 'n' : ' ';
-        spi_run(insert_links_plan, args, nulls, false);
-    }
-    for (const auto& r : plan.refusals)
-        conflicts.add(core::refusal_rule_name(r.rule), r.namespace_id, survivor, r.refused_profile_id,
-                      r.refused_identity >= 0 ? identity_id(r.refused_identity) : 0, r.detail);
-    conflicts.write(source, source_null);
-    if (plan.survivor != 0 && (!plan.merged_profiles.empty() || !plan.attach.empty())) {
-        Datum args[1] = {Int64GetDatum(survivor)};
-        spi_run(touch_profile_plan, args, nullptr, false);
-    }
-    spi_finish();
-    return survivor;
 }
 
 }  // namespace

@@ -365,6 +365,10 @@ DECLARE
     la bigint[];
     lb bigint[];
     positions integer[];
+    pos integer;
+    cur bigint;
+    nxt bigint;
+    steps jsonb := '[]';
 BEGIN
     a := customer_profile._identity_find(namespace_a, value_a);
     b := customer_profile._identity_find(namespace_b, value_b);
@@ -392,24 +396,31 @@ BEGIN
       JOIN customer_profile.identity i ON i.identity_id = l.identity_a
      WHERE i.profile_id = a.profile_id;
     positions := customer_profile._identity_link_path(a.identity_id, b.identity_id, coalesce(la, '{}'), coalesce(lb, '{}'));
+    -- Walk the chain from the first identifier, orienting each link along it.
+    cur := a.identity_id;
+    FOREACH pos IN ARRAY coalesce(positions, '{}') LOOP
+        nxt := CASE WHEN la[pos] = cur THEN lb[pos] ELSE la[pos] END;
+        steps := steps || jsonb_build_object(
+            'step', jsonb_array_length(steps) + 1,
+            'from', (SELECT jsonb_build_object('namespace', n.name, 'identity_id', i.identity_id, 'value', i.raw_value)
+                       FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id)
+                      WHERE i.identity_id = cur),
+            'to', (SELECT jsonb_build_object('namespace', n.name, 'identity_id', i.identity_id, 'value', i.raw_value)
+                     FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id)
+                    WHERE i.identity_id = nxt),
+            'source', (SELECT l.source FROM customer_profile.identity_link l
+                        WHERE l.identity_a = la[pos] AND l.identity_b = lb[pos]),
+            'linked_at', (SELECT l.linked_at FROM customer_profile.identity_link l
+                           WHERE l.identity_a = la[pos] AND l.identity_b = lb[pos]));
+        cur := nxt;
+    END LOOP;
     RETURN jsonb_build_object(
         'tied', positions IS NOT NULL,
         'profile_id', a.profile_id,
         'reason', CASE WHEN a.identity_id = b.identity_id THEN 'the same identifier'
                        WHEN positions IS NULL THEN 'same profile but no chain of links (run identity_rebuild())'
                        ELSE format('tied by a chain of %s link(s)', cardinality(positions)) END,
-        'path', coalesce((
-            SELECT jsonb_agg(jsonb_build_object(
-                       'step', s.step,
-                       'from', jsonb_build_object('namespace', na.name, 'identity_id', ia.identity_id, 'value', ia.raw_value),
-                       'to', jsonb_build_object('namespace', nb.name, 'identity_id', ib.identity_id, 'value', ib.raw_value),
-                       'source', l.source, 'linked_at', l.linked_at) ORDER BY s.step)
-              FROM unnest(positions) WITH ORDINALITY AS s(pos, step)
-              JOIN customer_profile.identity_link l ON l.identity_a = la[s.pos] AND l.identity_b = lb[s.pos]
-              JOIN customer_profile.identity ia ON ia.identity_id = l.identity_a
-              JOIN customer_profile.namespace na ON na.namespace_id = ia.namespace_id
-              JOIN customer_profile.identity ib ON ib.identity_id = l.identity_b
-              JOIN customer_profile.namespace nb ON nb.namespace_id = ib.namespace_id), '[]'::jsonb));
+        'path', steps);
 END
 $$;
 COMMENT ON FUNCTION customer_profile.identity_explain(text, text, text, text) IS

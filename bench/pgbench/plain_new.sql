@@ -1,0 +1,2 @@
+\set n random(1, 100000000)
+INSERT INTO plain_identity (namespace, value) VALUES ('email', 'u' || :n || '@example.org'), ('cookie', 'c-' || :n) ON CONFLICT DO NOTHING;

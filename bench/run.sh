@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# `make bench`: identity-stitching benchmarks in one run on one throwaway
+# cluster. Prints a table of medians and ratios and writes bench/out/results.md.
+#
+# Environment: BENCH_IDENTITIES (default 1000000), BENCH_SAMPLE (100000, for the
+# plain-SQL loop), BENCH_REPEATS (3), BENCH_SECONDS (10, per pgbench run).
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+ensure_packages postgresql-15-pgrouting
+cd "$PROJECT_ROOT"
+N=${BENCH_IDENTITIES:-1000000}
+SAMPLE=${BENCH_SAMPLE:-100000}
+REPEATS=${BENCH_REPEATS:-3}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+OUT=bench/out
+mkdir -p "$OUT"
+chmod 755 "$OUT"
+
+echo "== building (release) and installing"
+cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/core -j2 >/dev/null
+build_and_install
+start_cluster "shared_buffers = 1GB
+work_mem = 64MB
+maintenance_work_mem = 512MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min"
+
+GRAPH=$(mktemp -d /tmp/cp_graph.XXXXXX)
+chmod 755 "$GRAPH"
+mkdir -p "$GRAPH/full" "$GRAPH/sample"
+build/core/graph_gen "$GRAPH/full" "$N" 42
+build/core/graph_gen "$GRAPH/sample" "$SAMPLE" 7
+chmod -R a+rX "$GRAPH"
+
+now() { date +%s.%N; }
+# Wall time of one psql command, in seconds.
+time_sql() {
+    local db=$1 sql=$2 start end
+    start=$(now)
+    psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "$sql" >/dev/null
+    end=$(now)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}
+median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+repeat_sql() {
+    local db=$1 sql=$2 times=()
+    for _ in $(seq "$REPEATS"); do times+=("$(time_sql "$db" "$sql")"); done
+    echo "${times[*]}" | median
+}
+
+# Loads a generated graph into a fresh database with the extension and a
+# pgRouting edge table over the same links.
+load_graph() {
+    local db=$1 dir=$2
+    psql -q -X -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    psql -q -X -v ON_ERROR_STOP=1 -d "$db" <<SQL
+CREATE EXTENSION customer_profile;
+CREATE EXTENSION pgrouting CASCADE;
+\copy customer_profile.identity (identity_id, namespace_id, value_hash, profile_id) FROM '$dir/identities.tsv'
+\copy customer_profile.identity_link (identity_a, identity_b) FROM '$dir/links.tsv'
+INSERT INTO customer_profile.profile (profile_id) SELECT identity_id FROM customer_profile.identity;
+SELECT setval('customer_profile.identity_identity_id_seq', (SELECT max(identity_id) FROM customer_profile.identity));
+SELECT setval('customer_profile.profile_profile_id_seq', (SELECT max(profile_id) FROM customer_profile.profile));
+CREATE TABLE bench_edges AS
+    SELECT row_number() OVER () AS id, identity_a AS source, identity_b AS target,
+           1.0::float8 AS cost, 1.0::float8 AS reverse_cost
+      FROM customer_profile.identity_link;
+VACUUM ANALYZE;
+SQL
+}
+
+COMPONENTS="SELECT count(*) FROM customer_profile.identity_components()"
+PGR="SELECT count(*) FROM pgr_connectedComponents('SELECT id, source, target, cost, reverse_cost FROM bench_edges')"
+
+echo "== loading $N identities"
+load_graph bench_full "$GRAPH/full"
+echo "== identity_components() vs pgr_connectedComponents on $N identities"
+full_components=$(repeat_sql bench_full "$COMPONENTS")
+full_pgr=$(repeat_sql bench_full "$PGR")
+echo "== identity_rebuild() on $N identities, every identity starting in its own profile"
+full_rebuild=$(time_sql bench_full "SELECT * FROM customer_profile.identity_rebuild()")
+check=$(psql -X -At -d bench_full -c "SELECT sum(count) FROM customer_profile.identity_check()")
+same=$(psql -X -At -d bench_full -c "SELECT (SELECT count(DISTINCT profile_id) FROM customer_profile.identity) = (SELECT count(DISTINCT component_id) FROM customer_profile.identity_components())")
+full_counts=$(psql -X -At -d bench_full -c "SELECT format('%s identities, %s links, %s profiles after rebuild', (SELECT count(*) FROM customer_profile.identity), (SELECT count(*) FROM customer_profile.identity_link), (SELECT count(*) FROM customer_profile.profile))")
+
+echo "== $SAMPLE-identity sample: the same three, plus plain-SQL label propagation"
+load_graph bench_sample "$GRAPH/sample"
+sample_components=$(repeat_sql bench_sample "$COMPONENTS")
+sample_pgr=$(repeat_sql bench_sample "$PGR")
+psql -q -X -v ON_ERROR_STOP=1 -d bench_sample <<'SQL'
+CREATE UNLOGGED TABLE lp_label AS SELECT identity_id AS id, identity_id AS label FROM customer_profile.identity;
+ALTER TABLE lp_label ADD PRIMARY KEY (id);
+CREATE UNLOGGED TABLE lp_edge AS
+    SELECT identity_a AS a, identity_b AS b FROM customer_profile.identity_link
+    UNION ALL SELECT identity_b, identity_a FROM customer_profile.identity_link;
+CREATE INDEX ON lp_edge (a);
+VACUUM ANALYZE lp_label, lp_edge;
+SQL
+start=$(now)
+psql -q -X -v ON_ERROR_STOP=1 -d bench_sample -f bench/label_propagation.sql 2>&1 | grep -o 'after [0-9]* rounds' || true
+end=$(now)
+sample_sql_loop=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+sql_agrees=$(psql -X -At -d bench_sample -c "SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id) FROM customer_profile.identity_components()) FROM lp_label")
+
+echo "== resolve_identity() vs INSERT ... ON CONFLICT (pgbench, ${SECONDS_PER_RUN}s per run)"
+psql -q -X -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS bench_resolve" -c "CREATE DATABASE bench_resolve"
+psql -q -X -v ON_ERROR_STOP=1 -d bench_resolve <<'SQL'
+CREATE EXTENSION customer_profile;
+CREATE TABLE plain_identity (namespace text, value text, first_seen timestamptz NOT NULL DEFAULT now(),
+                             PRIMARY KEY (namespace, value));
+SELECT count(customer_profile.resolve_identity(jsonb_build_object('email', 'u' || n || '@example.org', 'cookie', 'c-' || n)))
+  FROM generate_series(1, 20000) n;
+INSERT INTO plain_identity (namespace, value)
+SELECT ns, v FROM generate_series(1, 20000) n,
+     LATERAL (VALUES ('email', 'u' || n || '@example.org'), ('cookie', 'c-' || n)) AS x(ns, v);
+VACUUM ANALYZE;
+SQL
+tps() {
+    pgbench -n -X -f "bench/pgbench/$1.sql" -c "$2" -j "$2" -T "$SECONDS_PER_RUN" bench_resolve 2>/dev/null |
+        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+declare -A TPS
+for clients in 1 2; do
+    for kind in new returning; do
+        # Interleaved so both sides see the same machine conditions.
+        TPS[resolve_${kind}_$clients]=$(tps "resolve_$kind" "$clients")
+        TPS[plain_${kind}_$clients]=$(tps "plain_$kind" "$clients")
+    done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+{
+echo "### Identity stitching benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(psql -X -At -c 'SHOW server_version' | cut -d' ' -f1))"
+echo
+echo "Graph: $full_counts. Medians of $REPEATS runs (wall time, one psql call each)."
+echo
+echo "| operation | $N identities | ratio |"
+echo "| --- | ---: | ---: |"
+echo "| \`identity_components()\` (in-memory union-find, components returned) | ${full_components} s | 1.0x |"
+echo "| pgRouting \`pgr_connectedComponents\` over the same links | ${full_pgr} s | $(ratio "$full_pgr" "$full_components") slower |"
+echo "| \`identity_rebuild()\` incl. writing profile ids back (one run) | ${full_rebuild} s | $(ratio "$full_pgr" "$full_rebuild") faster than pgRouting's compute alone |"
+echo
+echo "Rebuild check: identity_check() problems = $check; profiles equal components: $same."
+echo
+echo "| operation | $SAMPLE-identity sample | ratio |"
+echo "| --- | ---: | ---: |"
+echo "| \`identity_components()\` | ${sample_components} s | 1.0x |"
+echo "| pgRouting \`pgr_connectedComponents\` | ${sample_pgr} s | $(ratio "$sample_pgr" "$sample_components") slower |"
+echo "| plain-SQL label propagation (UPDATE until nothing changes) | ${sample_sql_loop} s | $(ratio "$sample_sql_loop" "$sample_components") slower |"
+echo
+echo "SQL loop found the same components: $sql_agrees."
+echo
+echo "| calls per second (pgbench, ${SECONDS_PER_RUN} s) | clients | \`resolve_identity()\` | plain \`INSERT ... ON CONFLICT\` | resolve / plain |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for kind in new returning; do
+    for clients in 1 2; do
+        echo "| $kind identifiers (email + cookie) | $clients | ${TPS[resolve_${kind}_$clients]} | ${TPS[plain_${kind}_$clients]} | $(pct "${TPS[resolve_${kind}_$clients]}" "${TPS[plain_${kind}_$clients]}") |"
+    done
+done
+} | tee "$OUT/results.md"
+rm -rf "$GRAPH"
