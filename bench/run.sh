@@ -116,7 +116,7 @@ SELECT ns, v FROM generate_series(1, 20000) n,
 VACUUM ANALYZE;
 SQL
 tps() {
-    pgbench -n -X -f "bench/pgbench/$1.sql" -c "$2" -j "$2" -T "$SECONDS_PER_RUN" bench_resolve 2>/dev/null |
+    pgbench -n -f "bench/pgbench/$1.sql" -c "$2" -j "$2" -T "$SECONDS_PER_RUN" bench_resolve 2>/dev/null |
         sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
 declare -A TPS

@@ -35,3 +35,9 @@ SELECT count(*) AS namespaces FROM customer_profile.namespace;
 -- Changing a rule takes effect immediately.
 SELECT customer_profile.identity_namespace_alter('loyalty_card', blocked_values => ARRAY['lc-2']);
 SELECT customer_profile.resolve_identity('{"loyalty_card": "LC-2"}') AS now_blocked;
+
+-- A namespace in use cannot be deleted; an unused one can.
+SELECT pg_temp.err($$DELETE FROM customer_profile.namespace WHERE name = 'loyalty_card'$$);
+SELECT customer_profile.identity_namespace_create('unused_ns') > 0 AS created;
+DELETE FROM customer_profile.namespace WHERE name = 'unused_ns';
+SELECT count(*) AS namespaces FROM customer_profile.namespace;

@@ -17,7 +17,7 @@ CachedPlan namespaces_plan{
 CachedPlan settings_plan{
     "SELECT salt, max_identities_per_profile, default_phone_region, "
     "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid, "
-    "'customer_profile.identity'::regclass::oid "
+    "'customer_profile.identity'::regclass::oid, 'customer_profile.profile_profile_id_seq'::regclass::oid "
     "FROM customer_profile.settings",
     0, {}};
 
@@ -32,6 +32,7 @@ std::unique_ptr<IdentityCatalog> load() {
     catalog->namespace_relid = static_cast<Oid>(spi_int4(0, 4));
     catalog->settings_relid = static_cast<Oid>(spi_int4(0, 5));
     catalog->identity_relid = static_cast<Oid>(spi_int4(0, 6));
+    catalog->profile_seq_relid = static_cast<Oid>(spi_int4(0, 7));
     std::uint64_t n = spi_run(namespaces_plan, nullptr, nullptr, true);
     for (std::uint64_t row = 0; row < n; ++row) {
         NamespaceConfig ns;

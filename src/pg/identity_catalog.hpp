@@ -37,6 +37,7 @@ struct IdentityCatalog {
     Oid namespace_relid = InvalidOid;
     Oid settings_relid = InvalidOid;
     Oid identity_relid = InvalidOid;
+    Oid profile_seq_relid = InvalidOid;
 
     const NamespaceConfig* find(std::string_view name) const;
     const NamespaceConfig* by_id(std::int32_t id) const;

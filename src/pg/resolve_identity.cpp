@@ -35,8 +35,6 @@ CachedPlan lock_profiles_plan{
 CachedPlan profile_counts_plan{
     "SELECT profile_id, namespace_id, count(*)::int4 FROM customer_profile.identity "
     "WHERE profile_id = ANY($1) GROUP BY 1, 2", 1, {INT8ARRAYOID}};
-CachedPlan fresh_ids_plan{
-    "SELECT nextval('customer_profile.profile_profile_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}};
 CachedPlan create_profiles_plan{
     "INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
 CachedPlan delete_identities_plan{
@@ -148,12 +146,11 @@ std::vector<core::ProfileState> profile_states(const std::vector<std::int64_t>& 
     return out;
 }
 
-std::vector<std::int64_t> fresh_profile_ids(int count) {
-    std::vector<std::int64_t> ids;
-    if (count == 0) return ids;
-    Datum args[1] = {Int32GetDatum(count)};
-    std::uint64_t n = spi_run(fresh_ids_plan, args, nullptr, false);
-    for (std::uint64_t row = 0; row < n; ++row) ids.push_back(spi_int8(row, 1));
+std::vector<std::int64_t> fresh_profile_ids(const IdentityCatalog& catalog, int count) {
+    std::vector<std::int64_t> ids(count);
+    pg_guard([&] {
+        for (auto& id : ids) id = nextval_internal(catalog.profile_seq_relid, false);
+    });
     return ids;
 }
 
@@ -161,14 +158,14 @@ std::vector<std::int64_t> fresh_profile_ids(int count) {
 // the attempt must be retried: a profile changed before we locked it, or a
 // concurrent transaction created one of our new identifiers first (the
 // attempt's inserts are then deleted, so it leaves no trace).
-std::optional<std::int64_t> try_write(const PreparedInput& input, const IdentityCatalog& catalog, Datum source,
-                                      bool source_null) {
-    auto found = lookup(input.identifiers);
-    std::vector<std::int64_t> profiles = profiles_of(found);
-    if (!lock_profiles(profiles) || !same_owners(found, lookup(input.identifiers))) return std::nullopt;
-
+std::optional<std::int64_t> try_write(const PreparedInput& input, const IdentityCatalog& catalog,
+                                      std::map<std::string, Found> found, Datum source, bool source_null) {
     core::MergeInput merge_input;
-    merge_input.profiles = profile_states(profiles, catalog);
+    if (!found.empty()) {  // all-new input has no profile to lock
+        std::vector<std::int64_t> profiles = profiles_of(found);
+        if (!lock_profiles(profiles) || !same_owners(found, lookup(input.identifiers))) return std::nullopt;
+        merge_input.profiles = profile_states(profiles, catalog);
+    }
     for (const auto& id : input.identifiers) {
         auto it = found.find(id.hash);
         merge_input.identities.push_back({id.ns->id, id.ns->priority, it == found.end() ? 0 : it->second.profile_id});
@@ -179,7 +176,7 @@ std::optional<std::int64_t> try_write(const PreparedInput& input, const Identity
 
     // New identities first, under profile ids whose rows do not exist yet.
     std::vector<std::int64_t> fresh =
-        fresh_profile_ids(static_cast<int>(plan.own_profile.size()) + (plan.survivor == 0 ? 1 : 0));
+        fresh_profile_ids(catalog, static_cast<int>(plan.own_profile.size()) + (plan.survivor == 0 ? 1 : 0));
     std::int64_t survivor = plan.survivor != 0 ? plan.survivor : fresh.back();
     struct NewIdentity {
         int index;
@@ -293,7 +290,8 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
     // Waits for a running identity_rebuild(), which holds SHARE ROW EXCLUSIVE.
     pg_guard([&] { LockRelationOid(catalog.identity_relid, RowExclusiveLock); });
     for (int attempt = 0;; ++attempt) {
-        if (std::optional<std::int64_t> survivor = try_write(input, catalog, source, source_null)) {
+        if (attempt > 0) found = lookup(input.identifiers);
+        if (std::optional<std::int64_t> survivor = try_write(input, catalog, std::move(found), source, source_null)) {
             conflicts.write(source, source_null);
             spi_finish();
             return survivor;

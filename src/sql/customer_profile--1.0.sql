@@ -93,12 +93,15 @@ CREATE TABLE customer_profile.profile (
 );
 COMMENT ON TABLE customer_profile.profile IS 'One row per live unified profile.';
 
--- No foreign key to profile: identity_rebuild() rewrites profile_id for up to
--- every row, and per-row FK checks would dominate it. identity_check()
--- verifies the invariant instead.
+-- No foreign keys on the hot tables: every resolve_identity() that creates
+-- identifiers would run an RI query per row and take FOR KEY SHARE locks on
+-- the few namespace rows (multixact churn under concurrency), and
+-- identity_rebuild() rewrites profile_id for up to every row. The invariants
+-- are kept by the functions, a namespace in use cannot be deleted (trigger
+-- below), and identity_check() verifies them.
 CREATE TABLE customer_profile.identity (
     identity_id bigserial PRIMARY KEY,
-    namespace_id integer NOT NULL REFERENCES customer_profile.namespace ON DELETE RESTRICT,
+    namespace_id integer NOT NULL,
     value_hash bytea NOT NULL UNIQUE CHECK (octet_length(value_hash) = 32),
     raw_value text,
     profile_id bigint NOT NULL,
@@ -109,9 +112,27 @@ CREATE INDEX identity_profile_idx ON customer_profile.identity (profile_id);
 COMMENT ON TABLE customer_profile.identity IS
     'One row per identifier: SHA-256(salt, namespace, normalized value); raw_value only where the namespace keeps it.';
 
+CREATE FUNCTION customer_profile._namespace_delete_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.namespace_id = OLD.namespace_id) THEN
+        RAISE EXCEPTION 'identity namespace "%" still has identities', OLD.name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Remove its identities first (identity_remove), or keep the namespace.';
+    END IF;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._namespace_delete_guard() IS
+    'Internal trigger: refuses to delete a namespace that identities still use.';
+CREATE TRIGGER namespace_delete_guard BEFORE DELETE ON customer_profile.namespace
+    FOR EACH ROW EXECUTE FUNCTION customer_profile._namespace_delete_guard();
+
 CREATE TABLE customer_profile.identity_link (
-    identity_a bigint NOT NULL REFERENCES customer_profile.identity ON DELETE CASCADE,
-    identity_b bigint NOT NULL REFERENCES customer_profile.identity ON DELETE CASCADE,
+    identity_a bigint NOT NULL,
+    identity_b bigint NOT NULL,
     source text,
     linked_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (identity_a, identity_b),
@@ -146,7 +167,7 @@ CREATE TABLE customer_profile.identity_conflict (
     conflict_id bigserial PRIMARY KEY,
     occurred_at timestamptz NOT NULL DEFAULT now(),
     rule text NOT NULL CHECK (rule IN ('blocked_value', 'blocked_pattern', 'namespace_cap', 'profile_identity_cap')),
-    namespace_id integer REFERENCES customer_profile.namespace ON DELETE SET NULL,
+    namespace_id integer,
     kept_profile_id bigint,
     refused_profile_id bigint,
     refused_identity_id bigint,
@@ -504,7 +525,8 @@ BEGIN
         RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
     END IF;
     p := customer_profile._identity_lock(a.identity_id);
-    DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;  -- links cascade
+    DELETE FROM customer_profile.identity_link l WHERE a.identity_id IN (l.identity_a, l.identity_b);
+    DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
     IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
         DELETE FROM customer_profile.profile pr WHERE pr.profile_id = p;
         RETURN 0;
@@ -525,6 +547,13 @@ CREATE FUNCTION customer_profile.identity_check()
         UNION ALL
         SELECT 'profile without identities', count(*) FROM customer_profile.profile p
          WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p.profile_id)
+        UNION ALL
+        SELECT 'link to a missing identity', count(*) FROM customer_profile.identity_link l
+         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.identity_id = l.identity_a)
+            OR NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.identity_id = l.identity_b)
+        UNION ALL
+        SELECT 'identity in an unknown namespace', count(*) FROM customer_profile.identity i
+         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.namespace n WHERE n.namespace_id = i.namespace_id)
         UNION ALL
         SELECT 'link across two profiles', count(*) FROM customer_profile.identity_link l
           JOIN customer_profile.identity a ON a.identity_id = l.identity_a
