@@ -23,15 +23,36 @@ namespace {
 
 struct Graph {
     std::vector<std::int64_t> identity_id;  // sorted ascending
-    std::vector<std::int64_t> profile_id;
-    std::vector<std::int32_t> strength;
+    std::vector<std::int64_t> profile_id;   // empty when not read
+    std::vector<std::int32_t> strength;     // empty when not read
     std::vector<core::Edge> edges;
+    // identity_id -> index; a direct table when ids are dense (bigserial
+    // usually is), else binary search over identity_id.
+    std::int64_t dense_base = 0;
+    std::vector<std::uint32_t> dense;
+
+    void index_ids() {
+        if (identity_id.empty()) return;
+        std::int64_t span = identity_id.back() - identity_id.front() + 1;
+        if (span > 4 * static_cast<std::int64_t>(identity_id.size()) + 1024) return;
+        dense_base = identity_id.front();
+        dense.assign(static_cast<std::size_t>(span), UINT32_MAX);
+        for (std::size_t i = 0; i < identity_id.size(); ++i)
+            dense[static_cast<std::size_t>(identity_id[i] - dense_base)] = static_cast<std::uint32_t>(i);
+    }
 
     std::uint32_t index_of(std::int64_t id) const {
-        auto it = std::lower_bound(identity_id.begin(), identity_id.end(), id);
-        if (it == identity_id.end() || *it != id)
-            throw core::Error(core::ErrorCode::internal, "identity_link references a missing identity " + std::to_string(id));
-        return static_cast<std::uint32_t>(it - identity_id.begin());
+        if (!dense.empty()) {
+            std::int64_t slot = id - dense_base;
+            if (slot >= 0 && slot < static_cast<std::int64_t>(dense.size()) && dense[slot] != UINT32_MAX)
+                return dense[slot];
+        } else {
+            auto it = std::lower_bound(identity_id.begin(), identity_id.end(), id);
+            if (it != identity_id.end() && *it == id) return static_cast<std::uint32_t>(it - identity_id.begin());
+        }
+        throw core::Error(core::ErrorCode::internal,
+                          "identity_link references a missing identity " + std::to_string(id),
+                          {}, "Run customer_profile.identity_check().");
     }
 };
 
@@ -81,26 +102,36 @@ void scan_columns(const char* table, std::vector<const char*> columns, Snapshot 
     });
 }
 
-Graph read_graph(Snapshot snapshot, const IdentityCatalog& catalog) {
-    std::vector<IdentityRow> rows;
-    scan_columns("identity", {"identity_id", "profile_id", "namespace_id"}, snapshot,
-                 [&](const std::vector<Datum>& v) {
-                     rows.push_back({DatumGetInt64(v[0]), DatumGetInt64(v[1]), DatumGetInt32(v[2])});
-                 });
-    std::sort(rows.begin(), rows.end(), [](const IdentityRow& a, const IdentityRow& b) { return a.id < b.id; });
+// Reads the whole graph. With with_profiles false only identity ids are read
+// (identity_components() needs nothing else), which keeps the scan cheap.
+Graph read_graph(Snapshot snapshot, const IdentityCatalog& catalog, bool with_profiles) {
     Graph g;
-    for (const auto& r : rows) {
-        g.identity_id.push_back(r.id);
-        g.profile_id.push_back(r.profile);
-        const NamespaceConfig* ns = catalog.by_id(r.namespace_id);
-        g.strength.push_back(ns ? ns->priority : 0);
+    if (with_profiles) {
+        std::vector<IdentityRow> rows;
+        scan_columns("identity", {"identity_id", "profile_id", "namespace_id"}, snapshot,
+                     [&](const std::vector<Datum>& v) {
+                         rows.push_back({DatumGetInt64(v[0]), DatumGetInt64(v[1]), DatumGetInt32(v[2])});
+                     });
+        auto by_id = [](const IdentityRow& a, const IdentityRow& b) { return a.id < b.id; };
+        if (!std::is_sorted(rows.begin(), rows.end(), by_id)) std::sort(rows.begin(), rows.end(), by_id);
+        g.identity_id.reserve(rows.size());
+        for (const auto& r : rows) {
+            g.identity_id.push_back(r.id);
+            g.profile_id.push_back(r.profile);
+            const NamespaceConfig* ns = catalog.by_id(r.namespace_id);
+            g.strength.push_back(ns ? ns->priority : 0);
+        }
+    } else {
+        scan_columns("identity", {"identity_id"}, snapshot,
+                     [&](const std::vector<Datum>& v) { g.identity_id.push_back(DatumGetInt64(v[0])); });
+        if (!std::is_sorted(g.identity_id.begin(), g.identity_id.end()))
+            std::sort(g.identity_id.begin(), g.identity_id.end());
     }
-    std::vector<std::pair<std::int64_t, std::int64_t>> links;
+    g.index_ids();
+    // Links are mapped to dense indices as they are read: no second pass.
     scan_columns("identity_link", {"identity_a", "identity_b"}, snapshot, [&](const std::vector<Datum>& v) {
-        links.emplace_back(DatumGetInt64(v[0]), DatumGetInt64(v[1]));
+        g.edges.emplace_back(g.index_of(DatumGetInt64(v[0])), g.index_of(DatumGetInt64(v[1])));
     });
-    g.edges.reserve(links.size());
-    for (const auto& [a, b] : links) g.edges.emplace_back(g.index_of(a), g.index_of(b));
     return g;
 }
 
@@ -230,7 +261,7 @@ namespace cp = customer_profile;
 // connected components of the link graph, computed in memory, nothing written.
 CP_FUNCTION(identity_components) {
     const auto& catalog = cp::pg::identity_catalog();
-    cp::pg::Graph g = cp::pg::read_graph(GetActiveSnapshot(), catalog);
+    cp::pg::Graph g = cp::pg::read_graph(GetActiveSnapshot(), catalog, false);
     std::vector<std::uint32_t> labels = cp::core::connected_components(
         static_cast<std::uint32_t>(g.identity_id.size()), g.edges, cp::pg::cancel_requested);
     cp::pg::pg_guard([&] {
@@ -262,7 +293,7 @@ CP_FUNCTION(identity_rebuild) {
     std::int64_t identities = 0, components = 0;
     cp::pg::WriteStats stats;
     cp::pg::with_latest_snapshot([&](Snapshot snapshot) {
-        cp::pg::Graph g = cp::pg::read_graph(snapshot, catalog);
+        cp::pg::Graph g = cp::pg::read_graph(snapshot, catalog, true);
         auto labels = cp::core::connected_components(static_cast<std::uint32_t>(g.identity_id.size()), g.edges,
                                                      cp::pg::cancel_requested);
         identities = static_cast<std::int64_t>(labels.size());
@@ -302,6 +333,7 @@ CP_FUNCTION(identity_split) {
         g.strength.push_back(ns ? ns->priority : 0);
     }
     n = cp::pg::spi_run(cp::pg::split_links_plan, args, nullptr, false);
+    g.index_ids();
     for (std::uint64_t row = 0; row < n; ++row)
         g.edges.emplace_back(g.index_of(cp::pg::spi_int8(row, 1)), g.index_of(cp::pg::spi_int8(row, 2)));
     auto labels = cp::core::connected_components(static_cast<std::uint32_t>(g.identity_id.size()), g.edges,
