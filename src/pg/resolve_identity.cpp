@@ -35,8 +35,6 @@ CachedPlan lock_profiles_plan{
 CachedPlan profile_counts_plan{
     "SELECT profile_id, namespace_id, count(*)::int4 FROM customer_profile.identity "
     "WHERE profile_id = ANY($1) GROUP BY 1, 2", 1, {INT8ARRAYOID}};
-CachedPlan create_profiles_plan{
-    "INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
 CachedPlan delete_identities_plan{
     "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan move_identities_plan{
@@ -54,10 +52,12 @@ CachedPlan insert_identities_plan{
     "SELECT * FROM unnest($1::int4[], $2::bytea[], $3::text[], $4::int8[]) "
     "ON CONFLICT (value_hash) DO NOTHING RETURNING identity_id, value_hash",
     4, {INT4ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
-CachedPlan insert_links_plan{
+// New profile rows and the call's evidence in one statement (one executor run).
+CachedPlan create_profiles_and_links_plan{
+    "WITH created AS (INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])) "
     "INSERT INTO customer_profile.identity_link (identity_a, identity_b, source) "
-    "SELECT least(a, b), greatest(a, b), $3 FROM unnest($1::int8[], $2::int8[]) AS t(a, b) "
-    "ON CONFLICT DO NOTHING", 3, {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
+    "SELECT least(a, b), greatest(a, b), $4 FROM unnest($2::int8[], $3::int8[]) AS t(a, b) "
+    "ON CONFLICT DO NOTHING", 4, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
 CachedPlan insert_conflicts_plan{
     "INSERT INTO customer_profile.identity_conflict "
     "(rule, namespace_id, kept_profile_id, refused_profile_id, refused_identity_id, detail, source) "
@@ -215,10 +215,6 @@ std::optional<std::int64_t> try_write(const PreparedInput& input, const Identity
             return std::nullopt;
         }
     }
-    if (!fresh.empty()) {
-        Datum args[1] = {int8_array(fresh)};
-        spi_run(create_profiles_plan, args, nullptr, false);
-    }
     if (!plan.merged_profiles.empty()) {
         Datum merged = int8_array(plan.merged_profiles);
         Datum move_args[2] = {Int64GetDatum(survivor), merged};
@@ -231,16 +227,16 @@ std::optional<std::int64_t> try_write(const PreparedInput& input, const Identity
         spi_run(drop_profiles_plan, drop_args, nullptr, false);
     }
     auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };
-    if (plan.anchor >= 0 && !plan.linked.empty()) {
-        std::vector<std::int64_t> a, b;
-        for (int i : plan.linked) {
-            a.push_back(identity_id(plan.anchor));
-            b.push_back(identity_id(i));
-        }
-        Datum args[3] = {int8_array(a), int8_array(b), source};
-        char nulls[4] = "   ";
-        nulls[2] = source_null ? 'n' : ' ';
-        spi_run(insert_links_plan, args, nulls, false);
+    std::vector<std::int64_t> link_a, link_b;
+    for (int i : plan.linked) {
+        link_a.push_back(identity_id(plan.anchor));
+        link_b.push_back(identity_id(i));
+    }
+    if (!fresh.empty() || !link_a.empty()) {
+        Datum args[4] = {int8_array(fresh), int8_array(link_a), int8_array(link_b), source};
+        char nulls[5] = "    ";
+        nulls[3] = source_null ? 'n' : ' ';
+        spi_run(create_profiles_and_links_plan, args, nulls, false);
     }
     Conflicts refusals;
     for (const auto& r : plan.refusals)

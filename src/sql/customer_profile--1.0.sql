@@ -138,7 +138,9 @@ CREATE TABLE customer_profile.identity_link (
     PRIMARY KEY (identity_a, identity_b),
     CHECK (identity_a < identity_b)
 );
-CREATE INDEX identity_link_b_idx ON customer_profile.identity_link (identity_b);
+-- No index on identity_b alone: both ends of a link are always in the same
+-- profile, so every lookup goes through the profile's identities and the
+-- primary key; one index fewer per link keeps resolution fast.
 COMMENT ON TABLE customer_profile.identity_link IS
     'Accepted evidence that two identifiers belong to one person: the edges of the identity graph. Its connected components are exactly the profiles.';
 
@@ -525,7 +527,9 @@ BEGIN
         RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
     END IF;
     p := customer_profile._identity_lock(a.identity_id);
-    DELETE FROM customer_profile.identity_link l WHERE a.identity_id IN (l.identity_a, l.identity_b);
+    DELETE FROM customer_profile.identity_link l
+     USING customer_profile.identity i
+     WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
     DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
     IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
         DELETE FROM customer_profile.profile pr WHERE pr.profile_id = p;
