@@ -22,8 +22,8 @@ std::unique_ptr<re2::RE2> compile(const std::string& pattern) {
     options.set_max_mem(1 << 20);  // a blocklist pattern has no business being huge
     auto re = std::make_unique<re2::RE2>(pattern, options);
     if (!re->ok())
-        throw Error(ErrorCode::invalid_text, "invalid blocked pattern \"" + pattern + "\"",
-                    re->error(), "Patterns use RE2 syntax (no backreferences or lookaround).");
+        throw Error(ErrorCode::invalid_text, "invalid blocked pattern \"" + pattern + "\"", re->error(),
+                    "Patterns use RE2 syntax (no backreferences or lookaround).");
     return re;
 }
 

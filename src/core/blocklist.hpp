@@ -10,7 +10,9 @@
 
 #include "error.hpp"
 
-namespace re2 { class RE2; }
+namespace re2 {
+class RE2;
+}
 
 namespace customer_profile::core {
 

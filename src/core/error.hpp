@@ -8,22 +8,20 @@
 namespace customer_profile::core {
 
 enum class ErrorCode {
-    invalid_parameter,       // a value of the right type but not acceptable
-    invalid_text,            // text that does not parse (malformed identifier, pattern)
-    value_too_long,          // an identifier or string over its limit
-    undefined_object,        // unknown namespace or other named thing
-    limit_exceeded,          // a configured limit would be exceeded
-    query_canceled,          // the cancel callback asked us to stop
-    serialization_failure,   // concurrent changes kept invalidating our reads: retry
-    internal                 // a broken invariant: a bug
+    invalid_parameter,      // a value of the right type but not acceptable
+    invalid_text,           // text that does not parse (malformed identifier, pattern)
+    value_too_long,         // an identifier or string over its limit
+    undefined_object,       // unknown namespace or other named thing
+    limit_exceeded,         // a configured limit would be exceeded
+    query_canceled,         // the cancel callback asked us to stop
+    serialization_failure,  // concurrent changes kept invalidating our reads: retry
+    internal                // a broken invariant: a bug
 };
 
 class Error : public std::runtime_error {
 public:
-    Error(ErrorCode code, const std::string& message, std::string detail = {},
-          std::string hint = {})
-        : std::runtime_error(message), code_(code), detail_(std::move(detail)),
-          hint_(std::move(hint)) {}
+    Error(ErrorCode code, const std::string& message, std::string detail = {}, std::string hint = {})
+        : std::runtime_error(message), code_(code), detail_(std::move(detail)), hint_(std::move(hint)) {}
 
     ErrorCode code() const noexcept { return code_; }
     const std::string& detail() const noexcept { return detail_; }
@@ -40,8 +38,7 @@ private:
 using CancelCheck = bool (*)();
 
 inline void throw_if_canceled(CancelCheck check) {
-    if (check != nullptr && check())
-        throw Error(ErrorCode::query_canceled, "canceling statement due to user request");
+    if (check != nullptr && check()) throw Error(ErrorCode::query_canceled, "canceling statement due to user request");
 }
 
 }  // namespace customer_profile::core

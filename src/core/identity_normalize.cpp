@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
 
 namespace customer_profile::core {
 namespace {
@@ -22,9 +23,8 @@ std::string_view trim(std::string_view s) {
 
 std::string ascii_lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
-        return static_cast<char>(c < 0x80 ? std::tolower(c) : c);
-    });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(c < 0x80 ? std::tolower(c) : c); });
     return out;
 }
 
@@ -33,9 +33,7 @@ std::string ascii_lower(std::string_view s) {
 }
 
 bool has_control_or_space(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](unsigned char c) {
-        return c < 0x20 || c == 0x7f || c == ' ';
-    });
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f || c == ' '; });
 }
 
 // A deliberately practical check (RFC 5321 lengths, one '@', a dotted
@@ -61,10 +59,29 @@ std::string normalize_email(std::string_view raw) {
     return v;
 }
 
+// libphonenumber's Parse and IsValidNumber cost ~20 us (regular
+// expressions); returning customers send the same numbers again, so recent
+// results are memoized. Bounded: the map is simply cleared when full.
+constexpr std::size_t kPhoneCacheEntries = 4096;
+
+std::string parse_phone(std::string_view v, const NormalizeOptions& options);
+
 std::string normalize_phone(std::string_view raw, const NormalizeOptions& options) {
+    thread_local std::unordered_map<std::string, std::string> cache;
+    std::string_view v = trim(raw);
+    std::string key = options.default_phone_region;
+    key.push_back('\0');
+    key.append(v);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    std::string e164 = parse_phone(v, options);
+    if (cache.size() >= kPhoneCacheEntries) cache.clear();
+    cache.emplace(std::move(key), e164);
+    return e164;
+}
+
+std::string parse_phone(std::string_view v, const NormalizeOptions& options) {
     using i18n::phonenumbers::PhoneNumber;
     using i18n::phonenumbers::PhoneNumberUtil;
-    std::string_view v = trim(raw);
     if (v.empty()) malformed("phone number is empty");
     if (v.size() > 64) malformed("phone number is longer than 64 bytes");
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
@@ -84,37 +101,48 @@ Normalizer normalizer_from_name(std::string_view name) {
     if (name == "lowercase") return Normalizer::lowercase;
     if (name == "email") return Normalizer::email;
     if (name == "phone") return Normalizer::phone;
-    throw Error(ErrorCode::invalid_parameter, "unknown normalizer \"" + std::string(name) + "\"",
-                {}, "Valid normalizers are trim, lowercase, email and phone.");
+    throw Error(ErrorCode::invalid_parameter, "unknown normalizer \"" + std::string(name) + "\"", {},
+                "Valid normalizers are trim, lowercase, email and phone.");
 }
 
 const char* normalizer_name(Normalizer n) {
     switch (n) {
-        case Normalizer::trim: return "trim";
-        case Normalizer::lowercase: return "lowercase";
-        case Normalizer::email: return "email";
-        case Normalizer::phone: return "phone";
+        case Normalizer::trim:
+            return "trim";
+        case Normalizer::lowercase:
+            return "lowercase";
+        case Normalizer::email:
+            return "email";
+        case Normalizer::phone:
+            return "phone";
     }
     return "?";
 }
 
-std::string normalize_identifier(Normalizer n, std::string_view raw,
-                                 const NormalizeOptions& options) {
+std::string normalize_identifier(Normalizer n, std::string_view raw, const NormalizeOptions& options) {
     // Refuse absurd input before doing any work on it.
     if (raw.size() > 4 * kMaxIdentifierBytes)
-        throw Error(ErrorCode::value_too_long, "identifier is longer than " +
-                                                   std::to_string(kMaxIdentifierBytes) + " bytes");
+        throw Error(ErrorCode::value_too_long,
+                    "identifier is longer than " + std::to_string(kMaxIdentifierBytes) + " bytes");
     std::string out;
     switch (n) {
-        case Normalizer::trim: out = std::string(trim(raw)); break;
-        case Normalizer::lowercase: out = ascii_lower(trim(raw)); break;
-        case Normalizer::email: out = normalize_email(raw); break;
-        case Normalizer::phone: out = normalize_phone(raw, options); break;
+        case Normalizer::trim:
+            out = std::string(trim(raw));
+            break;
+        case Normalizer::lowercase:
+            out = ascii_lower(trim(raw));
+            break;
+        case Normalizer::email:
+            out = normalize_email(raw);
+            break;
+        case Normalizer::phone:
+            out = normalize_phone(raw, options);
+            break;
     }
     if (out.empty()) malformed("identifier is empty");
     if (out.size() > kMaxIdentifierBytes)
-        throw Error(ErrorCode::value_too_long, "identifier is longer than " +
-                                                   std::to_string(kMaxIdentifierBytes) + " bytes");
+        throw Error(ErrorCode::value_too_long,
+                    "identifier is longer than " + std::to_string(kMaxIdentifierBytes) + " bytes");
     return out;
 }
 

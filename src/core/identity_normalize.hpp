@@ -26,8 +26,7 @@ struct NormalizeOptions {
 
 // Returns the canonical form or throws Error(invalid_text / value_too_long)
 // with a message that does not echo the (possibly personal) value.
-std::string normalize_identifier(Normalizer n, std::string_view raw,
-                                 const NormalizeOptions& options = {});
+std::string normalize_identifier(Normalizer n, std::string_view raw, const NormalizeOptions& options = {});
 
 // True when region is a two-letter region libphonenumber knows ("US", "DE").
 bool phone_region_supported(std::string_view region);

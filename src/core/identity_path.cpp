@@ -13,8 +13,7 @@ struct Step {
 };
 
 // Returns the BFS tree rooted at `from`, stopping early once `to` is reached.
-std::unordered_map<std::int64_t, Step> search(const std::vector<Link>& links, std::int64_t from,
-                                              std::int64_t to) {
+std::unordered_map<std::int64_t, Step> search(const std::vector<Link>& links, std::int64_t from, std::int64_t to) {
     std::unordered_map<std::int64_t, std::vector<const Link*>> adjacent;
     for (const auto& l : links) {
         adjacent[l.a].push_back(&l);
@@ -35,8 +34,7 @@ std::unordered_map<std::int64_t, Step> search(const std::vector<Link>& links, st
 
 }  // namespace
 
-std::vector<std::int64_t> shortest_link_path(const std::vector<Link>& links, std::int64_t from,
-                                             std::int64_t to) {
+std::vector<std::int64_t> shortest_link_path(const std::vector<Link>& links, std::int64_t from, std::int64_t to) {
     if (from == to) return {};
     auto reached = search(links, from, to);
     std::vector<std::int64_t> path;

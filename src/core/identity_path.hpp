@@ -15,8 +15,7 @@ struct Link {
 // Breadth-first search over undirected links. Returns the link_ids of one
 // shortest path from `from` to `to` in order; empty when from == to or when
 // they are not connected (use identities_connected to tell those apart).
-std::vector<std::int64_t> shortest_link_path(const std::vector<Link>& links, std::int64_t from,
-                                             std::int64_t to);
+std::vector<std::int64_t> shortest_link_path(const std::vector<Link>& links, std::int64_t from, std::int64_t to);
 bool identities_connected(const std::vector<Link>& links, std::int64_t from, std::int64_t to);
 
 }  // namespace customer_profile::core

@@ -29,8 +29,7 @@ struct Budget {
         return 0;
     }
     bool total_over(std::int32_t more) const {
-        return input.max_identities_per_profile > 0 &&
-               total + more > input.max_identities_per_profile;
+        return input.max_identities_per_profile > 0 && total + more > input.max_identities_per_profile;
     }
     void add(const std::map<std::int32_t, std::int32_t>& more) {
         for (const auto& [ns, n] : more) {
@@ -62,9 +61,9 @@ MergePlan plan_merge(const MergeInput& input) {
         return a->profile_id < b->profile_id;
     });
     for (const auto& id : input.identities) {
-        bool known = id.profile_id == 0 ||
-                     std::any_of(ranked.begin(), ranked.end(),
-                                 [&](const ProfileState* p) { return p->profile_id == id.profile_id; });
+        bool known = id.profile_id == 0 || std::any_of(ranked.begin(), ranked.end(), [&](const ProfileState* p) {
+                         return p->profile_id == id.profile_id;
+                     });
         if (!known) throw Error(ErrorCode::internal, "identity references a profile missing from the plan input");
     }
 
@@ -94,9 +93,8 @@ MergePlan plan_merge(const MergeInput& input) {
     std::vector<int> fresh;
     for (int i = 0; i < static_cast<int>(input.identities.size()); ++i)
         if (input.identities[i].profile_id == 0) fresh.push_back(i);
-    std::stable_sort(fresh.begin(), fresh.end(), [&](int a, int b) {
-        return input.identities[a].priority > input.identities[b].priority;
-    });
+    std::stable_sort(fresh.begin(), fresh.end(),
+                     [&](int a, int b) { return input.identities[a].priority > input.identities[b].priority; });
     for (int i : fresh) {
         const auto& id = input.identities[i];
         std::map<std::int32_t, std::int32_t> one{{id.namespace_id, 1}};

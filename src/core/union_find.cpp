@@ -27,8 +27,7 @@ bool UnionFind::unite(std::uint32_t a, std::uint32_t b) {
     return true;
 }
 
-std::vector<std::uint32_t> connected_components(std::uint32_t node_count,
-                                                const std::vector<Edge>& edges,
+std::vector<std::uint32_t> connected_components(std::uint32_t node_count, const std::vector<Edge>& edges,
                                                 CancelCheck cancel) {
     UnionFind uf(node_count);
     std::size_t i = 0;

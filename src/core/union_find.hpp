@@ -28,8 +28,7 @@ using Edge = std::pair<std::uint32_t, std::uint32_t>;
 
 // Labels every node with the smallest node index of its component.
 // Edges must reference nodes < node_count (throws Error(internal) otherwise).
-std::vector<std::uint32_t> connected_components(std::uint32_t node_count,
-                                                const std::vector<Edge>& edges,
+std::vector<std::uint32_t> connected_components(std::uint32_t node_count, const std::vector<Edge>& edges,
                                                 CancelCheck cancel = nullptr);
 
 }  // namespace customer_profile::core

@@ -33,7 +33,7 @@ bool cancel_requested() {
 Datum run_at_boundary(FunctionCallInfo fcinfo, ImplFn impl) {
     PendingError pending;
     ErrorData* pg_error = nullptr;
-    Datum result = (Datum) 0;
+    Datum result = (Datum)0;
     try {
         result = impl(fcinfo);
     } catch (const PgException& e) {

@@ -39,6 +39,7 @@ void pg_guard(Fn&& fn) {
     MemoryContext caller_context = CurrentMemoryContext;
     ErrorData* volatile edata = nullptr;  // written after the longjmp: keep it in memory
     std::exception_ptr cxx_error;
+    // clang-format off
     PG_TRY();
     {
         // A C++ exception must not leave PG_TRY without PG_END_TRY, or
@@ -56,6 +57,7 @@ void pg_guard(Fn&& fn) {
         FlushErrorState();
     }
     PG_END_TRY();
+    // clang-format on
     if (edata != nullptr) throw PgException(edata);
     if (cxx_error) std::rethrow_exception(cxx_error);
 }
@@ -75,12 +77,12 @@ Datum run_at_boundary(FunctionCallInfo fcinfo, ImplFn impl);
 
 // Defines SQL-callable C function cp_<name>; the body that follows is the
 // implementation, called through run_at_boundary.
-#define CP_FUNCTION(name)                                                              \
-    static Datum cp_##name##_impl(FunctionCallInfo fcinfo);                             \
-    extern "C" {                                                                        \
-    PG_FUNCTION_INFO_V1(cp_##name);                                                     \
-    }                                                                                   \
-    extern "C" Datum cp_##name(PG_FUNCTION_ARGS) {                                      \
-        return ::customer_profile::pg::run_at_boundary(fcinfo, cp_##name##_impl);       \
-    }                                                                                   \
+#define CP_FUNCTION(name)                                                         \
+    static Datum cp_##name##_impl(FunctionCallInfo fcinfo);                       \
+    extern "C" {                                                                  \
+    PG_FUNCTION_INFO_V1(cp_##name);                                               \
+    }                                                                             \
+    extern "C" Datum cp_##name(PG_FUNCTION_ARGS) {                                \
+        return ::customer_profile::pg::run_at_boundary(fcinfo, cp_##name##_impl); \
+    }                                                                             \
     static Datum cp_##name##_impl([[maybe_unused]] FunctionCallInfo fcinfo)

@@ -13,13 +13,15 @@ bool stale = true;
 CachedPlan namespaces_plan{
     "SELECT namespace_id, name, normalizer, is_known, priority, coalesce(max_per_profile, 0), "
     "keep_raw, blocked_values, blocked_patterns FROM customer_profile.namespace ORDER BY namespace_id",
-    0, {}};
+    0,
+    {}};
 CachedPlan settings_plan{
     "SELECT salt, max_identities_per_profile, default_phone_region, "
     "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid, "
     "'customer_profile.identity'::regclass::oid, 'customer_profile.profile_profile_id_seq'::regclass::oid "
     "FROM customer_profile.settings",
-    0, {}};
+    0,
+    {}};
 
 std::unique_ptr<IdentityCatalog> load() {
     auto catalog = std::make_unique<IdentityCatalog>();
@@ -74,22 +76,19 @@ const IdentityCatalog& identity_catalog() {
 }
 
 void identity_catalog_invalidate(Datum, Oid relid) {
-    if (relid == InvalidOid ||
-        (cached && (relid == cached->namespace_relid || relid == cached->settings_relid)))
+    if (relid == InvalidOid || (cached && (relid == cached->namespace_relid || relid == cached->settings_relid)))
         stale = true;
 }
 
 const NamespaceConfig& namespace_or_throw(const IdentityCatalog& catalog, std::string_view name) {
     const NamespaceConfig* ns = catalog.find(name);
     if (ns == nullptr)
-        throw core::Error(core::ErrorCode::undefined_object,
-                          "unknown identity namespace \"" + std::string(name) + "\"", {},
-                          "Create it with customer_profile.identity_namespace_create().");
+        throw core::Error(core::ErrorCode::undefined_object, "unknown identity namespace \"" + std::string(name) + "\"",
+                          {}, "Create it with customer_profile.identity_namespace_create().");
     return *ns;
 }
 
-std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig& ns,
-                          const std::string& normalized) {
+std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig& ns, const std::string& normalized) {
     uint8 digest[32];
     static const uint8 separator = 0;
     pg_guard([&] {

@@ -51,8 +51,7 @@ void identity_catalog_invalidate(Datum arg, Oid relid);
 
 // SHA-256 of salt, namespace name and the normalized value, through
 // PostgreSQL's cryptohash API. Returns the 32 raw bytes.
-std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig& ns,
-                          const std::string& normalized);
+std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig& ns, const std::string& normalized);
 
 // Looks up the namespace or throws Error(undefined_object) naming it.
 const NamespaceConfig& namespace_or_throw(const IdentityCatalog& catalog, std::string_view name);

@@ -93,9 +93,8 @@ CP_FUNCTION(blocked_patterns_valid) {
     Datum* elems = nullptr;
     bool* nulls = nullptr;
     int count = 0;
-    cp::pg::pg_guard([&] {
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
-    });
+    cp::pg::pg_guard(
+        [&] { deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
     for (int i = 0; i < count; ++i) {
         if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "blocked pattern must not be NULL");
         const char* data = nullptr;
@@ -138,7 +137,7 @@ CP_FUNCTION(identity_link_path) {
 CP_FUNCTION(catalog_changed) {
     cp::pg::pg_guard([&] {
         if (!CALLED_AS_TRIGGER(fcinfo)) elog(ERROR, "_catalog_changed() must be called as a trigger");
-        CacheInvalidateRelcacheByRelid(RelationGetRelid(((TriggerData*) fcinfo->context)->tg_relation));
+        CacheInvalidateRelcacheByRelid(RelationGetRelid(((TriggerData*)fcinfo->context)->tg_relation));
     });
     return PointerGetDatum(nullptr);
 }
@@ -148,12 +147,15 @@ CP_FUNCTION(catalog_changed) {
 CP_FUNCTION(boundary_selftest) {
     std::string kind = text_arg(fcinfo, 0);
     std::vector<std::string> alive{"destructors", "must", "run"};  // would leak if skipped
-    if (kind == "core") throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "core error", "some detail", "some hint");
+    if (kind == "core")
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "core error", "some detail", "some hint");
     if (kind == "std") throw std::runtime_error("plain std::runtime_error");
     if (kind == "bad_alloc") throw std::bad_alloc();
     if (kind == "unknown") throw 42;
-    if (kind == "postgres") cp::pg::pg_guard([] { (void) DirectFunctionCall1(int4in, CStringGetDatum("not a number")); });
-    if (kind == "serialization") throw cp::core::Error(cp::core::ErrorCode::serialization_failure, "serialization failure");
+    if (kind == "postgres")
+        cp::pg::pg_guard([] { (void)DirectFunctionCall1(int4in, CStringGetDatum("not a number")); });
+    if (kind == "serialization")
+        throw cp::core::Error(cp::core::ErrorCode::serialization_failure, "serialization failure");
     if (kind == "cancel") throw cp::core::Error(cp::core::ErrorCode::query_canceled, "canceled by the core");
     return text_result("ok");
 }

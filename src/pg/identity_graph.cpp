@@ -51,8 +51,8 @@ struct Graph {
             if (it != identity_id.end() && *it == id) return static_cast<std::uint32_t>(it - identity_id.begin());
         }
         throw core::Error(core::ErrorCode::internal,
-                          "identity_link references a missing identity " + std::to_string(id),
-                          {}, "Run customer_profile.identity_check().");
+                          "identity_link references a missing identity " + std::to_string(id), {},
+                          "Run customer_profile.identity_check().");
     }
 };
 
@@ -64,8 +64,8 @@ struct IdentityRow {
 Oid relation_oid(const char* name) {
     Oid oid = InvalidOid;
     pg_guard([&] {
-        oid = RangeVarGetRelid(makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>(name), -1),
-                               NoLock, false);
+        oid = RangeVarGetRelid(makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>(name), -1), NoLock,
+                               false);
     });
     return oid;
 }
@@ -141,15 +141,20 @@ CachedPlan create_profiles_plan{
     "INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
 CachedPlan reassign_plan{
     "UPDATE customer_profile.identity AS i SET profile_id = u.p "
-    "FROM unnest($1::int8[], $2::int8[]) AS u(id, p) WHERE i.identity_id = u.id", 2, {INT8ARRAYOID, INT8ARRAYOID}};
+    "FROM unnest($1::int8[], $2::int8[]) AS u(id, p) WHERE i.identity_id = u.id",
+    2,
+    {INT8ARRAYOID, INT8ARRAYOID}};
 CachedPlan record_merges_plan{
     "INSERT INTO customer_profile.profile_merge (merged_profile_id, into_profile_id, cause) "
-    "SELECT * , $3 FROM unnest($1::int8[], $2::int8[])", 3, {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
-CachedPlan drop_profiles_plan{
-    "DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
+    "SELECT * , $3 FROM unnest($1::int8[], $2::int8[])",
+    3,
+    {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
+CachedPlan drop_profiles_plan{"DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan record_splits_plan{
     "INSERT INTO customer_profile.profile_split (profile_id, new_profile_id, cause) "
-    "SELECT *, $3 FROM unnest($1::int8[], $2::int8[])", 3, {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
+    "SELECT *, $3 FROM unnest($1::int8[], $2::int8[])",
+    3,
+    {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
 
 struct WriteStats {
     std::int64_t moved = 0, created = 0, merged = 0, split = 0;
@@ -247,10 +252,14 @@ void with_latest_snapshot(Fn&& fn) {
 
 CachedPlan split_identities_plan{
     "SELECT identity_id, profile_id, namespace_id FROM customer_profile.identity WHERE profile_id = $1 "
-    "ORDER BY identity_id", 1, {INT8OID}};
+    "ORDER BY identity_id",
+    1,
+    {INT8OID}};
 CachedPlan split_links_plan{
     "SELECT l.identity_a, l.identity_b FROM customer_profile.identity_link l "
-    "JOIN customer_profile.identity i ON i.identity_id = l.identity_a WHERE i.profile_id = $1", 1, {INT8OID}};
+    "JOIN customer_profile.identity i ON i.identity_id = l.identity_a WHERE i.profile_id = $1",
+    1,
+    {INT8OID}};
 
 }  // namespace
 }  // namespace customer_profile::pg
@@ -262,8 +271,8 @@ namespace cp = customer_profile;
 CP_FUNCTION(identity_components) {
     const auto& catalog = cp::pg::identity_catalog();
     cp::pg::Graph g = cp::pg::read_graph(GetActiveSnapshot(), catalog, false);
-    std::vector<std::uint32_t> labels = cp::core::connected_components(
-        static_cast<std::uint32_t>(g.identity_id.size()), g.edges, cp::pg::cancel_requested);
+    std::vector<std::uint32_t> labels = cp::core::connected_components(static_cast<std::uint32_t>(g.identity_id.size()),
+                                                                       g.edges, cp::pg::cancel_requested);
     cp::pg::pg_guard([&] {
         InitMaterializedSRF(fcinfo, 0);
         ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -275,7 +284,7 @@ CP_FUNCTION(identity_components) {
             tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         }
     });
-    return (Datum) 0;
+    return (Datum)0;
 }
 
 // identity_rebuild() returns record: recomputes every profile from the links.
@@ -288,8 +297,10 @@ CP_FUNCTION(identity_rebuild) {
     });
     const auto& catalog = cp::pg::identity_catalog();
     cp::pg::spi_connect();
-    cp::pg::spi_exec("LOCK TABLE customer_profile.identity, customer_profile.identity_link, "
-                     "customer_profile.profile IN SHARE ROW EXCLUSIVE MODE", false);
+    cp::pg::spi_exec(
+        "LOCK TABLE customer_profile.identity, customer_profile.identity_link, "
+        "customer_profile.profile IN SHARE ROW EXCLUSIVE MODE",
+        false);
     std::int64_t identities = 0, components = 0;
     cp::pg::WriteStats stats;
     cp::pg::with_latest_snapshot([&](Snapshot snapshot) {

@@ -19,11 +19,16 @@ struct RawIdentifier {
 
 const char* json_type_name(enum jbvType type) {
     switch (type) {
-        case jbvNumeric: return "number";
-        case jbvBool: return "boolean";
-        case jbvString: return "string";
-        case jbvNull: return "null";
-        default: return "object or array";
+        case jbvNumeric:
+            return "number";
+        case jbvBool:
+            return "boolean";
+        case jbvString:
+            return "string";
+        case jbvNull:
+            return "null";
+        default:
+            return "object or array";
     }
 }
 
@@ -43,7 +48,8 @@ std::vector<RawIdentifier> read_pairs(Jsonb* jb) {
         while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE && error.empty()) {
             switch (tok) {
                 case WJB_BEGIN_OBJECT:
-                    if (++depth > 1) error = "value of \"" + key + "\" is an object; expected a string or an array of strings";
+                    if (++depth > 1)
+                        error = "value of \"" + key + "\" is an object; expected a string or an array of strings";
                     break;
                 case WJB_BEGIN_ARRAY:
                     if (++depth > 2) error = "value of \"" + key + "\" contains a nested array; expected strings";
@@ -69,7 +75,8 @@ std::vector<RawIdentifier> read_pairs(Jsonb* jb) {
         }
     });
     if (!is_object)
-        bad_shape("identities must be a JSON object", "Example: {\"email\": \"ann@example.com\", \"cookie\": \"c-19\"}");
+        bad_shape("identities must be a JSON object",
+                  "Example: {\"email\": \"ann@example.com\", \"cookie\": \"c-19\"}");
     if (!error.empty()) bad_shape(error, "Write numbers as strings, e.g. {\"crm_id\": \"42\"}.");
     return pairs;
 }
@@ -99,10 +106,9 @@ PreparedInput prepare_identities(Jsonb* identities, const IdentityCatalog& catal
             match = ns.blocklist.check(normalized);
         }
         if (match.rule != core::BlockMatch::Rule::none) {
-            out.blocked.push_back({&ns,
-                                   match.rule == core::BlockMatch::Rule::blocked_value ? "blocked_value"
-                                                                                       : "blocked_pattern",
-                                   match.what});
+            out.blocked.push_back(
+                {&ns, match.rule == core::BlockMatch::Rule::blocked_value ? "blocked_value" : "blocked_pattern",
+                 match.what});
             continue;
         }
         std::string hash = identity_hash(catalog, ns, normalized);

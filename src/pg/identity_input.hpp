@@ -21,8 +21,8 @@ struct PreparedIdentifier {
 
 struct BlockedIdentifier {
     const NamespaceConfig* ns = nullptr;
-    const char* rule = "";   // "blocked_value" or "blocked_pattern"
-    std::string matched;     // the configured value or pattern that matched
+    const char* rule = "";  // "blocked_value" or "blocked_pattern"
+    std::string matched;    // the configured value or pattern that matched
 };
 
 struct PreparedInput {

@@ -9,6 +9,6 @@ void _PG_init(void);
 // Registers the catalog cache's invalidation callback and reserves our GUC
 // prefix so a typo such as customer_profile.batchsize is reported.
 void _PG_init(void) {
-    CacheRegisterRelcacheCallback(customer_profile::pg::identity_catalog_invalidate, (Datum) 0);
+    CacheRegisterRelcacheCallback(customer_profile::pg::identity_catalog_invalidate, (Datum)0);
     MarkGUCPrefixReserved("customer_profile");
 }

@@ -26,44 +26,54 @@ constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
 
 CachedPlan lookup_plan{
     "SELECT identity_id, value_hash, profile_id, last_seen FROM customer_profile.identity "
-    "WHERE value_hash = ANY($1)", 1, {BYTEAARRAYOID}};
+    "WHERE value_hash = ANY($1)",
+    1,
+    {BYTEAARRAYOID}};
 CachedPlan touch_plan{
     "UPDATE customer_profile.identity SET last_seen = now() WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan lock_profiles_plan{
     "SELECT profile_id FROM customer_profile.profile WHERE profile_id = ANY($1) "
-    "ORDER BY profile_id FOR UPDATE", 1, {INT8ARRAYOID}};
+    "ORDER BY profile_id FOR UPDATE",
+    1,
+    {INT8ARRAYOID}};
 CachedPlan profile_counts_plan{
     "SELECT profile_id, namespace_id, count(*)::int4 FROM customer_profile.identity "
-    "WHERE profile_id = ANY($1) GROUP BY 1, 2", 1, {INT8ARRAYOID}};
+    "WHERE profile_id = ANY($1) GROUP BY 1, 2",
+    1,
+    {INT8ARRAYOID}};
 CachedPlan delete_identities_plan{
     "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan move_identities_plan{
-    "UPDATE customer_profile.identity SET profile_id = $1 WHERE profile_id = ANY($2)", 2,
-    {INT8OID, INT8ARRAYOID}};
+    "UPDATE customer_profile.identity SET profile_id = $1 WHERE profile_id = ANY($2)", 2, {INT8OID, INT8ARRAYOID}};
 CachedPlan record_merge_plan{
     "INSERT INTO customer_profile.profile_merge (merged_profile_id, into_profile_id, cause, source) "
-    "SELECT m, $1, 'resolve_identity', $3 FROM unnest($2::int8[]) AS m", 3, {INT8OID, INT8ARRAYOID, TEXTOID}};
-CachedPlan drop_profiles_plan{
-    "DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
+    "SELECT m, $1, 'resolve_identity', $3 FROM unnest($2::int8[]) AS m",
+    3,
+    {INT8OID, INT8ARRAYOID, TEXTOID}};
+CachedPlan drop_profiles_plan{"DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan touch_profile_plan{
     "UPDATE customer_profile.profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
 CachedPlan insert_identities_plan{
     "INSERT INTO customer_profile.identity (namespace_id, value_hash, raw_value, profile_id) "
     "SELECT * FROM unnest($1::int4[], $2::bytea[], $3::text[], $4::int8[]) "
     "ON CONFLICT (value_hash) DO NOTHING RETURNING identity_id, value_hash",
-    4, {INT4ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
+    4,
+    {INT4ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
 // New profile rows and the call's evidence in one statement (one executor run).
 CachedPlan create_profiles_and_links_plan{
     "WITH created AS (INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])) "
     "INSERT INTO customer_profile.identity_link (identity_a, identity_b, source) "
     "SELECT least(a, b), greatest(a, b), $4 FROM unnest($2::int8[], $3::int8[]) AS t(a, b) "
-    "ON CONFLICT DO NOTHING", 4, {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
+    "ON CONFLICT DO NOTHING",
+    4,
+    {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
 CachedPlan insert_conflicts_plan{
     "INSERT INTO customer_profile.identity_conflict "
     "(rule, namespace_id, kept_profile_id, refused_profile_id, refused_identity_id, detail, source) "
     "SELECT r, nullif(n, 0), nullif(k, 0), nullif(p, 0), nullif(i, 0), d, $7 "
     "FROM unnest($1::text[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::text[]) AS t(r, n, k, p, i, d)",
-    7, {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID}};
+    7,
+    {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID}};
 
 struct Found {
     std::int64_t identity_id = 0;
@@ -87,9 +97,13 @@ struct Conflicts {
     void write(Datum source, bool source_null) {
         if (rule.empty()) return;
         std::vector<bool> no_nulls(rule.size(), false);
-        Datum args[7] = {text_array(rule, no_nulls), int4_array(namespace_id), int8_array(kept),
-                         int8_array(refused_profile), int8_array(refused_identity),
-                         text_array(detail, no_nulls), source};
+        Datum args[7] = {text_array(rule, no_nulls),
+                         int4_array(namespace_id),
+                         int8_array(kept),
+                         int8_array(refused_profile),
+                         int8_array(refused_identity),
+                         text_array(detail, no_nulls),
+                         source};
         char nulls[8] = "      ";
         nulls[6] = source_null ? 'n' : ' ';
         spi_run(insert_conflicts_plan, args, nulls, false);
@@ -116,8 +130,7 @@ std::vector<std::int64_t> profiles_of(const std::map<std::string, Found>& found)
 }
 
 bool same_owners(const std::map<std::string, Found>& a, const std::map<std::string, Found>& b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
                return x.first == y.first && x.second.profile_id == y.second.profile_id;
            });
 }
@@ -261,8 +274,8 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
     auto found = lookup(input.identifiers);
     if (!input.identifiers.empty() && found.size() == input.identifiers.size()) {
         std::int64_t profile = found.begin()->second.profile_id;
-        bool one_profile = std::all_of(found.begin(), found.end(),
-                                       [&](const auto& kv) { return kv.second.profile_id == profile; });
+        bool one_profile =
+            std::all_of(found.begin(), found.end(), [&](const auto& kv) { return kv.second.profile_id == profile; });
         if (one_profile) {
             TimestampTz now = GetCurrentTransactionStartTimestamp();
             std::vector<std::int64_t> stale;
@@ -309,7 +322,7 @@ CP_FUNCTION(resolve_identity) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("identities must not be NULL")));
     Jsonb* identities = PG_GETARG_JSONB_P(0);
-    Datum source = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+    Datum source = PG_ARGISNULL(1) ? (Datum)0 : PG_GETARG_DATUM(1);
     std::optional<std::int64_t> profile = resolve(identities, source, PG_ARGISNULL(1));
     if (!profile) PG_RETURN_NULL();
     PG_RETURN_INT64(*profile);

@@ -3,8 +3,7 @@
 
 namespace customer_profile::pg {
 
-std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only,
-                      long max_rows) {
+std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only, long max_rows) {
     std::uint64_t processed = 0;
     pg_guard([&] {
         if (plan.plan == nullptr) {
@@ -46,8 +45,8 @@ Datum int8_array(const std::vector<std::int64_t>& values) {
     pg_guard([&] {
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
         for (std::size_t i = 0; i < values.size(); ++i) elems[i] = Int64GetDatum(values[i]);
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT8OID, 8,
-                                                 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+        result = PointerGetDatum(
+            construct_array(elems, static_cast<int>(values.size()), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
     });
     return result;
 }
@@ -57,8 +56,8 @@ Datum int4_array(const std::vector<std::int32_t>& values) {
     pg_guard([&] {
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
         for (std::size_t i = 0; i < values.size(); ++i) elems[i] = Int32GetDatum(values[i]);
-        result = PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT4OID, 4,
-                                                 true, TYPALIGN_INT));
+        result =
+            PointerGetDatum(construct_array(elems, static_cast<int>(values.size()), INT4OID, 4, true, TYPALIGN_INT));
     });
     return result;
 }
@@ -72,14 +71,14 @@ Datum varlena_array(const std::vector<std::string>& values, const std::vector<bo
         bool* isnull = static_cast<bool*>(palloc0(sizeof(bool) * (n + 1)));
         for (int i = 0; i < n; ++i) {
             isnull[i] = nulls != nullptr && (*nulls)[i];
-            elems[i] = isnull[i] ? (Datum) 0
-                                 : PointerGetDatum(cstring_to_text_with_len(values[i].data(),
-                                                                            static_cast<int>(values[i].size())));
+            elems[i] =
+                isnull[i]
+                    ? (Datum)0
+                    : PointerGetDatum(cstring_to_text_with_len(values[i].data(), static_cast<int>(values[i].size())));
         }
         int dims[1] = {n};
         int lbs[1] = {1};
-        result = PointerGetDatum(construct_md_array(elems, isnull, 1, dims, lbs, type, -1, false,
-                                                    TYPALIGN_INT));
+        result = PointerGetDatum(construct_md_array(elems, isnull, 1, dims, lbs, type, -1, false, TYPALIGN_INT));
     });
     return result;
 }
@@ -153,9 +152,8 @@ std::vector<std::string> spi_text_array(std::uint64_t row, int attno) {
     Datum* elems = nullptr;
     bool* elem_nulls = nullptr;
     int n = 0;
-    pg_guard([&] {
-        deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
-    });
+    pg_guard(
+        [&] { deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n); });
     for (int i = 0; i < n; ++i) {
         if (elem_nulls[i]) continue;
         const char* data = nullptr;

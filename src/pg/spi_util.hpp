@@ -19,8 +19,7 @@ struct CachedPlan {
 };
 
 // Executes a cached plan; returns SPI_processed. Must be inside SPI_connect.
-std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only,
-                      long max_rows = 0);
+std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only, long max_rows = 0);
 // Executes one-off SQL without parameters; returns SPI_processed.
 std::uint64_t spi_exec(const char* sql, bool read_only);
 

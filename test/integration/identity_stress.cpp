@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
             long long profile = r[0][0].as<long long>();
             std::uint32_t root = uf.find(i);
             auto [it, fresh] = profile_of_root.emplace(root, profile);
-            if (!fresh && it->second != profile) return fail("one person split across profiles: " + w.identifiers[i].value);
+            if (!fresh && it->second != profile)
+                return fail("one person split across profiles: " + w.identifiers[i].value);
             auto [jt, fresh2] = root_of_profile.emplace(profile, root);
             if (!fresh2 && jt->second != root) return fail("two people merged into profile " + std::to_string(profile));
             ++checked;

@@ -22,8 +22,8 @@ TEST(EmailNormalizer, TrimsAndLowercases) {
 }
 
 TEST(EmailNormalizer, RejectsMalformed) {
-    for (const char* bad : {"", "ann", "a@@b.com", "a@b", "@b.com", "a@.com", "a@b.com.", "a b@c.com", "a..b@c.com",
-                            ".a@c.com"})
+    for (const char* bad :
+         {"", "ann", "a@@b.com", "a@b", "@b.com", "a@.com", "a@b.com.", "a b@c.com", "a..b@c.com", ".a@c.com"})
         EXPECT_EQ(code_of(Normalizer::email, bad), ErrorCode::invalid_text) << bad;
 }
 
@@ -65,4 +65,18 @@ TEST(PhoneRegions, KnownAndUnknown) {
     EXPECT_TRUE(phone_region_supported("DE"));
     EXPECT_FALSE(phone_region_supported("XX"));
     EXPECT_FALSE(phone_region_supported("USA"));
+}
+
+TEST(PhoneNormalizer, MemoizedResultsAreKeyedByRegion) {
+    NormalizeOptions de, us;
+    de.default_phone_region = "DE";
+    us.default_phone_region = "US";
+    EXPECT_EQ(normalize_identifier(Normalizer::phone, "030 901820", de), "+4930901820");
+    EXPECT_EQ(normalize_identifier(Normalizer::phone, "030 901820", de), "+4930901820");
+    EXPECT_EQ(code_of(Normalizer::phone, "030 901820", us), ErrorCode::invalid_text);
+    // Many distinct numbers overflow the memo; results stay right.
+    for (int i = 0; i < 5000; ++i) {
+        std::string local = "202456" + std::to_string(1000 + i % 9000);
+        EXPECT_EQ(normalize_identifier(Normalizer::phone, local, us), "+1" + local);
+    }
 }
