@@ -12,9 +12,9 @@ GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp))
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 DATA = $(sort $(wildcard src/sql/customer_profile--*.sql))
 
-# Every file in sql/ is scheduled; a test file without an expected output
-# fails the run (pg_regress reports it).
-REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+# Every file in sql/ is scheduled (setup first: shared helpers); a test file
+# without an expected output fails the run.
+REGRESS = setup $(filter-out setup,$(basename $(notdir $(sort $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=customer_profile
 ISOLATION = $(basename $(notdir $(sort $(wildcard test/isolation/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=customer_profile

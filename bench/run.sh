@@ -69,18 +69,49 @@ VACUUM ANALYZE;
 SQL
 }
 
+# Plain-SQL label propagation (bench/label_propagation.sql) over a copy of
+# the links; prints its wall time. Preparing the copy is not timed.
+sql_loop() {
+    local db=$1 start end
+    psql -q -X -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+DROP TABLE IF EXISTS lp_label, lp_edge;
+CREATE UNLOGGED TABLE lp_label AS SELECT identity_id AS id, identity_id AS label FROM customer_profile.identity;
+ALTER TABLE lp_label ADD PRIMARY KEY (id);
+CREATE UNLOGGED TABLE lp_edge AS
+    SELECT identity_a AS a, identity_b AS b FROM customer_profile.identity_link
+    UNION ALL SELECT identity_b, identity_a FROM customer_profile.identity_link;
+CREATE INDEX ON lp_edge (a);
+VACUUM ANALYZE lp_label, lp_edge;
+SQL
+    start=$(now)
+    psql -q -X -v ON_ERROR_STOP=1 -d "$db" -f bench/label_propagation.sql >/dev/null 2>&1
+    end=$(now)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}
+LOOP_AGREES="SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id) FROM customer_profile.identity_components()) FROM lp_label"
+
 COMPONENTS="SELECT count(*) FROM customer_profile.identity_components()"
 PGR="SELECT count(*) FROM pgr_connectedComponents('SELECT id, source, target, cost, reverse_cost FROM bench_edges')"
 
+if [ "${BENCH_PARTS:-graph resolve}" != resolve ]; then
 echo "== loading $N identities"
 load_graph bench_full "$GRAPH/full"
 echo "== identity_components() vs pgr_connectedComponents on $N identities"
 full_components=$(repeat_sql bench_full "$COMPONENTS")
 full_pgr=$(repeat_sql bench_full "$PGR")
+if [ "${BENCH_SQL_FULL:-1}" = 1 ]; then
+    echo "== plain-SQL label propagation on $N identities (minutes)"
+    full_sql_loop=$(sql_loop bench_full)
+    full_sql_agrees=$(psql -X -At -d bench_full -c "$LOOP_AGREES")
+else
+    full_sql_loop=skipped
+    full_sql_agrees=n/a
+fi
 echo "== identity_rebuild() on $N identities, every identity starting in its own profile"
 full_rebuild=$(time_sql bench_full "SELECT * FROM customer_profile.identity_rebuild()")
 check=$(psql -X -At -d bench_full -c "SELECT sum(count) FROM customer_profile.identity_check()")
 same=$(psql -X -At -d bench_full -c "SELECT (SELECT count(DISTINCT profile_id) FROM customer_profile.identity) = (SELECT count(DISTINCT component_id) FROM customer_profile.identity_components())")
+full_counts=$(psql -X -At -d bench_full -c "SELECT format('%s identities, %s links, %s profiles after rebuild', (SELECT count(*) FROM customer_profile.identity), (SELECT count(*) FROM customer_profile.identity_link), (SELECT count(*) FROM customer_profile.profile))")
 echo "== identity_rebuild() again after 1% churn (1% of links withdrawn, 1% new random links)"
 psql -q -X -v ON_ERROR_STOP=1 -d bench_full <<SQL
 SELECT setseed(0.5);
@@ -94,27 +125,15 @@ ON CONFLICT DO NOTHING;
 SQL
 churn_rebuild=$(time_sql bench_full "SELECT * FROM customer_profile.identity_rebuild()")
 churn_check=$(psql -X -At -d bench_full -c "SELECT sum(count) FROM customer_profile.identity_check()")
-full_counts=$(psql -X -At -d bench_full -c "SELECT format('%s identities, %s links, %s profiles after rebuild', (SELECT count(*) FROM customer_profile.identity), (SELECT count(*) FROM customer_profile.identity_link), (SELECT count(*) FROM customer_profile.profile))")
 
 echo "== $SAMPLE-identity sample: the same three, plus plain-SQL label propagation"
 load_graph bench_sample "$GRAPH/sample"
 sample_components=$(repeat_sql bench_sample "$COMPONENTS")
 sample_pgr=$(repeat_sql bench_sample "$PGR")
-psql -q -X -v ON_ERROR_STOP=1 -d bench_sample <<'SQL'
-CREATE UNLOGGED TABLE lp_label AS SELECT identity_id AS id, identity_id AS label FROM customer_profile.identity;
-ALTER TABLE lp_label ADD PRIMARY KEY (id);
-CREATE UNLOGGED TABLE lp_edge AS
-    SELECT identity_a AS a, identity_b AS b FROM customer_profile.identity_link
-    UNION ALL SELECT identity_b, identity_a FROM customer_profile.identity_link;
-CREATE INDEX ON lp_edge (a);
-VACUUM ANALYZE lp_label, lp_edge;
-SQL
-start=$(now)
-psql -q -X -v ON_ERROR_STOP=1 -d bench_sample -f bench/label_propagation.sql 2>&1 | grep -o 'after [0-9]* rounds' || true
-end=$(now)
-sample_sql_loop=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
-sql_agrees=$(psql -X -At -d bench_sample -c "SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id) FROM customer_profile.identity_components()) FROM lp_label")
+sample_sql_loop=$(sql_loop bench_sample)
+sql_agrees=$(psql -X -At -d bench_sample -c "$LOOP_AGREES")
 
+fi
 echo "== resolve_identity() vs INSERT ... ON CONFLICT (pgbench, ${SECONDS_PER_RUN}s per run)"
 psql -q -X -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS bench_resolve" -c "CREATE DATABASE bench_resolve"
 psql -q -X -v ON_ERROR_STOP=1 -d bench_resolve <<'SQL'
@@ -130,17 +149,28 @@ VACUUM ANALYZE;
 SQL
 tps() {
     pgbench -n -f "bench/pgbench/$1.sql" -c "$2" -j "$2" -T "$SECONDS_PER_RUN" bench_resolve 2>/dev/null |
-        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+        sed -n 's/^tps = \([0-9]*\).*/\1/p'
 }
-declare -A TPS
-for clients in 1 2; do
-    for kind in new returning; do
-        # Interleaved so both sides see the same machine conditions.
-        TPS[resolve_${kind}_$clients]=$(tps "resolve_$kind" "$clients")
-        TPS[plain_${kind}_$clients]=$(tps "plain_$kind" "$clients")
+declare -A TPS RUNS
+for _ in $(seq "$REPEATS"); do
+    for clients in 1 2; do
+        for kind in new returning; do
+            # Interleaved so both sides see the same machine conditions.
+            RUNS[resolve_${kind}_$clients]+=" $(tps "resolve_$kind" "$clients")"
+            RUNS[plain_${kind}_$clients]+=" $(tps "plain_$kind" "$clients")"
+        done
     done
 done
+for key in "${!RUNS[@]}"; do TPS[$key]=$(echo ${RUNS[$key]} | median); done
 
+if [ "${BENCH_PARTS:-graph resolve}" = resolve ]; then
+    for kind in new returning; do
+        for clients in 1 2; do
+            echo "$kind, $clients client(s): resolve ${TPS[resolve_${kind}_$clients]}/s, plain ${TPS[plain_${kind}_$clients]}/s"
+        done
+    done
+    exit 0
+fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 {
@@ -152,8 +182,11 @@ echo "| operation | $N identities | ratio |"
 echo "| --- | ---: | ---: |"
 echo "| \`identity_components()\` (in-memory union-find, components returned) | ${full_components} s | 1.0x |"
 echo "| pgRouting \`pgr_connectedComponents\` over the same links | ${full_pgr} s | $(ratio "$full_pgr" "$full_components") slower |"
+echo "| plain-SQL label propagation (UPDATE until nothing changes; one run) | ${full_sql_loop} s | $(ratio "$full_sql_loop" "$full_components") slower |"
 echo "| \`identity_rebuild()\` from scratch: every identity alone, ~77% of rows rewritten (one run) | ${full_rebuild} s | $(ratio "$full_rebuild" "$full_pgr") pgRouting's compute time |"
 echo "| \`identity_rebuild()\` after 1% link churn (one run) | ${churn_rebuild} s | $(ratio "$churn_rebuild" "$full_pgr") pgRouting's compute time |"
+echo
+echo "The SQL loop found the same components: $full_sql_agrees."
 echo
 echo "Rebuild check: identity_check() problems = $check after the first rebuild (profiles equal components: $same), $churn_check after the second."
 echo
@@ -161,11 +194,11 @@ echo "| operation | $SAMPLE-identity sample | ratio |"
 echo "| --- | ---: | ---: |"
 echo "| \`identity_components()\` | ${sample_components} s | 1.0x |"
 echo "| pgRouting \`pgr_connectedComponents\` | ${sample_pgr} s | $(ratio "$sample_pgr" "$sample_components") slower |"
-echo "| plain-SQL label propagation (UPDATE until nothing changes) | ${sample_sql_loop} s | $(ratio "$sample_sql_loop" "$sample_components") slower |"
+echo "| plain-SQL label propagation (UPDATE until nothing changes; one run) | ${sample_sql_loop} s | $(ratio "$sample_sql_loop" "$sample_components") slower |"
 echo
 echo "SQL loop found the same components: $sql_agrees."
 echo
-echo "| calls per second (pgbench, ${SECONDS_PER_RUN} s) | clients | \`resolve_identity()\` | plain \`INSERT ... ON CONFLICT\` | resolve / plain |"
+echo "| calls per second (pgbench, median of $REPEATS interleaved ${SECONDS_PER_RUN} s runs) | clients | \`resolve_identity()\` | plain \`INSERT ... ON CONFLICT\` | resolve / plain |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 for kind in new returning; do
     for clients in 1 2; do

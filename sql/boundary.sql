@@ -3,16 +3,8 @@
 \set VERBOSITY terse
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT customer_profile._boundary_selftest('none');
-SELECT kind, pg_temp.err(format('SELECT customer_profile._boundary_selftest(%L)', kind))
+SELECT kind, regress.err(format('SELECT customer_profile._boundary_selftest(%L)', kind))
   FROM unnest(ARRAY['core', 'std', 'bad_alloc', 'unknown', 'postgres', 'serialization']) AS kind;
 
 -- Outside any subtransaction: the error reaches the client, detail and hint intact.

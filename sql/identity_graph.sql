@@ -2,13 +2,6 @@
 \set VERBOSITY terse
 DROP EXTENSION customer_profile;
 CREATE EXTENSION customer_profile;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 CREATE FUNCTION pg_temp.r(j text) RETURNS bigint LANGUAGE sql AS $$ SELECT customer_profile.resolve_identity(j::jsonb, 'test') $$;
 -- The partition of identities into profiles, independent of profile ids.
 CREATE FUNCTION pg_temp.partition() RETURNS SETOF bigint[] LANGUAGE sql AS $$
@@ -40,15 +33,15 @@ SELECT customer_profile.identity_lookup('crm_id', '1') AS crm_keeps,
        customer_profile.identity_lookup('cookie', 'c2') = customer_profile.identity_lookup('device_id', 'dev-9') AS c2_with_device,
        customer_profile.identity_lookup('cookie', 'c2') <> customer_profile.identity_lookup('crm_id', '1') AS split;
 SELECT profile_id = customer_profile.identity_lookup('crm_id', '1') AS from_crm_profile, cause FROM customer_profile.profile_split;
-SELECT pg_temp.err($$SELECT customer_profile.identity_unlink('crm_id', '1', 'cookie', 'c1')$$);
-SELECT pg_temp.err($$SELECT customer_profile.identity_unlink('crm_id', '1', 'cookie', 'never')$$);
+SELECT regress.err($$SELECT customer_profile.identity_unlink('crm_id', '1', 'cookie', 'c1')$$);
+SELECT regress.err($$SELECT customer_profile.identity_unlink('crm_id', '1', 'cookie', 'never')$$);
 
 -- Removing the email (the hub) leaves crm 1 and cookie c1 apart.
 SELECT customer_profile.identity_remove('email', 'a@x.com') AS carved_out;
 SELECT customer_profile.identity_lookup('email', 'a@x.com') AS gone,
        customer_profile.identity_lookup('cookie', 'c1') <> customer_profile.identity_lookup('crm_id', '1') AS apart;
 SELECT customer_profile.identity_remove('device_id', 'dev-9'), customer_profile.identity_remove('cookie', 'c2');
-SELECT pg_temp.err($$SELECT customer_profile.identity_remove('cookie', 'c2')$$);
+SELECT regress.err($$SELECT customer_profile.identity_remove('cookie', 'c2')$$);
 SELECT * FROM customer_profile.identity_check();
 
 -- Randomized equivalence: incremental resolution == rebuild from links.

@@ -1,13 +1,5 @@
 -- Normalizers per namespace, and their errors.
 \set VERBOSITY terse
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT ns, v, customer_profile.identity_normalize(ns, v)
   FROM (VALUES ('email', '  Ann.Lee@Example.COM '),
                ('email', 'x@sub.example.org'),
@@ -18,7 +10,7 @@ SELECT ns, v, customer_profile.identity_normalize(ns, v)
                ('device_id', 'AB12-CD34'),
                ('cookie', ' c-19 ')) AS t(ns, v);
 
-SELECT ns, v, pg_temp.err(format('SELECT customer_profile.identity_normalize(%L, %L)', ns, v))
+SELECT ns, v, regress.err(format('SELECT customer_profile.identity_normalize(%L, %L)', ns, v))
   FROM (VALUES ('email', 'no-at-sign'),
                ('email', 'two@@x.com'),
                ('email', 'ann@localhost'),
@@ -30,8 +22,8 @@ SELECT ns, v, pg_temp.err(format('SELECT customer_profile.identity_normalize(%L,
                ('crm_id', '   '),
                ('loyalty_card', '123')) AS t(ns, v);
 
-SELECT pg_temp.err($$SELECT customer_profile.identity_normalize('cookie', repeat('x', 5000))$$);
-SELECT pg_temp.err($$SELECT customer_profile.identity_normalize('email', repeat('x', 70) || '@x.com')$$);
+SELECT regress.err($$SELECT customer_profile.identity_normalize('cookie', repeat('x', 5000))$$);
+SELECT regress.err($$SELECT customer_profile.identity_normalize('email', repeat('x', 70) || '@x.com')$$);
 
 -- Hashes: stable, salted per database, 32 bytes, equal for equal normalized values.
 SELECT octet_length(customer_profile.identity_hash('email', 'ann@x.com')) AS hash_bytes,
@@ -42,6 +34,6 @@ SELECT octet_length(customer_profile.identity_hash('email', 'ann@x.com')) AS has
 -- The default phone region is a setting; an unknown region is refused.
 UPDATE customer_profile.settings SET default_phone_region = 'DE';
 SELECT customer_profile.identity_normalize('phone', '030 901820');
-SELECT pg_temp.err($$UPDATE customer_profile.settings SET default_phone_region = 'XX'$$);
+SELECT regress.err($$UPDATE customer_profile.settings SET default_phone_region = 'XX'$$);
 UPDATE customer_profile.settings SET default_phone_region = 'US';
 SELECT customer_profile.identity_normalize('phone', '202-456-1111');

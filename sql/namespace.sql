@@ -2,14 +2,6 @@
 \set VERBOSITY terse
 DROP EXTENSION customer_profile;
 CREATE EXTENSION customer_profile;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
 SELECT name, normalizer, is_known, priority, max_per_profile, keep_raw FROM customer_profile.namespace ORDER BY priority DESC;
 SELECT customer_profile.identity_namespace_create('loyalty_card', normalizer => 'lowercase', is_known => true,
                                                   priority => 90, max_per_profile => 2, keep_raw => true,
@@ -19,7 +11,7 @@ SELECT customer_profile.resolve_identity('{"loyalty_card": "LC-1", "crm_id": "9"
 SELECT namespace, value FROM customer_profile.identities ORDER BY namespace;
 SELECT customer_profile.resolve_identity('{"loyalty_card": "test-card"}') AS blocked_by_pattern;
 
-SELECT q, pg_temp.err(q) FROM (VALUES
+SELECT q, regress.err(q) FROM (VALUES
     ($$SELECT customer_profile.identity_namespace_create('loyalty_card')$$),
     ($$SELECT customer_profile.identity_namespace_create('Bad Name')$$),
     ($$SELECT customer_profile.identity_namespace_create(NULL)$$),
@@ -37,7 +29,7 @@ SELECT customer_profile.identity_namespace_alter('loyalty_card', blocked_values 
 SELECT customer_profile.resolve_identity('{"loyalty_card": "LC-2"}') AS now_blocked;
 
 -- A namespace in use cannot be deleted; an unused one can.
-SELECT pg_temp.err($$DELETE FROM customer_profile.namespace WHERE name = 'loyalty_card'$$);
+SELECT regress.err($$DELETE FROM customer_profile.namespace WHERE name = 'loyalty_card'$$);
 SELECT customer_profile.identity_namespace_create('unused_ns') > 0 AS created;
 DELETE FROM customer_profile.namespace WHERE name = 'unused_ns';
 SELECT count(*) AS namespaces FROM customer_profile.namespace;

@@ -2,13 +2,6 @@
 \set VERBOSITY terse
 DROP EXTENSION customer_profile;
 CREATE EXTENSION customer_profile;
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 CREATE FUNCTION pg_temp.r(j text) RETURNS bigint LANGUAGE sql AS $$ SELECT customer_profile.resolve_identity(j::jsonb, 'test') $$;
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
     SELECT format('profiles=%s identities=%s links=%s merges=%s conflicts=%s',
@@ -78,7 +71,7 @@ SELECT pg_temp.counts() AS after_rollback, customer_profile.identity_lookup('ema
 
 -- Bad input: a clear error with a SQLSTATE, naming the key; nothing written.
 SELECT pg_temp.counts() AS before;
-SELECT q, pg_temp.err(q) FROM (VALUES
+SELECT q, regress.err(q) FROM (VALUES
     ($$SELECT customer_profile.resolve_identity(NULL)$$),
     ($$SELECT customer_profile.resolve_identity('[1,2]')$$),
     ($$SELECT customer_profile.resolve_identity('"ann@x.com"')$$),

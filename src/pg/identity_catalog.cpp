@@ -18,7 +18,8 @@ CachedPlan namespaces_plan{
 CachedPlan settings_plan{
     "SELECT salt, max_identities_per_profile, default_phone_region, "
     "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid, "
-    "'customer_profile.identity'::regclass::oid, 'customer_profile.profile_profile_id_seq'::regclass::oid "
+    "'customer_profile.identity'::regclass::oid, 'customer_profile.profile_profile_id_seq'::regclass::oid, "
+    "'customer_profile.identity_value_hash_key'::regclass::oid "
     "FROM customer_profile.settings",
     0,
     {}};
@@ -35,6 +36,16 @@ std::unique_ptr<IdentityCatalog> load() {
     catalog->settings_relid = static_cast<Oid>(spi_int4(0, 5));
     catalog->identity_relid = static_cast<Oid>(spi_int4(0, 6));
     catalog->profile_seq_relid = static_cast<Oid>(spi_int4(0, 7));
+    catalog->identity_hash_index_relid = static_cast<Oid>(spi_int4(0, 8));
+    IdentityCatalog* c = catalog.get();
+    pg_guard([&] {
+        c->attr_identity_id = get_attnum(c->identity_relid, "identity_id");
+        c->attr_profile_id = get_attnum(c->identity_relid, "profile_id");
+        c->attr_last_seen = get_attnum(c->identity_relid, "last_seen");
+    });
+    if (c->attr_identity_id == InvalidAttrNumber || c->attr_profile_id == InvalidAttrNumber ||
+        c->attr_last_seen == InvalidAttrNumber)
+        throw core::Error(core::ErrorCode::internal, "customer_profile.identity lacks an expected column");
     std::uint64_t n = spi_run(namespaces_plan, nullptr, nullptr, true);
     for (std::uint64_t row = 0; row < n; ++row) {
         NamespaceConfig ns;

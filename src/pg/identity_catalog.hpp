@@ -38,6 +38,11 @@ struct IdentityCatalog {
     Oid settings_relid = InvalidOid;
     Oid identity_relid = InvalidOid;
     Oid profile_seq_relid = InvalidOid;
+    Oid identity_hash_index_relid = InvalidOid;  // unique index on identity.value_hash
+    // Attribute numbers of the identity columns read by direct index lookups.
+    AttrNumber attr_identity_id = InvalidAttrNumber;
+    AttrNumber attr_profile_id = InvalidAttrNumber;
+    AttrNumber attr_last_seen = InvalidAttrNumber;
 
     const NamespaceConfig* find(std::string_view name) const;
     const NamespaceConfig* by_id(std::int32_t id) const;

@@ -15,6 +15,7 @@
 #include "boundary.hpp"
 #include "core/merge_planner.hpp"
 #include "identity_input.hpp"
+#include "identity_lookup.hpp"
 #include "spi_util.hpp"
 
 namespace customer_profile::pg {
@@ -24,11 +25,6 @@ constexpr int kMaxAttempts = 50;
 // last_seen is refreshed at most this often, so repeat lookups stay read-only.
 constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
 
-CachedPlan lookup_plan{
-    "SELECT identity_id, value_hash, profile_id, last_seen FROM customer_profile.identity "
-    "WHERE value_hash = ANY($1)",
-    1,
-    {BYTEAARRAYOID}};
 CachedPlan touch_plan{
     "UPDATE customer_profile.identity SET last_seen = now() WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan lock_profiles_plan{
@@ -75,11 +71,7 @@ CachedPlan insert_conflicts_plan{
     7,
     {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID}};
 
-struct Found {
-    std::int64_t identity_id = 0;
-    std::int64_t profile_id = 0;
-    TimestampTz last_seen = 0;
-};
+using Found = FoundIdentity;
 
 struct Conflicts {
     std::vector<std::string> rule, detail;
@@ -110,15 +102,10 @@ struct Conflicts {
     }
 };
 
-std::map<std::string, Found> lookup(const std::vector<PreparedIdentifier>& ids) {
+std::map<std::string, Found> lookup(const IdentityCatalog& catalog, const std::vector<PreparedIdentifier>& ids) {
     std::vector<std::string> hashes;
     for (const auto& id : ids) hashes.push_back(id.hash);
-    Datum args[1] = {bytea_array(hashes)};
-    std::uint64_t n = spi_run(lookup_plan, args, nullptr, false);
-    std::map<std::string, Found> found;
-    for (std::uint64_t row = 0; row < n; ++row)
-        found[spi_bytes(row, 2)] = {spi_int8(row, 1), spi_int8(row, 3), spi_timestamptz(row, 4)};
-    return found;
+    return find_identities_by_hash(catalog, hashes);
 }
 
 std::vector<std::int64_t> profiles_of(const std::map<std::string, Found>& found) {
@@ -176,7 +163,7 @@ std::optional<std::int64_t> try_write(const PreparedInput& input, const Identity
     core::MergeInput merge_input;
     if (!found.empty()) {  // all-new input has no profile to lock
         std::vector<std::int64_t> profiles = profiles_of(found);
-        if (!lock_profiles(profiles) || !same_owners(found, lookup(input.identifiers))) return std::nullopt;
+        if (!lock_profiles(profiles) || !same_owners(found, lookup(catalog, input.identifiers))) return std::nullopt;
         merge_input.profiles = profile_states(profiles, catalog);
     }
     for (const auto& id : input.identifiers) {
@@ -271,7 +258,7 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
     for (const auto& b : input.blocked) conflicts.add(b.rule, b.ns->id, 0, 0, 0, b.matched);
 
     // Fast path: everything known and already one profile.
-    auto found = lookup(input.identifiers);
+    auto found = lookup(catalog, input.identifiers);
     if (!input.identifiers.empty() && found.size() == input.identifiers.size()) {
         std::int64_t profile = found.begin()->second.profile_id;
         bool one_profile =
@@ -299,7 +286,7 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
     // Waits for a running identity_rebuild(), which holds SHARE ROW EXCLUSIVE.
     pg_guard([&] { LockRelationOid(catalog.identity_relid, RowExclusiveLock); });
     for (int attempt = 0;; ++attempt) {
-        if (attempt > 0) found = lookup(input.identifiers);
+        if (attempt > 0) found = lookup(catalog, input.identifiers);
         if (std::optional<std::int64_t> survivor = try_write(input, catalog, std::move(found), source, source_null)) {
             conflicts.write(source, source_null);
             spi_finish();

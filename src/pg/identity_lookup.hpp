@@ -1,0 +1,26 @@
+// Finding identities by hash with direct probes of the unique index on
+// identity.value_hash: the hottest read of resolve_identity(), done without
+// the executor.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "identity_catalog.hpp"
+
+namespace customer_profile::pg {
+
+struct FoundIdentity {
+    std::int64_t identity_id = 0;
+    std::int64_t profile_id = 0;
+    TimestampTz last_seen = 0;
+};
+
+// Returns the identities that exist, keyed by hash. Sees every change made
+// so far by this transaction and, in READ COMMITTED, everything committed
+// before the call (a fresh snapshot, as a new SQL statement would).
+std::map<std::string, FoundIdentity> find_identities_by_hash(const IdentityCatalog& catalog,
+                                                             const std::vector<std::string>& hashes);
+
+}  // namespace customer_profile::pg
