@@ -3,6 +3,8 @@
 -- file); every reference is schema-qualified and functions pin search_path.
 \echo Use "CREATE EXTENSION customer_profile" to load this file. \quit
 
+COMMENT ON SCHEMA customer_profile IS 'customer_profile: identity stitching and unified customer profiles';
+
 ------------------------------------------------------------------------------
 -- Configuration
 ------------------------------------------------------------------------------
