@@ -86,7 +86,9 @@ SELECT q, regress.err(q) FROM (VALUES
     ($$SELECT customer_profile.resolve_identity('{"cookie": "c-99", "phone": "12"}')$$),
     ($$SELECT customer_profile.resolve_identity(jsonb_build_object('cookie', repeat('x', 10000000)))$$),
     ($$SELECT customer_profile.resolve_identity((SELECT jsonb_object_agg('cookie' || g, 'v' || g) FROM generate_series(1, 101) g))$$),
-    ($$SELECT customer_profile.resolve_identity('{not json')$$)
+    ($$SELECT customer_profile.resolve_identity('{not json')$$),
+    ($$SELECT customer_profile.resolve_identity('{"cookie": "c-99"}', repeat('s', 201))$$),
+    ($$UPDATE customer_profile.settings SET salt = '\x00112233445566778899aabbccddeeff'$$)
 ) AS t(q);
 SELECT pg_temp.counts() AS after_bad_input;
 

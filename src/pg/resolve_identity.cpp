@@ -22,6 +22,8 @@ namespace customer_profile::pg {
 namespace {
 
 constexpr int kMaxAttempts = 50;
+// A source names a system ("crm", "web"); it is stored with every link.
+constexpr int kMaxSourceBytes = 200;
 // last_seen is refreshed at most this often, so repeat lookups stay read-only.
 constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
 
@@ -302,6 +304,7 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
 }  // namespace
 }  // namespace customer_profile::pg
 
+using customer_profile::pg::kMaxSourceBytes;
 using customer_profile::pg::resolve;
 
 // resolve_identity(identities jsonb, source text default null) returns bigint
@@ -309,7 +312,11 @@ CP_FUNCTION(resolve_identity) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("identities must not be NULL")));
     Jsonb* identities = PG_GETARG_JSONB_P(0);
-    Datum source = PG_ARGISNULL(1) ? (Datum)0 : PG_GETARG_DATUM(1);
+    Datum source = PG_ARGISNULL(1) ? (Datum)0 : PointerGetDatum(PG_GETARG_TEXT_PP(1));
+    if (!PG_ARGISNULL(1) && VARSIZE_ANY_EXHDR(DatumGetPointer(source)) > kMaxSourceBytes)
+        ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+                        errmsg("source is longer than %d bytes", kMaxSourceBytes),
+                        errhint("A source names a system, such as 'crm' or 'web'.")));
     std::optional<std::int64_t> profile = resolve(identities, source, PG_ARGISNULL(1));
     if (!profile) PG_RETURN_NULL();
     PG_RETURN_INT64(*profile);

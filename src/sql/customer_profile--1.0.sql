@@ -132,6 +132,25 @@ COMMENT ON FUNCTION customer_profile._namespace_delete_guard() IS
 CREATE TRIGGER namespace_delete_guard BEFORE DELETE ON customer_profile.namespace
     FOR EACH ROW EXECUTE FUNCTION customer_profile._namespace_delete_guard();
 
+-- The salt is part of every stored hash: changing it would orphan them all.
+CREATE FUNCTION customer_profile._settings_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.salt IS DISTINCT FROM OLD.salt AND EXISTS (SELECT 1 FROM customer_profile.identity) THEN
+        RAISE EXCEPTION 'the salt cannot change while identities exist'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Every stored identifier hash depends on it.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._settings_guard() IS
+    'Internal trigger: refuses to change the salt once identities exist.';
+CREATE TRIGGER settings_guard BEFORE UPDATE ON customer_profile.settings
+    FOR EACH ROW EXECUTE FUNCTION customer_profile._settings_guard();
+
 CREATE TABLE customer_profile.identity_link (
     identity_a bigint NOT NULL,
     identity_b bigint NOT NULL,
