@@ -58,9 +58,9 @@ CREATE EXTENSION customer_profile;
 CREATE EXTENSION pgrouting CASCADE;
 \copy customer_profile.identity (identity_id, namespace_id, value_hash, profile_id) FROM '$dir/identities.tsv'
 \copy customer_profile.identity_link (identity_a, identity_b) FROM '$dir/links.tsv'
-INSERT INTO customer_profile.profile (profile_id) SELECT identity_id FROM customer_profile.identity;
+INSERT INTO customer_profile.unified_profile (profile_id) SELECT identity_id FROM customer_profile.identity;
 SELECT setval('customer_profile.identity_identity_id_seq', (SELECT max(identity_id) FROM customer_profile.identity));
-SELECT setval('customer_profile.profile_profile_id_seq', (SELECT max(profile_id) FROM customer_profile.profile));
+SELECT setval('customer_profile.unified_profile_profile_id_seq', (SELECT max(profile_id) FROM customer_profile.unified_profile));
 CREATE TABLE bench_edges AS
     SELECT row_number() OVER () AS id, identity_a AS source, identity_b AS target,
            1.0::float8 AS cost, 1.0::float8 AS reverse_cost
@@ -111,7 +111,7 @@ echo "== identity_rebuild() on $N identities, every identity starting in its own
 full_rebuild=$(time_sql bench_full "SELECT * FROM customer_profile.identity_rebuild()")
 check=$(psql -X -At -d bench_full -c "SELECT sum(count) FROM customer_profile.identity_check()")
 same=$(psql -X -At -d bench_full -c "SELECT (SELECT count(DISTINCT profile_id) FROM customer_profile.identity) = (SELECT count(DISTINCT component_id) FROM customer_profile.identity_components())")
-full_counts=$(psql -X -At -d bench_full -c "SELECT format('%s identities, %s links, %s profiles after rebuild', (SELECT count(*) FROM customer_profile.identity), (SELECT count(*) FROM customer_profile.identity_link), (SELECT count(*) FROM customer_profile.profile))")
+full_counts=$(psql -X -At -d bench_full -c "SELECT format('%s identities, %s links, %s profiles after rebuild', (SELECT count(*) FROM customer_profile.identity), (SELECT count(*) FROM customer_profile.identity_link), (SELECT count(*) FROM customer_profile.unified_profile))")
 echo "== identity_rebuild() again after 1% churn (1% of links withdrawn, 1% new random links)"
 psql -q -X -v ON_ERROR_STOP=1 -d bench_full <<SQL
 SELECT setseed(0.5);

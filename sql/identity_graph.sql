@@ -56,11 +56,11 @@ SELECT * FROM customer_profile.identity_check();
 CREATE TEMP TABLE incremental AS SELECT * FROM pg_temp.partition() p;
 SELECT count(*) > 10 AS many_profiles, max(cardinality(p)) > 3 AS some_merges FROM incremental;
 -- Components agree with profiles before any rebuild...
-SELECT count(DISTINCT component_id) = (SELECT count(*) FROM customer_profile.profile) AS components_match FROM customer_profile.identity_components();
+SELECT count(DISTINCT component_id) = (SELECT count(*) FROM customer_profile.unified_profile) AS components_match FROM customer_profile.identity_components();
 -- ...and a rebuild from a scrambled state restores exactly the same partition.
 UPDATE customer_profile.identity SET profile_id = identity_id + 100000;
-INSERT INTO customer_profile.profile (profile_id) SELECT identity_id + 100000 FROM customer_profile.identity;
-DELETE FROM customer_profile.profile WHERE profile_id < 100000;
+INSERT INTO customer_profile.unified_profile (profile_id) SELECT identity_id + 100000 FROM customer_profile.identity;
+DELETE FROM customer_profile.unified_profile WHERE profile_id < 100000;
 SELECT identities, components, identities_moved > 0 AS moved, profiles_merged > 0 AS merged FROM customer_profile.identity_rebuild();
 SELECT (SELECT string_agg(p::text, ';' ORDER BY p::text) FROM incremental) =
        (SELECT string_agg(p::text, ';' ORDER BY p::text) FROM pg_temp.partition() p) AS same_partition;

@@ -5,7 +5,7 @@ CREATE EXTENSION customer_profile;
 CREATE FUNCTION pg_temp.r(j text) RETURNS bigint LANGUAGE sql AS $$ SELECT customer_profile.resolve_identity(j::jsonb, 'test') $$;
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
     SELECT format('profiles=%s identities=%s links=%s merges=%s conflicts=%s',
-                  (SELECT count(*) FROM customer_profile.profile), (SELECT count(*) FROM customer_profile.identity),
+                  (SELECT count(*) FROM customer_profile.unified_profile), (SELECT count(*) FROM customer_profile.identity),
                   (SELECT count(*) FROM customer_profile.identity_link), (SELECT count(*) FROM customer_profile.profile_merge),
                   (SELECT count(*) FROM customer_profile.identity_conflict)) $$;
 

@@ -18,7 +18,7 @@ CachedPlan namespaces_plan{
 CachedPlan settings_plan{
     "SELECT salt, max_identities_per_profile, default_phone_region, "
     "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid, "
-    "'customer_profile.identity'::regclass::oid, 'customer_profile.profile_profile_id_seq'::regclass::oid, "
+    "'customer_profile.identity'::regclass::oid, 'customer_profile.unified_profile_profile_id_seq'::regclass::oid, "
     "'customer_profile.identity_value_hash_key'::regclass::oid "
     "FROM customer_profile.settings",
     0,

@@ -136,9 +136,9 @@ Graph read_graph(Snapshot snapshot, const IdentityCatalog& catalog, bool with_pr
 }
 
 CachedPlan next_profile_ids_plan{
-    "SELECT nextval('customer_profile.profile_profile_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}};
+    "SELECT nextval('customer_profile.unified_profile_profile_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}};
 CachedPlan create_profiles_plan{
-    "INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
+    "INSERT INTO customer_profile.unified_profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
 CachedPlan reassign_plan{
     "UPDATE customer_profile.identity AS i SET profile_id = u.p "
     "FROM unnest($1::int8[], $2::int8[]) AS u(id, p) WHERE i.identity_id = u.id",
@@ -149,7 +149,8 @@ CachedPlan record_merges_plan{
     "SELECT * , $3 FROM unnest($1::int8[], $2::int8[])",
     3,
     {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
-CachedPlan drop_profiles_plan{"DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
+CachedPlan drop_profiles_plan{
+    "DELETE FROM customer_profile.unified_profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan record_splits_plan{
     "INSERT INTO customer_profile.profile_split (profile_id, new_profile_id, cause) "
     "SELECT *, $3 FROM unnest($1::int8[], $2::int8[])",
@@ -299,7 +300,7 @@ CP_FUNCTION(identity_rebuild) {
     cp::pg::spi_connect();
     cp::pg::spi_exec(
         "LOCK TABLE customer_profile.identity, customer_profile.identity_link, "
-        "customer_profile.profile IN SHARE ROW EXCLUSIVE MODE",
+        "customer_profile.unified_profile IN SHARE ROW EXCLUSIVE MODE",
         false);
     std::int64_t identities = 0, components = 0;
     cp::pg::WriteStats stats;

@@ -30,7 +30,7 @@ constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
 CachedPlan touch_plan{
     "UPDATE customer_profile.identity SET last_seen = now() WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan lock_profiles_plan{
-    "SELECT profile_id FROM customer_profile.profile WHERE profile_id = ANY($1) "
+    "SELECT profile_id FROM customer_profile.unified_profile WHERE profile_id = ANY($1) "
     "ORDER BY profile_id FOR UPDATE",
     1,
     {INT8ARRAYOID}};
@@ -48,9 +48,10 @@ CachedPlan record_merge_plan{
     "SELECT m, $1, 'resolve_identity', $3 FROM unnest($2::int8[]) AS m",
     3,
     {INT8OID, INT8ARRAYOID, TEXTOID}};
-CachedPlan drop_profiles_plan{"DELETE FROM customer_profile.profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
+CachedPlan drop_profiles_plan{
+    "DELETE FROM customer_profile.unified_profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan touch_profile_plan{
-    "UPDATE customer_profile.profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
+    "UPDATE customer_profile.unified_profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
 CachedPlan insert_identities_plan{
     "INSERT INTO customer_profile.identity (namespace_id, value_hash, raw_value, profile_id) "
     "SELECT * FROM unnest($1::int4[], $2::bytea[], $3::text[], $4::int8[]) "
@@ -59,7 +60,7 @@ CachedPlan insert_identities_plan{
     {INT4ARRAYOID, BYTEAARRAYOID, TEXTARRAYOID, INT8ARRAYOID}};
 // New profile rows and the call's evidence in one statement (one executor run).
 CachedPlan create_profiles_and_links_plan{
-    "WITH created AS (INSERT INTO customer_profile.profile (profile_id) SELECT unnest($1::int8[])) "
+    "WITH created AS (INSERT INTO customer_profile.unified_profile (profile_id) SELECT unnest($1::int8[])) "
     "INSERT INTO customer_profile.identity_link (identity_a, identity_b, source) "
     "SELECT least(a, b), greatest(a, b), $4 FROM unnest($2::int8[], $3::int8[]) AS t(a, b) "
     "ON CONFLICT DO NOTHING",

@@ -88,12 +88,12 @@ CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 -- The identity graph
 ------------------------------------------------------------------------------
 
-CREATE TABLE customer_profile.profile (
+CREATE TABLE customer_profile.unified_profile (
     profile_id bigserial PRIMARY KEY,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE customer_profile.profile IS 'One row per live unified profile.';
+COMMENT ON TABLE customer_profile.unified_profile IS 'One row per live unified profile.';
 
 -- No foreign keys on the hot tables: every resolve_identity() that creates
 -- identifiers would run an RI query per row and take FOR KEY SHARE locks on
@@ -203,8 +203,8 @@ COMMENT ON TABLE customer_profile.identity_conflict IS
 
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.namespace', '');
-SELECT pg_catalog.pg_extension_config_dump('customer_profile.profile', '');
-SELECT pg_catalog.pg_extension_config_dump('customer_profile.profile_profile_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.unified_profile', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.unified_profile_profile_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.identity', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.identity_identity_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.identity_link', '');
@@ -361,7 +361,7 @@ CREATE FUNCTION customer_profile.profile_resolve(profile_id bigint) RETURNS bigi
               FROM chain c JOIN customer_profile.profile_merge m ON m.merged_profile_id = c.id
              WHERE c.depth < 1000
         )
-        SELECT c.id FROM chain c JOIN customer_profile.profile p ON p.profile_id = c.id
+        SELECT c.id FROM chain c JOIN customer_profile.unified_profile p ON p.profile_id = c.id
          ORDER BY c.depth LIMIT 1;
     END;
 COMMENT ON FUNCTION customer_profile.profile_resolve(bigint) IS
@@ -488,7 +488,7 @@ BEGIN
         IF p IS NULL THEN
             RETURN NULL;
         END IF;
-        SELECT pr.profile_id INTO locked FROM customer_profile.profile pr WHERE pr.profile_id = p FOR UPDATE;
+        SELECT pr.profile_id INTO locked FROM customer_profile.unified_profile pr WHERE pr.profile_id = p FOR UPDATE;
         IF locked IS NOT NULL AND EXISTS (
             SELECT 1 FROM customer_profile.identity i
              WHERE i.identity_id = _identity_lock.identity_id AND i.profile_id = p) THEN
@@ -553,7 +553,7 @@ BEGIN
      WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
     DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
     IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
-        DELETE FROM customer_profile.profile pr WHERE pr.profile_id = p;
+        DELETE FROM customer_profile.unified_profile pr WHERE pr.profile_id = p;
         RETURN 0;
     END IF;
     RETURN customer_profile._identity_split(p, 'identity_remove');
@@ -568,9 +568,9 @@ CREATE FUNCTION customer_profile.identity_check()
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
         SELECT 'identity without a live profile', count(*) FROM customer_profile.identity i
-         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.profile p WHERE p.profile_id = i.profile_id)
+         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.unified_profile p WHERE p.profile_id = i.profile_id)
         UNION ALL
-        SELECT 'profile without identities', count(*) FROM customer_profile.profile p
+        SELECT 'profile without identities', count(*) FROM customer_profile.unified_profile p
          WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p.profile_id)
         UNION ALL
         SELECT 'link to a missing identity', count(*) FROM customer_profile.identity_link l
@@ -591,7 +591,7 @@ CREATE FUNCTION customer_profile.identity_check()
              GROUP BY i.profile_id HAVING count(DISTINCT c.component_id) > 1) s
         UNION ALL
         SELECT 'live profile listed as merged', count(*) FROM customer_profile.profile_merge m
-          JOIN customer_profile.profile p ON p.profile_id = m.merged_profile_id;
+          JOIN customer_profile.unified_profile p ON p.profile_id = m.merged_profile_id;
     END;
 COMMENT ON FUNCTION customer_profile.identity_check() IS
     'Consistency check of the identity graph: every count should be 0.';
@@ -626,5 +626,5 @@ CREATE VIEW customer_profile.profiles AS
                     WHERE i.profile_id = p.profile_id AND n.is_known) AS is_known,
            (SELECT count(*) FROM customer_profile.identity i WHERE i.profile_id = p.profile_id) AS identity_count,
            p.created_at, p.updated_at
-      FROM customer_profile.profile p;
+      FROM customer_profile.unified_profile p;
 COMMENT ON VIEW customer_profile.profiles IS 'One row per live profile: known or anonymous, how many identifiers, created and updated times.';

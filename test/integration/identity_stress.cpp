@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
             if (!fresh2 && jt->second != root) return fail("two people merged into profile " + std::to_string(profile));
             ++checked;
         }
-        long long profiles = tx.exec("SELECT count(*) FROM customer_profile.profile")[0][0].as<long long>();
+        long long profiles = tx.exec("SELECT count(*) FROM customer_profile.unified_profile")[0][0].as<long long>();
         if (profiles != static_cast<long long>(profile_of_root.size()))
             return fail("profile rows " + std::to_string(profiles) + " != components " +
                         std::to_string(profile_of_root.size()));
