@@ -1,0 +1,31 @@
+// The stored (binary) form of a profile. Layout, format version 1, every
+// integer little-endian, "var" = unsigned LEB128, "zvar" = zigzag LEB128:
+//
+//   u8 version (= 1) | var trait_count | trait*        (names strictly increasing)
+//   trait:  var len + name | var len + source | zvar observed_at | u8 type | payload
+//   payload by type: null -> nothing; boolean -> u8 0/1; number -> 8-byte IEEE-754;
+//                    text -> var len + bytes; timestamp -> zvar; text[] -> var n + n * (var len + bytes)
+//
+// Decoders accept exactly this (no trailing bytes, canonical order, limits
+// of profile.hpp) so a value received in binary is as valid as one typed in.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "profile.hpp"
+
+namespace customer_profile::core {
+
+constexpr std::uint8_t kProfileFormatVersion = 1;
+
+std::string encode_profile(const Profile& profile);
+
+// Throws Error(invalid_text) describing the first problem.
+Profile decode_profile(std::string_view bytes);
+
+// One trait without decoding the others; nullopt when absent.
+std::optional<Trait> find_trait(std::string_view bytes, std::string_view name);
+
+}  // namespace customer_profile::core

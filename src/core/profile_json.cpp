@@ -1,0 +1,193 @@
+// JSON text form of profiles (see profile_json.hpp).
+#include "profile_json.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+
+namespace customer_profile::core {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void shape(const std::string& what) {
+    throw Error(ErrorCode::invalid_parameter, "invalid profile: " + what, {},
+                "Expected {\"traits\": {\"name\": {\"value\": ..., \"source\": \"crm\", "
+                "\"observed_at\": \"2026-01-02T03:04:05Z\"}}}.");
+}
+
+// Integral numbers print without ".0" while exact in a double.
+json number_json(double d) {
+    if (std::trunc(d) == d && std::fabs(d) <= 9007199254740992.0) return json(static_cast<std::int64_t>(d));
+    return json(d);
+}
+
+json value_to_json(const TraitValue& v) {
+    switch (v.type) {
+        case TraitType::null:
+            return json(nullptr);
+        case TraitType::boolean:
+            return json(v.boolean);
+        case TraitType::number:
+            return number_json(v.number);
+        case TraitType::text:
+            return json(v.text);
+        case TraitType::timestamp:
+            return json(format_timestamp(v.timestamp));
+        case TraitType::text_array:
+            return json(v.array);
+    }
+    return json(nullptr);
+}
+
+TraitType infer_type(const json& v, const std::string& name) {
+    switch (v.type()) {
+        case json::value_t::null:
+            return TraitType::null;
+        case json::value_t::boolean:
+            return TraitType::boolean;
+        case json::value_t::number_integer:
+        case json::value_t::number_unsigned:
+        case json::value_t::number_float:
+            return TraitType::number;
+        case json::value_t::string:
+            return TraitType::text;
+        case json::value_t::array:
+            return TraitType::text_array;
+        default:
+            shape("trait \"" + name + "\": value must be null, a boolean, a number, a string or an array of strings");
+    }
+}
+
+TraitValue value_from_json(const json& v, TraitType type, const std::string& name) {
+    auto mismatch = [&]() { shape("trait \"" + name + "\": value does not match type " + trait_type_name(type)); };
+    TraitValue out;
+    out.type = type;
+    switch (type) {
+        case TraitType::null:
+            if (!v.is_null()) mismatch();
+            break;
+        case TraitType::boolean:
+            if (!v.is_boolean()) mismatch();
+            out.boolean = v.get<bool>();
+            break;
+        case TraitType::number:
+            if (!v.is_number()) mismatch();
+            out.number = v.get<double>();
+            break;
+        case TraitType::text:
+            if (!v.is_string()) mismatch();
+            out.text = v.get<std::string>();
+            break;
+        case TraitType::timestamp:
+            if (!v.is_string()) mismatch();
+            try {
+                out.timestamp = parse_timestamp(v.get<std::string>());
+            } catch (const Error& e) {
+                throw Error(e.code(), "trait \"" + name + "\": " + e.what(), e.detail(), e.hint());
+            }
+            break;
+        case TraitType::text_array:
+            if (!v.is_array()) mismatch();
+            for (const auto& item : v) {
+                if (!item.is_string()) shape("trait \"" + name + "\": array items must be strings");
+                out.array.push_back(item.get<std::string>());
+            }
+            break;
+    }
+    return out;
+}
+
+Trait trait_from_json(const std::string& name, const json& body) {
+    if (!body.is_object()) shape("trait \"" + name + "\" must be an object");
+    for (const auto& [key, _] : body.items())
+        if (key != "value" && key != "type" && key != "source" && key != "observed_at")
+            shape("trait \"" + name + "\": unknown key \"" + key + "\"");
+    if (!body.contains("value")) shape("trait \"" + name + "\" has no \"value\"");
+    if (!body.contains("source") || !body["source"].is_string())
+        shape("trait \"" + name + "\" needs a \"source\" string");
+    if (!body.contains("observed_at") || !body["observed_at"].is_string())
+        shape("trait \"" + name + "\" needs an \"observed_at\" timestamp string");
+    Trait t;
+    t.name = name;
+    t.source = body["source"].get<std::string>();
+    try {
+        t.observed_at = parse_timestamp(body["observed_at"].get<std::string>());
+    } catch (const Error& e) {
+        throw Error(e.code(), "trait \"" + name + "\" observed_at: " + e.what(), e.detail(), e.hint());
+    }
+    TraitType type;
+    if (body.contains("type")) {
+        if (!body["type"].is_string()) shape("trait \"" + name + "\": \"type\" must be a string");
+        try {
+            type = trait_type_from_name(body["type"].get<std::string>());
+        } catch (const Error& e) {
+            throw Error(e.code(), "trait \"" + name + "\": " + e.what(), e.detail(), e.hint());
+        }
+    } else {
+        type = infer_type(body["value"], name);
+    }
+    t.value = value_from_json(body["value"], type, name);
+    validate_trait(t);
+    return t;
+}
+
+}  // namespace
+
+Profile parse_profile_json(std::string_view text) {
+    json doc = json::parse(text.begin(), text.end(), nullptr, false);
+    if (doc.is_discarded())
+        throw Error(ErrorCode::invalid_text, "invalid profile: malformed JSON", {},
+                    "The text form of a profile is a JSON object.");
+    if (!doc.is_object()) shape("the top level must be an object");
+    for (const auto& [key, _] : doc.items())
+        if (key != "traits") shape("unknown top-level key \"" + key + "\"");
+    Profile p;
+    if (!doc.contains("traits")) return p;
+    const json& traits = doc["traits"];
+    if (!traits.is_object()) shape("\"traits\" must be an object");
+    if (traits.size() > kMaxTraits) throw Error(ErrorCode::value_too_long, "invalid profile: more than 1000 traits");
+    for (const auto& [name, body] : traits.items()) p.put(trait_from_json(name, body));
+    return p;
+}
+
+std::string format_profile_json(const Profile& profile) {
+    json traits = json::object();
+    for (const auto& t : profile.traits) {
+        json body = json::object();
+        body["observed_at"] = format_timestamp(t.observed_at);
+        body["source"] = t.source;
+        body["type"] = trait_type_name(t.value.type);
+        body["value"] = value_to_json(t.value);
+        traits[t.name] = std::move(body);
+    }
+    json doc = json::object();
+    doc["traits"] = std::move(traits);
+    return doc.dump();
+}
+
+std::string trait_value_json(const TraitValue& value) {
+    return value_to_json(value).dump();
+}
+
+std::optional<std::string> trait_value_text(const TraitValue& value) {
+    switch (value.type) {
+        case TraitType::null:
+            return std::nullopt;
+        case TraitType::text:
+            return value.text;
+        case TraitType::timestamp:
+            return format_timestamp(value.timestamp);
+        default:
+            return value_to_json(value).dump();
+    }
+}
+
+std::string profile_traits_json(const Profile& profile) {
+    json out = json::object();
+    for (const auto& t : profile.traits) out[t.name] = value_to_json(t.value);
+    return out.dump();
+}
+
+}  // namespace customer_profile::core

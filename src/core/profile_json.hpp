@@ -1,0 +1,32 @@
+// The text form of a profile, parsed and written with nlohmann::json:
+//
+//   {"traits": {"tier": {"observed_at": "2026-01-02T03:04:05.000000Z",
+//                        "source": "crm", "type": "text", "value": "gold"}}}
+//
+// "type" may be left out on input (inferred from the JSON value; a
+// timestamp must say so). Output is canonical: format(parse(format(p))) ==
+// format(p), and parse(format(p)) == p exactly.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "profile.hpp"
+
+namespace customer_profile::core {
+
+// Throws Error (invalid_text for malformed JSON or timestamps,
+// invalid_parameter for wrong shapes, value_too_long for limits).
+Profile parse_profile_json(std::string_view text);
+std::string format_profile_json(const Profile& profile);
+
+// A trait value as JSON text ("gold", 3.5, true, null, ["a","b"]; a
+// timestamp as its ISO string), for the -> operator.
+std::string trait_value_json(const TraitValue& value);
+// A trait value as plain text (strings unquoted), nullopt for null; for ->>.
+std::optional<std::string> trait_value_text(const TraitValue& value);
+// {"name": value, ...} of every trait, for profile_traits().
+std::string profile_traits_json(const Profile& profile);
+
+}  // namespace customer_profile::core
