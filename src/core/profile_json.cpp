@@ -56,12 +56,17 @@ TraitType infer_type(const json& v, const std::string& name) {
         case json::value_t::array:
             return TraitType::text_array;
         default:
-            shape("trait \"" + name + "\": value must be null, a boolean, a number, a string or an array of strings");
+            throw Error(
+                ErrorCode::invalid_parameter,
+                "trait \"" + name + "\": value must be null, a boolean, a number, a string or an array of strings");
     }
 }
 
 TraitValue value_from_json(const json& v, TraitType type, const std::string& name) {
-    auto mismatch = [&]() { shape("trait \"" + name + "\": value does not match type " + trait_type_name(type)); };
+    auto mismatch = [&]() {
+        throw Error(ErrorCode::invalid_parameter,
+                    "trait \"" + name + "\": value does not match type " + trait_type_name(type));
+    };
     TraitValue out;
     out.type = type;
     switch (type) {
@@ -91,7 +96,8 @@ TraitValue value_from_json(const json& v, TraitType type, const std::string& nam
         case TraitType::text_array:
             if (!v.is_array()) mismatch();
             for (const auto& item : v) {
-                if (!item.is_string()) shape("trait \"" + name + "\": array items must be strings");
+                if (!item.is_string())
+                    throw Error(ErrorCode::invalid_parameter, "trait \"" + name + "\": array items must be strings");
                 out.array.push_back(item.get<std::string>());
             }
             break;
@@ -169,6 +175,12 @@ std::string format_profile_json(const Profile& profile) {
 
 std::string trait_value_json(const TraitValue& value) {
     return value_to_json(value).dump();
+}
+
+TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitType> type, const std::string& name) {
+    json v = json::parse(json_value.begin(), json_value.end(), nullptr, false);
+    if (v.is_discarded()) throw Error(ErrorCode::invalid_text, "trait \"" + name + "\": malformed JSON value");
+    return value_from_json(v, type ? *type : infer_type(v, name), name);
 }
 
 std::optional<std::string> trait_value_text(const TraitValue& value) {

@@ -29,4 +29,8 @@ std::optional<std::string> trait_value_text(const TraitValue& value);
 // {"name": value, ...} of every trait, for profile_traits().
 std::string profile_traits_json(const Profile& profile);
 
+// Reads one JSON value as a trait value of the given type; for a type
+// inferred from the JSON value pass std::nullopt. Errors name the trait.
+TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitType> type, const std::string& name);
+
 }  // namespace customer_profile::core

@@ -16,6 +16,8 @@
 #include "core/profile_assignment.hpp"
 #include "core/union_find.hpp"
 #include "identity_catalog.hpp"
+#include "profile_recompute.hpp"
+#include "trait_catalog.hpp"
 #include "spi_util.hpp"
 
 namespace customer_profile::pg {
@@ -157,6 +159,14 @@ CachedPlan record_splits_plan{
     3,
     {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
 
+CachedPlan any_observation_plan{"SELECT 1 FROM customer_profile.trait_observation LIMIT 1", 0, {}};
+
+// Whether any trait was ever observed (1.0 databases have no trait tables).
+bool traits_observed() {
+    if (!trait_catalog().installed) return false;
+    return spi_run(any_observation_plan, nullptr, nullptr, false) > 0;
+}
+
 struct WriteStats {
     std::int64_t moved = 0, created = 0, merged = 0, split = 0;
 };
@@ -233,6 +243,15 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
         Datum args[3] = {int8_array(split_from), int8_array(split_to), cause_text};
         spi_run(record_splits_plan, args, nullptr, false);
         stats.split = static_cast<std::int64_t>(split_from.size());
+    }
+    // Traits follow identities: recompute every profile that gained or lost some.
+    if (!flows.empty() && traits_observed()) {
+        std::set<std::int64_t> touched;
+        for (const auto& [pair, count] : flows) {
+            touched.insert(pair.second);
+            if (new_profiles.count(pair.first)) touched.insert(pair.first);
+        }
+        for (std::int64_t p : touched) recompute_profile_traits(p, nullptr);
     }
     return stats;
 }

@@ -16,6 +16,7 @@
 #include "core/merge_planner.hpp"
 #include "identity_input.hpp"
 #include "identity_lookup.hpp"
+#include "profile_recompute.hpp"
 #include "spi_util.hpp"
 
 namespace customer_profile::pg {
@@ -75,6 +76,13 @@ CachedPlan insert_conflicts_plan{
     {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID}};
 
 using Found = FoundIdentity;
+
+// The profile a call resolved to, and the identity that carries the call's
+// observations: its strongest identifier in that profile.
+struct Resolution {
+    std::int64_t profile_id = 0;
+    std::int64_t anchor_identity = 0;
+};
 
 struct Conflicts {
     std::vector<std::string> rule, detail;
@@ -161,8 +169,8 @@ std::vector<std::int64_t> fresh_profile_ids(const IdentityCatalog& catalog, int 
 // the attempt must be retried: a profile changed before we locked it, or a
 // concurrent transaction created one of our new identifiers first (the
 // attempt's inserts are then deleted, so it leaves no trace).
-std::optional<std::int64_t> try_write(const PreparedInput& input, const IdentityCatalog& catalog,
-                                      std::map<std::string, Found> found, Datum source, bool source_null) {
+std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCatalog& catalog,
+                                    std::map<std::string, Found> found, Datum source, bool source_null) {
     core::MergeInput merge_input;
     if (!found.empty()) {  // all-new input has no profile to lock
         std::vector<std::int64_t> profiles = profiles_of(found);
@@ -250,10 +258,13 @@ std::optional<std::int64_t> try_write(const PreparedInput& input, const Identity
         Datum args[1] = {Int64GetDatum(survivor)};
         spi_run(touch_profile_plan, args, nullptr, false);
     }
-    return survivor;
+    // Merged traits follow the identities: recompute from their observations.
+    if (!plan.merged_profiles.empty()) recompute_profile_traits(survivor, nullptr);
+    Resolution r{survivor, plan.anchor >= 0 ? identity_id(plan.anchor) : 0};
+    return r;
 }
 
-std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source_null) {
+std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_null) {
     const IdentityCatalog& catalog = identity_catalog();
     PreparedInput input = prepare_identities(identities, catalog);
     spi_connect();
@@ -277,7 +288,10 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
             }
             conflicts.write(source, source_null);
             spi_finish();
-            return profile;
+            const PreparedIdentifier* strongest = &input.identifiers.front();
+            for (const auto& id : input.identifiers)
+                if (id.ns->priority > strongest->ns->priority) strongest = &id;
+            return Resolution{profile, found.at(strongest->hash).identity_id};
         }
     }
     if (input.identifiers.empty()) {
@@ -290,7 +304,7 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
     pg_guard([&] { LockRelationOid(catalog.identity_relid, RowExclusiveLock); });
     for (int attempt = 0;; ++attempt) {
         if (attempt > 0) found = lookup(catalog, input.identifiers);
-        if (std::optional<std::int64_t> survivor = try_write(input, catalog, std::move(found), source, source_null)) {
+        if (std::optional<Resolution> survivor = try_write(input, catalog, std::move(found), source, source_null)) {
             conflicts.write(source, source_null);
             spi_finish();
             return survivor;
@@ -306,6 +320,7 @@ std::optional<std::int64_t> resolve(Jsonb* identities, Datum source, bool source
 }  // namespace customer_profile::pg
 
 using customer_profile::pg::kMaxSourceBytes;
+using customer_profile::pg::Resolution;
 using customer_profile::pg::resolve;
 
 // resolve_identity(identities jsonb, source text default null) returns bigint
@@ -318,7 +333,31 @@ CP_FUNCTION(resolve_identity) {
         ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
                         errmsg("source is longer than %d bytes", kMaxSourceBytes),
                         errhint("A source names a system, such as 'crm' or 'web'.")));
-    std::optional<std::int64_t> profile = resolve(identities, source, PG_ARGISNULL(1));
-    if (!profile) PG_RETURN_NULL();
-    PG_RETURN_INT64(*profile);
+    std::optional<Resolution> r = resolve(identities, source, PG_ARGISNULL(1));
+    if (!r) PG_RETURN_NULL();
+    PG_RETURN_INT64(r->profile_id);
+}
+
+// _resolve_identity_anchor(identities jsonb, source text, OUT profile_id bigint,
+// OUT identity_id bigint): resolve_identity() plus the identity that carries
+// the call's trait observations. NULLs when every identifier was blocked.
+CP_FUNCTION(resolve_identity_anchor) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("identities must not be NULL")));
+    TupleDesc desc = nullptr;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "_resolve_identity_anchor must return a composite type");
+    Jsonb* identities = PG_GETARG_JSONB_P(0);
+    Datum source = PG_ARGISNULL(1) ? (Datum)0 : PointerGetDatum(PG_GETARG_TEXT_PP(1));
+    if (!PG_ARGISNULL(1) && VARSIZE_ANY_EXHDR(DatumGetPointer(source)) > kMaxSourceBytes)
+        ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+                        errmsg("source is longer than %d bytes", kMaxSourceBytes)));
+    std::optional<Resolution> r = resolve(identities, source, PG_ARGISNULL(1));
+    Datum result = 0;
+    customer_profile::pg::pg_guard([&] {
+        Datum values[2] = {Int64GetDatum(r ? r->profile_id : 0), Int64GetDatum(r ? r->anchor_identity : 0)};
+        bool nulls[2] = {!r, !r};
+        result = HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+    });
+    return result;
 }

@@ -53,3 +53,212 @@ COMMENT ON OPERATOR customer_profile.->> (customer_profile.profile, text) IS 'tr
 CREATE OPERATOR customer_profile.? (
     LEFTARG = customer_profile.profile, RIGHTARG = text, FUNCTION = customer_profile.profile_has_trait);
 COMMENT ON OPERATOR customer_profile.? (customer_profile.profile, text) IS 'does the profile hold this trait?';
+
+CREATE FUNCTION customer_profile.profile_from_binary(bytea) RETURNS customer_profile.profile
+    AS 'MODULE_PATHNAME', 'cp_profile_from_binary' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile.profile_from_binary(bytea) IS
+    'The profile whose binary form (profile_send) is given, validated like text input.';
+
+------------------------------------------------------------------------------
+-- Traits: definitions, observations, merged values
+------------------------------------------------------------------------------
+
+ALTER TABLE customer_profile.unified_profile
+    ADD COLUMN data customer_profile.profile NOT NULL DEFAULT '{}';
+COMMENT ON COLUMN customer_profile.unified_profile.data IS
+    'Merged traits, recomputed from trait_observation whenever observations, merges, splits or definitions change.';
+
+CREATE FUNCTION customer_profile._trait_definition_check(name text, type text, policy text, source_order text[])
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_trait_definition_check' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._trait_definition_check(text, text, text, text[]) IS
+    'Internal: raises unless the type and policy of a trait definition fit together (CHECK helper).';
+
+CREATE TABLE customer_profile.trait_definition (
+    name text PRIMARY KEY,
+    type text NOT NULL,
+    policy text NOT NULL DEFAULT 'latest',
+    source_order text[] NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CHECK (customer_profile._trait_definition_check(name, type, policy, source_order))
+);
+COMMENT ON TABLE customer_profile.trait_definition IS
+    'Declared traits: type and merge policy (latest, earliest, source_priority, max, min, sum, union). Undeclared traits merge by latest with an inferred type.';
+CREATE TRIGGER trait_definition_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON customer_profile.trait_definition FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();
+
+CREATE TABLE customer_profile.trait_observation (
+    identity_id bigint NOT NULL,
+    trait text NOT NULL,
+    source text NOT NULL,
+    value_type text NOT NULL,
+    value jsonb NOT NULL,
+    observed_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (identity_id, trait, source)
+);
+COMMENT ON TABLE customer_profile.trait_observation IS
+    'The latest observation of each trait per identity and source. Merged values are folds over these rows, so a split recomputes each half from its own identities.';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.trait_definition', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.trait_observation', '');
+
+CREATE FUNCTION customer_profile._resolve_identity_anchor(identities jsonb, source text,
+                                                          OUT profile_id bigint, OUT identity_id bigint)
+    AS 'MODULE_PATHNAME', 'cp_resolve_identity_anchor' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_profile._resolve_identity_anchor(jsonb, text) IS
+    'Internal: resolve_identity() plus the identity (the strongest identifier of the call) that carries its observations.';
+
+CREATE FUNCTION customer_profile._trait_observations(traits jsonb, source text, observed_at timestamptz)
+    RETURNS TABLE (trait text, value_type text, value jsonb)
+    AS 'MODULE_PATHNAME', 'cp_trait_observations' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_profile._trait_observations(jsonb, text, timestamptz) IS
+    'Internal: checks observed traits against their definitions; one row per trait.';
+
+CREATE FUNCTION customer_profile._profile_recompute(profile_id bigint, traits text[]) RETURNS void
+    AS 'MODULE_PATHNAME', 'cp_profile_recompute' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_profile._profile_recompute(bigint, text[]) IS
+    'Internal: recomputes merged traits (all when traits is NULL) from the observations of the profile''s identities.';
+
+CREATE FUNCTION customer_profile.profile_explain(p customer_profile.profile)
+    RETURNS TABLE (trait text, value jsonb, source text, observed_at timestamptz, policy text)
+    AS 'MODULE_PATHNAME', 'cp_profile_explain' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_profile.profile_explain(customer_profile.profile) IS
+    'Where every trait value came from: its source, observation time and the merge policy that chose it.';
+
+CREATE FUNCTION customer_profile.trait_define(name text, type text, policy text DEFAULT 'latest',
+                                              source_order text[] DEFAULT '{}')
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    IF name IS NULL OR type IS NULL OR policy IS NULL THEN
+        RAISE EXCEPTION 'name, type and policy must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM customer_profile._trait_definition_check(name, type, policy, coalesce(source_order, '{}'));
+    -- Existing observations must fit the declared type (null fits any; text fits a text[] union).
+    SELECT o.value_type INTO bad FROM customer_profile.trait_observation o
+     WHERE o.trait = trait_define.name AND o.value_type NOT IN ('null', trait_define.type)
+       AND NOT (trait_define.type = 'text[]' AND o.value_type = 'text')
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'trait "%" already has % observations, which type % cannot hold', name, bad.value_type, type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.trait_definition AS d (name, type, policy, source_order)
+    VALUES (name, type, policy, coalesce(source_order, '{}'))
+    ON CONFLICT ON CONSTRAINT trait_definition_pkey DO UPDATE
+        SET type = EXCLUDED.type, policy = EXCLUDED.policy, source_order = EXCLUDED.source_order;
+    -- Text observations of a trait now declared text[] become one-element arrays.
+    IF type = 'text[]' THEN
+        UPDATE customer_profile.trait_observation o
+           SET value_type = 'text[]', value = jsonb_build_array(o.value)
+         WHERE o.trait = trait_define.name AND o.value_type = 'text';
+    END IF;
+    -- The policy decides merged values: recompute every profile holding the trait.
+    PERFORM customer_profile._profile_recompute(p.profile_id, ARRAY[trait_define.name])
+       FROM (SELECT DISTINCT i.profile_id FROM customer_profile.trait_observation o
+               JOIN customer_profile.identity i USING (identity_id)
+              WHERE o.trait = trait_define.name) p;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.trait_define(text, text, text, text[]) IS
+    'Declares (or redeclares) a trait: type null/boolean/number/text/timestamp/text[] and merge policy; existing profiles are recomputed.';
+
+CREATE FUNCTION customer_profile.trait_observe(identities jsonb, traits jsonb, source text,
+                                               observed_at timestamptz DEFAULT now())
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    who record;
+    names text[];
+    types text[];
+    vals jsonb[];
+BEGIN
+    IF traits IS NULL OR source IS NULL OR observed_at IS NULL THEN
+        RAISE EXCEPTION 'traits, source and observed_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Check the traits first: a bad value writes nothing, not even identities.
+    SELECT array_agg(t.trait), array_agg(t.value_type), array_agg(t.value) INTO names, types, vals
+      FROM customer_profile._trait_observations(traits, source, observed_at) t;
+    who := customer_profile._resolve_identity_anchor(identities, source);
+    IF who.profile_id IS NULL THEN
+        RETURN NULL;  -- every identifier was blocked (and logged)
+    END IF;
+    -- Out-of-order arrivals: an older observation never replaces a newer one.
+    INSERT INTO customer_profile.trait_observation AS o (identity_id, trait, source, value_type, value, observed_at)
+    SELECT who.identity_id, c.trait, trait_observe.source, c.value_type, c.value, trait_observe.observed_at
+      FROM unnest(names, types, vals) AS c(trait, value_type, value)
+    ON CONFLICT ON CONSTRAINT trait_observation_pkey DO UPDATE
+        SET value_type = EXCLUDED.value_type, value = EXCLUDED.value, observed_at = EXCLUDED.observed_at,
+            recorded_at = now()
+        WHERE o.observed_at <= EXCLUDED.observed_at;
+    PERFORM customer_profile._profile_recompute(who.profile_id, names);
+    RETURN who.profile_id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.trait_observe(jsonb, jsonb, text, timestamptz) IS
+    'Resolves the person, records each trait observation on the call''s strongest identifier, and updates the merged profile; returns the profile id.';
+
+CREATE FUNCTION customer_profile.profile_get(profile_id bigint) RETURNS customer_profile.profile
+    LANGUAGE sql STABLE STRICT
+    BEGIN ATOMIC
+        SELECT u.data FROM customer_profile.unified_profile u
+         WHERE u.profile_id = customer_profile.profile_resolve(profile_get.profile_id);
+    END;
+COMMENT ON FUNCTION customer_profile.profile_get(bigint) IS
+    'The current profile (following merges), NULL when unknown.';
+
+CREATE FUNCTION customer_profile.profile_get(namespace text, value text) RETURNS customer_profile.profile
+    LANGUAGE sql STABLE STRICT
+    BEGIN ATOMIC
+        SELECT u.data FROM customer_profile.identity i
+          JOIN customer_profile.unified_profile u ON u.profile_id = i.profile_id
+         WHERE i.value_hash = customer_profile.identity_hash(profile_get.namespace, profile_get.value);
+    END;
+COMMENT ON FUNCTION customer_profile.profile_get(text, text) IS
+    'The current profile of the person holding an identifier (two index probes), NULL when unknown.';
+
+-- identity_remove now also withdraws the removed identifier's observations.
+CREATE OR REPLACE FUNCTION customer_profile.identity_remove(namespace text, value text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    p bigint;
+    carved integer;
+BEGIN
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
+    a := customer_profile._identity_find(namespace, value);
+    IF a.identity_id IS NULL THEN
+        RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
+    END IF;
+    p := customer_profile._identity_lock(a.identity_id);
+    DELETE FROM customer_profile.identity_link l
+     USING customer_profile.identity i
+     WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
+    DELETE FROM customer_profile.trait_observation o WHERE o.identity_id = a.identity_id;
+    DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
+        DELETE FROM customer_profile.unified_profile pr WHERE pr.profile_id = p;
+        RETURN 0;
+    END IF;
+    carved := customer_profile._identity_split(p, 'identity_remove');
+    PERFORM customer_profile._profile_recompute(p, NULL);
+    RETURN carved;
+END
+$$;
+
+CREATE OR REPLACE VIEW customer_profile.profiles AS
+    SELECT p.profile_id,
+           EXISTS (SELECT 1 FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id)
+                    WHERE i.profile_id = p.profile_id AND n.is_known) AS is_known,
+           (SELECT count(*) FROM customer_profile.identity i WHERE i.profile_id = p.profile_id) AS identity_count,
+           p.created_at, p.updated_at,
+           customer_profile.profile_traits(p.data) AS traits
+      FROM customer_profile.unified_profile p;

@@ -1,0 +1,38 @@
+// Observation parsing (see observation_json.hpp).
+#include "observation_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "profile_json.hpp"
+
+namespace customer_profile::core {
+
+std::vector<Trait> parse_observations(std::string_view json_text, const std::string& source, Micros observed_at,
+                                      const DefinitionLookup& lookup) {
+    using nlohmann::json;
+    json doc = json::parse(json_text.begin(), json_text.end(), nullptr, false);
+    if (doc.is_discarded()) throw Error(ErrorCode::invalid_text, "traits: malformed JSON");
+    if (!doc.is_object())
+        throw Error(ErrorCode::invalid_parameter, "traits must be a JSON object", {},
+                    "Example: {\"tier\": \"gold\", \"city\": \"Lyon\"}");
+    if (doc.empty()) throw Error(ErrorCode::invalid_parameter, "traits holds no trait");
+    if (doc.size() > kMaxTraits) throw Error(ErrorCode::value_too_long, "traits holds more than 1000 traits");
+    std::vector<Trait> out;
+    for (const auto& [name, value] : doc.items()) {
+        TraitDefinition def = lookup(name);
+        Trait t;
+        t.name = name;
+        t.source = source;
+        t.observed_at = observed_at;
+        // A declared text[] trait also takes a single string (union coercion in check_observation).
+        std::optional<TraitType> type = def.type;
+        if (type == TraitType::text_array && value.is_string()) type = TraitType::text;
+        if (value.is_null()) type = TraitType::null;
+        t.value = parse_trait_value(value.dump(), type, name);
+        out.push_back(check_observation(std::move(t), def));
+    }
+    return out;
+}
+
+}  // namespace customer_profile::core

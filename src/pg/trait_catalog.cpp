@@ -1,0 +1,66 @@
+// Loading and caching trait definitions.
+#include "trait_catalog.hpp"
+
+#include <memory>
+
+#include "boundary.hpp"
+#include "spi_util.hpp"
+
+namespace customer_profile::pg {
+namespace {
+
+std::unique_ptr<TraitCatalog> cached;
+bool stale = true;
+
+CachedPlan definitions_plan{"SELECT name, type, policy, source_order FROM customer_profile.trait_definition", 0, {}};
+
+std::unique_ptr<TraitCatalog> load() {
+    auto catalog = std::make_unique<TraitCatalog>();
+    Oid relid = InvalidOid;
+    pg_guard([&] {
+        relid = RangeVarGetRelid(
+            makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("trait_definition"), -1), NoLock,
+            true);
+    });
+    if (!OidIsValid(relid)) return catalog;  // extension version 1.0
+    catalog->installed = true;
+    catalog->definition_relid = relid;
+    spi_connect();
+    std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, true);
+    for (std::uint64_t row = 0; row < n; ++row) {
+        core::TraitDefinition def;
+        def.name = spi_bytes(row, 1);
+        def.type = core::trait_type_from_name(spi_bytes(row, 2));
+        def.policy = core::merge_policy_from_name(spi_bytes(row, 3));
+        def.source_order = spi_text_array(row, 4);
+        catalog->definitions[def.name] = std::move(def);
+    }
+    spi_finish();
+    return catalog;
+}
+
+}  // namespace
+
+core::TraitDefinition TraitCatalog::definition(const std::string& name) const {
+    auto it = definitions.find(name);
+    if (it != definitions.end()) return it->second;
+    core::TraitDefinition def;
+    def.name = name;
+    return def;
+}
+
+const TraitCatalog& trait_catalog() {
+    if (stale || !cached) {
+        cached.reset();
+        stale = false;
+        cached = load();
+    }
+    return *cached;
+}
+
+void trait_catalog_invalidate(Datum, Oid relid) {
+    // Also reload when the extension is created or updated (relid unknown yet).
+    if (relid == InvalidOid || !cached || !cached->installed || relid == cached->definition_relid) stale = true;
+}
+
+}  // namespace customer_profile::pg

@@ -1,0 +1,141 @@
+// SQL-callable trait functions: definition checks, observation parsing,
+// recomputation, profile_explain() and profile_from_binary().
+#include <string>
+#include <vector>
+
+#include "boundary.hpp"
+#include "core/observation_json.hpp"
+#include "core/profile_codec.hpp"
+#include "core/profile_json.hpp"
+#include "profile_datum.hpp"
+#include "profile_recompute.hpp"
+#include "spi_util.hpp"
+#include "trait_catalog.hpp"
+
+namespace cp = customer_profile;
+
+namespace {
+
+std::string text_arg(FunctionCallInfo fcinfo, int n) {
+    std::string out;
+    cp::pg::pg_guard([&] {
+        text* t = PG_GETARG_TEXT_PP(n);
+        out.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    });
+    return out;
+}
+
+std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
+    std::vector<std::string> out;
+    if (PG_ARGISNULL(n)) return out;
+    Datum* elems = nullptr;
+    bool* nulls = nullptr;
+    int count = 0;
+    cp::pg::pg_guard(
+        [&] { deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "array must not contain NULLs");
+        const char* data = nullptr;
+        std::size_t len = 0;
+        cp::pg::pg_guard([&] {
+            text* t = DatumGetTextPP(elems[i]);
+            data = VARDATA_ANY(t);
+            len = VARSIZE_ANY_EXHDR(t);
+        });
+        out.emplace_back(data, len);
+    }
+    return out;
+}
+
+}  // namespace
+
+// profile_from_binary(bytea) returns profile: the inverse of profile_send, validated.
+CP_FUNCTION(profile_from_binary) {
+    std::string_view bytes = cp::pg::profile_arg(fcinfo, 0);  // a bytea is laid out like a profile
+    return cp::pg::profile_datum(cp::core::encode_profile(cp::core::decode_profile(bytes)));
+}
+
+// _trait_definition_check(name, type, policy, source_order) returns boolean; raises when incoherent.
+CP_FUNCTION(trait_definition_check) {
+    cp::core::TraitDefinition def;
+    def.name = text_arg(fcinfo, 0);
+    def.type = cp::core::trait_type_from_name(text_arg(fcinfo, 1));
+    def.policy = cp::core::merge_policy_from_name(text_arg(fcinfo, 2));
+    def.source_order = text_array_arg(fcinfo, 3);
+    cp::core::validate_definition(def);
+    PG_RETURN_BOOL(true);
+}
+
+// _trait_observations(traits jsonb, source text, observed_at timestamptz)
+// returns table(trait text, value_type text, value jsonb): checked against definitions.
+CP_FUNCTION(trait_observations) {
+    std::string json;
+    cp::pg::pg_guard([&] {
+        Jsonb* jb = PG_GETARG_JSONB_P(0);
+        char* s = JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+        json.assign(s);
+    });
+    std::string source = text_arg(fcinfo, 1);
+    if (source.empty() || source.size() > cp::core::kMaxTraitSourceBytes)
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "source must be 1 to 200 bytes");
+    TimestampTz observed_at = PG_GETARG_TIMESTAMPTZ(2);
+    if (!cp::core::timestamp_in_range(observed_at))
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "observed_at must be within years 0001-9999");
+    const cp::pg::TraitCatalog& catalog = cp::pg::trait_catalog();
+    std::vector<cp::core::Trait> observations = cp::core::parse_observations(
+        json, source, observed_at, [&](const std::string& name) { return catalog.definition(name); });
+    std::vector<std::string> values;
+    for (const auto& o : observations) values.push_back(cp::core::trait_value_json(o.value));
+    cp::pg::pg_guard([&] {
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        for (std::size_t i = 0; i < observations.size(); ++i) {
+            const auto& o = observations[i];
+            Datum row[3] = {PointerGetDatum(cstring_to_text_with_len(o.name.data(), static_cast<int>(o.name.size()))),
+                            PointerGetDatum(cstring_to_text(cp::core::trait_type_name(o.value.type))),
+                            DirectFunctionCall1(jsonb_in, CStringGetDatum(values[i].c_str()))};
+            bool nulls[3] = {false, false, false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+        }
+    });
+    return (Datum)0;
+}
+
+// _profile_recompute(profile_id bigint, traits text[]) returns void; NULL traits: all.
+CP_FUNCTION(profile_recompute) {
+    if (PG_ARGISNULL(0)) PG_RETURN_VOID();
+    std::int64_t profile_id = PG_GETARG_INT64(0);
+    if (PG_ARGISNULL(1)) {
+        cp::pg::recompute_profile_traits(profile_id, nullptr);
+    } else {
+        std::vector<std::string> traits = text_array_arg(fcinfo, 1);
+        cp::pg::recompute_profile_traits(profile_id, &traits);
+    }
+    PG_RETURN_VOID();
+}
+
+// profile_explain(profile) returns table(trait, value, source, observed_at, policy).
+CP_FUNCTION(profile_explain) {
+    cp::core::Profile profile = cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0));
+    const cp::pg::TraitCatalog& catalog = cp::pg::trait_catalog();
+    std::vector<std::string> values, policies;
+    for (const auto& t : profile.traits) {
+        values.push_back(cp::core::trait_value_json(t.value));
+        policies.push_back(cp::core::merge_policy_name(catalog.definition(t.name).policy));
+    }
+    cp::pg::pg_guard([&] {
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        for (std::size_t i = 0; i < profile.traits.size(); ++i) {
+            const auto& t = profile.traits[i];
+            Datum row[5] = {
+                PointerGetDatum(cstring_to_text_with_len(t.name.data(), static_cast<int>(t.name.size()))),
+                DirectFunctionCall1(jsonb_in, CStringGetDatum(values[i].c_str())),
+                PointerGetDatum(cstring_to_text_with_len(t.source.data(), static_cast<int>(t.source.size()))),
+                TimestampTzGetDatum(t.observed_at), PointerGetDatum(cstring_to_text(policies[i].c_str()))};
+            bool nulls[5] = {false, false, false, false, false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+        }
+    });
+    return (Datum)0;
+}
