@@ -262,3 +262,202 @@ CREATE OR REPLACE VIEW customer_profile.profiles AS
            p.created_at, p.updated_at,
            customer_profile.profile_traits(p.data) AS traits
       FROM customer_profile.unified_profile p;
+
+------------------------------------------------------------------------------
+-- Next to the CRM tables: attach an existing table as a source
+------------------------------------------------------------------------------
+
+CREATE TABLE customer_profile.attached_table (
+    table_oid regclass PRIMARY KEY,
+    source text NOT NULL CHECK (length(source) BETWEEN 1 AND 200),
+    identity_columns jsonb NOT NULL,
+    trait_columns jsonb NOT NULL,
+    attached_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE customer_profile.attached_table IS
+    'Tables whose rows flow into identities and traits: namespace -> column and trait -> column mappings.';
+
+-- Identities and traits of one row of an attached table, as jsonb.
+CREATE FUNCTION customer_profile._attached_row(config customer_profile.attached_table, row_json jsonb,
+                                               OUT identities jsonb, OUT traits jsonb)
+    LANGUAGE sql IMMUTABLE
+    BEGIN ATOMIC
+        SELECT (SELECT coalesce(jsonb_object_agg(m.key, row_json ->> (m.value #>> '{}'))
+                                FILTER (WHERE row_json ->> (m.value #>> '{}') IS NOT NULL), '{}')
+                  FROM jsonb_each(config.identity_columns) m),
+               (SELECT coalesce(jsonb_object_agg(m.key, coalesce(row_json -> (m.value #>> '{}'), 'null'::jsonb)), '{}')
+                  FROM jsonb_each(config.trait_columns) m);
+    END;
+COMMENT ON FUNCTION customer_profile._attached_row(customer_profile.attached_table, jsonb) IS
+    'Internal: the identities (non-null columns, as text) and traits (JSON values) of one attached row.';
+
+-- Applies one row: resolution and trait observations (or only resolution).
+CREATE FUNCTION customer_profile._attached_apply(config customer_profile.attached_table, row_json jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts record;
+BEGIN
+    parts := customer_profile._attached_row(config, row_json);
+    IF parts.identities = '{}' THEN
+        RETURN NULL;  -- a row without any identifier cannot be tied to a person
+    END IF;
+    IF parts.traits = '{}' THEN
+        RETURN customer_profile.resolve_identity(parts.identities, config.source);
+    END IF;
+    RETURN customer_profile.trait_observe(parts.identities, parts.traits, config.source, now());
+END
+$$;
+COMMENT ON FUNCTION customer_profile._attached_apply(customer_profile.attached_table, jsonb) IS
+    'Internal: resolves one attached row and records its trait observations.';
+
+-- Withdraws the observations one row contributed (DELETE, or the old side of an UPDATE that changed identities).
+CREATE FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts record;
+    affected bigint[];
+    trait_names text[];
+BEGIN
+    parts := customer_profile._attached_row(config, row_json);
+    SELECT array_agg(k) INTO trait_names FROM jsonb_object_keys(config.trait_columns) k;
+    WITH gone AS (
+        DELETE FROM customer_profile.trait_observation o
+         USING customer_profile.identity i
+         WHERE o.identity_id = i.identity_id
+           AND o.source = config.source
+           AND o.trait = ANY(trait_names)
+           AND i.value_hash IN (SELECT customer_profile.identity_hash(e.key, e.value)
+                                  FROM jsonb_each_text(parts.identities) e)
+        RETURNING i.profile_id)
+    SELECT array_agg(DISTINCT g.profile_id) INTO affected FROM gone g;
+    PERFORM customer_profile._profile_recompute(p, trait_names) FROM unnest(affected) p;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._attached_withdraw(customer_profile.attached_table, jsonb) IS
+    'Internal: deletes the trait observations an attached row contributed and recomputes the profiles.';
+
+-- The trigger on attached tables. SECURITY DEFINER so that whoever may write
+-- the CRM table need not be granted the extension's tables.
+CREATE FUNCTION customer_profile._attached_row_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+BEGIN
+    SELECT * INTO config FROM customer_profile.attached_table a WHERE a.table_oid = TG_RELID;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        IF TG_OP = 'DELETE' OR customer_profile._attached_row(config, to_jsonb(OLD)) IS DISTINCT FROM
+                               customer_profile._attached_row(config, to_jsonb(NEW)) THEN
+            PERFORM customer_profile._attached_withdraw(config, to_jsonb(OLD));
+        END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM customer_profile._attached_apply(config, to_jsonb(NEW));
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._attached_row_changed() IS
+    'Internal trigger on attached tables: rows flow into identities and traits in the same transaction.';
+
+CREATE FUNCTION customer_profile.profile_attach_table(tbl regclass, source text, identity_columns jsonb,
+                                                      trait_columns jsonb DEFAULT '{}', batch_size integer DEFAULT 1000)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    mapping record;
+    r record;
+    done bigint := 0;
+    total bigint;
+BEGIN
+    IF tbl IS NULL OR source IS NULL OR identity_columns IS NULL OR trait_columns IS NULL THEN
+        RAISE EXCEPTION 'table, source, identity_columns and trait_columns must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(identity_columns) <> 'object' OR identity_columns = '{}' THEN
+        RAISE EXCEPTION 'identity_columns must be a non-empty object of namespace -> column'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Example: {"crm_id": "id", "email": "email"}';
+    END IF;
+    IF jsonb_typeof(trait_columns) <> 'object' THEN
+        RAISE EXCEPTION 'trait_columns must be an object of trait -> column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF source = '' OR length(source) > 200 THEN
+        RAISE EXCEPTION 'source must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.attached_table a WHERE a.table_oid = tbl) THEN
+        RAISE EXCEPTION 'table % is already attached', tbl USING ERRCODE = 'duplicate_object';
+    END IF;
+    FOR mapping IN SELECT 'identity' AS kind, key, value FROM jsonb_each(identity_columns)
+                   UNION ALL SELECT 'trait', key, value FROM jsonb_each(trait_columns) LOOP
+        IF jsonb_typeof(mapping.value) <> 'string' THEN
+            RAISE EXCEPTION '% "%" must map to a column name (a JSON string)', mapping.kind, mapping.key
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+                                                     AND a.attname = mapping.value #>> '{}') THEN
+            RAISE EXCEPTION 'column "%" of % does not exist', mapping.value #>> '{}', tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF mapping.kind = 'identity' AND NOT EXISTS (
+                SELECT 1 FROM customer_profile.namespace n WHERE n.name = mapping.key) THEN
+            RAISE EXCEPTION 'unknown identity namespace "%"', mapping.key USING ERRCODE = 'undefined_object';
+        END IF;
+    END LOOP;
+    INSERT INTO customer_profile.attached_table (table_oid, source, identity_columns, trait_columns)
+    VALUES (tbl, source, identity_columns, trait_columns)
+    RETURNING * INTO config;
+    EXECUTE format('CREATE TRIGGER customer_profile_attached AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION customer_profile._attached_row_changed()', tbl);
+    -- Backfill the rows already there, reporting progress every batch.
+    EXECUTE format('SELECT count(*) FROM %s', tbl) INTO total;
+    FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %s t', tbl) LOOP
+        PERFORM customer_profile._attached_apply(config, r.j);
+        done := done + 1;
+        IF done % greatest(batch_size, 1) = 0 THEN
+            RAISE NOTICE 'profile_attach_table: % of % rows of % applied', done, total, tbl;
+        END IF;
+    END LOOP;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_attach_table(regclass, text, jsonb, jsonb, integer) IS
+    'Attaches an existing table: backfills its rows into identities and traits and installs a trigger so later INSERT/UPDATE flow in within the same transaction and DELETE withdraws the row''s observations. Returns the rows backfilled.';
+
+CREATE FUNCTION customer_profile.profile_detach_table(tbl regclass, withdraw_observations boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    r record;
+BEGIN
+    SELECT * INTO config FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS customer_profile_attached ON %s', tbl);
+    IF withdraw_observations THEN
+        FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %s t', tbl) LOOP
+            PERFORM customer_profile._attached_withdraw(config, r.j);
+        END LOOP;
+    END IF;
+    DELETE FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_detach_table(regclass, boolean) IS
+    'Removes an attached table''s trigger and configuration; with withdraw_observations, also withdraws what its rows contributed.';
