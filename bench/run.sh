@@ -93,7 +93,10 @@ LOOP_AGREES="SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id)
 COMPONENTS="SELECT count(*) FROM customer_profile.identity_components()"
 PGR="SELECT count(*) FROM pgr_connectedComponents('SELECT id, source, target, cost, reverse_cost FROM bench_edges')"
 
-if [ "${BENCH_PARTS:-graph resolve}" != resolve ]; then
+PARTS=" ${BENCH_PARTS:-graph resolve profiles} "
+has() { [[ "$PARTS" == *" $1 "* ]]; }
+declare -A TPS RUNS PTPS PRUNS
+if has graph; then
 echo "== loading $N identities"
 load_graph bench_full "$GRAPH/full"
 echo "== identity_components() vs pgr_connectedComponents on $N identities"
@@ -134,6 +137,7 @@ sample_sql_loop=$(sql_loop bench_sample)
 sql_agrees=$(psql -X -At -d bench_sample -c "$LOOP_AGREES")
 
 fi
+if has resolve; then
 echo "== resolve_identity() vs INSERT ... ON CONFLICT (pgbench, ${SECONDS_PER_RUN}s per run)"
 psql -q -X -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS bench_resolve" -c "CREATE DATABASE bench_resolve"
 psql -q -X -v ON_ERROR_STOP=1 -d bench_resolve <<'SQL'
@@ -151,7 +155,6 @@ tps() {
     pgbench -n -f "bench/pgbench/$1.sql" -c "$2" -j "$2" -T "$SECONDS_PER_RUN" bench_resolve 2>/dev/null |
         sed -n 's/^tps = \([0-9]*\).*/\1/p'
 }
-declare -A TPS RUNS
 for _ in $(seq "$REPEATS"); do
     for clients in 1 2; do
         for kind in new returning; do
@@ -163,19 +166,35 @@ for _ in $(seq "$REPEATS"); do
 done
 for key in "${!RUNS[@]}"; do TPS[$key]=$(echo ${RUNS[$key]} | median); done
 
-if [ "${BENCH_PARTS:-graph resolve}" = resolve ]; then
-    for kind in new returning; do
+# Profiles: lookups and observations against a plain identity+jsonb model.
+fi
+if has profiles; then
+    PROFILES=${BENCH_PROFILES:-1000000}
+    echo "== loading $PROFILES profiles x 10 traits (3 sources)"
+    psql -q -X -d postgres -c "DROP DATABASE IF EXISTS bench_profiles" -c "CREATE DATABASE bench_profiles"
+    psql -q -X -v profiles="$PROFILES" -d bench_profiles -f bench/profiles_load.sql >/dev/null
+    ptps() {
+        pgbench -n -f "bench/pgbench/$1.sql" -D profiles="$PROFILES" -c "$2" -j "$2" -T "$SECONDS_PER_RUN" bench_profiles 2>/dev/null |
+            sed -n 's/^tps = \([0-9]*\).*/\1/p'
+    }
+    echo "== profile_get vs plain join, trait_observe vs plain upsert (pgbench)"
+    for _ in $(seq "$REPEATS"); do
         for clients in 1 2; do
-            echo "$kind, $clients client(s): resolve ${TPS[resolve_${kind}_$clients]}/s, plain ${TPS[plain_${kind}_$clients]}/s"
+            for kind in profile_get plain_get trait_observe plain_upsert; do
+                PRUNS[${kind}_$clients]+=" $(ptps "$kind" "$clients")"
+            done
         done
     done
-    exit 0
+    for key in "${!PRUNS[@]}"; do PTPS[$key]=$(echo ${PRUNS[$key]} | median); done
+    profile_bytes=$(psql -X -At -d bench_profiles -c "SELECT round(avg(pg_column_size(data))) || ' bytes vs ' || (SELECT round(avg(pg_column_size(traits))) FROM plain_profile) || ' bytes as jsonb' FROM customer_profile.unified_profile")
 fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
 {
-echo "### Identity stitching benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(psql -X -At -c 'SHOW server_version' | cut -d' ' -f1))"
+echo "### Benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, PostgreSQL $(psql -X -At -c 'SHOW server_version' | cut -d' ' -f1))"
 echo
+if has graph; then
 echo "Graph: $full_counts. Medians of $REPEATS runs (wall time, one psql call each)."
 echo
 echo "| operation | $N identities | ratio |"
@@ -198,6 +217,8 @@ echo "| plain-SQL label propagation (UPDATE until nothing changes; one run) | ${
 echo
 echo "SQL loop found the same components: $sql_agrees."
 echo
+fi
+if has resolve; then
 echo "| calls per second (pgbench, median of $REPEATS interleaved ${SECONDS_PER_RUN} s runs) | clients | \`resolve_identity()\` | plain \`INSERT ... ON CONFLICT\` | resolve / plain |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 for kind in new returning; do
@@ -205,5 +226,19 @@ for kind in new returning; do
         echo "| $kind identifiers (email + cookie) | $clients | ${TPS[resolve_${kind}_$clients]} | ${TPS[plain_${kind}_$clients]} | $(pct "${TPS[resolve_${kind}_$clients]}" "${TPS[plain_${kind}_$clients]}") |"
     done
 done
+fi
+if has profiles; then
+echo
+echo "Profiles: $PROFILES with 10 traits each from 3 sources; stored size per profile: $profile_bytes."
+echo
+echo "| per second (pgbench, median of $REPEATS interleaved ${SECONDS_PER_RUN} s runs) | clients | customer_profile | plain identity table + jsonb | customer_profile / plain |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+for clients in 1 2; do
+    echo "| read one trait by identifier: \`profile_get(ns, value)\` vs join | $clients | ${PTPS[profile_get_$clients]} | ${PTPS[plain_get_$clients]} | $(pct "${PTPS[profile_get_$clients]}" "${PTPS[plain_get_$clients]}") |"
+done
+for clients in 1 2; do
+    echo "| observe 2 traits: \`trait_observe\` vs \`INSERT ... ON CONFLICT DO UPDATE\` of jsonb | $clients | ${PTPS[trait_observe_$clients]} | ${PTPS[plain_upsert_$clients]} | $(pct "${PTPS[trait_observe_$clients]}" "${PTPS[plain_upsert_$clients]}") |"
+done
+fi
 } | tee "$OUT/results.md"
 rm -rf "$GRAPH"

@@ -19,7 +19,8 @@ CachedPlan settings_plan{
     "SELECT salt, max_identities_per_profile, default_phone_region, "
     "'customer_profile.namespace'::regclass::oid, 'customer_profile.settings'::regclass::oid, "
     "'customer_profile.identity'::regclass::oid, 'customer_profile.unified_profile_profile_id_seq'::regclass::oid, "
-    "'customer_profile.identity_value_hash_key'::regclass::oid "
+    "'customer_profile.identity_value_hash_key'::regclass::oid, "
+    "'customer_profile.unified_profile'::regclass::oid, 'customer_profile.unified_profile_pkey'::regclass::oid "
     "FROM customer_profile.settings",
     0,
     {}};
@@ -37,11 +38,14 @@ std::unique_ptr<IdentityCatalog> load() {
     catalog->identity_relid = static_cast<Oid>(spi_int4(0, 6));
     catalog->profile_seq_relid = static_cast<Oid>(spi_int4(0, 7));
     catalog->identity_hash_index_relid = static_cast<Oid>(spi_int4(0, 8));
+    catalog->profile_relid = static_cast<Oid>(spi_int4(0, 9));
+    catalog->profile_pkey_relid = static_cast<Oid>(spi_int4(0, 10));
     IdentityCatalog* c = catalog.get();
     pg_guard([&] {
         c->attr_identity_id = get_attnum(c->identity_relid, "identity_id");
         c->attr_profile_id = get_attnum(c->identity_relid, "profile_id");
         c->attr_last_seen = get_attnum(c->identity_relid, "last_seen");
+        c->attr_profile_data = get_attnum(c->profile_relid, "data");
     });
     if (c->attr_identity_id == InvalidAttrNumber || c->attr_profile_id == InvalidAttrNumber ||
         c->attr_last_seen == InvalidAttrNumber)
@@ -87,7 +91,9 @@ const IdentityCatalog& identity_catalog() {
 }
 
 void identity_catalog_invalidate(Datum, Oid relid) {
-    if (relid == InvalidOid || (cached && (relid == cached->namespace_relid || relid == cached->settings_relid)))
+    // unified_profile too: updating to 1.1 adds its data column.
+    if (relid == InvalidOid || (cached && (relid == cached->namespace_relid || relid == cached->settings_relid ||
+                                           relid == cached->profile_relid)))
         stale = true;
 }
 

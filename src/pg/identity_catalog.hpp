@@ -43,6 +43,11 @@ struct IdentityCatalog {
     AttrNumber attr_identity_id = InvalidAttrNumber;
     AttrNumber attr_profile_id = InvalidAttrNumber;
     AttrNumber attr_last_seen = InvalidAttrNumber;
+    // unified_profile and its primary key, for direct profile reads; the data
+    // column exists from version 1.1 on (InvalidAttrNumber before).
+    Oid profile_relid = InvalidOid;
+    Oid profile_pkey_relid = InvalidOid;
+    AttrNumber attr_profile_data = InvalidAttrNumber;
 
     const NamespaceConfig* find(std::string_view name) const;
     const NamespaceConfig* by_id(std::int32_t id) const;

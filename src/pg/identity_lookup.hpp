@@ -17,10 +17,16 @@ struct FoundIdentity {
     TimestampTz last_seen = 0;
 };
 
-// Returns the identities that exist, keyed by hash. Sees every change made
-// so far by this transaction and, in READ COMMITTED, everything committed
-// before the call (a fresh snapshot, as a new SQL statement would).
+// Returns the identities that exist, keyed by hash. With fresh_snapshot
+// (volatile callers) it sees every change made so far by this transaction
+// and, in READ COMMITTED, everything committed before the call, as a new SQL
+// statement would; otherwise it reads with the statement's snapshot.
 std::map<std::string, FoundIdentity> find_identities_by_hash(const IdentityCatalog& catalog,
-                                                             const std::vector<std::string>& hashes);
+                                                             const std::vector<std::string>& hashes,
+                                                             bool fresh_snapshot = true);
+
+// The `data` (profile) of a live profile row, copied into the caller's
+// memory context; (Datum) 0 when absent. fresh_snapshot as above.
+Datum fetch_profile_data(const IdentityCatalog& catalog, std::int64_t profile_id, bool fresh_snapshot = false);
 
 }  // namespace customer_profile::pg

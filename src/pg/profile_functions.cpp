@@ -5,6 +5,8 @@
 #include "boundary.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
+#include "identity_catalog.hpp"
+#include "identity_lookup.hpp"
 #include "profile_datum.hpp"
 
 namespace cp = customer_profile;
@@ -55,4 +57,23 @@ CP_FUNCTION(profile_has_trait) {
 // profile_traits(profile) returns jsonb: {"trait": value, ...}
 CP_FUNCTION(profile_traits) {
     return jsonb_from_text(cp::core::profile_traits_json(cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0))));
+}
+
+// profile_get(namespace text, value text) returns profile: two direct index
+// probes (identity by hash, then the profile row), no executor.
+CP_FUNCTION(profile_get_by_identifier) {
+    const auto& catalog = cp::pg::identity_catalog();
+    const auto& ns = cp::pg::namespace_or_throw(catalog, text_arg(fcinfo, 0));
+    std::string normalized;
+    try {
+        normalized = cp::core::normalize_identifier(ns.normalizer, text_arg(fcinfo, 1), catalog.options);
+    } catch (const cp::core::Error& e) {
+        throw cp::core::Error(e.code(), "invalid \"" + ns.name + "\" identifier: " + e.what());
+    }
+    std::string hash = cp::pg::identity_hash(catalog, ns, normalized);
+    auto found = cp::pg::find_identities_by_hash(catalog, {hash}, false);
+    if (found.empty()) PG_RETURN_NULL();
+    Datum data = cp::pg::fetch_profile_data(catalog, found.begin()->second.profile_id);
+    if (data == (Datum)0) PG_RETURN_NULL();
+    return data;
 }

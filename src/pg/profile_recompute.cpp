@@ -8,63 +8,119 @@
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
 #include "core/trait_policy.hpp"
+#include "identity_catalog.hpp"
+#include "identity_lookup.hpp"
+#include "profile_datum.hpp"
 #include "spi_util.hpp"
 #include "trait_catalog.hpp"
 
 namespace customer_profile::pg {
 namespace {
 
-CachedPlan all_observations_plan{
-    "SELECT o.trait, o.source, o.value_type, o.value::text, o.observed_at "
-    "FROM customer_profile.trait_observation o "
-    "JOIN customer_profile.identity i ON i.identity_id = o.identity_id WHERE i.profile_id = $1",
-    1,
-    {INT8OID}};
-CachedPlan some_observations_plan{
-    "SELECT o.trait, o.source, o.value_type, o.value::text, o.observed_at "
-    "FROM customer_profile.trait_observation o "
-    "JOIN customer_profile.identity i ON i.identity_id = o.identity_id "
-    "WHERE i.profile_id = $1 AND o.trait = ANY($2)",
-    2,
-    {INT8OID, TEXTARRAYOID}};
-CachedPlan read_data_plan{
-    "SELECT customer_profile.profile_send(data) FROM customer_profile.unified_profile WHERE profile_id = $1",
-    1,
-    {INT8OID}};
-CachedPlan write_data_plan{
-    "UPDATE customer_profile.unified_profile SET data = customer_profile.profile_from_binary($2), "
-    "updated_at = now() WHERE profile_id = $1",
-    2,
-    {INT8OID, BYTEAOID}};
+// Reads a profile's observations with direct index scans (identity by
+// profile_id, then trait_observation by identity_id): the plan never depends
+// on table statistics, which are stale while observations are pouring in.
+std::vector<core::Trait> read_observations(const TraitCatalog& c, std::int64_t profile_id,
+                                           const std::vector<std::string>* only) {
+    struct Row {
+        std::string trait, source, type, value;
+        TimestampTz observed_at;
+    };
+    std::vector<Row> rows;
+    std::vector<std::int64_t> identities;
+    pg_guard([&] {
+        CommandCounterIncrement();  // see this transaction's own writes
+        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+        Relation identity = table_open(c.identity_relid, AccessShareLock);
+        Relation by_profile = index_open(c.identity_profile_index, AccessShareLock);
+        TupleTableSlot* slot = table_slot_create(identity, nullptr);
+        IndexScanDesc scan = index_beginscan(identity, by_profile, snapshot, 1, 0);
+        ScanKeyData key;
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(profile_id));
+        index_rescan(scan, &key, 1, nullptr, 0);
+        while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+            bool isnull = false;
+            identities.push_back(DatumGetInt64(slot_getattr(slot, c.identity_id_attr, &isnull)));
+        }
+        index_endscan(scan);
+        ExecDropSingleTupleTableSlot(slot);
+        index_close(by_profile, AccessShareLock);
+        table_close(identity, AccessShareLock);
+
+        Relation obs = table_open(c.observation_relid, AccessShareLock);
+        Relation pkey = index_open(c.observation_pkey, AccessShareLock);
+        slot = table_slot_create(obs, nullptr);
+        scan = index_beginscan(obs, pkey, snapshot, 1, 0);
+        for (std::int64_t id : identities) {
+            ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+            index_rescan(scan, &key, 1, nullptr, 0);
+            while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+                bool isnull = false;
+                text* trait = DatumGetTextPP(slot_getattr(slot, c.obs_trait, &isnull));
+                Row& r = rows.emplace_back();  // owned outside the guarded lambda
+                r.trait.assign(VARDATA_ANY(trait), VARSIZE_ANY_EXHDR(trait));
+                text* source = DatumGetTextPP(slot_getattr(slot, c.obs_source, &isnull));
+                r.source.assign(VARDATA_ANY(source), VARSIZE_ANY_EXHDR(source));
+                text* type = DatumGetTextPP(slot_getattr(slot, c.obs_value_type, &isnull));
+                r.type.assign(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
+                Jsonb* value = DatumGetJsonbP(slot_getattr(slot, c.obs_value, &isnull));
+                r.value.assign(JsonbToCString(nullptr, &value->root, VARSIZE(value)));
+                r.observed_at = DatumGetTimestampTz(slot_getattr(slot, c.obs_observed_at, &isnull));
+            }
+        }
+        index_endscan(scan);
+        ExecDropSingleTupleTableSlot(slot);
+        index_close(pkey, AccessShareLock);
+        table_close(obs, AccessShareLock);
+        UnregisterSnapshot(snapshot);
+    });
+    std::vector<core::Trait> out;
+    for (auto& r : rows) {
+        if (only && std::find(only->begin(), only->end(), r.trait) == only->end()) continue;
+        core::Trait t;
+        t.name = std::move(r.trait);
+        t.source = std::move(r.source);
+        t.value = core::parse_trait_value(r.value, core::trait_type_from_name(r.type), t.name);
+        t.observed_at = r.observed_at;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+// The write plan is typed by the profile type's OID, so it lives with the
+// trait catalog and is prepared again whenever the catalog reloads.
+void write_profile_data(const TraitCatalog& catalog, std::int64_t profile_id, Datum data) {
+    pg_guard([&] {
+        if (catalog.write_plan == nullptr) {
+            Oid types[2] = {INT8OID, catalog.profile_type};
+            SPIPlanPtr p = SPI_prepare(
+                "UPDATE customer_profile.unified_profile SET data = $2, updated_at = now() WHERE profile_id = $1", 2,
+                types);
+            if (p == nullptr)
+                elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            SPI_keepplan(p);
+            catalog.write_plan = p;
+        }
+        Datum args[2] = {Int64GetDatum(profile_id), data};
+        int rc = SPI_execute_plan(catalog.write_plan, args, nullptr, false, 0);
+        if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+    });
+}
 
 }  // namespace
 
 void recompute_profile_traits(std::int64_t profile_id, const std::vector<std::string>* only) {
     const TraitCatalog& catalog = trait_catalog();
     if (!catalog.installed) return;
-    spi_connect();
-    std::uint64_t n;
-    if (only) {
-        std::vector<bool> no_nulls(only->size(), false);
-        Datum args[2] = {Int64GetDatum(profile_id), text_array(*only, no_nulls)};
-        n = spi_run(some_observations_plan, args, nullptr, false);
-    } else {
-        Datum args[1] = {Int64GetDatum(profile_id)};
-        n = spi_run(all_observations_plan, args, nullptr, false);
-    }
     std::map<std::string, std::vector<core::Trait>> by_trait;
-    for (std::uint64_t row = 0; row < n; ++row) {
-        core::Trait t;
-        t.name = spi_bytes(row, 1);
-        t.source = spi_bytes(row, 2);
-        t.value = core::parse_trait_value(spi_bytes(row, 4), core::trait_type_from_name(spi_bytes(row, 3)), t.name);
-        t.observed_at = spi_timestamptz(row, 5);
-        by_trait[t.name].push_back(std::move(t));
-    }
+    for (auto& t : read_observations(catalog, profile_id, only)) by_trait[t.name].push_back(std::move(t));
     core::Profile profile;
     if (only) {
-        Datum args[1] = {Int64GetDatum(profile_id)};
-        if (spi_run(read_data_plan, args, nullptr, false) == 1) profile = core::decode_profile(spi_bytes(0, 1));
+        Datum current = fetch_profile_data(identity_catalog(), profile_id, true);
+        if (current != (Datum)0) {
+            std::string_view bytes(VARDATA_ANY(DatumGetPointer(current)), VARSIZE_ANY_EXHDR(DatumGetPointer(current)));
+            profile = core::decode_profile(bytes);
+        }
         for (const auto& name : *only) {
             auto it = std::find_if(profile.traits.begin(), profile.traits.end(),
                                    [&](const core::Trait& t) { return t.name == name; });
@@ -74,16 +130,9 @@ void recompute_profile_traits(std::int64_t profile_id, const std::vector<std::st
     for (auto& [name, observations] : by_trait)
         if (auto merged = core::merge_observations(std::move(observations), catalog.definition(name)))
             profile.put(std::move(*merged));
-    std::string bytes = core::encode_profile(profile);
-    Datum data = 0;
-    pg_guard([&] {
-        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + bytes.size()));
-        SET_VARSIZE(b, VARHDRSZ + bytes.size());
-        memcpy(VARDATA(b), bytes.data(), bytes.size());
-        data = PointerGetDatum(b);
-    });
-    Datum args[2] = {Int64GetDatum(profile_id), data};
-    spi_run(write_data_plan, args, nullptr, false);
+    Datum data = profile_datum(core::encode_profile(profile));
+    spi_connect();
+    write_profile_data(catalog, profile_id, data);
     spi_finish();
 }
 

@@ -17,6 +17,7 @@
 #include "identity_input.hpp"
 #include "identity_lookup.hpp"
 #include "profile_recompute.hpp"
+#include "resolve_identity.hpp"
 #include "spi_util.hpp"
 
 namespace customer_profile::pg {
@@ -76,13 +77,6 @@ CachedPlan insert_conflicts_plan{
     {TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID}};
 
 using Found = FoundIdentity;
-
-// The profile a call resolved to, and the identity that carries the call's
-// observations: its strongest identifier in that profile.
-struct Resolution {
-    std::int64_t profile_id = 0;
-    std::int64_t anchor_identity = 0;
-};
 
 struct Conflicts {
     std::vector<std::string> rule, detail;
@@ -317,6 +311,11 @@ std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_n
 }
 
 }  // namespace
+
+std::optional<Resolution> resolve_identities(Jsonb* identities, Datum source, bool source_null) {
+    return resolve(identities, source, source_null);
+}
+
 }  // namespace customer_profile::pg
 
 using customer_profile::pg::kMaxSourceBytes;
@@ -336,28 +335,4 @@ CP_FUNCTION(resolve_identity) {
     std::optional<Resolution> r = resolve(identities, source, PG_ARGISNULL(1));
     if (!r) PG_RETURN_NULL();
     PG_RETURN_INT64(r->profile_id);
-}
-
-// _resolve_identity_anchor(identities jsonb, source text, OUT profile_id bigint,
-// OUT identity_id bigint): resolve_identity() plus the identity that carries
-// the call's trait observations. NULLs when every identifier was blocked.
-CP_FUNCTION(resolve_identity_anchor) {
-    if (PG_ARGISNULL(0))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("identities must not be NULL")));
-    TupleDesc desc = nullptr;
-    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-        elog(ERROR, "_resolve_identity_anchor must return a composite type");
-    Jsonb* identities = PG_GETARG_JSONB_P(0);
-    Datum source = PG_ARGISNULL(1) ? (Datum)0 : PointerGetDatum(PG_GETARG_TEXT_PP(1));
-    if (!PG_ARGISNULL(1) && VARSIZE_ANY_EXHDR(DatumGetPointer(source)) > kMaxSourceBytes)
-        ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-                        errmsg("source is longer than %d bytes", kMaxSourceBytes)));
-    std::optional<Resolution> r = resolve(identities, source, PG_ARGISNULL(1));
-    Datum result = 0;
-    customer_profile::pg::pg_guard([&] {
-        Datum values[2] = {Int64GetDatum(r ? r->profile_id : 0), Int64GetDatum(r ? r->anchor_identity : 0)};
-        bool nulls[2] = {!r, !r};
-        result = HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
-    });
-    return result;
 }

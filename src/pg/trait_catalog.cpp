@@ -25,6 +25,25 @@ std::unique_ptr<TraitCatalog> load() {
     if (!OidIsValid(relid)) return catalog;  // extension version 1.0
     catalog->installed = true;
     catalog->definition_relid = relid;
+    TraitCatalog* c = catalog.get();
+    pg_guard([&] {
+        auto rel = [](const char* name) {
+            return RangeVarGetRelid(makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>(name), -1),
+                                    NoLock, false);
+        };
+        c->identity_relid = rel("identity");
+        c->identity_profile_index = rel("identity_profile_idx");
+        c->observation_relid = rel("trait_observation");
+        c->observation_pkey = rel("trait_observation_pkey");
+        c->profile_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("profile"),
+                                          ObjectIdGetDatum(get_namespace_oid("customer_profile", false)));
+        c->identity_id_attr = get_attnum(c->identity_relid, "identity_id");
+        c->obs_trait = get_attnum(c->observation_relid, "trait");
+        c->obs_source = get_attnum(c->observation_relid, "source");
+        c->obs_value_type = get_attnum(c->observation_relid, "value_type");
+        c->obs_value = get_attnum(c->observation_relid, "value");
+        c->obs_observed_at = get_attnum(c->observation_relid, "observed_at");
+    });
     spi_connect();
     std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, true);
     for (std::uint64_t row = 0; row < n; ++row) {

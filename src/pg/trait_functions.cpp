@@ -9,6 +9,7 @@
 #include "core/profile_json.hpp"
 #include "profile_datum.hpp"
 #include "profile_recompute.hpp"
+#include "resolve_identity.hpp"
 #include "spi_util.hpp"
 #include "trait_catalog.hpp"
 
@@ -47,7 +48,76 @@ std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
     return out;
 }
 
+// Reads the traits jsonb argument as checked observations.
+std::vector<cp::core::Trait> observations_arg(FunctionCallInfo fcinfo, int traits_arg, const std::string& source,
+                                              TimestampTz observed_at) {
+    std::string json;
+    cp::pg::pg_guard([&] {
+        Jsonb* jb = PG_GETARG_JSONB_P(traits_arg);
+        json.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+    });
+    if (source.empty() || source.size() > cp::core::kMaxTraitSourceBytes)
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "source must be 1 to 200 bytes");
+    if (!cp::core::timestamp_in_range(observed_at))
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "observed_at must be within years 0001-9999");
+    const cp::pg::TraitCatalog& catalog = cp::pg::trait_catalog();
+    return cp::core::parse_observations(json, source, observed_at,
+                                        [&](const std::string& name) { return catalog.definition(name); });
+}
+
+// An older observation never replaces a newer one from the same identity and source.
+cp::pg::CachedPlan upsert_observations_plan{
+    "INSERT INTO customer_profile.trait_observation AS o (identity_id, trait, source, value_type, value, observed_at) "
+    "SELECT $1, x.t, $2, x.vt, x.v::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS x(t, vt, v) "
+    "ON CONFLICT ON CONSTRAINT trait_observation_pkey DO UPDATE SET value_type = EXCLUDED.value_type, "
+    "value = EXCLUDED.value, observed_at = EXCLUDED.observed_at, recorded_at = now() "
+    "WHERE o.observed_at <= EXCLUDED.observed_at",
+    6,
+    {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
+
 }  // namespace
+
+// trait_observe(identities jsonb, traits jsonb, source text, observed_at timestamptz)
+// returns bigint: checks every trait, resolves the person, records the
+// observations on the call's strongest identifier, recomputes those traits.
+CP_FUNCTION(trait_observe) {
+    if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("traits, source and observed_at must not be NULL")));
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("identities must not be NULL")));
+    if (!cp::pg::trait_catalog().installed)
+        throw cp::core::Error(cp::core::ErrorCode::undefined_object, "trait tables are missing", {},
+                              "ALTER EXTENSION customer_profile UPDATE");
+    std::string source = text_arg(fcinfo, 2);
+    std::vector<cp::core::Trait> observations = observations_arg(fcinfo, 1, source, PG_GETARG_TIMESTAMPTZ(3));
+    Jsonb* identities = nullptr;
+    Datum source_datum = 0;
+    cp::pg::pg_guard([&] {
+        identities = PG_GETARG_JSONB_P(0);
+        source_datum = PointerGetDatum(PG_GETARG_TEXT_PP(2));
+    });
+    std::optional<cp::pg::Resolution> who = cp::pg::resolve_identities(identities, source_datum, false);
+    if (!who) PG_RETURN_NULL();  // every identifier was blocked (and logged)
+    std::vector<std::string> names, types, values;
+    for (const auto& o : observations) {
+        names.push_back(o.name);
+        types.emplace_back(cp::core::trait_type_name(o.value.type));
+        values.push_back(cp::core::trait_value_json(o.value));
+    }
+    cp::pg::spi_connect();
+    std::vector<bool> no_nulls(names.size(), false);
+    Datum args[6] = {Int64GetDatum(who->anchor_identity),
+                     source_datum,
+                     PG_GETARG_DATUM(3),
+                     cp::pg::text_array(names, no_nulls),
+                     cp::pg::text_array(types, no_nulls),
+                     cp::pg::text_array(values, no_nulls)};
+    cp::pg::spi_run(upsert_observations_plan, args, nullptr, false);
+    cp::pg::recompute_profile_traits(who->profile_id, &names);
+    cp::pg::spi_finish();
+    PG_RETURN_INT64(who->profile_id);
+}
 
 // profile_from_binary(bytea) returns profile: the inverse of profile_send, validated.
 CP_FUNCTION(profile_from_binary) {
@@ -64,41 +134,6 @@ CP_FUNCTION(trait_definition_check) {
     def.source_order = text_array_arg(fcinfo, 3);
     cp::core::validate_definition(def);
     PG_RETURN_BOOL(true);
-}
-
-// _trait_observations(traits jsonb, source text, observed_at timestamptz)
-// returns table(trait text, value_type text, value jsonb): checked against definitions.
-CP_FUNCTION(trait_observations) {
-    std::string json;
-    cp::pg::pg_guard([&] {
-        Jsonb* jb = PG_GETARG_JSONB_P(0);
-        char* s = JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
-        json.assign(s);
-    });
-    std::string source = text_arg(fcinfo, 1);
-    if (source.empty() || source.size() > cp::core::kMaxTraitSourceBytes)
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "source must be 1 to 200 bytes");
-    TimestampTz observed_at = PG_GETARG_TIMESTAMPTZ(2);
-    if (!cp::core::timestamp_in_range(observed_at))
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "observed_at must be within years 0001-9999");
-    const cp::pg::TraitCatalog& catalog = cp::pg::trait_catalog();
-    std::vector<cp::core::Trait> observations = cp::core::parse_observations(
-        json, source, observed_at, [&](const std::string& name) { return catalog.definition(name); });
-    std::vector<std::string> values;
-    for (const auto& o : observations) values.push_back(cp::core::trait_value_json(o.value));
-    cp::pg::pg_guard([&] {
-        InitMaterializedSRF(fcinfo, 0);
-        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-        for (std::size_t i = 0; i < observations.size(); ++i) {
-            const auto& o = observations[i];
-            Datum row[3] = {PointerGetDatum(cstring_to_text_with_len(o.name.data(), static_cast<int>(o.name.size()))),
-                            PointerGetDatum(cstring_to_text(cp::core::trait_type_name(o.value.type))),
-                            DirectFunctionCall1(jsonb_in, CStringGetDatum(values[i].c_str()))};
-            bool nulls[3] = {false, false, false};
-            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
-        }
-    });
-    return (Datum)0;
 }
 
 // _profile_recompute(profile_id bigint, traits text[]) returns void; NULL traits: all.

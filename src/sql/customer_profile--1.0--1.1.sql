@@ -102,18 +102,6 @@ COMMENT ON TABLE customer_profile.trait_observation IS
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.trait_definition', '');
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.trait_observation', '');
 
-CREATE FUNCTION customer_profile._resolve_identity_anchor(identities jsonb, source text,
-                                                          OUT profile_id bigint, OUT identity_id bigint)
-    AS 'MODULE_PATHNAME', 'cp_resolve_identity_anchor' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION customer_profile._resolve_identity_anchor(jsonb, text) IS
-    'Internal: resolve_identity() plus the identity (the strongest identifier of the call) that carries its observations.';
-
-CREATE FUNCTION customer_profile._trait_observations(traits jsonb, source text, observed_at timestamptz)
-    RETURNS TABLE (trait text, value_type text, value jsonb)
-    AS 'MODULE_PATHNAME', 'cp_trait_observations' LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION customer_profile._trait_observations(jsonb, text, timestamptz) IS
-    'Internal: checks observed traits against their definitions; one row per trait.';
-
 CREATE FUNCTION customer_profile._profile_recompute(profile_id bigint, traits text[]) RETURNS void
     AS 'MODULE_PATHNAME', 'cp_profile_recompute' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION customer_profile._profile_recompute(bigint, text[]) IS
@@ -171,37 +159,7 @@ COMMENT ON FUNCTION customer_profile.trait_define(text, text, text, text[]) IS
 CREATE FUNCTION customer_profile.trait_observe(identities jsonb, traits jsonb, source text,
                                                observed_at timestamptz DEFAULT now())
     RETURNS bigint
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    who record;
-    names text[];
-    types text[];
-    vals jsonb[];
-BEGIN
-    IF traits IS NULL OR source IS NULL OR observed_at IS NULL THEN
-        RAISE EXCEPTION 'traits, source and observed_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- Check the traits first: a bad value writes nothing, not even identities.
-    SELECT array_agg(t.trait), array_agg(t.value_type), array_agg(t.value) INTO names, types, vals
-      FROM customer_profile._trait_observations(traits, source, observed_at) t;
-    who := customer_profile._resolve_identity_anchor(identities, source);
-    IF who.profile_id IS NULL THEN
-        RETURN NULL;  -- every identifier was blocked (and logged)
-    END IF;
-    -- Out-of-order arrivals: an older observation never replaces a newer one.
-    INSERT INTO customer_profile.trait_observation AS o (identity_id, trait, source, value_type, value, observed_at)
-    SELECT who.identity_id, c.trait, trait_observe.source, c.value_type, c.value, trait_observe.observed_at
-      FROM unnest(names, types, vals) AS c(trait, value_type, value)
-    ON CONFLICT ON CONSTRAINT trait_observation_pkey DO UPDATE
-        SET value_type = EXCLUDED.value_type, value = EXCLUDED.value, observed_at = EXCLUDED.observed_at,
-            recorded_at = now()
-        WHERE o.observed_at <= EXCLUDED.observed_at;
-    PERFORM customer_profile._profile_recompute(who.profile_id, names);
-    RETURN who.profile_id;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'cp_trait_observe' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION customer_profile.trait_observe(jsonb, jsonb, text, timestamptz) IS
     'Resolves the person, records each trait observation on the call''s strongest identifier, and updates the merged profile; returns the profile id.';
 
@@ -215,12 +173,7 @@ COMMENT ON FUNCTION customer_profile.profile_get(bigint) IS
     'The current profile (following merges), NULL when unknown.';
 
 CREATE FUNCTION customer_profile.profile_get(namespace text, value text) RETURNS customer_profile.profile
-    LANGUAGE sql STABLE STRICT
-    BEGIN ATOMIC
-        SELECT u.data FROM customer_profile.identity i
-          JOIN customer_profile.unified_profile u ON u.profile_id = i.profile_id
-         WHERE i.value_hash = customer_profile.identity_hash(profile_get.namespace, profile_get.value);
-    END;
+    AS 'MODULE_PATHNAME', 'cp_profile_get_by_identifier' LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION customer_profile.profile_get(text, text) IS
     'The current profile of the person holding an identifier (two index probes), NULL when unknown.';
 
