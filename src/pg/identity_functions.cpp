@@ -7,53 +7,16 @@
 #include "core/blocklist.hpp"
 #include "core/identity_path.hpp"
 #include "identity_catalog.hpp"
+#include "datum_convert.hpp"
 #include "spi_util.hpp"
 
 namespace cp = customer_profile;
+using customer_profile::pg::bytea_datum;
+using customer_profile::pg::int8_array_arg;
+using customer_profile::pg::text_arg;
+using customer_profile::pg::text_datum;
 
 namespace {
-
-std::string text_arg(FunctionCallInfo fcinfo, int n) {
-    std::string out;
-    cp::pg::pg_guard([&] {
-        text* t = PG_GETARG_TEXT_PP(n);
-        out.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    });
-    return out;
-}
-
-Datum text_result(const std::string& s) {
-    Datum d = 0;
-    cp::pg::pg_guard([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
-    return d;
-}
-
-Datum bytea_result(const std::string& s) {
-    Datum d = 0;
-    cp::pg::pg_guard([&] {
-        bytea* b = static_cast<bytea*>(palloc(VARHDRSZ + s.size()));
-        SET_VARSIZE(b, VARHDRSZ + s.size());
-        memcpy(VARDATA(b), s.data(), s.size());
-        d = PointerGetDatum(b);
-    });
-    return d;
-}
-
-std::vector<std::int64_t> int8_array_arg(FunctionCallInfo fcinfo, int n) {
-    std::vector<std::int64_t> out;
-    Datum* elems = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    cp::pg::pg_guard([&] {
-        deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls,
-                          &count);
-    });
-    for (int i = 0; i < count; ++i) {
-        if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "array must not contain NULLs");
-        out.push_back(DatumGetInt64(elems[i]));
-    }
-    return out;
-}
 
 // Normalizes with the namespace's normalizer, naming the namespace on error.
 std::string normalize_in(const cp::pg::IdentityCatalog& catalog, const cp::pg::NamespaceConfig& ns,
@@ -71,14 +34,14 @@ std::string normalize_in(const cp::pg::IdentityCatalog& catalog, const cp::pg::N
 CP_FUNCTION(identity_normalize) {
     const auto& catalog = cp::pg::identity_catalog();
     const auto& ns = cp::pg::namespace_or_throw(catalog, text_arg(fcinfo, 0));
-    return text_result(normalize_in(catalog, ns, text_arg(fcinfo, 1)));
+    return text_datum(normalize_in(catalog, ns, text_arg(fcinfo, 1)));
 }
 
 // identity_hash(namespace text, value text) returns bytea: the stored key.
 CP_FUNCTION(identity_hash) {
     const auto& catalog = cp::pg::identity_catalog();
     const auto& ns = cp::pg::namespace_or_throw(catalog, text_arg(fcinfo, 0));
-    return bytea_result(cp::pg::identity_hash(catalog, ns, normalize_in(catalog, ns, text_arg(fcinfo, 1))));
+    return bytea_datum(cp::pg::identity_hash(catalog, ns, normalize_in(catalog, ns, text_arg(fcinfo, 1))));
 }
 
 // _normalizer_valid(name text) returns boolean; raises for an unknown name.
@@ -157,5 +120,5 @@ CP_FUNCTION(boundary_selftest) {
     if (kind == "serialization")
         throw cp::core::Error(cp::core::ErrorCode::serialization_failure, "serialization failure");
     if (kind == "cancel") throw cp::core::Error(cp::core::ErrorCode::query_canceled, "canceled by the core");
-    return text_result("ok");
+    return text_datum("ok");
 }

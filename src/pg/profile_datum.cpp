@@ -2,6 +2,7 @@
 #include "profile_datum.hpp"
 
 #include "boundary.hpp"
+#include "datum_convert.hpp"
 
 namespace customer_profile::pg {
 
@@ -16,15 +17,9 @@ std::string_view profile_arg(FunctionCallInfo fcinfo, int n) {
     return {data, len};
 }
 
+// A profile is a varlena of its stored bytes, laid out like a bytea.
 Datum profile_datum(const std::string& bytes) {
-    Datum result = 0;
-    pg_guard([&] {
-        struct varlena* v = static_cast<struct varlena*>(palloc(VARHDRSZ + bytes.size()));
-        SET_VARSIZE(v, VARHDRSZ + bytes.size());
-        memcpy(VARDATA(v), bytes.data(), bytes.size());
-        result = PointerGetDatum(v);
-    });
-    return result;
+    return bytea_datum(bytes);
 }
 
 }  // namespace customer_profile::pg

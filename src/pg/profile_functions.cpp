@@ -5,36 +5,19 @@
 #include "boundary.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
+#include "datum_convert.hpp"
 #include "identity_catalog.hpp"
 #include "identity_lookup.hpp"
 #include "profile_datum.hpp"
 
 namespace cp = customer_profile;
-
-namespace {
-
-std::string text_arg(FunctionCallInfo fcinfo, int n) {
-    std::string out;
-    cp::pg::pg_guard([&] {
-        text* t = PG_GETARG_TEXT_PP(n);
-        out.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    });
-    return out;
-}
-
-Datum jsonb_from_text(const std::string& json) {
-    Datum result = 0;
-    cp::pg::pg_guard([&] { result = DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
-    return result;
-}
-
-}  // namespace
+using customer_profile::pg::text_arg;
 
 // profile_trait_value(profile, trait text) returns jsonb: the -> operator.
 CP_FUNCTION(profile_trait_value) {
     std::optional<cp::core::Trait> t = cp::core::find_trait(cp::pg::profile_arg(fcinfo, 0), text_arg(fcinfo, 1));
     if (!t) PG_RETURN_NULL();
-    return jsonb_from_text(cp::core::trait_value_json(t->value));
+    return cp::pg::jsonb_datum(cp::core::trait_value_json(t->value));
 }
 
 // profile_trait_text(profile, trait text) returns text: the ->> operator.
@@ -56,7 +39,7 @@ CP_FUNCTION(profile_has_trait) {
 
 // profile_traits(profile) returns jsonb: {"trait": value, ...}
 CP_FUNCTION(profile_traits) {
-    return jsonb_from_text(cp::core::profile_traits_json(cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0))));
+    return cp::pg::jsonb_datum(cp::core::profile_traits_json(cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0))));
 }
 
 // profile_get(namespace text, value text) returns profile: two direct index

@@ -7,6 +7,7 @@
 #include "core/observation_json.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
+#include "datum_convert.hpp"
 #include "profile_datum.hpp"
 #include "profile_recompute.hpp"
 #include "resolve_identity.hpp"
@@ -14,39 +15,10 @@
 #include "trait_catalog.hpp"
 
 namespace cp = customer_profile;
+using customer_profile::pg::text_arg;
+using customer_profile::pg::text_array_arg;
 
 namespace {
-
-std::string text_arg(FunctionCallInfo fcinfo, int n) {
-    std::string out;
-    cp::pg::pg_guard([&] {
-        text* t = PG_GETARG_TEXT_PP(n);
-        out.assign(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-    });
-    return out;
-}
-
-std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
-    std::vector<std::string> out;
-    if (PG_ARGISNULL(n)) return out;
-    Datum* elems = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    cp::pg::pg_guard(
-        [&] { deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
-    for (int i = 0; i < count; ++i) {
-        if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "array must not contain NULLs");
-        const char* data = nullptr;
-        std::size_t len = 0;
-        cp::pg::pg_guard([&] {
-            text* t = DatumGetTextPP(elems[i]);
-            data = VARDATA_ANY(t);
-            len = VARSIZE_ANY_EXHDR(t);
-        });
-        out.emplace_back(data, len);
-    }
-    return out;
-}
 
 // Reads the traits jsonb argument as checked observations.
 std::vector<cp::core::Trait> observations_arg(FunctionCallInfo fcinfo, int traits_arg, const std::string& source,

@@ -1,0 +1,25 @@
+// Guarded conversions between SQL arguments/results and C++ values, shared
+// by the SQL-callable functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pg_headers.hpp"
+
+namespace customer_profile::pg {
+
+// Text argument n (must not be NULL).
+std::string text_arg(FunctionCallInfo fcinfo, int n);
+// text[] argument n; empty when NULL; throws on NULL elements.
+std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n);
+// bigint[] argument n; throws on NULL elements.
+std::vector<std::int64_t> int8_array_arg(FunctionCallInfo fcinfo, int n);
+
+Datum text_datum(const std::string& s);
+Datum bytea_datum(const std::string& bytes);
+// jsonb from JSON text (through jsonb_in).
+Datum jsonb_datum(const std::string& json);
+
+}  // namespace customer_profile::pg
