@@ -18,10 +18,18 @@ INSERT INTO public.crm_customers VALUES
     (1003, 'Cleo Park', 'cleo@park.io',        '+44 20 7946 0958'),
     (1004, 'Dan Ruiz',  'family@ruiz.net',     NULL),
     (1005, 'Eva Ruiz',  'family@ruiz.net',     NULL);   -- a shared family email
-\echo '== every CRM row resolved (crm_id, email, phone)'
-SELECT id, customer_profile.resolve_identity(
-           jsonb_strip_nulls(jsonb_build_object('crm_id', id::text, 'email', email, 'phone', mobile)), 'crm') AS profile_id
-  FROM public.crm_customers ORDER BY id;
+ALTER TABLE public.crm_customers ADD COLUMN loyalty_tier text, ADD COLUMN city text;
+UPDATE public.crm_customers SET loyalty_tier = (ARRAY['gold', 'silver', 'bronze', 'gold', 'silver'])[id - 1000],
+                                city = (ARRAY['Lyon', 'Boston', 'London', 'Madrid', 'Madrid'])[id - 1000];
+\echo '== trait policies: the CRM decides the tier; lifetime value adds up across systems'
+SELECT customer_profile.trait_define('tier', 'text', 'source_priority', ARRAY['crm', 'support', 'web']);
+SELECT customer_profile.trait_define('ltv', 'number', 'sum');
+SELECT customer_profile.trait_define('interests', 'text[]', 'union');
+\echo '== the CRM table is attached: its rows are backfilled, and later changes flow in by trigger'
+SELECT customer_profile.profile_attach_table('public.crm_customers', 'crm',
+         '{"crm_id": "id", "email": "email", "phone": "mobile"}', '{"tier": "loyalty_tier", "city": "city"}');
+INSERT INTO public.crm_customers VALUES (1006, 'Fay Wu', 'fay@wu.cn', NULL, 'silver', 'Taipei');
+UPDATE public.crm_customers SET loyalty_tier = 'platinum' WHERE id = 1002;
 \echo '== web, app and store traffic: anonymous at first, then tied by logins'
 CREATE TEMP TABLE traffic (seq int, identities jsonb, source text);
 INSERT INTO traffic VALUES
@@ -35,11 +43,21 @@ INSERT INTO traffic VALUES
     (8, '{"crm_id": "1005", "cookie": "ck-eva"}', 'store'),
     (9, '{"cookie": "ck-c3", "email": "null"}', 'web');                        -- a placeholder email
 SELECT seq, source, customer_profile.resolve_identity(identities, source) AS profile_id FROM traffic ORDER BY seq;
+\echo '== traits observed by other systems (a web visit, an e-shop, the support desk)'
+SELECT customer_profile.trait_observe('{"cookie": "ck-a1"}', '{"tier": "silver", "interests": ["running"], "ltv": 40}', 'web');
+SELECT customer_profile.trait_observe('{"email": "ann.lee@example.com"}', '{"ltv": 125.5, "interests": "yoga"}', 'shop');
+SELECT customer_profile.trait_observe('{"device_id": "android-55"}', '{"city": "Cambridge", "ltv": 12}', 'support');
 \echo '== stitched profiles'
-SELECT p.profile_id, p.is_known, p.identity_count,
+SELECT p.profile_id, p.is_known,
        string_agg(i.namespace || '=' || coalesce(i.value, left(i.value_hash, 8) || '…'), ', ' ORDER BY i.namespace) AS identifiers
   FROM customer_profile.profiles p JOIN customer_profile.identities i USING (profile_id)
- GROUP BY 1, 2, 3 ORDER BY 1;
+ GROUP BY 1, 2 ORDER BY 1;
+\echo '== merged traits, one typed column per declared trait (profiles_wide) plus the rest as jsonb'
+SELECT w.profile_id, w.tier, w.ltv, w.interests, p.traits ->> 'city' AS city
+  FROM customer_profile.profiles_wide w JOIN customer_profile.profiles p USING (profile_id)
+ WHERE p.traits <> '{}' ORDER BY w.profile_id;
+\echo '== where did Ann''s values come from?'
+SELECT trait, value, source, policy FROM customer_profile.profile_explain(customer_profile.profile_get('crm_id', '1001'));
 \echo '== why is cookie ck-a1 the same person as crm_id 1001?'
 SELECT jsonb_pretty(customer_profile.identity_explain('crm_id', '1001', 'cookie', 'ck-a1') - 'path');
 SELECT s->>'step' AS step, s->'from'->>'namespace' AS from_ns, s->'to'->>'namespace' AS to_ns, s->>'source' AS source

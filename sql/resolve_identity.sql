@@ -31,14 +31,16 @@ SELECT namespace, value FROM customer_profile.profile_identities(1);
 SELECT * FROM customer_profile.identity_check();
 
 -- Guard rail: one crm_id per profile. A second crm_id is never merged in;
--- the strongest profile keeps the shared email, and the refusal is recorded.
+-- the strongest profile keeps the shared email, the refusal is recorded, and
+-- the call answers with the profile of its own strongest identifier (Bob's).
 SELECT pg_temp.r('{"crm_id": "77", "email": "bob@y.com"}') AS bob;
-SELECT pg_temp.r('{"crm_id": "77", "email": "ann@x.com"}') AS shared_email;
+SELECT pg_temp.r('{"crm_id": "77", "email": "ann@x.com"}') = customer_profile.identity_lookup('crm_id', '77') AS answers_bob;
 SELECT customer_profile.identity_lookup('crm_id', '77') AS bob_still,
        customer_profile.identity_lookup('crm_id', '42') AS ann_still,
        customer_profile.identity_lookup('email', 'ann@x.com') AS email_kept_by;
--- A new crm_id offered with an existing person: kept apart in its own profile.
-SELECT pg_temp.r('{"crm_id": "78", "cookie": "c-19"}') AS cookie_owner;
+-- A new crm_id offered with an existing person: kept apart in its own profile,
+-- which is the answer.
+SELECT pg_temp.r('{"crm_id": "78", "cookie": "c-19"}') AS new_crm_profile;
 SELECT customer_profile.identity_lookup('crm_id', '78') <> customer_profile.identity_lookup('cookie', 'c-19') AS kept_apart;
 SELECT rule, namespace_id, refused_identity_id IS NOT NULL AS new_identity_refused, detail
   FROM customer_profile.identity_conflict ORDER BY conflict_id;

@@ -110,3 +110,10 @@ SELECT tier, ltv, max_order, interests, signed_up FROM customer_profile.profiles
 SELECT trait_define('Favourite Colour', 'text');
 SELECT count("Favourite Colour") AS quoted_column_works FROM customer_profile.profiles_wide;
 SELECT sum(ltv) AS bi_query FROM customer_profile.profiles_wide WHERE tier IN ('gold', 'silver');
+
+-- A shared email does not carry another person's traits: the observation
+-- belongs to the call's strongest identifier (crm_id 2), kept in its own profile.
+SELECT pg_temp.obs('{"crm_id": "2", "email": "shared@x.com"}', '{"tier": "gold"}', 'crm', '2026-08-01') IS NOT NULL AS ok;
+SELECT pg_temp.obs('{"crm_id": "3", "email": "shared@x.com"}', '{"tier": "bronze"}', 'crm', '2026-08-02') AS answered \gset
+SELECT :answered = customer_profile.identity_lookup('crm_id', '3') AS answered_with_crm_3;
+SELECT pg_temp.traits('crm_id', '2') ->> 'tier' AS crm_2_tier, pg_temp.traits('crm_id', '3') ->> 'tier' AS crm_3_tier;

@@ -254,8 +254,28 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
     }
     // Merged traits follow the identities: recompute from their observations.
     if (!plan.merged_profiles.empty()) recompute_profile_traits(survivor, nullptr);
-    Resolution r{survivor, plan.anchor >= 0 ? identity_id(plan.anchor) : 0};
-    return r;
+    // The call is about its strongest identifier: answer with that
+    // identifier's profile, even when a guard rail kept it out of the survivor
+    // (a second crm_id sharing a family email is its own person).
+    auto final_profile = [&](int index) {
+        std::int64_t before = merge_input.identities[index].profile_id;
+        if (before == 0) {
+            for (const auto& r : rows)
+                if (r.index == index) return r.owner;
+            return survivor;
+        }
+        bool merged = before == plan.survivor || std::find(plan.merged_profiles.begin(), plan.merged_profiles.end(),
+                                                           before) != plan.merged_profiles.end();
+        return merged ? survivor : before;
+    };
+    int strongest = 0;
+    for (int i = 1; i < static_cast<int>(input.identifiers.size()); ++i) {
+        int p = input.identifiers[i].ns->priority, best = input.identifiers[strongest].ns->priority;
+        // Among equals, prefer one that ended in the survivor, then input order.
+        if (p > best || (p == best && final_profile(i) == survivor && final_profile(strongest) != survivor))
+            strongest = i;
+    }
+    return Resolution{final_profile(strongest), identity_id(strongest)};
 }
 
 std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_null) {
