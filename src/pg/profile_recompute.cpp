@@ -107,11 +107,23 @@ void write_profile_data(const TraitCatalog& catalog, std::int64_t profile_id, Da
     });
 }
 
+CachedPlan lock_profile_plan{
+    "SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE", 1, {INT8OID}};
+
 }  // namespace
 
 void recompute_profile_traits(std::int64_t profile_id, const std::vector<std::string>* only) {
     const TraitCatalog& catalog = trait_catalog();
     if (!catalog.installed) return;
+    // Lock the profile row first, then read: two sessions observing different
+    // identities of one profile must not each write a fold that lacks the
+    // other's observation (the second waits here, then reads both).
+    {
+        spi_connect();
+        Datum args[1] = {Int64GetDatum(profile_id)};
+        spi_run(lock_profile_plan, args, nullptr, false);
+        spi_finish();
+    }
     std::map<std::string, std::vector<core::Trait>> by_trait;
     for (auto& t : read_observations(catalog, profile_id, only)) by_trait[t.name].push_back(std::move(t));
     core::Profile profile;
