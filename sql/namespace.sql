@@ -19,6 +19,7 @@ SELECT q, regress.err(q) FROM (VALUES
     ($$SELECT customer_profile.identity_namespace_create('x2', max_per_profile => 0)$$),
     ($$SELECT customer_profile.identity_namespace_create('x3', blocked_patterns => ARRAY['(unclosed'])$$),
     ($$SELECT customer_profile.identity_namespace_create('x4', blocked_patterns => ARRAY['(a)\1'])$$),
+    ($$SELECT customer_profile.identity_namespace_create('x5', blocked_patterns => ARRAY['^ok', NULL])$$),
     ($$SELECT customer_profile.identity_namespace_alter('nope', priority => 1)$$),
     ($$SELECT customer_profile.identity_namespace_alter('email', max_per_profile => -1)$$)
 ) AS t(q);

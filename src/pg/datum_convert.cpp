@@ -14,16 +14,19 @@ std::string text_arg(FunctionCallInfo fcinfo, int n) {
     return out;
 }
 
-std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
+std::vector<std::string> text_array_values(Datum array, bool skip_nulls, const char* what) {
     std::vector<std::string> out;
-    if (PG_ARGISNULL(n)) return out;
     Datum* elems = nullptr;
     bool* nulls = nullptr;
     int count = 0;
-    pg_guard(
-        [&] { deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
+    pg_guard([&] {
+        deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+    });
     for (int i = 0; i < count; ++i) {
-        if (nulls[i]) throw core::Error(core::ErrorCode::invalid_parameter, "array must not contain NULLs");
+        if (nulls[i]) {
+            if (skip_nulls) continue;
+            throw core::Error(core::ErrorCode::invalid_parameter, std::string(what) + " must not contain NULLs");
+        }
         const char* data = nullptr;
         std::size_t len = 0;
         pg_guard([&] {
@@ -34,6 +37,11 @@ std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n) {
         out.emplace_back(data, len);
     }
     return out;
+}
+
+std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n, const char* what) {
+    if (PG_ARGISNULL(n)) return {};
+    return text_array_values(PG_GETARG_DATUM(n), false, what);
 }
 
 std::vector<std::int64_t> int8_array_arg(FunctionCallInfo fcinfo, int n) {

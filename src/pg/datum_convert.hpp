@@ -10,10 +10,14 @@
 
 namespace customer_profile::pg {
 
+// The elements of a text[] Datum. NULL elements are skipped when
+// skip_nulls, else refused with Error(invalid_parameter) naming `what`.
+std::vector<std::string> text_array_values(Datum array, bool skip_nulls, const char* what = "array");
+
 // Text argument n (must not be NULL).
 std::string text_arg(FunctionCallInfo fcinfo, int n);
 // text[] argument n; empty when NULL; throws on NULL elements.
-std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n);
+std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n, const char* what = "array");
 // bigint[] argument n; throws on NULL elements.
 std::vector<std::int64_t> int8_array_arg(FunctionCallInfo fcinfo, int n);
 

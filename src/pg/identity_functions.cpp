@@ -14,6 +14,7 @@ namespace cp = customer_profile;
 using customer_profile::pg::bytea_datum;
 using customer_profile::pg::int8_array_arg;
 using customer_profile::pg::text_arg;
+using customer_profile::pg::text_array_arg;
 using customer_profile::pg::text_datum;
 
 namespace {
@@ -52,23 +53,7 @@ CP_FUNCTION(normalizer_valid) {
 
 // _blocked_patterns_valid(patterns text[]) returns boolean; raises naming a bad pattern.
 CP_FUNCTION(blocked_patterns_valid) {
-    std::vector<std::string> patterns;
-    Datum* elems = nullptr;
-    bool* nulls = nullptr;
-    int count = 0;
-    cp::pg::pg_guard(
-        [&] { deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
-    for (int i = 0; i < count; ++i) {
-        if (nulls[i]) throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "blocked pattern must not be NULL");
-        const char* data = nullptr;
-        std::size_t len = 0;
-        cp::pg::pg_guard([&] {
-            text* t = DatumGetTextPP(elems[i]);
-            data = VARDATA_ANY(t);
-            len = VARSIZE_ANY_EXHDR(t);
-        });
-        patterns.emplace_back(data, len);
-    }
+    std::vector<std::string> patterns = text_array_arg(fcinfo, 0, "blocked_patterns");
     cp::core::validate_block_patterns(patterns);
     PG_RETURN_BOOL(true);
 }

@@ -10,6 +10,7 @@
 #include "core/trait_policy.hpp"
 #include "identity_catalog.hpp"
 #include "identity_lookup.hpp"
+#include "index_probe.hpp"
 #include "profile_datum.hpp"
 #include "spi_util.hpp"
 #include "trait_catalog.hpp"
@@ -29,35 +30,19 @@ std::vector<core::Trait> read_observations(const TraitCatalog& c, std::int64_t p
     std::vector<Row> rows;
     std::vector<std::int64_t> identities;
     pg_guard([&] {
-        CommandCounterIncrement();  // see this transaction's own writes
-        Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
-        Relation identity = table_open(c.identity_relid, AccessShareLock);
-        Relation by_profile = index_open(c.identity_profile_index, AccessShareLock);
-        TupleTableSlot* slot = table_slot_create(identity, nullptr);
-        IndexScanDesc scan = index_beginscan(identity, by_profile, snapshot, 1, 0);
-        ScanKeyData key;
-        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(profile_id));
-        index_rescan(scan, &key, 1, nullptr, 0);
-        while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+        Snapshot snapshot = probe_snapshot(true);  // see this transaction's own writes
+        IndexProbe by_profile = index_probe_open(c.identity_relid, c.identity_profile_index, snapshot);
+        index_probe(by_profile, F_INT8EQ, Int64GetDatum(profile_id), [&](TupleTableSlot* slot) {
             bool isnull = false;
             identities.push_back(DatumGetInt64(slot_getattr(slot, c.identity_id_attr, &isnull)));
-        }
-        index_endscan(scan);
-        ExecDropSingleTupleTableSlot(slot);
-        index_close(by_profile, AccessShareLock);
-        table_close(identity, AccessShareLock);
-
-        Relation obs = table_open(c.observation_relid, AccessShareLock);
-        Relation pkey = index_open(c.observation_pkey, AccessShareLock);
-        slot = table_slot_create(obs, nullptr);
-        scan = index_beginscan(obs, pkey, snapshot, 1, 0);
-        for (std::int64_t id : identities) {
-            ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
-            index_rescan(scan, &key, 1, nullptr, 0);
-            while (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+        });
+        index_probe_close(by_profile);
+        IndexProbe observations = index_probe_open(c.observation_relid, c.observation_pkey, snapshot);
+        for (std::int64_t id : identities)
+            index_probe(observations, F_INT8EQ, Int64GetDatum(id), [&](TupleTableSlot* slot) {
                 bool isnull = false;
-                text* trait = DatumGetTextPP(slot_getattr(slot, c.obs_trait, &isnull));
                 Row& r = rows.emplace_back();  // owned outside the guarded lambda
+                text* trait = DatumGetTextPP(slot_getattr(slot, c.obs_trait, &isnull));
                 r.trait.assign(VARDATA_ANY(trait), VARSIZE_ANY_EXHDR(trait));
                 text* source = DatumGetTextPP(slot_getattr(slot, c.obs_source, &isnull));
                 r.source.assign(VARDATA_ANY(source), VARSIZE_ANY_EXHDR(source));
@@ -66,12 +51,8 @@ std::vector<core::Trait> read_observations(const TraitCatalog& c, std::int64_t p
                 Jsonb* value = DatumGetJsonbP(slot_getattr(slot, c.obs_value, &isnull));
                 r.value.assign(JsonbToCString(nullptr, &value->root, VARSIZE(value)));
                 r.observed_at = DatumGetTimestampTz(slot_getattr(slot, c.obs_observed_at, &isnull));
-            }
-        }
-        index_endscan(scan);
-        ExecDropSingleTupleTableSlot(slot);
-        index_close(pkey, AccessShareLock);
-        table_close(obs, AccessShareLock);
+            });
+        index_probe_close(observations);
         UnregisterSnapshot(snapshot);
     });
     std::vector<core::Trait> out;

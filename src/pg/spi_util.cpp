@@ -1,6 +1,8 @@
 // Guarded SPI helpers used by the identity glue.
 #include "spi_util.hpp"
 
+#include "datum_convert.hpp"
+
 namespace customer_profile::pg {
 
 std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only, long max_rows) {
@@ -147,25 +149,8 @@ std::string spi_bytes(std::uint64_t row, int attno) {
 std::vector<std::string> spi_text_array(std::uint64_t row, int attno) {
     bool isnull = false;
     Datum d = spi_value(row, attno, &isnull);
-    std::vector<std::string> out;
-    if (isnull) return out;
-    Datum* elems = nullptr;
-    bool* elem_nulls = nullptr;
-    int n = 0;
-    pg_guard(
-        [&] { deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n); });
-    for (int i = 0; i < n; ++i) {
-        if (elem_nulls[i]) continue;
-        const char* data = nullptr;
-        std::size_t len = 0;
-        pg_guard([&] {
-            text* t = DatumGetTextPP(elems[i]);
-            data = VARDATA_ANY(t);
-            len = VARSIZE_ANY_EXHDR(t);
-        });
-        out.emplace_back(data, len);
-    }
-    return out;
+    if (isnull) return {};
+    return text_array_values(d, true);
 }
 
 }  // namespace customer_profile::pg
