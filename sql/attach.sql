@@ -56,6 +56,8 @@ SELECT q, regress.err(q) FROM (VALUES
     ($$SELECT customer_profile.profile_attach_table('public.t2', 'crm', '{"crm_id": 1}')$$),
     ($$SELECT customer_profile.profile_attach_table('public.t2', 'crm', '{"crm_id": "id"}', '[]')$$),
     ($$SELECT customer_profile.profile_attach_table('public.t2', '', '{"crm_id": "id"}')$$),
+    ($$SELECT customer_profile.profile_attach_table(NULL, 'crm', '{"crm_id": "id"}')$$),
+    ($$SELECT customer_profile.profile_attach_table('public.t2', 'crm', NULL)$$),
     ($$SELECT customer_profile.profile_detach_table('public.t2')$$)
 ) AS t(q);
 SELECT count(*) AS attached FROM customer_profile.attached_table;

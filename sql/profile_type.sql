@@ -87,5 +87,11 @@ SELECT q, regress.err(q) FROM (VALUES
     ($$SELECT format('{"traits": {"%s": {"value": 1, "source": "crm", "observed_at": "2026-01-02T03:04:05Z"}}}', repeat('n', 64))::profile$$),
     ($$SELECT format('{"traits": {"t": {"value": "%s", "source": "crm", "observed_at": "2026-01-02T03:04:05Z"}}}', repeat('x', 70000))::profile$$),
     ($$SELECT format('{"traits": {"t": {"value": 1, "source": "%s", "observed_at": "2026-01-02T03:04:05Z"}}}', repeat('s', 201))::profile$$),
-    ($$SELECT '{"traits": {"t": {"value": 1, "color": "red", "source": "crm", "observed_at": "2026-01-02T03:04:05Z"}}}'::profile$$)
+    ($$SELECT '{"traits": {"t": {"value": 1, "color": "red", "source": "crm", "observed_at": "2026-01-02T03:04:05Z"}}}'::profile$$),
+    ($$SELECT customer_profile.profile_from_binary('\x')$$),
+    ($$SELECT customer_profile.profile_from_binary('\x02')$$),
+    ($$SELECT customer_profile.profile_from_binary('\x0101')$$),
+    ($$SELECT customer_profile.profile_from_binary(customer_profile.profile_send('{}') || '\x00'::bytea)$$)
 ) AS t(q);
+SELECT customer_profile.profile_from_binary(customer_profile.profile_send(:'p'::profile))::text = (:'p'::profile)::text
+       AS from_binary_round_trip;
