@@ -9,6 +9,9 @@ SELECT customer_profile.resolve_identity('{"email": "kept@x.com"}') IS NOT NULL 
 ALTER EXTENSION customer_profile UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'customer_profile';
 SELECT customer_profile.identity_lookup('email', 'kept@x.com') IS NOT NULL AS data_kept;
+-- Profiles created before 1.2 take events.
+SELECT customer_profile.track('{"email": "kept@x.com"}', 'visit', now()) = customer_profile.identity_lookup('email', 'kept@x.com') AS tracks_after_update;
+SELECT customer_profile.event_count(customer_profile.identity_lookup('email', 'kept@x.com'), 'visit') AS visits;
 CREATE TEMP TABLE updated_objects AS
     SELECT pg_describe_object(classid, objid, 0) AS object FROM pg_depend
      WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'

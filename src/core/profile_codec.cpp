@@ -3,85 +3,11 @@
 
 #include <cstring>
 
+#include "binary_io.hpp"
 #include "error.hpp"
 
 namespace customer_profile::core {
 namespace {
-
-class Writer {
-public:
-    void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
-    void var(std::uint64_t v) {
-        while (v >= 0x80) {
-            u8(static_cast<std::uint8_t>(v | 0x80));
-            v >>= 7;
-        }
-        u8(static_cast<std::uint8_t>(v));
-    }
-    void zvar(std::int64_t v) { var((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63)); }
-    void bytes(std::string_view s) {
-        var(s.size());
-        out_.append(s.data(), s.size());
-    }
-    void f64(double d) {
-        std::uint64_t bits;
-        std::memcpy(&bits, &d, sizeof bits);
-        for (int i = 0; i < 8; ++i) u8(static_cast<std::uint8_t>(bits >> (8 * i)));
-    }
-    std::string take() { return std::move(out_); }
-
-private:
-    std::string out_;
-};
-
-class Reader {
-public:
-    explicit Reader(std::string_view in) : in_(in) {}
-    bool done() const { return pos_ == in_.size(); }
-    std::uint8_t u8() {
-        need(1);
-        return static_cast<std::uint8_t>(in_[pos_++]);
-    }
-    std::uint64_t var() {
-        std::uint64_t v = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            std::uint8_t b = u8();
-            v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
-            if (!(b & 0x80)) return v;
-        }
-        fail("varint longer than 10 bytes");
-    }
-    std::int64_t zvar() {
-        std::uint64_t v = var();
-        return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
-    }
-    std::string_view bytes(std::size_t limit) {
-        std::uint64_t n = var();
-        if (n > limit) fail("string longer than its limit");
-        need(n);
-        std::string_view s = in_.substr(pos_, n);
-        pos_ += n;
-        return s;
-    }
-    double f64() {
-        std::uint64_t bits = 0;
-        for (int i = 0; i < 8; ++i) bits |= static_cast<std::uint64_t>(u8()) << (8 * i);
-        double d;
-        std::memcpy(&d, &bits, sizeof d);
-        return d;
-    }
-    [[noreturn]] void fail(const std::string& why) const {
-        throw Error(ErrorCode::invalid_text,
-                    "invalid binary profile: " + why + " (at byte " + std::to_string(pos_) + ")");
-    }
-
-private:
-    void need(std::uint64_t n) const {
-        if (n > in_.size() - pos_) fail("truncated");
-    }
-    std::string_view in_;
-    std::size_t pos_ = 0;
-};
 
 void write_trait(Writer& w, const Trait& t) {
     w.bytes(t.name);
@@ -178,7 +104,7 @@ std::string encode_profile(const Profile& profile) {
 }
 
 Profile decode_profile(std::string_view bytes) {
-    Reader r(bytes);
+    Reader r(bytes, "profile");
     std::uint64_t n = read_header(r);
     Profile p;
     p.traits.reserve(n);
@@ -197,7 +123,7 @@ Profile decode_profile(std::string_view bytes) {
 }
 
 std::optional<Trait> find_trait(std::string_view bytes, std::string_view name) {
-    Reader r(bytes);
+    Reader r(bytes, "profile");
     std::uint64_t n = read_header(r);
     for (std::uint64_t i = 0; i < n; ++i) {
         Reader probe = r;

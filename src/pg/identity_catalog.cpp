@@ -46,6 +46,7 @@ std::unique_ptr<IdentityCatalog> load() {
         c->attr_profile_id = get_attnum(c->identity_relid, "profile_id");
         c->attr_last_seen = get_attnum(c->identity_relid, "last_seen");
         c->attr_profile_data = get_attnum(c->profile_relid, "data");
+        c->attr_profile_behavior = get_attnum(c->profile_relid, "behavior");
     });
     if (c->attr_identity_id == InvalidAttrNumber || c->attr_profile_id == InvalidAttrNumber ||
         c->attr_last_seen == InvalidAttrNumber)

@@ -48,6 +48,7 @@ struct IdentityCatalog {
     Oid profile_relid = InvalidOid;
     Oid profile_pkey_relid = InvalidOid;
     AttrNumber attr_profile_data = InvalidAttrNumber;
+    AttrNumber attr_profile_behavior = InvalidAttrNumber;  // from 1.2
 
     const NamespaceConfig* find(std::string_view name) const;
     const NamespaceConfig* by_id(std::int32_t id) const;

@@ -16,6 +16,8 @@
 #include "core/profile_assignment.hpp"
 #include "core/union_find.hpp"
 #include "identity_catalog.hpp"
+#include "behavior_catalog.hpp"
+#include "behavior_store.hpp"
 #include "profile_recompute.hpp"
 #include "trait_catalog.hpp"
 #include "spi_util.hpp"
@@ -167,6 +169,13 @@ bool traits_observed() {
     return spi_run(any_observation_plan, nullptr, nullptr, false) > 0;
 }
 
+CachedPlan any_event_plan{"SELECT 1 FROM customer_profile.event LIMIT 1", 0, {}};
+
+bool events_stored() {
+    if (!behavior_catalog().installed) return false;
+    return spi_run(any_event_plan, nullptr, nullptr, false) > 0;
+}
+
 struct WriteStats {
     std::int64_t moved = 0, created = 0, merged = 0, split = 0;
 };
@@ -245,13 +254,18 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
         stats.split = static_cast<std::int64_t>(split_from.size());
     }
     // Traits follow identities: recompute every profile that gained or lost some.
-    if (!flows.empty() && traits_observed()) {
+    bool traits = !flows.empty() && traits_observed();
+    bool events = !flows.empty() && events_stored();
+    if (traits || events) {
         std::set<std::int64_t> touched;
         for (const auto& [pair, count] : flows) {
             touched.insert(pair.second);
             if (new_profiles.count(pair.first)) touched.insert(pair.first);
         }
-        for (std::int64_t p : touched) recompute_profile_traits(p, nullptr);
+        for (std::int64_t p : touched) {
+            if (traits) recompute_profile_traits(p, nullptr);
+            if (events) recompute_profile_behavior(p);  // from stored events: a split divides them
+        }
     }
     return stats;
 }

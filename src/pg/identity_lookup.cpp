@@ -41,14 +41,21 @@ Datum fetch_profile_data(const IdentityCatalog& catalog, std::int64_t profile_id
     if (catalog.attr_profile_data == InvalidAttrNumber)
         throw core::Error(core::ErrorCode::undefined_object, "profiles have no data column before version 1.1", {},
                           "ALTER EXTENSION customer_profile UPDATE");
+    return fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh_snapshot);
+}
+
+Datum fetch_profile_column(const IdentityCatalog& catalog, std::int64_t profile_id, AttrNumber attr,
+                           bool fresh_snapshot, bool* found) {
     Datum result = (Datum)0;
+    if (found) *found = false;
     pg_guard([&] {
         MemoryContext caller = CurrentMemoryContext;
         Snapshot snapshot = probe_snapshot(fresh_snapshot);
         IndexProbe probe = index_probe_open(catalog.profile_relid, catalog.profile_pkey_relid, snapshot);
         index_probe(probe, F_INT8EQ, Int64GetDatum(profile_id), [&](TupleTableSlot* slot) {
             bool isnull = false;
-            Datum d = slot_getattr(slot, catalog.attr_profile_data, &isnull);
+            if (found) *found = true;
+            Datum d = slot_getattr(slot, attr, &isnull);
             if (!isnull) {
                 MemoryContext old = MemoryContextSwitchTo(caller);
                 result = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));

@@ -29,4 +29,10 @@ std::map<std::string, FoundIdentity> find_identities_by_hash(const IdentityCatal
 // memory context; (Datum) 0 when absent. fresh_snapshot as above.
 Datum fetch_profile_data(const IdentityCatalog& catalog, std::int64_t profile_id, bool fresh_snapshot = false);
 
+// Any varlena column of a live profile row (e.g. behavior), copied and
+// detoasted; (Datum) 0 when the row is absent or the value NULL.
+// *found (optional) tells an absent row from a NULL value.
+Datum fetch_profile_column(const IdentityCatalog& catalog, std::int64_t profile_id, AttrNumber attr,
+                           bool fresh_snapshot = false, bool* found = nullptr);
+
 }  // namespace customer_profile::pg

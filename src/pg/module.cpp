@@ -1,16 +1,24 @@
 // Library entry: the module magic and _PG_init. Nothing else runs at load.
+#include "behavior_catalog.hpp"
+#include "guc.hpp"
 #include "identity_catalog.hpp"
 #include "trait_catalog.hpp"
+#include "worker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
-// Registers the catalog cache's invalidation callback and reserves our GUC
-// prefix so a typo such as customer_profile.batchsize is reported.
+// Defines the settings, registers the catalog caches' invalidation
+// callbacks, reserves our GUC prefix (so a typo such as
+// customer_profile.batchsize is reported) and, when preloaded, registers the
+// inbox workers of customer_profile.worker_databases.
 void _PG_init(void) {
+    customer_profile::pg::define_settings();
     CacheRegisterRelcacheCallback(customer_profile::pg::identity_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::trait_catalog_invalidate, (Datum)0);
+    CacheRegisterRelcacheCallback(customer_profile::pg::behavior_catalog_invalidate, (Datum)0);
     MarkGUCPrefixReserved("customer_profile");
+    if (process_shared_preload_libraries_in_progress) customer_profile::pg::register_preloaded_workers();
 }

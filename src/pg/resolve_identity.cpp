@@ -16,6 +16,7 @@
 #include "core/merge_planner.hpp"
 #include "identity_input.hpp"
 #include "identity_lookup.hpp"
+#include "behavior_store.hpp"
 #include "profile_recompute.hpp"
 #include "resolve_identity.hpp"
 #include "spi_util.hpp"
@@ -228,6 +229,7 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
         char merge_nulls[4] = "   ";
         merge_nulls[2] = source_null ? 'n' : ' ';
         spi_run(record_merge_plan, merge_args, merge_nulls, false);
+        merge_profile_behaviors(survivor, plan.merged_profiles);  // before the merged rows go
         Datum drop_args[1] = {merged};
         spi_run(drop_profiles_plan, drop_args, nullptr, false);
     }

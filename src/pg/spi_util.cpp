@@ -64,6 +64,28 @@ Datum int4_array(const std::vector<std::int32_t>& values) {
     return result;
 }
 
+Datum datum_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
+    Datum result = 0;
+    pg_guard([&] {
+        int n = static_cast<int>(values.size());
+        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+        bool* isnull = static_cast<bool*>(palloc0(sizeof(bool) * (n + 1)));
+        for (int i = 0; i < n; ++i) {
+            isnull[i] = !nulls.empty() && nulls[i];
+            elems[i] = isnull[i] ? (Datum)0 : values[i];
+        }
+        int16 typlen;
+        bool typbyval;
+        char typalign;
+        get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
+        int dims[1] = {n};
+        int lbs[1] = {1};
+        result =
+            PointerGetDatum(construct_md_array(elems, isnull, 1, dims, lbs, element_type, typlen, typbyval, typalign));
+    });
+    return result;
+}
+
 namespace {
 Datum varlena_array(const std::vector<std::string>& values, const std::vector<bool>* nulls, Oid type) {
     Datum result = 0;

@@ -14,7 +14,7 @@ namespace customer_profile::pg {
 struct CachedPlan {
     const char* sql;
     int nargs;
-    Oid argtypes[8];
+    Oid argtypes[12];
     SPIPlanPtr plan = nullptr;
 };
 
@@ -33,6 +33,8 @@ Datum bytea_array(const std::vector<std::string>& values);
 // Text array; an element equal to `null_marker` pointer-identity is not used:
 // nulls[i] == true makes element i NULL.
 Datum text_array(const std::vector<std::string>& values, const std::vector<bool>& nulls);
+// Array of any element type from Datums already of that type (nulls may be empty).
+Datum datum_array(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type);
 
 // Column readers over SPI_tuptable (1-based attribute numbers); NULL -> fallback.
 std::int64_t spi_int8(std::uint64_t row, int attno, std::int64_t fallback = 0);

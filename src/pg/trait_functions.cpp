@@ -9,6 +9,7 @@
 #include "core/profile_json.hpp"
 #include "datum_convert.hpp"
 #include "profile_datum.hpp"
+#include "behavior_store.hpp"
 #include "profile_recompute.hpp"
 #include "resolve_identity.hpp"
 #include "spi_util.hpp"
@@ -114,6 +115,7 @@ CP_FUNCTION(profile_recompute) {
     std::int64_t profile_id = PG_GETARG_INT64(0);
     if (PG_ARGISNULL(1)) {
         cp::pg::recompute_profile_traits(profile_id, nullptr);
+        cp::pg::recompute_profile_behavior(profile_id);  // everything: identities changed
     } else {
         std::vector<std::string> traits = text_array_arg(fcinfo, 1);
         cp::pg::recompute_profile_traits(profile_id, &traits);

@@ -1,0 +1,249 @@
+// Inbox worker. Written PostgreSQL-style on purpose: the main loop holds no
+// C++ object, so an ERROR caught by PG_TRY (or a FATAL) skips no destructor;
+// the C++ work happens inside event_inbox_drain(), behind the boundary.
+//
+// Life cycle: SIGTERM (worker_stop(), shutdown) sets a flag; the worker ends
+// its batch and exits 0, which also tells the postmaster not to restart it.
+// Any crash or exit 1 makes the postmaster restart it after 5 s. Progress is
+// in tables only (the inbox itself and worker_state), so a restarted worker
+// simply continues: an event is removed from the inbox in the transaction
+// that applies it.
+#include "pg_headers.hpp"
+#include "worker.hpp"
+#include "guc.hpp"
+
+namespace customer_profile::pg {
+namespace {
+
+volatile sig_atomic_t got_sigterm = false;
+
+void handle_sigterm(SIGNAL_ARGS) {
+    int save_errno = errno;
+    got_sigterm = true;
+    SetLatch(MyLatch);
+    errno = save_errno;
+}
+
+constexpr int kRestartSeconds = 5;
+constexpr long kHeartbeatMs = 1000;
+
+void fill_worker(BackgroundWorker* w, const char* database_label) {
+    memset(w, 0, sizeof *w);
+    w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+    w->bgw_restart_time = kRestartSeconds;
+    snprintf(w->bgw_library_name, BGW_MAXLEN, "customer_profile");
+    snprintf(w->bgw_function_name, BGW_MAXLEN, "cp_worker_main");
+    snprintf(w->bgw_type, BGW_MAXLEN, "customer_profile worker");
+    snprintf(w->bgw_name, BGW_MAXLEN, "customer_profile worker for %s", database_label);
+}
+
+// Runs one statement in its own transaction; returns SPI_processed, or -1
+// when the statement failed (the error is logged and remembered).
+char last_error[512];
+
+int64 run_transaction(const char* activity, const char* sql, int nargs, Oid* types, Datum* values, int64* out,
+                      int nout) {
+    int64 processed = -1;
+    MemoryContext context = CurrentMemoryContext;
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PG_TRY();
+    {
+        SPI_connect();
+        PushActiveSnapshot(GetTransactionSnapshot());
+        pgstat_report_activity(STATE_RUNNING, activity);
+        int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+        if (rc < 0) elog(ERROR, "customer_profile worker: %s failed: %s", activity, SPI_result_code_string(rc));
+        processed = static_cast<int64>(SPI_processed);
+        for (int i = 0; i < nout && SPI_processed > 0; ++i) {
+            bool isnull = false;
+            Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+            out[i] = isnull ? 0 : DatumGetInt64(d);
+        }
+        SPI_finish();
+        PopActiveSnapshot();
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(context);
+        ErrorData* edata = CopyErrorData();
+        snprintf(last_error, sizeof last_error, "%s", edata->message ? edata->message : "error");
+        FreeErrorData(edata);
+        EmitErrorReport();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        processed = -1;
+    }
+    PG_END_TRY();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    pgstat_report_stat(true);
+    return processed;
+}
+
+bool extension_ready() {
+    int64 ready = 0;
+    int64 n = run_transaction("customer_profile: waiting for the extension",
+                              "SELECT 1::int8 FROM pg_catalog.pg_extension e "
+                              "WHERE e.extname = 'customer_profile' "
+                              "AND pg_catalog.to_regclass('customer_profile.event_inbox') IS NOT NULL",
+                              0, nullptr, nullptr, &ready, 1);
+    return n > 0 && ready == 1;
+}
+
+void record_error() {
+    Oid types[2] = {INT4OID, TEXTOID};
+    Datum values[2] = {Int32GetDatum(MyProcPid), CStringGetTextDatum(last_error)};
+    run_transaction("customer_profile: recording an error",
+                    "UPDATE customer_profile.worker_state SET last_error = $2, last_error_at = now(), "
+                    "heartbeat_at = now() WHERE pid = $1",
+                    2, types, values, nullptr, 0);
+}
+
+// Waits on the latch; false when the worker should exit.
+bool nap(long ms) {
+    int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+    (void)rc;
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+        ConfigReloadPending = false;
+        ProcessConfigFile(PGC_SIGHUP);
+    }
+    return !got_sigterm;
+}
+
+void worker_loop() {
+    while (!got_sigterm && !extension_ready())
+        if (!nap(10000)) return;
+
+    {
+        Oid types[2] = {INT4OID, INT4OID};
+        Datum values[2] = {Int32GetDatum(MyProcPid), Int32GetDatum(guc_batch_size)};
+        run_transaction("customer_profile: registering",
+                        "WITH gone AS (DELETE FROM customer_profile.worker_state w WHERE NOT EXISTS ("
+                        " SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = w.pid"
+                        " AND a.backend_type = 'customer_profile worker')) "
+                        "INSERT INTO customer_profile.worker_state (pid, state, batch_size) VALUES ($1, 'idle', $2) "
+                        "ON CONFLICT (pid) DO UPDATE SET state = 'idle', started_at = now(), heartbeat_at = now(), "
+                        "batches = 0, events_applied = 0, dead_lettered = 0, last_error = NULL",
+                        2, types, values, nullptr, 0);
+    }
+    TimestampTz last_heartbeat = GetCurrentTimestamp();
+    TimestampTz last_retention = 0;
+    while (!got_sigterm) {
+        if (guc_retention_interval_s > 0 &&
+            TimestampDifferenceExceeds(last_retention, GetCurrentTimestamp(), guc_retention_interval_s * 1000)) {
+            last_retention = GetCurrentTimestamp();
+            Oid types[1] = {INT4OID};
+            Datum values[1] = {Int32GetDatum(MyProcPid)};
+            if (run_transaction(
+                    "customer_profile: retention",
+                    "WITH r AS (SELECT * FROM customer_profile.retention_run()), "
+                    "p AS (SELECT customer_profile.event_partitions_ensure(now(), now() + interval '1 month')) "
+                    "UPDATE customer_profile.worker_state SET last_retention_at = now() "
+                    "FROM r, p WHERE pid = $1",
+                    1, types, values, nullptr, 0) < 0)
+                record_error();
+        }
+
+        int batch_size = guc_batch_size;
+        Oid types[2] = {INT4OID, INT4OID};
+        Datum values[2] = {Int32GetDatum(batch_size), Int32GetDatum(MyProcPid)};
+        int64 counts[2] = {0, 0};
+        int64 n = run_transaction(
+            "customer_profile: draining the inbox",
+            "WITH d AS (SELECT * FROM customer_profile.event_inbox_drain($1)), "
+            "s AS (UPDATE customer_profile.worker_state w SET state = 'draining', heartbeat_at = now(), "
+            " batch_size = $1, batches = w.batches + 1, events_applied = w.events_applied + d.applied, "
+            " dead_lettered = w.dead_lettered + d.dead_lettered FROM d WHERE w.pid = $2) "
+            "SELECT taken::int8, applied::int8 FROM d",
+            2, types, values, counts, 2);
+        if (n < 0) {
+            record_error();
+            if (!nap(1000)) break;  // e.g. a deadlock: the batch is back in the inbox, try again shortly
+            continue;
+        }
+        if (counts[0] >= batch_size) continue;  // more waiting: no nap
+
+        if (TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), kHeartbeatMs)) {
+            last_heartbeat = GetCurrentTimestamp();
+            Oid htypes[1] = {INT4OID};
+            Datum hvalues[1] = {Int32GetDatum(MyProcPid)};
+            run_transaction("customer_profile: heartbeat",
+                            "UPDATE customer_profile.worker_state SET state = 'idle', heartbeat_at = now() "
+                            "WHERE pid = $1",
+                            1, htypes, hvalues, nullptr, 0);
+        }
+        if (!nap(guc_naptime_ms)) break;
+    }
+}
+
+}  // namespace
+
+void register_preloaded_workers() {
+    if (guc_worker_databases == nullptr || guc_worker_databases[0] == '\0') return;
+    char* list = pstrdup(guc_worker_databases);
+    List* names = NIL;
+    if (!SplitIdentifierString(list, ',', &names))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("invalid list syntax in customer_profile.worker_databases")));
+    ListCell* cell;
+    foreach (cell, names) {
+        const char* name = static_cast<const char*>(lfirst(cell));
+        if (strlen(name) >= BGW_EXTRALEN)
+            ereport(ERROR, (errcode(ERRCODE_NAME_TOO_LONG), errmsg("database name \"%s\" is too long", name)));
+        BackgroundWorker w;
+        fill_worker(&w, name);
+        w.bgw_main_arg = ObjectIdGetDatum(InvalidOid);  // connect by the name in bgw_extra
+        snprintf(w.bgw_extra, BGW_EXTRALEN, "%s", name);
+        RegisterBackgroundWorker(&w);
+    }
+}
+
+}  // namespace customer_profile::pg
+
+void cp_worker_main(Datum main_arg) {
+    using namespace customer_profile::pg;
+    pqsignal(SIGTERM, handle_sigterm);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    BackgroundWorkerUnblockSignals();
+    Oid database = DatumGetObjectId(main_arg);
+    if (OidIsValid(database)) {
+        Oid role;
+        memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof role);
+        BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+    } else {
+        BackgroundWorkerInitializeConnection(MyBgworkerEntry->bgw_extra, nullptr, 0);
+    }
+    pgstat_report_appname("customer_profile worker");
+    worker_loop();
+    proc_exit(0);
+}
+
+// worker_start() returns integer: one more worker for this database, as the
+// calling role; its pid.
+extern "C" {
+PG_FUNCTION_INFO_V1(cp_worker_start);
+}
+extern "C" Datum cp_worker_start(PG_FUNCTION_ARGS) {
+    using namespace customer_profile::pg;
+    BackgroundWorker w;
+    fill_worker(&w, get_database_name(MyDatabaseId));
+    w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+    Oid role = GetUserId();
+    memcpy(w.bgw_extra, &role, sizeof role);
+    w.bgw_notify_pid = MyProcPid;
+    BackgroundWorkerHandle* handle;
+    if (!RegisterDynamicBackgroundWorker(&w, &handle))
+        ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                        errmsg("could not start a customer_profile worker: no background worker slot is free"),
+                        errhint("Raise max_worker_processes.")));
+    pid_t pid;
+    BgwHandleStatus status = WaitForBackgroundWorkerStartup(handle, &pid);
+    if (status != BGWH_STARTED)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES), errmsg("the customer_profile worker did not start"),
+                        errhint("See the server log.")));
+    PG_RETURN_INT32(pid);
+}
