@@ -1,0 +1,129 @@
+# The inbox worker under crashes: events are applied exactly once when the
+# worker is killed with SIGKILL mid-batch (crash recovery of the whole
+# server) and when the postmaster itself is killed with SIGKILL mid-batch.
+# Also: the worker starts from shared_preload_libraries, reports its status,
+# obeys worker_stop() (SIGTERM) without being restarted, and worker_start()
+# adds one without a restart.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('worker');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'customer_profile'
+customer_profile.worker_databases = 'postgres'
+customer_profile.batch_size = 300
+customer_profile.naptime = 50ms
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION customer_profile;
+SELECT customer_profile.event_measure_define('buy', 'amount');
+});
+
+sub worker_pid
+{
+	return $node->safe_psql('postgres',
+		q{SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'customer_profile worker'});
+}
+
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM customer_profile.worker_status WHERE state <> 'stopped'}),
+	'preloaded worker registers itself in worker_status');
+
+# 24,000 events of 2,000 people, each event id sent once more for one in
+# six, plus 50 malformed rows. The reference is computed from the same rows.
+$node->safe_psql('postgres', q{
+CREATE TABLE staged AS
+SELECT jsonb_build_object('email', 'p' || (g % 2000) || '@x.com') AS identities, 'buy'::text AS event_type,
+       to_char((now() - (g % 1000) * interval '1 minute') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS occurred_at,
+       jsonb_build_object('amount', g % 97) AS properties, 'e-' || g AS event_id
+  FROM generate_series(1, 24000) g;
+INSERT INTO staged SELECT * FROM staged WHERE right(event_id, 1) IN ('3', '9') AND random() < 0.6;
+INSERT INTO staged SELECT identities, event_type, 'not a time', properties, 'bad-' || event_id FROM staged LIMIT 50;
+CREATE TABLE reference AS
+SELECT identities->>'email' AS email, count(*) AS n, sum((properties->>'amount')::numeric) AS total
+  FROM (SELECT DISTINCT ON (event_id) * FROM staged WHERE occurred_at <> 'not a time') s GROUP BY 1;
+});
+my $distinct = $node->safe_psql('postgres',
+	q{SELECT count(DISTINCT event_id) FROM staged WHERE occurred_at <> 'not a time'});
+is($distinct, '24000', 'reference holds 24,000 distinct events');
+
+# Crash 1: SIGKILL the worker while it applies a batch.
+$node->safe_psql('postgres', q{
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, properties, event_id)
+SELECT * FROM staged ORDER BY random();
+});
+ok($node->poll_query_until('postgres',
+		q{SELECT events_applied > 0 FROM customer_profile.worker_state ORDER BY started_at DESC LIMIT 1}),
+	'worker is applying events');
+my $pid = worker_pid();
+ok($pid > 0, 'worker visible in pg_stat_activity');
+my $remaining_before = $node->safe_psql('postgres', 'SELECT count(*) FROM customer_profile.event_inbox');
+kill 'KILL', $pid;
+ok($node->poll_query_until('postgres', "SELECT coalesce(max(pid), 0) NOT IN (0, $pid) FROM pg_stat_activity WHERE backend_type = 'customer_profile worker'"),
+	'worker restarted after the crash');
+cmp_ok($remaining_before, '>', 0, "killed with $remaining_before events still queued");
+
+# Crash 2: SIGKILL the postmaster while the restarted worker applies a batch.
+my $pid2 = worker_pid();
+ok($node->poll_query_until('postgres',
+		"SELECT events_applied > 0 FROM customer_profile.worker_state WHERE pid = $pid2"),
+	'restarted worker resumes applying');
+my $remaining_mid = $node->safe_psql('postgres', 'SELECT count(*) FROM customer_profile.event_inbox');
+note("postmaster killed with $remaining_mid events still queued");
+$node->kill9;
+# Orphaned children leave once they notice the postmaster is gone.
+my $started = 0;
+for (1 .. 60)
+{
+	# A failed start reads the stale postmaster.pid; forget it before retrying.
+	$node->{_pid} = undef;
+	$started = $node->start(fail_ok => 1);
+	last if $started;
+	usleep(500_000);
+}
+ok($started, 'server starts again after SIGKILL of the postmaster');
+
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM customer_profile.event_inbox'),
+	'inbox drained after both crashes');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM customer_profile.event WHERE event_type = 'buy'}),
+	$distinct, 'every event stored exactly once');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM reference r
+ WHERE customer_profile.event_count(customer_profile.identity_lookup('email', r.email), 'buy') <> r.n
+    OR customer_profile.event_sum(customer_profile.identity_lookup('email', r.email), 'buy', 'amount') <> r.total}),
+	'0', 'each profile counts and sums exactly what the inbox held');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM customer_profile.event_dead_letter WHERE reason LIKE 'malformed occurred_at%'}),
+	'50', 'malformed rows are dead letters, with their reason');
+
+# worker_stop(): SIGTERM, prompt exit, no restart.
+is($node->safe_psql('postgres', 'SELECT customer_profile.worker_stop()'), '1', 'worker_stop signals the worker');
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'customer_profile worker'}),
+	'worker exits on SIGTERM');
+sleep 6;    # longer than the restart delay
+is(worker_pid(), '0', 'a stopped worker is not restarted');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM customer_profile.worker_status WHERE state <> 'stopped'}),
+	'0', 'worker_status shows it stopped');
+
+# worker_start(): a worker without a restart, which then applies new events.
+my $new_pid = $node->safe_psql('postgres', 'SELECT customer_profile.worker_start()');
+cmp_ok($new_pid, '>', 0, 'worker_start returns the pid');
+$node->safe_psql('postgres', q{
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at)
+VALUES ('{"email": "late@x.com"}', 'visit', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))});
+ok($node->poll_query_until('postgres',
+		q{SELECT customer_profile.event_count(customer_profile.identity_lookup('email', 'late@x.com'), 'visit') = 1}),
+	'the started worker applies new events');
+ok($node->poll_query_until('postgres',
+		q{SELECT heartbeat_at > now() - interval '5 seconds' AND inbox_lag IS NULL FROM customer_profile.worker_status WHERE state <> 'stopped'}),
+	'worker_status shows a recent heartbeat and an empty inbox');
+
+$node->stop;
+done_testing();
