@@ -15,7 +15,7 @@ bench_events() {
     echo "== generating $EVENTS events over $PEOPLE people"
     psql -q -X -d postgres -c "DROP DATABASE IF EXISTS bench_events" -c "CREATE DATABASE bench_events"
     psql -X -q -v ON_ERROR_STOP=1 -d bench_events -c "COPY (
-        SELECT jsonb_build_object('email', 'p' || (1 + (g * 7919) % $PEOPLE) || '@example.org'),
+        SELECT jsonb_build_object('email', 'p' || (1 + (g::bigint * 7919) % $PEOPLE) || '@example.org'),
                CASE WHEN g % 20 < 3 THEN 'purchase' WHEN g % 20 = 3 THEN 'signup' ELSE 'page_view' END,
                to_char(now() AT TIME ZONE 'UTC' - (g % 300) * interval '1 day' - (g % 86400) * interval '1 second',
                        'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
