@@ -23,10 +23,21 @@ constexpr int kMaxLockAttempts = 50;
 
 CachedPlan take_inbox_plan{
     "DELETE FROM customer_profile.event_inbox WHERE inbox_id IN ("
-    "SELECT inbox_id FROM customer_profile.event_inbox ORDER BY inbox_id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+    "SELECT inbox_id FROM customer_profile.event_inbox WHERE inbox_id > $2 ORDER BY inbox_id LIMIT $1 "
+    "FOR UPDATE SKIP LOCKED) "
     "RETURNING inbox_id, identities, event_type, occurred_at, properties, event_id, source, enqueued_at",
-    1,
-    {INT4OID}};
+    2,
+    {INT4OID, INT8OID}};
+
+// Where this backend's next batch starts looking. Scanning from the start of
+// the queue each time would walk over every row already taken but not yet
+// vacuumed away, which makes draining a long queue quadratic. Rows below the
+// mark that commit late (or come back from an aborted batch) are picked up
+// when the mark goes back to 0: after a short batch, and every kRescanEvery
+// batches.
+std::int64_t resume_after = 0;
+int batches_since_rescan = 0;
+constexpr int kRescanEvery = 50;
 CachedPlan claim_keys_plan{
     "INSERT INTO customer_profile.event_key (event_id, occurred_at) "
     "SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING event_id",
@@ -168,7 +179,22 @@ std::vector<IncomingEvent*> pending(std::vector<IncomingEvent>& events) {
 // Resolves every pending event: the whole batch in one subtransaction, and
 // only after a failure one subtransaction per event to find the bad ones.
 void resolve_all(std::vector<IncomingEvent>& events, bool isolate_errors) {
-    auto todo = pending(events);
+    // Returning people first, in one pass; only the others take a full resolution.
+    std::vector<IncomingEvent*> todo;
+    {
+        auto candidates = pending(events);
+        std::vector<Jsonb*> inputs;
+        for (auto* e : candidates) inputs.push_back(e->identities);
+        auto known = resolve_known(inputs);
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+            if (known[i]) {
+                candidates[i]->identity_id = known[i]->anchor_identity;
+                candidates[i]->profile_id = known[i]->profile_id;
+            } else {
+                todo.push_back(candidates[i]);
+            }
+        }
+    }
     if (!isolate_errors) {
         for (auto* e : todo) resolve_one(*e);
         return;
@@ -266,7 +292,9 @@ void update_summaries(const std::vector<IncomingEvent*>& fresh) {
     std::sort(identities.begin(), identities.end());
     identities.erase(std::unique(identities.begin(), identities.end()), identities.end());
 
-    std::map<std::int64_t, std::int64_t> owners = owners_of(identities);
+    // First guess: the profiles the events resolved to; checked after locking.
+    std::map<std::int64_t, std::int64_t> owners;
+    for (auto* e : fresh) owners[e->identity_id] = e->profile_id;
     std::map<std::int64_t, core::Behavior> summaries;
     for (int attempt = 0;; ++attempt) {
         if (attempt == kMaxLockAttempts)
@@ -387,8 +415,18 @@ IngestCounts ingest_events(std::vector<IncomingEvent>& events, bool isolate_erro
 }
 
 IngestCounts drain_inbox(int batch_size) {
-    Datum args[1] = {Int32GetDatum(batch_size)};
+    if (++batches_since_rescan >= kRescanEvery) resume_after = 0;
+    if (resume_after == 0) batches_since_rescan = 0;
+    Datum args[2] = {Int32GetDatum(batch_size), Int64GetDatum(resume_after)};
     std::uint64_t n = spi_run(take_inbox_plan, args, nullptr, false);
+    if (n == 0 && resume_after != 0) {
+        // Nothing after the mark: look again from the start of the queue.
+        // (Only when nothing was taken: taken rows are deleted already.)
+        resume_after = 0;
+        batches_since_rescan = 0;
+        args[1] = Int64GetDatum(0);
+        n = spi_run(take_inbox_plan, args, nullptr, false);
+    }
     SPITupleTable* taken = SPI_tuptable;  // kept until SPI_finish; later statements replace SPI_tuptable
     std::vector<IncomingEvent> events(n);
     pg_guard([&] {
@@ -403,6 +441,7 @@ IngestCounts drain_inbox(int batch_size) {
     // DELETE ... RETURNING has no order: apply oldest first.
     std::sort(events.begin(), events.end(),
               [](const IncomingEvent& a, const IncomingEvent& b) { return a.inbox_id < b.inbox_id; });
+    resume_after = n == static_cast<std::uint64_t>(batch_size) ? events.back().inbox_id : 0;
     return ingest_events(events, true);
 }
 

@@ -338,6 +338,43 @@ std::optional<Resolution> resolve_identities(Jsonb* identities, Datum source, bo
     return resolve(identities, source, source_null);
 }
 
+std::vector<std::optional<Resolution>> resolve_known(const std::vector<Jsonb*>& inputs) {
+    const IdentityCatalog& catalog = identity_catalog();
+    std::vector<std::optional<PreparedInput>> prepared(inputs.size());
+    std::vector<std::string> hashes;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        try {
+            prepared[i] = prepare_identities(inputs[i], catalog);
+        } catch (const core::Error&) {
+            continue;  // the one-by-one path reports it
+        }
+        for (const auto& id : prepared[i]->identifiers) hashes.push_back(id.hash);
+    }
+    std::sort(hashes.begin(), hashes.end());
+    hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+    auto found = find_identities_by_hash(catalog, hashes);
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    std::vector<std::optional<Resolution>> out(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (!prepared[i] || !prepared[i]->blocked.empty() || prepared[i]->identifiers.empty()) continue;
+        const PreparedIdentifier* strongest = nullptr;
+        std::int64_t profile = 0;
+        bool fast = true;
+        for (const auto& id : prepared[i]->identifiers) {
+            auto it = found.find(id.hash);
+            if (it == found.end() || (profile != 0 && it->second.profile_id != profile) ||
+                now - it->second.last_seen > kTouchIntervalUsec) {
+                fast = false;
+                break;
+            }
+            profile = it->second.profile_id;
+            if (strongest == nullptr || id.ns->priority > strongest->ns->priority) strongest = &id;
+        }
+        if (fast) out[i] = Resolution{profile, found.at(strongest->hash).identity_id};
+    }
+    return out;
+}
+
 }  // namespace customer_profile::pg
 
 using customer_profile::pg::kMaxSourceBytes;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "pg_headers.hpp"
 
@@ -18,5 +19,13 @@ struct Resolution {
 // Resolves like resolve_identity(identities, source); nullopt when every
 // identifier was blocked. source is a text Datum unless source_null.
 std::optional<Resolution> resolve_identities(Jsonb* identities, Datum source, bool source_null);
+
+// The batch fast path: for each input whose identifiers are all known, in
+// one profile, none blocked and none due for a last_seen refresh (exactly
+// the calls for which resolve_identities() writes nothing), the same
+// Resolution, found with one index-probe pass over the whole batch;
+// nullopt for every other input (malformed ones included): resolve those
+// one by one.
+std::vector<std::optional<Resolution>> resolve_known(const std::vector<Jsonb*>& inputs);
 
 }  // namespace customer_profile::pg

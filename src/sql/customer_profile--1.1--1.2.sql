@@ -3,6 +3,9 @@
 
 -- The behavior summary (core/behavior_codec.hpp), NULL until a first event.
 ALTER TABLE customer_profile.unified_profile ADD COLUMN behavior bytea;
+-- Every applied event rewrites its profile's row: room on each page lets
+-- those updates stay HOT (no new index entry per update).
+ALTER TABLE customer_profile.unified_profile SET (fillfactor = 70);
 COMMENT ON COLUMN customer_profile.unified_profile.behavior IS
     'Behavior summary (binary, see profile_behavior()): per event type counts, first/last time, measure totals and daily buckets.';
 
@@ -37,7 +40,7 @@ COMMENT ON TABLE customer_profile.event IS
 -- Deduplication across partitions (a partitioned table cannot be unique on
 -- event_id alone). Keys older than the horizon are deleted with their events.
 CREATE TABLE customer_profile.event_key (
-    event_id text PRIMARY KEY,
+    event_id text COLLATE "C" PRIMARY KEY,  -- bytewise: ids are opaque, and memcmp is cheap
     occurred_at timestamptz NOT NULL
 );
 COMMENT ON TABLE customer_profile.event_key IS
@@ -56,6 +59,11 @@ CREATE TABLE customer_profile.event_inbox (
     source text,
     enqueued_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- A queue: every row is deleted soon after it arrives. Vacuum it by dead
+-- rows, not by a fraction of a table that may be empty or huge.
+ALTER TABLE customer_profile.event_inbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000,
+                                              autovacuum_vacuum_insert_scale_factor = 0,
+                                              autovacuum_vacuum_insert_threshold = 100000);
 COMMENT ON TABLE customer_profile.event_inbox IS
     'Asynchronous ingestion: INSERT or COPY events here (occurred_at as ISO 8601 text with a zone); a worker applies and removes them.';
 
