@@ -125,5 +125,35 @@ ok($node->poll_query_until('postgres',
 		q{SELECT heartbeat_at > now() - interval '5 seconds' AND inbox_lag IS NULL FROM customer_profile.worker_status WHERE state <> 'stopped'}),
 	'worker_status shows a recent heartbeat and an empty inbox');
 
+# An error that fails the whole batch transaction (here a serialization
+# failure injected by a trigger on the event table) does not stop the worker:
+# it records the error, retries the batch from the inbox, and applies it
+# exactly once when the cause is gone.
+$node->safe_psql('postgres', q{
+CREATE TABLE allow_boom (ok boolean);
+CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.event_type = 'boom' AND NOT EXISTS (SELECT 1 FROM allow_boom) THEN
+        RAISE EXCEPTION 'injected batch failure' USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_boom BEFORE INSERT ON customer_profile.event FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, event_id)
+SELECT '{"email": "boom@x.com"}', t, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), t || '-1'
+  FROM unnest(ARRAY['visit', 'boom']) t});
+ok($node->poll_query_until('postgres',
+		q{SELECT last_error LIKE '%injected batch failure%' FROM customer_profile.worker_status WHERE state <> 'stopped'}),
+	'a failed batch is recorded in worker_status.last_error');
+is(worker_pid(), $new_pid, 'the worker survives a failed batch');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM customer_profile.event_inbox'), '2',
+	'the failed batch is back in the inbox');
+$node->safe_psql('postgres', 'INSERT INTO allow_boom VALUES (true)');
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM customer_profile.event_inbox'),
+	'the batch is applied once the cause is gone');
+is($node->safe_psql('postgres', q{
+SELECT customer_profile.event_count(p, 'boom') || '/' || customer_profile.event_count(p, 'visit')
+  FROM customer_profile.identity_lookup('email', 'boom@x.com') p}), '1/1', 'each event of the retried batch applied once');
+
 $node->stop;
 done_testing();
