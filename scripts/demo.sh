@@ -66,6 +66,23 @@ SELECT s->>'step' AS step, s->'from'->>'namespace' AS from_ns, s->'to'->>'namesp
 SELECT merged_profile_id, into_profile_id, current_profile_id, cause, source FROM customer_profile.merges;
 \echo '== guard rails at work (the family email stays with one Ruiz; placeholders are refused)'
 SELECT * FROM customer_profile.identity_guard_stats ORDER BY rule, namespace;
+\echo '== behavior: a purchase tracked synchronously, web events queued in the inbox and applied by a worker'
+SELECT customer_profile.event_measure_define('purchase', 'revenue');
+SELECT customer_profile.track('{"crm_id": "1001"}', 'purchase', now() - interval '12 days', '{"revenue": 89.90}', 'order-77');
+SELECT customer_profile.track('{"crm_id": "1001"}', 'purchase', now() - interval '12 days', '{"revenue": 89.90}', 'order-77') AS redelivered_same_profile;
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, properties, event_id)
+SELECT '{"cookie": "ck-a1"}'::jsonb, 'page_view', to_char((now() - g * interval '1 day') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SSOF'), jsonb_build_object('path', '/shoes/' || g), 'pv-' || g
+  FROM generate_series(1, 5) g
+UNION ALL SELECT '{"cookie": "ck-b7"}'::jsonb, 'purchase', 'last week', '{"revenue": 10}'::jsonb, 'bad-time';
+SELECT customer_profile.worker_start() > 0 AS worker_started;
+SELECT pg_sleep(1.5);
+SELECT state, events_applied, dead_lettered FROM customer_profile.worker_status;
+SELECT event_id, sqlstate, reason FROM customer_profile.event_dead_letter;
+SELECT event_type, event_count, totals, active_days FROM customer_profile.profile_behavior(customer_profile.identity_lookup('crm_id', '1001'));
+SELECT customer_profile.event_count(p, 'page_view', '3 days') AS page_views_3d,
+       customer_profile.event_sum(p, 'purchase', 'revenue', '30 days') AS revenue_30d
+  FROM customer_profile.identity_lookup('crm_id', '1001') p;
+SELECT customer_profile.worker_stop() AS workers_stopped;
 \echo '== graph consistency'
 SELECT * FROM customer_profile.identity_check();
 SQL

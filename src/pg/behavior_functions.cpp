@@ -58,9 +58,14 @@ core::Day window_first_day(Interval* within) {
     return core::day_of(GetCurrentTransactionStartTimestamp()) - static_cast<core::Day>(days) + 1;
 }
 
+// The shortest decimal that reads back as the same double (89.9, not
+// 89.900000000000006).
 std::string number_json(double v) {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
+    for (int precision = 15; precision <= 17; ++precision) {
+        snprintf(buf, sizeof buf, "%.*g", precision, v);
+        if (strtod(buf, nullptr) == v) break;
+    }
     return buf;
 }
 

@@ -114,9 +114,16 @@ bool nap(long ms) {
     return !got_sigterm;
 }
 
-void worker_loop() {
+// Waits until the extension (1.2 or later) exists in this database; false
+// when the worker should exit meanwhile.
+bool wait_for_extension() {
     while (!got_sigterm && !extension_ready())
-        if (!nap(10000)) return;
+        if (!nap(10000)) return false;
+    return !got_sigterm;
+}
+
+void worker_loop() {
+    if (!wait_for_extension()) return;
 
     {
         Oid types[2] = {INT4OID, INT4OID};
@@ -161,6 +168,11 @@ void worker_loop() {
             "SELECT taken::int8, applied::int8 FROM d",
             2, types, values, counts, 2);
         if (n < 0) {
+            // Dropped extension: wait for it quietly instead of failing every second.
+            if (!extension_ready()) {
+                if (!wait_for_extension()) break;
+                continue;
+            }
             record_error();
             if (!nap(1000)) break;  // e.g. a deadlock: the batch is back in the inbox, try again shortly
             continue;
