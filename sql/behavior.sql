@@ -74,6 +74,14 @@ SELECT count(*) AS differences FROM (
     (SELECT i.namespace_id, i.value_hash, b.* FROM identity i, profile_behavior(i.profile_id) b EXCEPT
      SELECT * FROM before_rebuild)) d;
 
+-- A partition created by a rolled-back call is created again (the per-backend
+-- cache of existing months forgets it with the rollback).
+BEGIN;
+SELECT track('{"email": "ann@x.com"}', 'purchase', now() - interval '350 days', '{}', 'rolled-back') = :ann AS in_transaction;
+ROLLBACK;
+SELECT track('{"email": "ann@x.com"}', 'purchase', now() - interval '350 days', '{}', 'rolled-back') = :ann AS after_rollback;
+SELECT event_count(:ann, 'purchase', '400 days') AS purchases_400d;
+
 -- Retention: a shorter horizon drops whole partitions and their event ids.
 SELECT track('{"email": "old@x.com"}', 'purchase', now() - interval '60 days', '{"revenue": 5}', 'old-1') AS old \gset
 SET customer_profile.behavior_horizon = 2;
