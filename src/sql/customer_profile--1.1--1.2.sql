@@ -33,9 +33,11 @@ CREATE TABLE customer_profile.event (
     received_at timestamptz NOT NULL,
     applied_at timestamptz NOT NULL
 ) PARTITION BY RANGE (occurred_at);
-CREATE INDEX event_identity_idx ON customer_profile.event (identity_id, occurred_at);
+-- No index on the parent: each partition gets its own when it is created
+-- (event_partitions_ensure). A partitioned index would be an extension
+-- member, and pg_restore would then meet each partition's index twice.
 COMMENT ON TABLE customer_profile.event IS
-    'Applied events, partitioned by month; identity_id is the identifier that carried the event, so a split can recompute each half.';
+    'Applied events, partitioned by month (each partition indexed on identity_id, occurred_at); identity_id is the identifier that carried the event, so a split can recompute each half.';
 
 -- Deduplication across partitions (a partitioned table cannot be unique on
 -- event_id alone). Keys older than the horizon are deleted with their events.
@@ -139,6 +141,8 @@ BEGIN
             EXECUTE format('CREATE TABLE customer_profile.%I PARTITION OF customer_profile.event '
                            'FOR VALUES FROM (%L) TO (%L)', name,
                            (m::timestamp AT TIME ZONE 'UTC'), ((m + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
+            EXECUTE format('CREATE INDEX %I ON customer_profile.%I (identity_id, occurred_at)',
+                           name || '_identity_idx', name);
             created := created + 1;
         END IF;
         m := (m + interval '1 month')::date;
@@ -301,3 +305,75 @@ CREATE VIEW customer_profile.worker_status AS
         ON a.pid = w.pid AND a.backend_type = 'customer_profile worker';
 COMMENT ON VIEW customer_profile.worker_status IS
     'Inbox workers of this database: state, last heartbeat, batch size, events applied, and the age of the oldest inbox event.';
+
+-- pg_dump and pg_restore. CREATE EXTENSION inserts the settings row (with a
+-- fresh salt) and the built-in namespaces before pg_restore copies the dumped
+-- rows of the same tables, which then collided: the dumped salt, custom
+-- settings and every namespace were lost, and the restored identity hashes
+-- matched nothing. A dumped row now replaces the row CREATE EXTENSION made.
+
+-- Inserting into the one-row settings table replaces its row, salt included:
+-- the only writer of a second row is a restore, whose identities were hashed
+-- with the incoming salt.
+CREATE FUNCTION customer_profile._settings_replace() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM customer_profile.settings) THEN
+        UPDATE customer_profile.settings s
+           SET salt = NEW.salt, max_identities_per_profile = NEW.max_identities_per_profile,
+               default_phone_region = NEW.default_phone_region;
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._settings_replace() IS
+    'Internal trigger: an inserted settings row (from a restored dump) replaces the existing one.';
+CREATE TRIGGER settings_replace BEFORE INSERT ON customer_profile.settings
+    FOR EACH ROW EXECUTE FUNCTION customer_profile._settings_replace();
+
+CREATE OR REPLACE FUNCTION customer_profile._settings_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- pg_trigger_depth() > 1: the update comes from _settings_replace (a restore).
+    IF NEW.salt IS DISTINCT FROM OLD.salt AND pg_trigger_depth() = 1
+       AND EXISTS (SELECT 1 FROM customer_profile.identity) THEN
+        RAISE EXCEPTION 'the salt cannot change while identities exist'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Every stored identifier hash depends on it.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- A namespace row inserted with the id and name of an existing one (a
+-- built-in namespace from a restored dump) replaces it, keeping its changes;
+-- identity_namespace_create() still refuses an existing name.
+CREATE FUNCTION customer_profile._namespace_replace() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM customer_profile.namespace n
+                WHERE n.namespace_id = NEW.namespace_id AND n.name = NEW.name) THEN
+        UPDATE customer_profile.namespace n
+           SET normalizer = NEW.normalizer, is_known = NEW.is_known, priority = NEW.priority,
+               max_per_profile = NEW.max_per_profile, keep_raw = NEW.keep_raw,
+               blocked_values = NEW.blocked_values, blocked_patterns = NEW.blocked_patterns,
+               created_at = NEW.created_at
+         WHERE n.namespace_id = NEW.namespace_id;
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._namespace_replace() IS
+    'Internal trigger: an inserted namespace row with the id and name of an existing one (from a restored dump) replaces it.';
+CREATE TRIGGER namespace_replace BEFORE INSERT ON customer_profile.namespace
+    FOR EACH ROW EXECUTE FUNCTION customer_profile._namespace_replace();
+-- Namespaces created after a restore must not reuse restored ids.
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.namespace_namespace_id_seq', '');
