@@ -97,3 +97,13 @@ UPDATE identity SET last_seen = now() - interval '100 days' WHERE profile_id IN 
 SELECT profiles_purged, identities_purged FROM retention_run();
 SELECT identity_lookup('cookie', 'idle') IS NULL AS idle_gone, identity_lookup('email', 'old@x.com') = :old AS known_kept;
 SELECT count(*) AS idle_events FROM event e WHERE NOT EXISTS (SELECT 1 FROM identity i WHERE i.identity_id = e.identity_id);
+
+-- Settings: ranges, contexts, the reserved prefix.
+SHOW customer_profile.behavior_horizon;
+SHOW customer_profile.batch_size;
+SHOW customer_profile.naptime;
+SHOW customer_profile.anonymous_ttl_days;
+SELECT regress.err($$SET customer_profile.behavior_horizon = 0$$);
+SELECT regress.err($$SET customer_profile.behavior_horizon = 4000$$);
+SELECT regress.err($$SET customer_profile.batch_size = 10$$);
+SELECT regress.err($$SET customer_profile.batchsize = 10$$);

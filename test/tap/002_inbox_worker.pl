@@ -35,6 +35,11 @@ sub worker_pid
 ok($node->poll_query_until('postgres',
 		q{SELECT count(*) = 1 FROM customer_profile.worker_status WHERE state <> 'stopped'}),
 	'preloaded worker registers itself in worker_status');
+ok($node->poll_query_until('postgres',
+		q{SELECT last_retention_at IS NOT NULL FROM customer_profile.worker_status WHERE state <> 'stopped'}),
+	'the worker runs retention when it starts');
+ok($node->safe_psql('postgres', q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'customer_profile.event'::regclass}) >= 2,
+	'and creates the partitions of this month and the next');
 
 # 24,000 events of 2,000 people, each event id sent once more for one in
 # six, plus 50 malformed rows. The reference is computed from the same rows.
