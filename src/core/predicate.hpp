@@ -1,0 +1,80 @@
+// Segment predicates as plain C++ values: the tree that predicate_parser
+// builds from text and predicate_format writes back in normalized form.
+//
+// The language (see README, "Segments"):
+//   tier = 'gold' AND ltv BETWEEN 100 AND 500
+//   email_domain ILIKE '%.edu' OR NOT has(phone)
+//   last_seen > now() - 7 days AND known
+//   count(purchase within 30 days) >= 2 AND sum(purchase.revenue within 90 days) > 100
+//   count(email_open where campaign = 'spring' within 14 days) > 0
+//   in_segment('vip')
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "profile.hpp"
+
+namespace customer_profile::core {
+
+enum class CompareOp : std::uint8_t { eq, ne, lt, le, gt, ge };
+const char* compare_op_text(CompareOp op);
+
+struct PredicateNode;
+
+// Something with a value: a trait, a literal, now() (plus or minus an
+// interval), last_seen([event type]), or a behavior aggregate over a window.
+struct Operand {
+    enum class Kind : std::uint8_t { trait, literal, now, last_seen, count, sum } kind = Kind::literal;
+    std::string name;                  // trait name; event type for last_seen/count/sum ("" = any, last_seen only)
+    std::string property;              // sum: the measure
+    TraitValue literal;                // literal
+    Micros offset = 0;                 // now() + offset, last_seen() + offset
+    Micros within = 0;                 // count/sum window (0 = all time)
+    std::vector<PredicateNode> where;  // count/sum: at most one filter over event properties
+
+    bool is_time() const { return kind == Kind::now || kind == Kind::last_seen; }
+};
+
+struct PredicateNode {
+    enum class Kind : std::uint8_t {
+        and_,
+        or_,
+        not_,        // children
+        compare,     // left op right
+        in_list,     // left [NOT] IN (list)
+        between,     // left [NOT] BETWEEN right AND upper
+        like,        // left [NOT] LIKE|ILIKE pattern
+        is_null,     // left IS [NOT] NULL
+        has,         // has(name)
+        in_segment,  // in_segment('name')
+        known,
+        anonymous
+    } kind = Kind::known;
+    std::vector<PredicateNode> children;
+    CompareOp op = CompareOp::eq;
+    bool negated = false;           // NOT IN, NOT BETWEEN, NOT LIKE, IS NOT NULL
+    bool case_insensitive = false;  // ILIKE
+    Operand left, right, upper;
+    std::vector<TraitValue> list;
+    std::string name;  // has(), in_segment(), LIKE pattern
+};
+
+// Limits that keep a hostile predicate from using unbounded memory or stack.
+constexpr std::size_t kMaxPredicateBytes = 65536;
+constexpr int kMaxPredicateDepth = 64;
+constexpr std::size_t kMaxPredicateNodes = 2000;
+
+}  // namespace customer_profile::core
+
+namespace customer_profile::core {
+
+bool operator==(const Operand& a, const Operand& b);
+bool operator==(const PredicateNode& a, const PredicateNode& b);
+inline bool operator!=(const PredicateNode& a, const PredicateNode& b) {
+    return !(a == b);
+}
+
+}  // namespace customer_profile::core
