@@ -1,0 +1,264 @@
+// Predicate evaluation (see predicate_eval.hpp).
+#include "predicate_eval.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "error.hpp"
+
+namespace customer_profile::core {
+namespace {
+
+Truth truth(bool b) {
+    return b ? Truth::true_ : Truth::false_;
+}
+
+Truth negate(Truth t) {
+    return t == Truth::unknown ? t : truth(t == Truth::false_);
+}
+
+// A value during evaluation: what an operand produced.
+using Value = TraitValue;
+
+Value number(double d) {
+    Value v;
+    v.type = TraitType::number;
+    v.number = d;
+    return v;
+}
+
+Value timestamp(Micros t) {
+    Value v;
+    v.type = TraitType::timestamp;
+    v.timestamp = t;
+    return v;
+}
+
+Value operand_value(const Operand& o, const EvaluationContext& c) {
+    switch (o.kind) {
+        case Operand::Kind::literal:
+            return o.literal;
+        case Operand::Kind::trait: {
+            const Trait* t = c.traits ? c.traits->find(o.name) : nullptr;
+            return t ? t->value : Value{};
+        }
+        case Operand::Kind::now:
+            return timestamp(c.now + o.offset);
+        case Operand::Kind::last_seen: {
+            if (c.behavior == nullptr) return {};
+            if (o.name.empty()) {
+                auto last = last_seen(*c.behavior);
+                return last ? timestamp(*last + o.offset) : Value{};
+            }
+            const EventSummary* s = c.behavior->find(o.name);
+            return s ? timestamp(s->last_at + o.offset) : Value{};
+        }
+        case Operand::Kind::count:
+        case Operand::Kind::sum: {
+            std::optional<Day> first;
+            if (o.within != 0) first = window_first_day(c.now, o.within);
+            if (!o.where.empty()) {
+                if (!c.filtered_aggregate) return {};
+                return number(c.filtered_aggregate(o, first));
+            }
+            const EventSummary* s = c.behavior ? c.behavior->find(o.name) : nullptr;
+            if (s == nullptr) return number(0);
+            if (o.kind == Operand::Kind::count)
+                return number(static_cast<double>(first ? count_since(*s, *first) : s->count));
+            if (first) return number(sum_since(*s, o.property, *first));
+            int at = s->measure_index(o.property);
+            return number(at < 0 ? 0 : s->totals[static_cast<std::size_t>(at)]);
+        }
+    }
+    return {};
+}
+
+// <0, 0, >0, or nullopt when the two cannot be compared (unknown).
+std::optional<int> compare(const Value& a, const Value& b) {
+    if (a.type == TraitType::null || b.type == TraitType::null || a.type != b.type) return std::nullopt;
+    switch (a.type) {
+        case TraitType::number:
+            return a.number < b.number ? -1 : a.number > b.number ? 1 : 0;
+        case TraitType::text:
+            return a.text.compare(b.text) < 0 ? -1 : a.text == b.text ? 0 : 1;
+        case TraitType::timestamp:
+            return a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0;
+        case TraitType::boolean:
+            return static_cast<int>(a.boolean) - static_cast<int>(b.boolean);
+        default:
+            return std::nullopt;
+    }
+}
+
+bool op_holds(CompareOp op, int cmp) {
+    switch (op) {
+        case CompareOp::eq:
+            return cmp == 0;
+        case CompareOp::ne:
+            return cmp != 0;
+        case CompareOp::lt:
+            return cmp < 0;
+        case CompareOp::le:
+            return cmp <= 0;
+        case CompareOp::gt:
+            return cmp > 0;
+        case CompareOp::ge:
+            return cmp >= 0;
+    }
+    return false;
+}
+
+// A text[] trait compared with = / <> / IN means "contains".
+Truth contains(const Value& array, const Value& item) {
+    if (item.type != TraitType::text) return Truth::unknown;
+    return truth(std::find(array.array.begin(), array.array.end(), item.text) != array.array.end());
+}
+
+Truth compare_values(const Value& a, CompareOp op, const Value& b) {
+    if (a.type == TraitType::text_array && (op == CompareOp::eq || op == CompareOp::ne)) {
+        Truth t = contains(a, b);
+        return op == CompareOp::eq ? t : negate(t);
+    }
+    auto cmp = compare(a, b);
+    return cmp ? truth(op_holds(op, *cmp)) : Truth::unknown;
+}
+
+Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
+    using K = PredicateNode::Kind;
+    switch (n.kind) {
+        case K::and_: {
+            Truth result = Truth::true_;
+            for (const auto& child : n.children) {
+                Truth t = evaluate_node(child, c);
+                if (t == Truth::false_) return t;
+                if (t == Truth::unknown) result = t;
+            }
+            return result;
+        }
+        case K::or_: {
+            Truth result = Truth::false_;
+            for (const auto& child : n.children) {
+                Truth t = evaluate_node(child, c);
+                if (t == Truth::true_) return t;
+                if (t == Truth::unknown) result = t;
+            }
+            return result;
+        }
+        case K::not_:
+            return negate(evaluate_node(n.children.front(), c));
+        case K::compare:
+            return compare_values(operand_value(n.left, c), n.op, operand_value(n.right, c));
+        case K::in_list: {
+            Value v = operand_value(n.left, c);
+            Truth result = Truth::false_;
+            for (const auto& item : n.list) {
+                Truth t = compare_values(v, CompareOp::eq, item);
+                if (t == Truth::true_) {
+                    result = t;
+                    break;
+                }
+                if (t == Truth::unknown) result = t;
+            }
+            return n.negated ? negate(result) : result;
+        }
+        case K::between: {
+            Value v = operand_value(n.left, c);
+            Truth lo = compare_values(v, CompareOp::ge, operand_value(n.right, c));
+            Truth hi = compare_values(v, CompareOp::le, operand_value(n.upper, c));
+            Truth t = lo == Truth::false_ || hi == Truth::false_     ? Truth::false_
+                      : lo == Truth::unknown || hi == Truth::unknown ? Truth::unknown
+                                                                     : Truth::true_;
+            return n.negated ? negate(t) : t;
+        }
+        case K::like: {
+            Value v = operand_value(n.left, c);
+            if (v.type != TraitType::text) return Truth::unknown;
+            Truth t = truth(like_match(v.text, n.name, n.case_insensitive));
+            return n.negated ? negate(t) : t;
+        }
+        case K::is_null: {
+            bool null = operand_value(n.left, c).type == TraitType::null;
+            return truth(n.negated ? !null : null);
+        }
+        case K::has: {
+            const Trait* t = c.traits ? c.traits->find(n.name) : nullptr;
+            return truth(t != nullptr && t->value.type != TraitType::null);
+        }
+        case K::in_segment:
+            return c.in_segment ? truth(c.in_segment(n.name)) : Truth::unknown;
+        case K::known:
+            return truth(c.known);
+        case K::anonymous:
+            return truth(!c.known);
+    }
+    return Truth::unknown;
+}
+
+// Length of the UTF-8 character starting at s[i] (1 for invalid bytes).
+std::size_t char_length(std::string_view s, std::size_t i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    return std::min(n, s.size() - i);
+}
+
+bool same_char(std::string_view a, std::size_t i, std::size_t n, std::string_view b, std::size_t j, std::size_t m,
+               bool fold) {
+    if (n != m) return false;
+    for (std::size_t k = 0; k < n; ++k) {
+        char x = a[i + k], y = b[j + k];
+        if (fold) {
+            x = static_cast<char>(std::tolower(static_cast<unsigned char>(x)));
+            y = static_cast<char>(std::tolower(static_cast<unsigned char>(y)));
+        }
+        if (x != y) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+Day window_first_day(Micros now, Micros within) {
+    Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
+    return day_of(now) - static_cast<Day>(days) + 1;
+}
+
+// Greedy wildcard matching with one backtrack point (the last %): linear
+// in practice, O(text * pattern) at worst, never exponential.
+bool like_match(std::string_view text, std::string_view pattern, bool fold) {
+    std::size_t t = 0, p = 0;
+    std::size_t star_p = std::string_view::npos, star_t = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && pattern[p] == '%') {
+            star_p = ++p;
+            star_t = t;
+            continue;
+        }
+        if (p < pattern.size()) {
+            std::size_t tn = char_length(text, t);
+            if (pattern[p] == '_') {
+                ++p;
+                t += tn;
+                continue;
+            }
+            std::size_t pp = pattern[p] == '\\' && p + 1 < pattern.size() ? p + 1 : p;
+            std::size_t pn = char_length(pattern, pp);
+            if (same_char(text, t, tn, pattern, pp, pn, fold)) {
+                p = pp + pn;
+                t += tn;
+                continue;
+            }
+        }
+        if (star_p == std::string_view::npos) return false;
+        star_t += char_length(text, star_t);
+        t = star_t;
+        p = star_p;
+    }
+    while (p < pattern.size() && pattern[p] == '%') ++p;
+    return p == pattern.size();
+}
+
+Truth evaluate(const PredicateNode& node, const EvaluationContext& context) {
+    return evaluate_node(node, context);
+}
+
+}  // namespace customer_profile::core

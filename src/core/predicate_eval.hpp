@@ -1,0 +1,45 @@
+// Evaluating a segment predicate on one profile's traits and behavior, with
+// SQL's three-valued logic: a missing trait or a comparison between
+// different types is unknown, NOT unknown is unknown, and a profile is a
+// member only when the predicate is true. What the profile alone cannot
+// answer (membership in another segment, counts filtered on event
+// properties) is asked through callbacks that the glue implements.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "behavior.hpp"
+#include "predicate.hpp"
+#include "profile.hpp"
+
+namespace customer_profile::core {
+
+enum class Truth : std::uint8_t { false_, true_, unknown };
+
+struct EvaluationContext {
+    const Profile* traits = nullptr;     // nullptr: no traits
+    const Behavior* behavior = nullptr;  // nullptr: no events
+    bool known = false;                  // holds an identifier of a known namespace
+    Micros now = 0;                      // the transaction's time
+    // in_segment('name'); unknown when not set.
+    std::function<bool(const std::string&)> in_segment;
+    // count/sum with a where filter, over [first_day, today] (first_day is
+    // nullopt for all time); unknown when not set.
+    std::function<double(const Operand&, std::optional<Day>)> filtered_aggregate;
+};
+
+Truth evaluate(const PredicateNode& node, const EvaluationContext& context);
+inline bool matches(const PredicateNode& node, const EvaluationContext& context) {
+    return evaluate(node, context) == Truth::true_;
+}
+
+// SQL LIKE: % any run, _ one character (UTF-8 aware), \ escapes; ILIKE
+// folds ASCII letters.
+bool like_match(std::string_view text, std::string_view pattern, bool case_insensitive);
+
+// First day of a window of `within` ending today (whole UTC days).
+Day window_first_day(Micros now, Micros within);
+
+}  // namespace customer_profile::core

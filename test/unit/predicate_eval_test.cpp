@@ -1,0 +1,152 @@
+// Predicate evaluation: every construct on a profile's traits and behavior,
+// three-valued logic for missing traits and mismatched types, windows, LIKE,
+// and the callbacks for what the profile alone cannot answer.
+#include <gtest/gtest.h>
+
+#include "core/predicate_eval.hpp"
+#include "core/predicate_parser.hpp"
+
+using namespace customer_profile::core;
+
+namespace {
+
+const Micros kNow = parse_timestamp("2026-11-29T12:00:00Z");
+constexpr Micros kDay = kMicrosPerDay;
+
+TraitValue text(std::string s) {
+    TraitValue v;
+    v.type = TraitType::text;
+    v.text = std::move(s);
+    return v;
+}
+TraitValue num(double d) {
+    TraitValue v;
+    v.type = TraitType::number;
+    v.number = d;
+    return v;
+}
+
+class PredicateEval : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto put = [&](std::string name, TraitValue v) {
+            Trait t;
+            t.name = std::move(name);
+            t.value = std::move(v);
+            t.source = "crm";
+            profile.put(std::move(t));
+        };
+        put("tier", text("gold"));
+        put("ltv", num(250));
+        put("email", text("Ann.Lee@Example.EDU"));
+        put("city", text("Zürich"));
+        TraitValue vip;
+        vip.type = TraitType::boolean;
+        vip.boolean = true;
+        put("vip", vip);
+        TraitValue interests;
+        interests.type = TraitType::text_array;
+        interests.array = {"running", "yoga"};
+        put("interests", interests);
+        TraitValue signup;
+        signup.type = TraitType::timestamp;
+        signup.timestamp = kNow - 400 * kDay;
+        put("signup_at", signup);
+        put("note", TraitValue{});
+        Day oldest = day_of(kNow) - 399;
+        add_event(behavior, EventFact{"purchase", kNow - 3 * kDay, {{"revenue", 60}}}, oldest);
+        add_event(behavior, EventFact{"purchase", kNow - 20 * kDay, {{"revenue", 50}}}, oldest);
+        add_event(behavior, EventFact{"purchase", kNow - 80 * kDay, {{"revenue", 40}}}, oldest);
+        add_event(behavior, EventFact{"page_view", kNow - 2 * kDay, {}}, oldest);
+        context.traits = &profile;
+        context.behavior = &behavior;
+        context.known = true;
+        context.now = kNow;
+    }
+    Truth eval(const std::string& text) { return evaluate(parse_predicate(text), context); }
+
+    Profile profile;
+    Behavior behavior;
+    EvaluationContext context;
+};
+
+}  // namespace
+
+TEST_F(PredicateEval, ComparisonsOnTraits) {
+    EXPECT_EQ(eval("tier = 'gold'"), Truth::true_);
+    EXPECT_EQ(eval("tier <> 'gold'"), Truth::false_);
+    EXPECT_EQ(eval("ltv > 200 AND ltv <= 250 AND ltv >= 250 AND ltv < 251"), Truth::true_);
+    EXPECT_EQ(eval("tier IN ('silver', 'gold')"), Truth::true_);
+    EXPECT_EQ(eval("tier NOT IN ('silver', 'gold')"), Truth::false_);
+    EXPECT_EQ(eval("ltv BETWEEN 100 AND 500"), Truth::true_);
+    EXPECT_EQ(eval("ltv NOT BETWEEN 100 AND 200"), Truth::true_);
+    EXPECT_EQ(eval("vip = true"), Truth::true_);
+    EXPECT_EQ(eval("interests = 'yoga'"), Truth::true_);
+    EXPECT_EQ(eval("interests IN ('chess', 'running')"), Truth::true_);
+    EXPECT_EQ(eval("interests <> 'chess'"), Truth::true_);
+    EXPECT_EQ(eval("signup_at < now() - 365 days"), Truth::true_);
+    EXPECT_EQ(eval("signup_at > timestamp '2020-01-01T00:00:00Z'"), Truth::true_);
+}
+
+TEST_F(PredicateEval, MissingTraitsAndMismatchedTypesAreUnknown) {
+    EXPECT_EQ(eval("shoe_size > 40"), Truth::unknown);
+    EXPECT_EQ(eval("NOT shoe_size > 40"), Truth::unknown);
+    EXPECT_EQ(eval("tier > 5"), Truth::unknown);
+    EXPECT_EQ(eval("shoe_size > 40 OR tier = 'gold'"), Truth::true_);
+    EXPECT_EQ(eval("shoe_size > 40 AND tier = 'silver'"), Truth::false_);
+    EXPECT_EQ(eval("shoe_size IS NULL AND note IS NULL AND tier IS NOT NULL"), Truth::true_);
+    EXPECT_EQ(eval("has(tier) AND NOT has(note) AND NOT has(shoe_size)"), Truth::true_);
+    EXPECT_EQ(eval("tier NOT IN ('x', NULL)"), Truth::unknown);  // as in SQL
+    EXPECT_FALSE(matches(parse_predicate("shoe_size > 40"), context));
+}
+
+TEST_F(PredicateEval, LikeAndIlike) {
+    EXPECT_EQ(eval("email LIKE '%@Example.EDU'"), Truth::true_);
+    EXPECT_EQ(eval("email LIKE '%@example.edu'"), Truth::false_);
+    EXPECT_EQ(eval("email ILIKE '%@example.edu'"), Truth::true_);
+    EXPECT_EQ(eval("email NOT ILIKE 'bob%'"), Truth::true_);
+    EXPECT_EQ(eval("city LIKE 'Z_rich'"), Truth::true_);  // _ is one character, ü included
+    EXPECT_EQ(eval("ltv LIKE '2%'"), Truth::unknown);
+    EXPECT_TRUE(like_match("50%", "50\\%", false));
+    EXPECT_FALSE(like_match("500", "50\\%", false));
+    EXPECT_TRUE(like_match("", "%", false));
+    EXPECT_FALSE(like_match("a", "", false));
+    EXPECT_TRUE(like_match("abcabcabd", "%abc%abd", false));
+    // A hostile pattern stays cheap (no exponential backtracking).
+    EXPECT_FALSE(like_match(std::string(20000, 'a'), std::string(50, '%') + "b", false));
+}
+
+TEST_F(PredicateEval, BehaviorWindowsAndLastSeen) {
+    EXPECT_EQ(eval("count(purchase within 30 days) >= 2"), Truth::true_);
+    EXPECT_EQ(eval("count(purchase within 7 days) = 1"), Truth::true_);
+    EXPECT_EQ(eval("count(purchase) = 3"), Truth::true_);
+    EXPECT_EQ(eval("count(refund within 30 days) = 0"), Truth::true_);
+    EXPECT_EQ(eval("sum(purchase.revenue within 30 days) = 110"), Truth::true_);
+    EXPECT_EQ(eval("sum(purchase.revenue within 90 days) > 100"), Truth::true_);
+    EXPECT_EQ(eval("sum(purchase.revenue) = 150"), Truth::true_);
+    EXPECT_EQ(eval("sum(purchase.discount) = 0"), Truth::true_);
+    EXPECT_EQ(eval("last_seen() > now() - 7 days"), Truth::true_);
+    EXPECT_EQ(eval("last_seen(purchase) > now() - 2 days"), Truth::false_);
+    EXPECT_EQ(eval("last_seen(refund) > now() - 2 days"), Truth::unknown);
+    context.behavior = nullptr;
+    EXPECT_EQ(eval("count(purchase within 30 days) = 0"), Truth::true_);
+    EXPECT_EQ(eval("last_seen() IS NULL"), Truth::true_);
+}
+
+TEST_F(PredicateEval, KnownSegmentsAndFilteredCountsUseTheContext) {
+    EXPECT_EQ(eval("known AND NOT anonymous"), Truth::true_);
+    context.known = false;
+    EXPECT_EQ(eval("anonymous"), Truth::true_);
+    EXPECT_EQ(eval("in_segment('vip')"), Truth::unknown);
+    context.in_segment = [](const std::string& name) { return name == "vip"; };
+    EXPECT_EQ(eval("in_segment('vip') AND NOT in_segment('churned')"), Truth::true_);
+    EXPECT_EQ(eval("count(email_open where campaign = 'spring' within 14 days) > 0"), Truth::unknown);
+    std::optional<Day> seen_first;
+    context.filtered_aggregate = [&](const Operand& o, std::optional<Day> first) {
+        seen_first = first;
+        return o.name == "email_open" ? 2.0 : 0.0;
+    };
+    EXPECT_EQ(eval("count(email_open where campaign = 'spring' within 14 days) > 0"), Truth::true_);
+    ASSERT_TRUE(seen_first.has_value());
+    EXPECT_EQ(*seen_first, day_of(kNow) - 13);
+}
