@@ -1,0 +1,129 @@
+// Predicate type checking (see predicate_check.hpp).
+#include "predicate_check.hpp"
+
+#include "error.hpp"
+
+namespace customer_profile::core {
+namespace {
+
+// The static type of an operand; nullopt when any type may appear (an
+// undeclared trait, an event property, NULL).
+std::optional<TraitType> static_type(const Operand& o, const PredicateSchema& s, bool event_scope) {
+    switch (o.kind) {
+        case Operand::Kind::literal:
+            if (o.literal.type == TraitType::null) return std::nullopt;
+            return o.literal.type;
+        case Operand::Kind::trait:
+            if (event_scope || !s.trait_type) return std::nullopt;
+            return s.trait_type(o.name);
+        case Operand::Kind::now:
+        case Operand::Kind::last_seen:
+            return TraitType::timestamp;
+        case Operand::Kind::count:
+        case Operand::Kind::sum:
+            return TraitType::number;
+    }
+    return std::nullopt;
+}
+
+std::string describe(const Operand& o) {
+    switch (o.kind) {
+        case Operand::Kind::trait:
+            return o.name;
+        case Operand::Kind::literal:
+            return o.literal.type == TraitType::text ? "'" + o.literal.text + "'" : "the literal";
+        case Operand::Kind::now:
+            return "now()";
+        case Operand::Kind::last_seen:
+            return "last_seen()";
+        case Operand::Kind::count:
+            return "count(" + o.name + ")";
+        case Operand::Kind::sum:
+            return "sum(" + o.name + "." + o.property + ")";
+    }
+    return "?";
+}
+
+[[noreturn]] void type_error(const std::string& message) {
+    throw Error(ErrorCode::invalid_parameter, "type error: " + message);
+}
+
+// Two operands that must be comparable; ordered comparisons need an
+// ordered type, and a text[] trait only takes = / <> / IN with text.
+void check_pair(const Operand& a, const Operand& b, bool ordered, const PredicateSchema& s, bool event_scope) {
+    auto ta = static_type(a, s, event_scope), tb = static_type(b, s, event_scope);
+    for (const auto* side : {&ta, &tb})
+        if (*side && ordered && (**side == TraitType::boolean || **side == TraitType::text_array))
+            type_error(std::string("<, <=, >, >= and BETWEEN need numbers, text or timestamps, not ") +
+                       trait_type_name(**side));
+    if (!ta || !tb || *ta == *tb) return;
+    if (!ordered && ((*ta == TraitType::text_array && *tb == TraitType::text) ||
+                     (*tb == TraitType::text_array && *ta == TraitType::text)))
+        return;
+    type_error(describe(a) + " is " + trait_type_name(*ta) + " but " + describe(b) + " is " + trait_type_name(*tb));
+}
+
+void check(const PredicateNode& n, const PredicateSchema& s, bool event_scope);
+
+void check_operand(const Operand& o, const PredicateSchema& s, bool event_scope) {
+    if (event_scope && o.kind != Operand::Kind::trait && o.kind != Operand::Kind::literal)
+        type_error("a where filter compares event properties with values; " + describe(o) + " is not allowed there");
+    if (o.kind == Operand::Kind::sum && s.is_measure && !s.is_measure(o.name, o.property))
+        type_error("\"" + o.property + "\" is not a declared measure of event type \"" + o.name + "\"");
+    for (const auto& w : o.where) check(w, s, true);
+}
+
+void check(const PredicateNode& n, const PredicateSchema& s, bool event_scope) {
+    using K = PredicateNode::Kind;
+    switch (n.kind) {
+        case K::and_:
+        case K::or_:
+        case K::not_:
+            for (const auto& c : n.children) check(c, s, event_scope);
+            return;
+        case K::compare:
+            check_operand(n.left, s, event_scope);
+            check_operand(n.right, s, event_scope);
+            check_pair(n.left, n.right, n.op != CompareOp::eq && n.op != CompareOp::ne, s, event_scope);
+            return;
+        case K::in_list:
+            check_operand(n.left, s, event_scope);
+            for (const auto& item : n.list) {
+                Operand lit;
+                lit.literal = item;
+                check_pair(n.left, lit, false, s, event_scope);
+            }
+            return;
+        case K::between:
+            check_operand(n.left, s, event_scope);
+            check_operand(n.right, s, event_scope);
+            check_operand(n.upper, s, event_scope);
+            check_pair(n.left, n.right, true, s, event_scope);
+            check_pair(n.left, n.upper, true, s, event_scope);
+            return;
+        case K::like: {
+            check_operand(n.left, s, event_scope);
+            auto t = static_type(n.left, s, event_scope);
+            if (t && *t != TraitType::text)
+                type_error("LIKE and ILIKE need text, but " + describe(n.left) + " is " + trait_type_name(*t));
+            return;
+        }
+        case K::is_null:
+            check_operand(n.left, s, event_scope);
+            return;
+        case K::has:
+        case K::in_segment:
+        case K::known:
+        case K::anonymous:
+            if (event_scope) type_error("a where filter can only test event properties");
+            return;
+    }
+}
+
+}  // namespace
+
+void check_predicate(const PredicateNode& node, const PredicateSchema& schema) {
+    check(node, schema, false);
+}
+
+}  // namespace customer_profile::core

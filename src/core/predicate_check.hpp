@@ -1,0 +1,24 @@
+// Type checking a predicate once, at segment creation, so that a mistake
+// such as comparing a number trait with text is reported then, not silently
+// evaluated as unknown for every profile afterwards.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "predicate.hpp"
+
+namespace customer_profile::core {
+
+struct PredicateSchema {
+    // The declared type of a trait; nullopt for an undeclared trait (any type).
+    std::function<std::optional<TraitType>(const std::string&)> trait_type;
+    // Whether property is a declared measure of event_type; unset: not checked.
+    std::function<bool(const std::string& event_type, const std::string& property)> is_measure;
+};
+
+// Throws Error(invalid_parameter) with "type error: ..." naming the parts.
+void check_predicate(const PredicateNode& node, const PredicateSchema& schema);
+
+}  // namespace customer_profile::core

@@ -1,0 +1,68 @@
+// Predicate type checking at creation time.
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "core/predicate_check.hpp"
+#include "core/predicate_parser.hpp"
+
+using namespace customer_profile::core;
+
+namespace {
+
+PredicateSchema schema() {
+    PredicateSchema s;
+    s.trait_type = [](const std::string& name) -> std::optional<TraitType> {
+        if (name == "ltv") return TraitType::number;
+        if (name == "tier") return TraitType::text;
+        if (name == "vip") return TraitType::boolean;
+        if (name == "interests") return TraitType::text_array;
+        if (name == "signup_at") return TraitType::timestamp;
+        return std::nullopt;
+    };
+    s.is_measure = [](const std::string& type, const std::string& property) {
+        return type == "purchase" && property == "revenue";
+    };
+    return s;
+}
+
+std::string check_error(const std::string& text) {
+    try {
+        check_predicate(parse_predicate(text), schema());
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "ok";
+}
+
+}  // namespace
+
+TEST(PredicateCheck, AcceptsWellTypedPredicates) {
+    for (const char* ok :
+         {"ltv > 100 AND tier = 'gold'", "ltv BETWEEN 1 AND 2", "tier IN ('a', 'b', NULL)", "vip = true",
+          "interests = 'yoga'", "interests IN ('yoga', 'chess')", "signup_at > now() - 30 days",
+          "last_seen() < signup_at", "tier LIKE 'g%'",
+          "anything > 5 AND anything = 'x'",  // undeclared traits take any type
+          "count(purchase within 30 days) >= 2", "sum(purchase.revenue) > 10.5",
+          "count(email_open where campaign = 'spring' and clicks > 2 within 14 days) > 0", "ltv IS NULL OR has(ltv)"})
+        EXPECT_EQ(check_error(ok), "ok") << ok;
+}
+
+TEST(PredicateCheck, ReportsTypeErrorsOnce) {
+    EXPECT_EQ(check_error("ltv = 'gold'"), "type error: ltv is number but 'gold' is text");
+    EXPECT_EQ(check_error("tier > 5"), "type error: tier is text but the literal is number");
+    EXPECT_EQ(check_error("ltv IN (1, 'two')"), "type error: ltv is number but 'two' is text");
+    EXPECT_EQ(check_error("vip > false"),
+              "type error: <, <=, >, >= and BETWEEN need numbers, text or timestamps, not boolean");
+    EXPECT_EQ(check_error("interests > 'a'"),
+              "type error: <, <=, >, >= and BETWEEN need numbers, text or timestamps, not text[]");
+    EXPECT_EQ(check_error("ltv LIKE '1%'"), "type error: LIKE and ILIKE need text, but ltv is number");
+    EXPECT_EQ(check_error("signup_at > 5"), "type error: signup_at is timestamp but the literal is number");
+    EXPECT_EQ(check_error("count(purchase within 7 days) > 'many'"),
+              "type error: count(purchase) is number but 'many' is text");
+    EXPECT_EQ(check_error("sum(purchase.discount) > 1"),
+              "type error: \"discount\" is not a declared measure of event type \"purchase\"");
+    EXPECT_EQ(check_error("count(x where count(y) > 1) > 0"),
+              "type error: a where filter compares event properties with values; count(y) is not allowed there");
+    EXPECT_EQ(check_error("count(x where known) > 0"), "type error: a where filter can only test event properties");
+    EXPECT_EQ(check_error("NOT (tier = 'a' OR ltv BETWEEN 'a' AND 'b')"), "type error: ltv is number but 'a' is text");
+}
