@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "core/predicate_codec.hpp"
 #include "core/predicate_format.hpp"
 #include "core/predicate_parser.hpp"
 
@@ -147,4 +148,31 @@ TEST(Predicate, RandomInputParsesOrFailsCleanly) {
         }
     }
     EXPECT_GT(parsed, 100);
+}
+
+TEST(PredicateCodec, RoundTripsAndRejectsCorruption) {
+    const char* examples[] = {
+        "tier = 'gold' AND ltv BETWEEN 100 AND 500 OR NOT has(phone)",
+        "email NOT ILIKE '%.edu' AND city IN ('Lyon', NULL, TRUE, 2.5, timestamp '2026-01-01T00:00:00Z')",
+        "last_seen(purchase) > now() - 7 days AND known AND NOT anonymous AND in_segment('vip')",
+        "count(email_open where campaign = 'spring' OR x IS NOT NULL within 14 days) > 0 AND sum(p.revenue) >= -1",
+    };
+    for (const char* e : examples) {
+        PredicateNode tree = parse_predicate(e);
+        std::string bytes = encode_predicate(tree);
+        EXPECT_EQ(decode_predicate(bytes), tree) << e;
+        for (std::size_t n = 0; n < bytes.size(); ++n) EXPECT_THROW(decode_predicate(bytes.substr(0, n)), Error);
+        EXPECT_THROW(decode_predicate(bytes + "x"), Error);
+        // A changed byte either decodes to a tree that encodes back to itself, or is refused.
+        for (std::size_t i = 0; i < bytes.size(); ++i) {
+            std::string flipped = bytes;
+            flipped[i] = static_cast<char>(flipped[i] ^ 0x21);
+            try {
+                PredicateNode d = decode_predicate(flipped);
+                EXPECT_EQ(decode_predicate(encode_predicate(d)), d);
+            } catch (const Error&) {
+            }
+        }
+    }
+    EXPECT_THROW(decode_predicate(std::string("\x02\x0b", 2)), Error);  // unknown version
 }

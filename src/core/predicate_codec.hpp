@@ -1,0 +1,31 @@
+// The stored (binary) form of a compiled predicate, the segment_predicate
+// type's internal representation. Layout, format version 1 (integers as in
+// binary_io.hpp):
+//
+//   u8 version (= 1) | node
+//   node:    u8 kind | and/or: var n, n * node | not: node
+//            | compare: u8 op, operand, operand | in: u8 negated, operand, var n, n * value
+//            | between: u8 negated, 3 * operand | like: u8 negated, u8 ilike, operand, var len + pattern
+//            | is_null: u8 negated, operand | has, in_segment: var len + name | known, anonymous: -
+//   operand: u8 kind | trait: name | literal: value | now: zvar offset | last_seen: name, zvar offset
+//            | count/sum: name, property, zvar within, u8 has_where, [node]
+//   value:   u8 type | null: - | boolean: u8 | number: f64 | text: var len + bytes | timestamp: zvar
+//
+// The decoder accepts exactly this, within the limits of predicate.hpp, so a
+// value received in binary is as valid as one parsed from text.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "predicate.hpp"
+
+namespace customer_profile::core {
+
+constexpr std::uint8_t kPredicateFormatVersion = 1;
+
+std::string encode_predicate(const PredicateNode& node);
+// Throws Error(invalid_text) describing the first problem.
+PredicateNode decode_predicate(std::string_view bytes);
+
+}  // namespace customer_profile::core
