@@ -33,7 +33,7 @@ INSERT INTO profiles_in VALUES (1, :'p'), (2, '{}'),
     (3, format('{"traits": {"big": {"value": "%s", "source": "crm", "observed_at": "2026-01-02T03:04:05Z"}}}', repeat('x', 60000))::profile);
 CREATE TEMP TABLE profiles_out (id int, p profile);
 DO $$
-DECLARE path text := 'customer_profile_regress.bin';  -- relative: inside the data directory
+DECLARE path text := current_setting('data_directory') || '/customer_profile_regress.bin';
 BEGIN
     EXECUTE format('COPY profiles_in TO %L (FORMAT binary)', path);
     EXECUTE format('COPY profiles_out FROM %L (FORMAT binary)', path);
@@ -62,7 +62,7 @@ SELECT count(*) AS profiles,
        count(*) FILTER (WHERE p::text::profile::text = p::text) AS text_round_trips
   FROM random_profiles;
 DO $$
-DECLARE path text := 'customer_profile_regress.bin';  -- relative: inside the data directory
+DECLARE path text := current_setting('data_directory') || '/customer_profile_regress.bin';
 BEGIN
     EXECUTE format('COPY (SELECT g, p FROM random_profiles) TO %L (FORMAT binary)', path);
     CREATE TEMP TABLE random_back (g int, p customer_profile.profile);

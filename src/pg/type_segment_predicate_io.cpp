@@ -1,0 +1,77 @@
+// Datum plumbing for the segment_predicate type: text input (parsed by the
+// core) and output (normalized text), binary send/receive (the core's
+// compiled form, validated as strictly as text), and the creation-time type
+// check against the declared traits and measures.
+#include <algorithm>
+#include <string>
+
+#include "behavior_catalog.hpp"
+#include "boundary.hpp"
+#include "core/predicate_check.hpp"
+#include "core/predicate_codec.hpp"
+#include "core/predicate_format.hpp"
+#include "core/predicate_parser.hpp"
+#include "profile_datum.hpp"
+#include "trait_catalog.hpp"
+
+extern "C" {
+#include "libpq/pqformat.h"
+}
+
+namespace cp = customer_profile;
+
+// segment_predicate_in(cstring) returns segment_predicate
+CP_FUNCTION(segment_predicate_in) {
+    const char* text = PG_GETARG_CSTRING(0);
+    return cp::pg::profile_datum(cp::core::encode_predicate(cp::core::parse_predicate(text)));
+}
+
+// segment_predicate_out(segment_predicate) returns cstring: the normalized text
+CP_FUNCTION(segment_predicate_out) {
+    std::string text = cp::core::format_predicate(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
+    Datum result = 0;
+    cp::pg::pg_guard([&] { result = CStringGetDatum(pnstrdup(text.data(), text.size())); });
+    return result;
+}
+
+// segment_predicate_recv(internal) returns segment_predicate
+CP_FUNCTION(segment_predicate_recv) {
+    StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
+    std::string_view received(buf->data + buf->cursor, static_cast<std::size_t>(buf->len - buf->cursor));
+    std::string bytes = cp::core::encode_predicate(cp::core::decode_predicate(received));
+    buf->cursor = buf->len;
+    return cp::pg::profile_datum(bytes);
+}
+
+// segment_predicate_send(segment_predicate) returns bytea: version byte first
+CP_FUNCTION(segment_predicate_send) {
+    std::string_view bytes = cp::pg::profile_arg(fcinfo, 0);
+    Datum result = 0;
+    cp::pg::pg_guard([&] {
+        StringInfoData out;
+        pq_begintypsend(&out);
+        pq_sendbytes(&out, bytes.data(), static_cast<int>(bytes.size()));
+        result = PointerGetDatum(pq_endtypsend(&out));
+    });
+    return result;
+}
+
+// segment_predicate_check(segment_predicate) returns boolean: true, or a
+// 22023 "type error: ..." against the declared trait types and measures.
+CP_FUNCTION(segment_predicate_check) {
+    cp::core::PredicateNode tree = cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0));
+    const cp::pg::TraitCatalog& traits = cp::pg::trait_catalog();
+    const cp::pg::BehaviorCatalog& behavior = cp::pg::behavior_catalog();
+    cp::core::PredicateSchema schema;
+    schema.trait_type = [&](const std::string& name) -> std::optional<cp::core::TraitType> {
+        auto it = traits.definitions.find(name);
+        if (it == traits.definitions.end() || !it->second.type) return std::nullopt;
+        return *it->second.type;
+    };
+    schema.is_measure = [&](const std::string& type, const std::string& property) {
+        const auto* measures = behavior.measures_of(type);
+        return measures != nullptr && std::find(measures->begin(), measures->end(), property) != measures->end();
+    };
+    cp::core::check_predicate(tree, schema);
+    PG_RETURN_BOOL(true);
+}
