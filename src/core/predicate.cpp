@@ -1,6 +1,8 @@
 // Predicate tree helpers: operator text and structural equality.
 #include "predicate.hpp"
 
+#include <algorithm>
+
 namespace customer_profile::core {
 
 const char* compare_op_text(CompareOp op) {
@@ -30,6 +32,25 @@ bool operator==(const PredicateNode& a, const PredicateNode& b) {
     return a.kind == b.kind && a.children == b.children && a.op == b.op && a.negated == b.negated &&
            a.case_insensitive == b.case_insensitive && a.left == b.left && a.right == b.right && a.upper == b.upper &&
            a.list == b.list && a.name == b.name;
+}
+
+namespace {
+
+void collect_segments(const PredicateNode& n, std::vector<std::string>& out) {
+    if (n.kind == PredicateNode::Kind::in_segment) out.push_back(n.name);
+    for (const auto& c : n.children) collect_segments(c, out);
+    for (const Operand* o : {&n.left, &n.right, &n.upper})
+        for (const auto& w : o->where) collect_segments(w, out);
+}
+
+}  // namespace
+
+std::vector<std::string> referenced_segments(const PredicateNode& node) {
+    std::vector<std::string> out;
+    collect_segments(node, out);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 }  // namespace customer_profile::core

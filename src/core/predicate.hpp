@@ -72,6 +72,9 @@ constexpr std::size_t kMaxPredicateNodes = 2000;
 namespace customer_profile::core {
 
 bool operator==(const Operand& a, const Operand& b);
+
+// The segments named by in_segment() anywhere in the tree, sorted, unique.
+std::vector<std::string> referenced_segments(const PredicateNode& node);
 bool operator==(const PredicateNode& a, const PredicateNode& b);
 inline bool operator!=(const PredicateNode& a, const PredicateNode& b) {
     return !(a == b);

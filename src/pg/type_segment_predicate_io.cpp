@@ -12,6 +12,7 @@
 #include "core/predicate_format.hpp"
 #include "core/predicate_parser.hpp"
 #include "profile_datum.hpp"
+#include "spi_util.hpp"
 #include "trait_catalog.hpp"
 
 extern "C" {
@@ -74,4 +75,11 @@ CP_FUNCTION(segment_predicate_check) {
     };
     cp::core::check_predicate(tree, schema);
     PG_RETURN_BOOL(true);
+}
+
+// _segment_predicate_references(segment_predicate) returns text[]: the
+// segments it names with in_segment(), for dependency and cycle checks.
+CP_FUNCTION(segment_predicate_references) {
+    auto names = cp::core::referenced_segments(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
+    return cp::pg::text_array(names, std::vector<bool>(names.size(), false));
 }

@@ -66,3 +66,9 @@ TEST(PredicateCheck, ReportsTypeErrorsOnce) {
     EXPECT_EQ(check_error("count(x where known) > 0"), "type error: a where filter can only test event properties");
     EXPECT_EQ(check_error("NOT (tier = 'a' OR ltv BETWEEN 'a' AND 'b')"), "type error: ltv is number but 'a' is text");
 }
+
+TEST(PredicateCheck, ListsReferencedSegments) {
+    EXPECT_EQ(referenced_segments(parse_predicate("in_segment('b') AND (in_segment('a') OR NOT in_segment('b'))")),
+              std::vector<std::string>({"a", "b"}));
+    EXPECT_TRUE(referenced_segments(parse_predicate("tier = 'gold'")).empty());
+}
