@@ -32,3 +32,30 @@ SELECT segment_drop('vip_or_new');
 SELECT segment_drop('vip');
 SELECT segment_drop('high_score');
 SELECT count(*) AS segments_left FROM segment;
+
+-- Live evaluation on one profile: traits, behavior, known/anonymous, other segments,
+-- counts filtered on event properties.
+SELECT event_measure_define('purchase', 'amount');
+SELECT resolve_identity('{"crm_id": "s-1", "email": "seg@x.com"}') AS ann \gset
+SELECT trait_observe('{"crm_id": "s-1"}', '{"score": 95, "city": "Lyon"}', 'crm') = :ann AS observed;
+SELECT track('{"crm_id": "s-1"}', 'purchase', now() - interval '2 days', '{"amount": 30, "channel": "web"}') = :ann AS t1;
+SELECT track('{"crm_id": "s-1"}', 'purchase', now() - interval '10 days', '{"amount": 80, "channel": "store"}') = :ann AS t2;
+SELECT track('{"crm_id": "s-1"}', 'email_open', now() - interval '1 day', '{"campaign": "spring"}') = :ann AS t3;
+SELECT track('{"cookie": "anon-1"}', 'page_view', now()) AS anon \gset
+SELECT segment_create('high_score', 'score >= 90') > 0 AS created;
+SELECT segment_create('buyers', 'count(purchase within 30 days) >= 2 AND sum(purchase.amount within 30 days) > 100') > 0 AS created;
+SELECT segment_create('vip', 'in_segment(''high_score'') AND in_segment(''buyers'') AND known') > 0 AS created;
+SELECT segment_create('spring_openers', 'count(email_open where campaign = ''spring'' within 7 days) > 0') > 0 AS created;
+SELECT segment_create('web_buyers', 'sum(purchase.amount where channel = ''web'') >= 30 AND NOT city = ''Paris''') > 0 AS created;
+SELECT segment_create('visitors', 'anonymous AND last_seen() > now() - 1 hour') > 0 AS created;
+SELECT array_agg(s ORDER BY s) AS ann_segments FROM profile_segment(:ann) s;
+SELECT array_agg(s ORDER BY s) AS anon_segments FROM profile_segment(:anon) s;
+SELECT profile_segment(:ann, 'vip') AS ann_vip, profile_segment(:anon, 'vip') AS anon_vip,
+       profile_segment(-1, 'vip') IS NULL AS unknown_profile;
+SELECT regress.err($$SELECT customer_profile.profile_segment(1, 'nope')$$);
+SELECT segment_matches(:ann, 'city = ''Lyon'' AND shoe_size > 40') AS unknown_is_not_a_match,
+       segment_matches(:ann, 'NOT shoe_size > 40') AS not_unknown_is_not_a_match,
+       segment_matches(:ann, 'city IN (''Lyon'', ''Nice'') AND has(score)') AS lyon;
+-- Changing a definition changes the answer at once.
+SELECT segment_alter('high_score', 'score >= 99');
+SELECT profile_segment(:ann, 'vip') AS vip_after_raising_the_bar;

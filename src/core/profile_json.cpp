@@ -183,6 +183,23 @@ TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitTyp
     return value_from_json(v, type ? *type : infer_type(v, name), name);
 }
 
+Profile properties_as_traits(std::string_view json_object) {
+    json v = json::parse(json_object.begin(), json_object.end(), nullptr, false);
+    if (v.is_discarded() || !v.is_object()) throw Error(ErrorCode::invalid_text, "properties are not a JSON object");
+    Profile out;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        if (it.key().empty() || it.key().size() > kMaxTraitNameBytes) continue;
+        try {
+            Trait t;
+            t.name = it.key();
+            t.value = value_from_json(it.value(), infer_type(it.value(), t.name), t.name);
+            out.put(std::move(t));
+        } catch (const Error&) {
+        }
+    }
+    return out;
+}
+
 std::optional<std::string> trait_value_text(const TraitValue& value) {
     switch (value.type) {
         case TraitType::null:

@@ -33,4 +33,9 @@ std::string profile_traits_json(const Profile& profile);
 // inferred from the JSON value pass std::nullopt. Errors name the trait.
 TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitType> type, const std::string& name);
 
+// An event's properties (a JSON object) as traits, so a predicate's where
+// filter evaluates on them like on a profile. Values that are no trait type
+// (nested objects, mixed arrays) are left out. Throws on malformed JSON.
+Profile properties_as_traits(std::string_view json_object);
+
 }  // namespace customer_profile::core

@@ -169,3 +169,19 @@ CREATE VIEW customer_profile.segments AS
     SELECT s.segment_id, s.name, s.predicate::text AS predicate, s.refers_to, s.description, s.created_at, s.updated_at
       FROM customer_profile.segment s;
 COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
+
+CREATE FUNCTION customer_profile.segment_matches(profile_id bigint, predicate customer_profile.segment_predicate)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_segment_matches' LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_profile.segment_matches(bigint, customer_profile.segment_predicate) IS
+    'Evaluates a predicate on one profile now (traits, behavior summary, known/anonymous, other segments); NULL for an unknown profile.';
+
+CREATE FUNCTION customer_profile.profile_segment(profile_id bigint) RETURNS SETOF text
+    AS 'MODULE_PATHNAME', 'cp_profile_segments' LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_profile.profile_segment(bigint) IS
+    'The segments the person is in now (evaluated live), by name.';
+
+CREATE FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_profile_in_segment' LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_profile.profile_segment(bigint, text) IS
+    'Whether the person is in the segment now (evaluated live); NULL for an unknown profile, 42704 for an unknown segment.';

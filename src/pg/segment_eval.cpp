@@ -1,0 +1,208 @@
+// Live segment evaluation for one profile: segment_matches(profile_id,
+// predicate) and profile_segment(profile_id[, segment]). The profile's
+// traits and behavior summary are read with index probes; in_segment()
+// evaluates the named segment's stored predicate (definitions are acyclic,
+// and depth is bounded anyway); a count/sum filtered on event properties
+// reads that profile's events of the type inside the window.
+#include <map>
+#include <memory>
+
+#include "behavior_store.hpp"
+#include "boundary.hpp"
+#include "core/predicate_codec.hpp"
+#include "core/predicate_eval.hpp"
+#include "core/profile_codec.hpp"
+#include "core/profile_json.hpp"
+#include "datum_convert.hpp"
+#include "identity_catalog.hpp"
+#include "identity_lookup.hpp"
+#include "profile_datum.hpp"
+#include "spi_util.hpp"
+
+namespace cp = customer_profile;
+
+namespace customer_profile::pg {
+namespace {
+
+constexpr int kMaxSegmentDepth = 32;
+
+CachedPlan resolve_merged_plan{"SELECT customer_profile.profile_resolve($1)", 1, {INT8OID}};
+CachedPlan known_plan{
+    "SELECT EXISTS (SELECT 1 FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id) "
+    "WHERE i.profile_id = $1 AND n.is_known)",
+    1,
+    {INT8OID}};
+CachedPlan segment_plan{
+    "SELECT customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment WHERE name = $1",
+    1,
+    {TEXTOID}};
+CachedPlan all_segments_plan{
+    "SELECT name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment ORDER BY name",
+    0,
+    {}};
+CachedPlan events_plan{
+    "SELECT e.properties::text FROM customer_profile.identity i JOIN customer_profile.event e "
+    "ON e.identity_id = i.identity_id WHERE i.profile_id = $1 AND e.event_type = $2 AND e.occurred_at >= $3",
+    3,
+    {INT8OID, TEXTOID, TIMESTAMPTZOID}};
+
+struct ProfileFacts {
+    std::int64_t profile_id = 0;
+    core::Profile traits;
+    core::Behavior behavior;
+    bool known = false;
+};
+
+// The live profile (following merges); nullopt when unknown. Inside SPI.
+std::optional<ProfileFacts> load_profile(std::int64_t profile_id) {
+    const IdentityCatalog& catalog = identity_catalog();
+    bool found = false;
+    Datum data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, false, &found);
+    if (!found) {
+        Datum args[1] = {Int64GetDatum(profile_id)};
+        spi_run(resolve_merged_plan, args, nullptr, true);
+        if (spi_isnull(0, 1)) return std::nullopt;
+        profile_id = spi_int8(0, 1);
+        data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, false, &found);
+        if (!found) return std::nullopt;
+    }
+    ProfileFacts facts;
+    facts.profile_id = profile_id;
+    if (data != (Datum)0) {
+        struct varlena* v = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
+        facts.traits = core::decode_profile(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+    }
+    if (catalog.attr_profile_behavior != InvalidAttrNumber)
+        facts.behavior = behavior_from_datum(fetch_profile_column(catalog, profile_id, catalog.attr_profile_behavior));
+    Datum args[1] = {Int64GetDatum(profile_id)};
+    spi_run(known_plan, args, nullptr, true);
+    facts.known = spi_bool(0, 1);
+    return facts;
+}
+
+class Evaluator {
+public:
+    explicit Evaluator(const ProfileFacts& facts) : facts_(facts) {}
+
+    bool matches(const core::PredicateNode& tree) {
+        core::EvaluationContext c;
+        c.traits = &facts_.traits;
+        c.behavior = &facts_.behavior;
+        c.known = facts_.known;
+        c.now = GetCurrentTransactionStartTimestamp();
+        c.in_segment = [this](const std::string& name) { return segment(name); };
+        c.filtered_aggregate = [this](const core::Operand& o, std::optional<core::Day> first) {
+            return filtered(o, first);
+        };
+        return core::matches(tree, c);
+    }
+
+    bool segment(const std::string& name) {
+        auto memo = memo_.find(name);
+        if (memo != memo_.end()) return memo->second;
+        if (++depth_ > kMaxSegmentDepth)
+            throw core::Error(core::ErrorCode::limit_exceeded, "segments refer to each other more than 32 levels deep");
+        Datum args[1] = {text_datum(name)};
+        if (spi_run(segment_plan, args, nullptr, true) == 0)
+            throw core::Error(core::ErrorCode::undefined_object, "unknown segment \"" + name + "\"");
+        // segment_predicate_send() returns the stored form itself.
+        core::PredicateNode tree = core::decode_predicate(spi_bytes(0, 1));
+        bool result = matches(tree);
+        --depth_;
+        memo_[name] = result;
+        return result;
+    }
+
+private:
+    double filtered(const core::Operand& o, std::optional<core::Day> first) {
+        core::Micros since = first ? static_cast<core::Micros>(*first) * core::kMicrosPerDay : core::kMinTimestamp;
+        Datum args[3] = {Int64GetDatum(facts_.profile_id), text_datum(o.name), TimestampTzGetDatum(since)};
+        std::uint64_t n = spi_run(events_plan, args, nullptr, true);
+        std::vector<std::string> rows;
+        for (std::uint64_t row = 0; row < n; ++row) rows.push_back(spi_bytes(row, 1));
+        double total = 0;
+        for (const auto& json : rows) {
+            core::Profile properties = core::properties_as_traits(json);
+            core::EvaluationContext c;
+            c.traits = &properties;
+            c.now = GetCurrentTransactionStartTimestamp();
+            if (!core::matches(o.where.front(), c)) continue;
+            if (o.kind == core::Operand::Kind::count) {
+                total += 1;
+            } else if (const core::Trait* t = properties.find(o.property);
+                       t != nullptr && t->value.type == core::TraitType::number) {
+                total += t->value.number;
+            }
+        }
+        return total;
+    }
+
+    const ProfileFacts& facts_;
+    std::map<std::string, bool> memo_;
+    int depth_ = 0;
+};
+
+}  // namespace
+}  // namespace customer_profile::pg
+
+// segment_matches(profile_id bigint, predicate segment_predicate) returns boolean; NULL for an unknown profile
+CP_FUNCTION(segment_matches) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_NULL();
+    std::string bytes(cp::pg::profile_arg(fcinfo, 1));
+    cp::core::PredicateNode tree = cp::core::decode_predicate(bytes);
+    cp::pg::spi_connect();
+    auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+    bool result = false;
+    if (facts) result = cp::pg::Evaluator(*facts).matches(tree);
+    cp::pg::spi_finish();
+    if (!facts) PG_RETURN_NULL();
+    PG_RETURN_BOOL(result);
+}
+
+// profile_segment(profile_id bigint, segment text) returns boolean
+CP_FUNCTION(profile_in_segment) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_NULL();
+    std::string name = cp::pg::text_arg(fcinfo, 1);
+    cp::pg::spi_connect();
+    auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+    bool result = false;
+    if (facts) {
+        cp::pg::Evaluator evaluator(*facts);
+        result = evaluator.segment(name);
+    } else {
+        Datum args[1] = {cp::pg::text_datum(name)};
+        if (cp::pg::spi_run(cp::pg::segment_plan, args, nullptr, true) == 0)
+            throw cp::core::Error(cp::core::ErrorCode::undefined_object, "unknown segment \"" + name + "\"");
+    }
+    cp::pg::spi_finish();
+    if (!facts) PG_RETURN_NULL();
+    PG_RETURN_BOOL(result);
+}
+
+// profile_segment(profile_id bigint) returns setof text: the segments the person is in now
+CP_FUNCTION(profile_segments) {
+    std::vector<std::string> names;
+    if (!PG_ARGISNULL(0)) {
+        cp::pg::spi_connect();
+        auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+        if (facts) {
+            std::uint64_t n = cp::pg::spi_run(cp::pg::all_segments_plan, nullptr, nullptr, true);
+            std::vector<std::pair<std::string, std::string>> segments;
+            for (std::uint64_t row = 0; row < n; ++row)
+                segments.emplace_back(cp::pg::spi_bytes(row, 1), cp::pg::spi_bytes(row, 2));
+            cp::pg::Evaluator evaluator(*facts);
+            for (const auto& [name, bytes] : segments)
+                if (evaluator.segment(name)) names.push_back(name);
+        }
+        cp::pg::spi_finish();
+    }
+    cp::pg::pg_guard([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    for (const auto& name : names)
+        cp::pg::pg_guard([&] {
+            Datum values[1] = {PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size())))};
+            bool nulls[1] = {false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        });
+    return (Datum)0;
+}
