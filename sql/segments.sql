@@ -59,3 +59,18 @@ SELECT segment_matches(:ann, 'city = ''Lyon'' AND shoe_size > 40') AS unknown_is
 -- Changing a definition changes the answer at once.
 SELECT segment_alter('high_score', 'score >= 99');
 SELECT profile_segment(:ann, 'vip') AS vip_after_raising_the_bar;
+
+-- Stored membership: refresh records entries and exits, with history and outbox.
+SELECT * FROM segment_refresh('buyers');
+SELECT segment_members('buyers') = :ann AS ann_is_member, segment_size('buyers') AS size;
+SELECT * FROM segment_refresh('buyers');
+SELECT segment_alter('buyers', 'count(purchase within 5 days) >= 2');
+SELECT * FROM segment_refresh('buyers');
+SELECT segment_size('buyers') AS size_after_tightening;
+SELECT profile_id = :ann AS ann, exited_at IS NOT NULL AND exited_at >= entered_at AS left_after_entering
+  FROM segment_membership m JOIN segment s USING (segment_id) WHERE s.name = 'buyers';
+SELECT segment, profile_id = :ann AS ann, change FROM segment_outbox ORDER BY position;
+SELECT * FROM segment_refresh('visitors');
+SELECT array_agg(p ORDER BY p) = ARRAY[:anon]::bigint[] AS anon_visits FROM segment_members('visitors') p;
+SELECT regress.err($$SELECT * FROM customer_profile.segment_refresh('nope')$$);
+SELECT regress.err($$SELECT customer_profile.segment_size('nope')$$);

@@ -4,11 +4,13 @@
 // evaluates the named segment's stored predicate (definitions are acyclic,
 // and depth is bounded anyway); a count/sum filtered on event properties
 // reads that profile's events of the type inside the window.
+#include <algorithm>
 #include <map>
 #include <memory>
 
 #include "behavior_store.hpp"
 #include "boundary.hpp"
+#include "core/behavior_codec.hpp"
 #include "core/predicate_codec.hpp"
 #include "core/predicate_eval.hpp"
 #include "core/profile_codec.hpp"
@@ -144,6 +146,76 @@ private:
 
 }  // namespace
 }  // namespace customer_profile::pg
+
+namespace customer_profile::pg {
+namespace {
+
+CachedPlan known_profiles_plan{
+    "SELECT DISTINCT i.profile_id FROM customer_profile.identity i JOIN customer_profile.namespace n "
+    "USING (namespace_id) WHERE n.is_known",
+    0,
+    {}};
+
+// Every live profile that matches, read in batches through a cursor.
+std::vector<std::int64_t> evaluate_all(const core::PredicateNode& tree) {
+    std::vector<std::int64_t> known_ids;
+    std::uint64_t n = spi_run(known_profiles_plan, nullptr, nullptr, true);
+    for (std::uint64_t row = 0; row < n; ++row) known_ids.push_back(spi_int8(row, 1));
+    std::sort(known_ids.begin(), known_ids.end());
+    std::vector<std::int64_t> members;
+    Portal portal = nullptr;
+    pg_guard([&] {
+        portal = SPI_cursor_open_with_args(nullptr,
+                                           "SELECT profile_id, data, behavior FROM customer_profile.unified_profile", 0,
+                                           nullptr, nullptr, nullptr, true, 0);
+    });
+    for (;;) {
+        std::vector<ProfileFacts> batch;
+        pg_guard([&] {
+            SPI_cursor_fetch(portal, true, 10000);
+            for (std::uint64_t row = 0; row < SPI_processed; ++row) {
+                bool isnull = false;
+                HeapTuple tuple = SPI_tuptable->vals[row];
+                TupleDesc desc = SPI_tuptable->tupdesc;
+                ProfileFacts& f = batch.emplace_back();
+                f.profile_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+                Datum data = SPI_getbinval(tuple, desc, 2, &isnull);
+                if (!isnull) {
+                    struct varlena* v = PG_DETOAST_DATUM_PACKED(data);
+                    f.traits = core::decode_profile(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+                }
+                Datum behavior = SPI_getbinval(tuple, desc, 3, &isnull);
+                if (!isnull) {
+                    struct varlena* v = PG_DETOAST_DATUM_PACKED(behavior);
+                    f.behavior = core::decode_behavior(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+                }
+            }
+            SPI_freetuptable(SPI_tuptable);
+        });
+        if (batch.empty()) break;
+        for (auto& f : batch) {
+            if (cancel_requested())
+                throw core::Error(core::ErrorCode::query_canceled, "canceling statement due to user request");
+            f.known = std::binary_search(known_ids.begin(), known_ids.end(), f.profile_id);
+            if (Evaluator(f).matches(tree)) members.push_back(f.profile_id);
+        }
+    }
+    pg_guard([&] { SPI_cursor_close(portal); });
+    std::sort(members.begin(), members.end());
+    return members;
+}
+
+}  // namespace
+}  // namespace customer_profile::pg
+
+// _segment_evaluate_all(predicate segment_predicate) returns bigint[]: every live profile that matches
+CP_FUNCTION(segment_evaluate_all) {
+    cp::core::PredicateNode tree = cp::core::decode_predicate(std::string(cp::pg::profile_arg(fcinfo, 0)));
+    cp::pg::spi_connect();
+    std::vector<std::int64_t> members = cp::pg::evaluate_all(tree);
+    cp::pg::spi_finish();
+    return cp::pg::int8_array(members);
+}
 
 // segment_matches(profile_id bigint, predicate segment_predicate) returns boolean; NULL for an unknown profile
 CP_FUNCTION(segment_matches) {

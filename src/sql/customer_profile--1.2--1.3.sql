@@ -185,3 +185,127 @@ CREATE FUNCTION customer_profile.profile_segment(profile_id bigint, segment text
     AS 'MODULE_PATHNAME', 'cp_profile_in_segment' LANGUAGE C STABLE;
 COMMENT ON FUNCTION customer_profile.profile_segment(bigint, text) IS
     'Whether the person is in the segment now (evaluated live); NULL for an unknown profile, 42704 for an unknown segment.';
+
+-- Membership, with history: one row per stay of a profile in a segment.
+CREATE TABLE customer_profile.segment_membership (
+    profile_id bigint NOT NULL,
+    segment_id integer NOT NULL,
+    entered_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    exited_at timestamptz,
+    PRIMARY KEY (profile_id, segment_id, entered_at)
+);
+CREATE UNIQUE INDEX segment_membership_current_idx
+    ON customer_profile.segment_membership (segment_id, profile_id) WHERE exited_at IS NULL;
+COMMENT ON TABLE customer_profile.segment_membership IS
+    'Each stay of a profile in a segment: entered_at, and exited_at once it left (NULL while a member).';
+
+-- Entries and exits for systems of action, in order (position).
+CREATE TABLE customer_profile.segment_outbox (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    segment text NOT NULL,
+    profile_id bigint NOT NULL,
+    change text NOT NULL CHECK (change IN ('enter', 'exit')),
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE customer_profile.segment_outbox IS
+    'Every segment entry and exit, in order: what systems of action consume (see NOTIFY customer_profile_segment).';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_membership', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_outbox_position_seq', '');
+
+CREATE FUNCTION customer_profile._segment_evaluate_all(predicate customer_profile.segment_predicate) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'cp_segment_evaluate_all' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_profile._segment_evaluate_all(customer_profile.segment_predicate) IS
+    'Internal: every live profile matching a predicate now, sorted.';
+
+CREATE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seg record;
+    members bigint[];
+BEGIN
+    SELECT s.segment_id, s.name, s.predicate INTO seg FROM customer_profile.segment s
+     WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    members := customer_profile._segment_evaluate_all(seg.predicate);
+    WITH now_in AS (SELECT unnest(members) AS profile_id),
+    exits AS (
+        UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM now_in n WHERE n.profile_id = m.profile_id)
+        RETURNING m.profile_id),
+    enters AS (
+        INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
+        SELECT n.profile_id, seg.segment_id FROM now_in n
+         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.segment_membership m
+                            WHERE m.segment_id = seg.segment_id AND m.profile_id = n.profile_id AND m.exited_at IS NULL)
+        RETURNING profile_id),
+    changes AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT seg.name, profile_id, 'exit' FROM exits
+        UNION ALL
+        SELECT seg.name, profile_id, 'enter' FROM enters
+        RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
+      INTO entered, exited FROM changes;
+    IF entered + exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
+                                            'source', 'refresh')::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh(text) IS
+    'Recomputes a segment over every live profile in one pass: records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts.';
+
+CREATE FUNCTION customer_profile.segment_members(segment text) RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id integer;
+BEGIN
+    SELECT s.segment_id INTO id FROM customer_profile.segment s WHERE s.name = segment_members.segment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', segment USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY SELECT m.profile_id FROM customer_profile.segment_membership m
+                  WHERE m.segment_id = id AND m.exited_at IS NULL ORDER BY m.profile_id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_members(text) IS 'The current members of a segment (as of its last refresh or change).';
+
+CREATE FUNCTION customer_profile.segment_size(segment text) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT count(*) FROM customer_profile.segment_members(segment_size.segment);
+    END;
+COMMENT ON FUNCTION customer_profile.segment_size(text) IS 'How many profiles are in a segment now (stored membership).';
+
+-- A dropped segment leaves no current members behind.
+CREATE OR REPLACE FUNCTION customer_profile.segment_drop(name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    user_segment text;
+    id integer;
+BEGIN
+    SELECT s.name INTO user_segment FROM customer_profile.segment s
+     WHERE segment_drop.name = ANY (s.refers_to) AND s.name <> segment_drop.name LIMIT 1;
+    IF user_segment IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" is used by segment "%"', name, user_segment
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    DELETE FROM customer_profile.segment s WHERE s.name = segment_drop.name RETURNING segment_id INTO id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id;
+END
+$$;
