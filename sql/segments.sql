@@ -74,3 +74,15 @@ SELECT * FROM segment_refresh('visitors');
 SELECT array_agg(p ORDER BY p) = ARRAY[:anon]::bigint[] AS anon_visits FROM segment_members('visitors') p;
 SELECT regress.err($$SELECT * FROM customer_profile.segment_refresh('nope')$$);
 SELECT regress.err($$SELECT customer_profile.segment_size('nope')$$);
+
+-- Outbox consumers: read after the acknowledged position, acknowledge, read on.
+SELECT count(*) AS first_read FROM segment_outbox_read('mailer');
+SELECT max(outbox_position) AS upto FROM segment_outbox_read('mailer', 2) \gset
+SELECT segment_outbox_ack('mailer', :upto);
+SELECT segment, change FROM segment_outbox_read('mailer');
+SELECT segment_outbox_ack('mailer', 1);  -- never moves back
+SELECT count(*) AS still_after_ack FROM segment_outbox_read('mailer');
+SELECT count(*) AS other_consumer_sees_all FROM segment_outbox_read('ab_tests');
+SELECT regress.err($$SELECT customer_profile.segment_outbox_ack('nobody', 1)$$);
+SELECT regress.err($$SELECT * FROM customer_profile.segment_outbox_read('', 10)$$);
+SELECT regress.err($$SELECT * FROM customer_profile.segment_outbox_read('x', 0)$$);

@@ -309,3 +309,56 @@ BEGIN
     DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id;
 END
 $$;
+
+-- Consumers of the outbox keep their position here, so nothing is missed
+-- while they are down: read after the position, act, acknowledge.
+CREATE TABLE customer_profile.segment_consumer (
+    consumer text PRIMARY KEY CHECK (length(consumer) BETWEEN 1 AND 200),
+    position bigint NOT NULL DEFAULT 0,
+    acknowledged_at timestamptz
+);
+COMMENT ON TABLE customer_profile.segment_consumer IS
+    'Each outbox consumer''s acknowledged position.';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_consumer', '');
+
+CREATE FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer DEFAULT 1000)
+    RETURNS TABLE (outbox_position bigint, segment text, profile_id bigint, change text, changed_at timestamptz)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    after bigint;
+BEGIN
+    IF consumer IS NULL OR length(consumer) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a consumer name of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_changes IS NULL OR max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.segment_consumer AS c (consumer) VALUES (segment_outbox_read.consumer)
+    ON CONFLICT ON CONSTRAINT segment_consumer_pkey DO NOTHING;
+    SELECT c.position INTO after FROM customer_profile.segment_consumer c WHERE c.consumer = segment_outbox_read.consumer;
+    RETURN QUERY SELECT o.position, o.segment, o.profile_id, o.change, o.changed_at
+                   FROM customer_profile.segment_outbox o
+                  WHERE o.position > after ORDER BY o.position LIMIT max_changes;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_outbox_read(text, integer) IS
+    'The next changes after the consumer''s acknowledged position (registers a new consumer at position 0).';
+
+CREATE FUNCTION customer_profile.segment_outbox_ack(consumer text, upto bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE customer_profile.segment_consumer c
+       SET position = greatest(c.position, upto), acknowledged_at = now()
+     WHERE c.consumer = segment_outbox_ack.consumer;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown consumer "%"', consumer USING ERRCODE = 'undefined_object',
+            HINT = 'A consumer exists once it has read with segment_outbox_read().';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_outbox_ack(text, bigint) IS
+    'Marks every change up to a position as handled by the consumer (positions never move back).';
