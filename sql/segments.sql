@@ -86,3 +86,26 @@ SELECT count(*) AS other_consumer_sees_all FROM segment_outbox_read('ab_tests');
 SELECT regress.err($$SELECT customer_profile.segment_outbox_ack('nobody', 1)$$);
 SELECT regress.err($$SELECT * FROM customer_profile.segment_outbox_read('', 10)$$);
 SELECT regress.err($$SELECT * FROM customer_profile.segment_outbox_read('x', 0)$$);
+
+-- segment_explain: the tree, and SQL that finds the same people.
+SELECT segment_create('explained', 'score >= 90 AND city IN (''Lyon'', ''Nice'') AND known AND count(purchase within 30 days) >= 2 AND sum(purchase.amount where channel = ''web'' within 7 days) > 10') > 0 AS created;
+SELECT predicate, tree FROM segment_explain('explained');
+SELECT equivalent_sql FROM segment_explain('explained');
+-- Every segment: the equivalent SQL finds exactly the members that refresh stored.
+CREATE TEMP TABLE sql_check (segment text, same boolean, members int);
+DO $$
+DECLARE
+    s record;
+    via_sql bigint[];
+    stored bigint[];
+BEGIN
+    FOR s IN SELECT name FROM customer_profile.segment ORDER BY name LOOP
+        PERFORM customer_profile.segment_refresh(s.name);
+        EXECUTE format('SELECT coalesce(array_agg(profile_id ORDER BY profile_id), ''{}'') FROM (%s) q',
+                       (SELECT equivalent_sql FROM customer_profile.segment_explain(s.name))) INTO via_sql;
+        SELECT coalesce(array_agg(m ORDER BY m), '{}') INTO stored FROM customer_profile.segment_members(s.name) m;
+        INSERT INTO sql_check VALUES (s.name, via_sql = stored, cardinality(stored));
+    END LOOP;
+END $$;
+SELECT segment, same, members FROM sql_check ORDER BY segment;
+SELECT regress.err($$SELECT * FROM customer_profile.segment_explain('nope')$$);

@@ -11,6 +11,8 @@
 #include "core/predicate_codec.hpp"
 #include "core/predicate_format.hpp"
 #include "core/predicate_parser.hpp"
+#include "core/predicate_sql.hpp"
+#include "datum_convert.hpp"
 #include "profile_datum.hpp"
 #include "spi_util.hpp"
 #include "trait_catalog.hpp"
@@ -82,4 +84,16 @@ CP_FUNCTION(segment_predicate_check) {
 CP_FUNCTION(segment_predicate_references) {
     auto names = cp::core::referenced_segments(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
     return cp::pg::text_array(names, std::vector<bool>(names.size(), false));
+}
+
+// segment_predicate_sql(segment_predicate) returns text: the equivalent SQL condition over profiles p
+CP_FUNCTION(segment_predicate_sql) {
+    std::string sql = cp::core::predicate_sql(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
+    return cp::pg::text_datum(sql);
+}
+
+// segment_predicate_tree(segment_predicate) returns jsonb: the parsed tree
+CP_FUNCTION(segment_predicate_tree) {
+    std::string tree = cp::core::predicate_tree_json(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
+    return cp::pg::jsonb_datum(tree);
 }

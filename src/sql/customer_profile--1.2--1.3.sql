@@ -362,3 +362,33 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_outbox_ack(text, bigint) IS
     'Marks every change up to a position as handled by the consumer (positions never move back).';
+
+CREATE FUNCTION customer_profile._segment_predicate_sql(predicate customer_profile.segment_predicate) RETURNS text
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._segment_predicate_sql(customer_profile.segment_predicate) IS
+    'Internal: the equivalent SQL condition over customer_profile.profiles p.';
+CREATE FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_tree' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._segment_predicate_tree(customer_profile.segment_predicate) IS
+    'Internal: the parsed tree as JSON.';
+
+CREATE FUNCTION customer_profile.segment_explain(name text,
+                                                 OUT predicate text, OUT tree jsonb, OUT equivalent_sql text)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+BEGIN
+    SELECT s.predicate INTO compiled FROM customer_profile.segment s WHERE s.name = segment_explain.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    predicate := compiled::text;
+    tree := customer_profile._segment_predicate_tree(compiled);
+    equivalent_sql := 'SELECT p.profile_id FROM customer_profile.profiles p WHERE '
+                      || customer_profile._segment_predicate_sql(compiled);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_explain(text) IS
+    'A segment''s normalized predicate, its parsed tree, and the equivalent SQL over the views (to check it by hand).';

@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/predicate_check.hpp"
 #include "core/predicate_parser.hpp"
+#include "core/predicate_sql.hpp"
 
 using namespace customer_profile::core;
 
@@ -71,4 +72,15 @@ TEST(PredicateCheck, ListsReferencedSegments) {
     EXPECT_EQ(referenced_segments(parse_predicate("in_segment('b') AND (in_segment('a') OR NOT in_segment('b'))")),
               std::vector<std::string>({"a", "b"}));
     EXPECT_TRUE(referenced_segments(parse_predicate("tier = 'gold'")).empty());
+}
+
+TEST(PredicateSql, RendersEveryConstructAsSql) {
+    EXPECT_EQ(predicate_sql(parse_predicate("ltv >= 90 AND tier < 'b'")),
+              "((((p.traits ->> 'ltv')::numeric) >= 90) AND ((p.traits ->> 'tier') COLLATE \"C\" < 'b'))");
+    EXPECT_EQ(predicate_sql(parse_predicate("NOT has(x) OR anonymous OR in_segment('it''s')")),
+              "(NOT (p.traits ->> 'x' IS NOT NULL) OR NOT p.is_known OR customer_profile.profile_segment(p.profile_id, "
+              "'it''s'))");
+    EXPECT_EQ(predicate_sql(parse_predicate("last_seen(purchase) > now() - 2 hours")),
+              "(customer_profile.last_seen(p.profile_id, 'purchase') > (now() - interval '120 minutes'))");
+    EXPECT_EQ(predicate_tree_json(parse_predicate("a IS NULL")), "{\"is_null\":{\"trait\":\"a\"}}");
 }

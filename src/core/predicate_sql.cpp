@@ -1,0 +1,288 @@
+// SQL and JSON renderings of a predicate (see predicate_sql.hpp).
+#include "predicate_sql.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "behavior.hpp"
+#include "predicate_format.hpp"
+
+namespace customer_profile::core {
+namespace {
+
+using json = nlohmann::json;
+
+std::string literal(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
+std::string number_text(double v) {
+    char buf[64];
+    for (int precision = 15; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    return buf;
+}
+
+std::string interval(Micros m) {
+    return "interval " + literal(std::to_string(m / INT64_C(60000000)) + " minutes");
+}
+
+std::string value_sql(const TraitValue& v) {
+    switch (v.type) {
+        case TraitType::null:
+            return "NULL";
+        case TraitType::boolean:
+            return v.boolean ? "true" : "false";
+        case TraitType::number:
+            return number_text(v.number);
+        case TraitType::text:
+            return literal(v.text);
+        case TraitType::timestamp:
+            return "timestamptz " + literal(format_timestamp(v.timestamp));
+        default:
+            return "NULL";
+    }
+}
+
+// The cast that makes a JSON text value comparable with a value of `type`.
+std::string cast_for(TraitType type) {
+    switch (type) {
+        case TraitType::number:
+            return "::numeric";
+        case TraitType::boolean:
+            return "::boolean";
+        case TraitType::timestamp:
+            return "::timestamptz";
+        default:
+            return "";
+    }
+}
+
+struct Scope {
+    std::string object;  // p.traits, or e.properties inside a where filter
+};
+
+std::string node_sql(const PredicateNode& n, const Scope& scope);
+
+// First day of a window, as SQL (whole UTC days ending today).
+std::string window_start(Micros within) {
+    Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
+    return "(date_trunc('day', now() AT TIME ZONE 'UTC') - interval " + literal(std::to_string(days - 1) + " days") +
+           ") AT TIME ZONE 'UTC'";
+}
+
+// hint: the type of the value this operand is compared with, for the cast.
+std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
+    switch (o.kind) {
+        case Operand::Kind::trait: {
+            std::string s = "(" + scope.object + " ->> " + literal(o.name) + ")";
+            std::string cast = cast_for(hint);
+            return cast.empty() ? s : "(" + s + cast + ")";
+        }
+        case Operand::Kind::literal:
+            return value_sql(o.literal);
+        case Operand::Kind::now:
+            return o.offset == 0 ? "now()"
+                                 : "(now() " + std::string(o.offset < 0 ? "- " : "+ ") +
+                                       interval(o.offset < 0 ? -o.offset : o.offset) + ")";
+        case Operand::Kind::last_seen: {
+            std::string s =
+                "customer_profile.last_seen(p.profile_id" + (o.name.empty() ? "" : ", " + literal(o.name)) + ")";
+            return o.offset == 0
+                       ? s
+                       : "(" + s + (o.offset < 0 ? " - " : " + ") + interval(o.offset < 0 ? -o.offset : o.offset) + ")";
+        }
+        case Operand::Kind::count:
+        case Operand::Kind::sum: {
+            if (o.where.empty()) {
+                std::string s =
+                    o.kind == Operand::Kind::count
+                        ? "customer_profile.event_count(p.profile_id, " + literal(o.name)
+                        : "customer_profile.event_sum(p.profile_id, " + literal(o.name) + ", " + literal(o.property);
+                if (o.within != 0) s += ", " + interval(o.within);
+                return s + ")";
+            }
+            Scope events{"e.properties"};
+            std::string agg = o.kind == Operand::Kind::count
+                                  ? "count(*)"
+                                  : "coalesce(sum((e.properties ->> " + literal(o.property) + ")::numeric), 0)";
+            std::string s = "(SELECT " + agg +
+                            " FROM customer_profile.identity i JOIN customer_profile.event e ON e.identity_id = "
+                            "i.identity_id WHERE i.profile_id = p.profile_id AND e.event_type = " +
+                            literal(o.name);
+            if (o.within != 0) s += " AND e.occurred_at >= " + window_start(o.within);
+            return s + " AND (" + node_sql(o.where.front(), events) + "))";
+        }
+    }
+    return "NULL";
+}
+
+TraitType static_hint(const Operand& o) {
+    switch (o.kind) {
+        case Operand::Kind::literal:
+            return o.literal.type;
+        case Operand::Kind::now:
+        case Operand::Kind::last_seen:
+            return TraitType::timestamp;
+        case Operand::Kind::count:
+        case Operand::Kind::sum:
+            return TraitType::number;
+        default:
+            return TraitType::text;
+    }
+}
+
+std::string node_sql(const PredicateNode& n, const Scope& scope) {
+    using K = PredicateNode::Kind;
+    switch (n.kind) {
+        case K::and_:
+        case K::or_: {
+            std::string s = "(";
+            for (std::size_t i = 0; i < n.children.size(); ++i) {
+                if (i) s += n.kind == K::and_ ? " AND " : " OR ";
+                s += node_sql(n.children[i], scope);
+            }
+            return s + ")";
+        }
+        case K::not_:
+            return "NOT " + node_sql(n.children.front(), scope);
+        case K::compare: {
+            TraitType lh = static_hint(n.right), rh = static_hint(n.left);
+            bool text = lh == TraitType::text && rh == TraitType::text;
+            bool ordered = n.op != CompareOp::eq && n.op != CompareOp::ne;
+            return "(" + operand_sql(n.left, scope, lh) + (text && ordered ? " COLLATE \"C\" " : " ") +
+                   compare_op_text(n.op) + " " + operand_sql(n.right, scope, rh) + ")";
+        }
+        case K::in_list: {
+            TraitType hint = TraitType::text;
+            for (const auto& v : n.list)
+                if (v.type != TraitType::null) {
+                    hint = v.type;
+                    break;
+                }
+            std::string s = "(" + operand_sql(n.left, scope, hint) + (n.negated ? " NOT IN (" : " IN (");
+            for (std::size_t i = 0; i < n.list.size(); ++i) s += (i ? ", " : "") + value_sql(n.list[i]);
+            return s + "))";
+        }
+        case K::between: {
+            TraitType hint = static_hint(n.right);
+            bool text = hint == TraitType::text;
+            return "(" + operand_sql(n.left, scope, hint) + (text ? " COLLATE \"C\"" : "") +
+                   (n.negated ? " NOT BETWEEN " : " BETWEEN ") + operand_sql(n.right, scope, hint) + " AND " +
+                   operand_sql(n.upper, scope, static_hint(n.upper)) + ")";
+        }
+        case K::like:
+            return "(" + operand_sql(n.left, scope, TraitType::text) + (n.negated ? " NOT " : " ") +
+                   (n.case_insensitive ? "ILIKE " : "LIKE ") + literal(n.name) + ")";
+        case K::is_null:
+            return "(" + operand_sql(n.left, scope, TraitType::text) + (n.negated ? " IS NOT NULL)" : " IS NULL)");
+        case K::has:
+            return "(" + scope.object + " ->> " + literal(n.name) + " IS NOT NULL)";
+        case K::in_segment:
+            return "customer_profile.profile_segment(p.profile_id, " + literal(n.name) + ")";
+        case K::known:
+            return "p.is_known";
+        case K::anonymous:
+            return "NOT p.is_known";
+    }
+    return "NULL";
+}
+
+json value_json(const TraitValue& v) {
+    switch (v.type) {
+        case TraitType::boolean:
+            return v.boolean;
+        case TraitType::number:
+            return v.number;
+        case TraitType::text:
+            return v.text;
+        case TraitType::timestamp:
+            return json{{"timestamp", format_timestamp(v.timestamp)}};
+        default:
+            return nullptr;
+    }
+}
+
+json node_json(const PredicateNode& n);
+
+json operand_json(const Operand& o) {
+    switch (o.kind) {
+        case Operand::Kind::trait:
+            return json{{"trait", o.name}};
+        case Operand::Kind::literal:
+            return json{{"value", value_json(o.literal)}};
+        case Operand::Kind::now:
+            return json{{"now", {{"offset_minutes", o.offset / INT64_C(60000000)}}}};
+        case Operand::Kind::last_seen:
+            return json{{"last_seen", {{"event_type", o.name}, {"offset_minutes", o.offset / INT64_C(60000000)}}}};
+        case Operand::Kind::count:
+        case Operand::Kind::sum: {
+            json body{{"event_type", o.name}, {"within_minutes", o.within / INT64_C(60000000)}};
+            if (o.kind == Operand::Kind::sum) body["property"] = o.property;
+            if (!o.where.empty()) body["where"] = node_json(o.where.front());
+            return json{{o.kind == Operand::Kind::count ? "count" : "sum", body}};
+        }
+    }
+    return nullptr;
+}
+
+json node_json(const PredicateNode& n) {
+    using K = PredicateNode::Kind;
+    switch (n.kind) {
+        case K::and_:
+        case K::or_: {
+            json items = json::array();
+            for (const auto& c : n.children) items.push_back(node_json(c));
+            return json{{n.kind == K::and_ ? "and" : "or", items}};
+        }
+        case K::not_:
+            return json{{"not", node_json(n.children.front())}};
+        case K::compare:
+            return json{
+                {"compare",
+                 {{"op", compare_op_text(n.op)}, {"left", operand_json(n.left)}, {"right", operand_json(n.right)}}}};
+        case K::in_list: {
+            json items = json::array();
+            for (const auto& v : n.list) items.push_back(value_json(v));
+            return json{{n.negated ? "not_in" : "in", {{"left", operand_json(n.left)}, {"values", items}}}};
+        }
+        case K::between:
+            return json{
+                {n.negated ? "not_between" : "between",
+                 {{"left", operand_json(n.left)}, {"low", operand_json(n.right)}, {"high", operand_json(n.upper)}}}};
+        case K::like:
+            return json{{std::string(n.negated ? "not_" : "") + (n.case_insensitive ? "ilike" : "like"),
+                         {{"left", operand_json(n.left)}, {"pattern", n.name}}}};
+        case K::is_null:
+            return json{{n.negated ? "is_not_null" : "is_null", operand_json(n.left)}};
+        case K::has:
+            return json{{"has", n.name}};
+        case K::in_segment:
+            return json{{"in_segment", n.name}};
+        case K::known:
+            return json{{"known", true}};
+        case K::anonymous:
+            return json{{"anonymous", true}};
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+std::string predicate_sql(const PredicateNode& node) {
+    return node_sql(node, Scope{"p.traits"});
+}
+
+std::string predicate_tree_json(const PredicateNode& node) {
+    return node_json(node).dump();
+}
+
+}  // namespace customer_profile::core
