@@ -83,6 +83,15 @@ SELECT customer_profile.event_count(p, 'page_view', '3 days') AS page_views_3d,
        customer_profile.event_sum(p, 'purchase', 'revenue', '30 days') AS revenue_30d
   FROM customer_profile.identity_lookup('crm_id', '1001') p;
 SELECT customer_profile.worker_stop() AS workers_stopped;
+\echo '== segments: audiences written as predicates, evaluated on traits and behavior'
+SELECT customer_profile.segment_create('big_spenders', 'ltv > 100 AND known', 'Known customers worth more than 100');
+SELECT customer_profile.segment_create('recent_browsers', 'count(page_view within 7 days) >= 3');
+SELECT customer_profile.segment_create('hot_leads', 'in_segment(''recent_browsers'') AND NOT in_segment(''big_spenders'')');
+SELECT name, predicate FROM customer_profile.segments ORDER BY name;
+SELECT s.name, r.entered, r.exited FROM customer_profile.segments s, customer_profile.segment_refresh(s.name) r ORDER BY s.name;
+SELECT array_agg(s ORDER BY s) AS ann_is_in FROM customer_profile.profile_segment(customer_profile.identity_lookup('crm_id', '1001')) s;
+SELECT segment, profile_id, change FROM customer_profile.segment_outbox_read('demo_mailer') ORDER BY outbox_position;
+SELECT equivalent_sql FROM customer_profile.segment_explain('hot_leads');
 \echo '== graph consistency'
 SELECT * FROM customer_profile.identity_check();
 SQL
