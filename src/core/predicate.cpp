@@ -43,7 +43,48 @@ void collect_segments(const PredicateNode& n, std::vector<std::string>& out) {
         for (const auto& w : o->where) collect_segments(w, out);
 }
 
+void collect_operand(const Operand& o, PredicateDeps& d) {
+    switch (o.kind) {
+        case Operand::Kind::trait:
+            d.traits.push_back(o.name);
+            break;
+        case Operand::Kind::last_seen:
+            if (o.name.empty())
+                d.any_event = true;
+            else
+                d.event_types.push_back(o.name);
+            break;
+        case Operand::Kind::count:
+        case Operand::Kind::sum:
+            d.event_types.push_back(o.name);
+            break;
+        default:
+            break;
+    }
+}
+
+void collect_deps(const PredicateNode& n, PredicateDeps& d) {
+    if (n.kind == PredicateNode::Kind::known || n.kind == PredicateNode::Kind::anonymous) d.known = true;
+    if (n.kind == PredicateNode::Kind::has) d.traits.push_back(n.name);
+    for (const auto& c : n.children) collect_deps(c, d);
+    // Names inside a where filter are event properties: the event type covers them.
+    for (const Operand* o : {&n.left, &n.right, &n.upper}) collect_operand(*o, d);
+}
+
+void sort_unique(std::vector<std::string>& v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
 }  // namespace
+
+PredicateDeps predicate_dependencies(const PredicateNode& node) {
+    PredicateDeps d;
+    collect_deps(node, d);
+    sort_unique(d.traits);
+    sort_unique(d.event_types);
+    return d;
+}
 
 std::vector<std::string> referenced_segments(const PredicateNode& node) {
     std::vector<std::string> out;

@@ -75,6 +75,16 @@ bool operator==(const Operand& a, const Operand& b);
 
 // The segments named by in_segment() anywhere in the tree, sorted, unique.
 std::vector<std::string> referenced_segments(const PredicateNode& node);
+
+// What a predicate reads, so that a change re-evaluates only the segments
+// it can affect.
+struct PredicateDeps {
+    std::vector<std::string> traits;       // sorted
+    std::vector<std::string> event_types;  // sorted; from count/sum/last_seen(type)
+    bool any_event = false;                // last_seen() of any type
+    bool known = false;                    // known / anonymous
+};
+PredicateDeps predicate_dependencies(const PredicateNode& node);
 bool operator==(const PredicateNode& a, const PredicateNode& b);
 inline bool operator!=(const PredicateNode& a, const PredicateNode& b) {
     return !(a == b);

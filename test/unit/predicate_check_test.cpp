@@ -84,3 +84,14 @@ TEST(PredicateSql, RendersEveryConstructAsSql) {
               "(customer_profile.last_seen(p.profile_id, 'purchase') > (now() - interval '120 minutes'))");
     EXPECT_EQ(predicate_tree_json(parse_predicate("a IS NULL")), "{\"is_null\":{\"trait\":\"a\"}}");
 }
+
+TEST(PredicateCheck, ListsWhatAPredicateReads) {
+    PredicateDeps d = predicate_dependencies(
+        parse_predicate("tier = 'gold' AND NOT has(phone) AND count(purchase where channel = 'web' within 7 days) > 0 "
+                        "AND last_seen(email_open) > now() - 1 day AND known"));
+    EXPECT_EQ(d.traits, std::vector<std::string>({"phone", "tier"}));  // channel is an event property
+    EXPECT_EQ(d.event_types, std::vector<std::string>({"email_open", "purchase"}));
+    EXPECT_FALSE(d.any_event);
+    EXPECT_TRUE(d.known);
+    EXPECT_TRUE(predicate_dependencies(parse_predicate("last_seen() > now() - 1 day")).any_event);
+}
