@@ -109,3 +109,26 @@ BEGIN
 END $$;
 SELECT segment, same, members FROM sql_check ORDER BY segment;
 SELECT regress.err($$SELECT * FROM customer_profile.segment_explain('nope')$$);
+
+-- Streaming: changes re-evaluate the affected segments in the same transaction.
+SELECT segment_create('frequent', 'count(purchase within 30 days) >= 3') > 0 AS created;
+SELECT segment_create('lyonnais', 'city = ''Lyon''') > 0 AS created;
+SELECT segment_create('frequent_lyonnais', 'in_segment(''frequent'') AND in_segment(''lyonnais'')') > 0 AS created;
+SELECT * FROM segment_refresh('frequent');
+SELECT * FROM segment_refresh('lyonnais');
+SELECT * FROM segment_refresh('frequent_lyonnais');
+SELECT max(position) AS before_stream FROM segment_outbox \gset
+BEGIN;
+SELECT track('{"crm_id": "s-1"}', 'purchase', now(), '{"amount": 5}') = :ann AS third_purchase;
+SELECT segment, change FROM segment_outbox WHERE position > :before_stream ORDER BY position;
+ROLLBACK;
+SELECT count(*) AS nothing_after_rollback FROM segment_outbox WHERE position > :before_stream;
+SELECT track('{"crm_id": "s-1"}', 'purchase', now(), '{"amount": 5}') = :ann AS third_purchase;
+SELECT segment_members('frequent') = :ann AS ann_frequent, segment_members('frequent_lyonnais') = :ann AS ann_both;
+SELECT trait_observe('{"crm_id": "s-1"}', '{"city": "Paris"}', 'crm') = :ann AS moved;
+SELECT segment, change FROM segment_outbox WHERE position > :before_stream ORDER BY position;
+SELECT segment_size('lyonnais') AS lyonnais_left, segment_size('frequent') AS frequent_stays;
+-- An event type no segment reads changes nothing.
+SELECT max(position) AS before_visit FROM segment_outbox \gset
+SELECT track('{"crm_id": "s-1"}', 'page_view', now()) = :ann AS visit;
+SELECT count(*) AS no_changes FROM segment_outbox WHERE position > :before_visit;

@@ -11,6 +11,7 @@
 #include "core/event_input.hpp"
 #include "guc.hpp"
 #include "resolve_identity.hpp"
+#include "segment_stream.hpp"
 #include "spi_util.hpp"
 #include "subtransaction.hpp"
 
@@ -336,6 +337,14 @@ void update_summaries(const std::vector<IncomingEvent*>& fresh) {
     }
     Datum args[2] = {int8_array(ids), bytea_array(blobs)};
     spi_run(write_behaviors_plan, args, nullptr, false);
+
+    ProfileChange change;
+    change.profiles = ids;
+    for (auto* e : fresh) change.event_types.push_back(e->event_type);
+    std::sort(change.event_types.begin(), change.event_types.end());
+    change.event_types.erase(std::unique(change.event_types.begin(), change.event_types.end()),
+                             change.event_types.end());
+    stream_segments(change);
 }
 
 void write_dead_letters(const std::vector<IncomingEvent>& events) {

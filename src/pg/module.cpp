@@ -2,6 +2,7 @@
 #include "behavior_catalog.hpp"
 #include "guc.hpp"
 #include "identity_catalog.hpp"
+#include "segment_stream.hpp"
 #include "trait_catalog.hpp"
 #include "worker.hpp"
 
@@ -19,6 +20,7 @@ void _PG_init(void) {
     CacheRegisterRelcacheCallback(customer_profile::pg::identity_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::trait_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::behavior_catalog_invalidate, (Datum)0);
+    CacheRegisterRelcacheCallback(customer_profile::pg::segment_catalog_invalidate, (Datum)0);
     MarkGUCPrefixReserved("customer_profile");
     if (process_shared_preload_libraries_in_progress) customer_profile::pg::register_preloaded_workers();
 }

@@ -12,6 +12,7 @@
 #include "identity_lookup.hpp"
 #include "index_probe.hpp"
 #include "profile_datum.hpp"
+#include "segment_stream.hpp"
 #include "spi_util.hpp"
 #include "trait_catalog.hpp"
 
@@ -126,6 +127,14 @@ void recompute_profile_traits(std::int64_t profile_id, const std::vector<std::st
     Datum data = profile_datum(core::encode_profile(profile));
     spi_connect();
     write_profile_data(catalog, profile_id, data);
+    ProfileChange change;
+    change.profiles.push_back(profile_id);
+    if (only)
+        change.traits = *only;
+    else
+        change.everything = true;  // a merge or split: identities changed too
+    std::sort(change.traits.begin(), change.traits.end());
+    stream_segments(change);
     spi_finish();
 }
 

@@ -19,6 +19,7 @@
 #include "identity_catalog.hpp"
 #include "identity_lookup.hpp"
 #include "profile_datum.hpp"
+#include "segment_eval.hpp"
 #include "spi_util.hpp"
 
 namespace cp = customer_profile;
@@ -48,24 +49,16 @@ CachedPlan events_plan{
     3,
     {INT8OID, TEXTOID, TIMESTAMPTZOID}};
 
-struct ProfileFacts {
-    std::int64_t profile_id = 0;
-    core::Profile traits;
-    core::Behavior behavior;
-    bool known = false;
-};
-
-// The live profile (following merges); nullopt when unknown. Inside SPI.
-std::optional<ProfileFacts> load_profile(std::int64_t profile_id) {
+std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = false) {
     const IdentityCatalog& catalog = identity_catalog();
     bool found = false;
-    Datum data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, false, &found);
+    Datum data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
     if (!found) {
         Datum args[1] = {Int64GetDatum(profile_id)};
         spi_run(resolve_merged_plan, args, nullptr, true);
         if (spi_isnull(0, 1)) return std::nullopt;
         profile_id = spi_int8(0, 1);
-        data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, false, &found);
+        data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
         if (!found) return std::nullopt;
     }
     ProfileFacts facts;
@@ -75,9 +68,10 @@ std::optional<ProfileFacts> load_profile(std::int64_t profile_id) {
         facts.traits = core::decode_profile(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
     }
     if (catalog.attr_profile_behavior != InvalidAttrNumber)
-        facts.behavior = behavior_from_datum(fetch_profile_column(catalog, profile_id, catalog.attr_profile_behavior));
+        facts.behavior =
+            behavior_from_datum(fetch_profile_column(catalog, profile_id, catalog.attr_profile_behavior, fresh));
     Datum args[1] = {Int64GetDatum(profile_id)};
-    spi_run(known_plan, args, nullptr, true);
+    spi_run(known_plan, args, nullptr, !fresh);
     facts.known = spi_bool(0, 1);
     return facts;
 }
@@ -216,6 +210,18 @@ CP_FUNCTION(segment_evaluate_all) {
     cp::pg::spi_finish();
     return cp::pg::int8_array(members);
 }
+
+namespace customer_profile::pg {
+
+std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot) {
+    return load_profile(profile_id, fresh_snapshot);
+}
+
+bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree) {
+    return Evaluator(facts).matches(tree);
+}
+
+}  // namespace customer_profile::pg
 
 // segment_matches(profile_id bigint, predicate segment_predicate) returns boolean; NULL for an unknown profile
 CP_FUNCTION(segment_matches) {

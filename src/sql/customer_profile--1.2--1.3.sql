@@ -392,3 +392,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_explain(text) IS
     'A segment''s normalized predicate, its parsed tree, and the equivalent SQL over the views (to check it by hand).';
+
+-- Streaming evaluation caches the definitions per backend: reload on change.
+CREATE TRIGGER segment_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON customer_profile.segment FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();

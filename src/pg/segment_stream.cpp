@@ -1,0 +1,188 @@
+// Streaming re-evaluation (see segment_stream.hpp).
+#include "segment_stream.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "boundary.hpp"
+#include "core/predicate_codec.hpp"
+#include "segment_eval.hpp"
+#include "spi_util.hpp"
+
+extern "C" {
+#include "commands/async.h"
+}
+
+namespace customer_profile::pg {
+namespace {
+
+struct SegmentDef {
+    std::int32_t id = 0;
+    std::string name;
+    core::PredicateNode tree;
+    core::PredicateDeps deps;
+    std::vector<std::string> refers_to;
+};
+
+struct SegmentCatalog {
+    Oid relid = InvalidOid;
+    std::vector<SegmentDef> segments;
+};
+
+std::unique_ptr<SegmentCatalog> cached;
+bool stale = true;
+
+CachedPlan definitions_plan{
+    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment", 0, {}};
+CachedPlan current_plan{
+    "SELECT profile_id, segment_id FROM customer_profile.segment_membership "
+    "WHERE profile_id = ANY($1) AND segment_id = ANY($2) AND exited_at IS NULL",
+    2,
+    {INT8ARRAYOID, INT4ARRAYOID}};
+CachedPlan exit_plan{
+    "UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp() "
+    "FROM unnest($1::int8[], $2::int4[]) AS x(p, s) "
+    "WHERE m.profile_id = x.p AND m.segment_id = x.s AND m.exited_at IS NULL",
+    2,
+    {INT8ARRAYOID, INT4ARRAYOID}};
+CachedPlan enter_plan{
+    "INSERT INTO customer_profile.segment_membership (profile_id, segment_id) "
+    "SELECT * FROM unnest($1::int8[], $2::int4[]) ON CONFLICT DO NOTHING",
+    2,
+    {INT8ARRAYOID, INT4ARRAYOID}};
+CachedPlan outbox_plan{
+    "INSERT INTO customer_profile.segment_outbox (segment, profile_id, change) "
+    "SELECT * FROM unnest($1::text[], $2::int8[], $3::text[])",
+    3,
+    {TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
+
+const SegmentCatalog& segment_catalog() {
+    if (stale || !cached) {
+        cached.reset();
+        stale = false;
+        auto c = std::make_unique<SegmentCatalog>();
+        pg_guard([&] {
+            c->relid = RangeVarGetRelid(
+                makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("segment"), -1), NoLock, true);
+        });
+        if (OidIsValid(c->relid)) {
+            std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, true);
+            for (std::uint64_t row = 0; row < n; ++row) {
+                SegmentDef d;
+                d.id = spi_int4(row, 1);
+                d.name = spi_bytes(row, 2);
+                d.tree = core::decode_predicate(spi_bytes(row, 3));
+                d.deps = core::predicate_dependencies(d.tree);
+                d.refers_to = core::referenced_segments(d.tree);
+                c->segments.push_back(std::move(d));
+            }
+        }
+        cached = std::move(c);
+    }
+    return *cached;
+}
+
+bool intersects(const std::vector<std::string>& sorted, const std::vector<std::string>& items) {
+    for (const auto& i : items)
+        if (std::binary_search(sorted.begin(), sorted.end(), i)) return true;
+    return false;
+}
+
+// The segments a change can affect, including those that refer to an
+// affected one through in_segment().
+std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileChange& change) {
+    std::set<std::string> hit;
+    for (const auto& s : c.segments) {
+        bool a = change.everything || intersects(s.deps.traits, change.traits) ||
+                 intersects(s.deps.event_types, change.event_types) ||
+                 (s.deps.any_event && !change.event_types.empty());
+        if (a) hit.insert(s.name);
+    }
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& s : c.segments)
+            if (!hit.count(s.name))
+                for (const auto& r : s.refers_to)
+                    if (hit.count(r)) {
+                        hit.insert(s.name);
+                        grew = true;
+                        break;
+                    }
+    }
+    std::vector<const SegmentDef*> out;
+    for (const auto& s : c.segments)
+        if (hit.count(s.name)) out.push_back(&s);
+    return out;
+}
+
+std::string notify_payload(const std::string& segment, std::int64_t profile, const char* change) {
+    std::string json = "{\"segment\": \"";
+    for (char ch : segment) {
+        if (ch == '"' || ch == '\\') json += '\\';
+        json += ch;
+    }
+    return json + "\", \"profile_id\": " + std::to_string(profile) + ", \"change\": \"" + change + "\"}";
+}
+
+}  // namespace
+
+void stream_segments(const ProfileChange& change) {
+    if (change.profiles.empty()) return;
+    const SegmentCatalog& catalog = segment_catalog();
+    if (catalog.segments.empty()) return;
+    std::vector<const SegmentDef*> segments = affected(catalog, change);
+    if (segments.empty()) return;
+
+    std::vector<std::int64_t> profiles = change.profiles;
+    std::sort(profiles.begin(), profiles.end());
+    profiles.erase(std::unique(profiles.begin(), profiles.end()), profiles.end());
+    std::vector<std::int32_t> ids;
+    for (const auto* s : segments) ids.push_back(s->id);
+
+    std::set<std::pair<std::int64_t, std::int32_t>> current;
+    {
+        Datum args[2] = {int8_array(profiles), int4_array(ids)};
+        std::uint64_t n = spi_run(current_plan, args, nullptr, false);
+        for (std::uint64_t row = 0; row < n; ++row) current.insert({spi_int8(row, 1), spi_int4(row, 2)});
+    }
+    std::vector<std::int64_t> enter_p, exit_p, out_p;
+    std::vector<std::int32_t> enter_s, exit_s;
+    std::vector<std::string> out_seg, out_change;
+    for (std::int64_t p : profiles) {
+        auto facts = load_profile_facts(p, true);
+        for (const auto* s : segments) {
+            bool member = facts && facts->profile_id == p && profile_matches(*facts, s->tree);
+            bool was = current.count({p, s->id}) > 0;
+            if (member == was) continue;
+            (member ? enter_p : exit_p).push_back(p);
+            (member ? enter_s : exit_s).push_back(s->id);
+            out_seg.push_back(s->name);
+            out_p.push_back(p);
+            out_change.push_back(member ? "enter" : "exit");
+        }
+    }
+    if (out_p.empty()) return;
+    if (!exit_p.empty()) {
+        Datum args[2] = {int8_array(exit_p), int4_array(exit_s)};
+        spi_run(exit_plan, args, nullptr, false);
+    }
+    if (!enter_p.empty()) {
+        Datum args[2] = {int8_array(enter_p), int4_array(enter_s)};
+        spi_run(enter_plan, args, nullptr, false);
+    }
+    std::vector<bool> no_nulls(out_p.size(), false);
+    Datum args[3] = {text_array(out_seg, no_nulls), int8_array(out_p), text_array(out_change, no_nulls)};
+    spi_run(outbox_plan, args, nullptr, false);
+    for (std::size_t i = 0; i < out_p.size(); ++i) {
+        std::string payload = notify_payload(out_seg[i], out_p[i], out_change[i].c_str());
+        pg_guard([&] { Async_Notify("customer_profile_segment", payload.c_str()); });
+    }
+}
+
+void segment_catalog_invalidate(Datum, Oid relid) {
+    if (relid == InvalidOid || !cached || relid == cached->relid || !OidIsValid(cached->relid)) stale = true;
+}
+
+}  // namespace customer_profile::pg
