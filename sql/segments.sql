@@ -132,3 +132,8 @@ SELECT segment_size('lyonnais') AS lyonnais_left, segment_size('frequent') AS fr
 SELECT max(position) AS before_visit FROM segment_outbox \gset
 SELECT track('{"crm_id": "s-1"}', 'page_view', now()) = :ann AS visit;
 SELECT count(*) AS no_changes FROM segment_outbox WHERE position > :before_visit;
+-- A merge: the merged-away profile leaves its segments.
+SELECT segment_members('visitors') = :anon AS anon_visiting;
+SELECT resolve_identity('{"crm_id": "s-1", "cookie": "anon-1"}') = :ann AS merged_into_ann;
+SELECT segment_size('visitors') AS visitors_after_merge;
+SELECT segment, profile_id = :anon AS merged_profile, change FROM segment_outbox WHERE position > :before_visit ORDER BY position;

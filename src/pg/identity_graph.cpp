@@ -19,6 +19,7 @@
 #include "behavior_catalog.hpp"
 #include "behavior_store.hpp"
 #include "profile_recompute.hpp"
+#include "segment_stream.hpp"
 #include "trait_catalog.hpp"
 #include "spi_util.hpp"
 
@@ -236,12 +237,14 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
     }
     Datum cause_text = 0;
     pg_guard([&] { cause_text = CStringGetTextDatum(cause.c_str()); });
+    std::vector<std::int64_t> merged_away;
     if (!best_target.empty()) {
         std::vector<std::int64_t> from, into;
         for (const auto& [old_p, best] : best_target) {
             from.push_back(old_p);
             into.push_back(best.second);
         }
+        merged_away = from;
         Datum args[3] = {int8_array(from), int8_array(into), cause_text};
         spi_run(record_merges_plan, args, nullptr, false);
         Datum drop_args[1] = {int8_array(from)};
@@ -266,6 +269,12 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
             if (traits) recompute_profile_traits(p, nullptr);
             if (events) recompute_profile_behavior(p);  // from stored events: a split divides them
         }
+    }
+    if (!merged_away.empty()) {
+        ProfileChange gone;  // merged-away profiles leave their segments
+        gone.profiles = merged_away;
+        gone.everything = true;
+        stream_segments(gone);
     }
     return stats;
 }

@@ -19,6 +19,7 @@
 #include "behavior_store.hpp"
 #include "profile_recompute.hpp"
 #include "resolve_identity.hpp"
+#include "segment_stream.hpp"
 #include "spi_util.hpp"
 
 namespace customer_profile::pg {
@@ -255,7 +256,14 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
         spi_run(touch_profile_plan, args, nullptr, false);
     }
     // Merged traits follow the identities: recompute from their observations.
-    if (!plan.merged_profiles.empty()) recompute_profile_traits(survivor, nullptr);
+    if (!plan.merged_profiles.empty()) {
+        recompute_profile_traits(survivor, nullptr);
+        // The merged-away profiles leave their segments (they resolve to the survivor now).
+        ProfileChange gone;
+        gone.profiles = plan.merged_profiles;
+        gone.everything = true;
+        stream_segments(gone);
+    }
     // The call is about its strongest identifier: answer with that
     // identifier's profile, even when a guard rail kept it out of the survivor
     // (a second crm_id sharing a family email is its own person).
