@@ -49,7 +49,8 @@ CachedPlan events_plan{
     3,
     {INT8OID, TEXTOID, TIMESTAMPTZOID}};
 
-std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = false) {
+std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = false,
+                                         const std::vector<std::int64_t>* known_ids = nullptr) {
     const IdentityCatalog& catalog = identity_catalog();
     bool found = false;
     Datum data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
@@ -70,6 +71,10 @@ std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = f
     if (catalog.attr_profile_behavior != InvalidAttrNumber)
         facts.behavior =
             behavior_from_datum(fetch_profile_column(catalog, profile_id, catalog.attr_profile_behavior, fresh));
+    if (known_ids != nullptr) {
+        facts.known = std::binary_search(known_ids->begin(), known_ids->end(), profile_id);
+        return facts;
+    }
     Datum args[1] = {Int64GetDatum(profile_id)};
     spi_run(known_plan, args, nullptr, !fresh);
     facts.known = spi_bool(0, 1);
@@ -213,8 +218,9 @@ CP_FUNCTION(segment_evaluate_all) {
 
 namespace customer_profile::pg {
 
-std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot) {
-    return load_profile(profile_id, fresh_snapshot);
+std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot,
+                                               const std::vector<std::int64_t>* known_ids) {
+    return load_profile(profile_id, fresh_snapshot, known_ids);
 }
 
 bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree) {

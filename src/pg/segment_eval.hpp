@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "core/behavior.hpp"
 #include "core/predicate.hpp"
@@ -21,7 +22,10 @@ struct ProfileFacts {
 
 // The live profile (following merges); nullopt when unknown. fresh_snapshot
 // sees this transaction's own writes so far. Inside SPI.
-std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot);
+// known_ids (sorted), when given, says which profiles are known instead of
+// one query per profile.
+std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot,
+                                               const std::vector<std::int64_t>* known_ids = nullptr);
 
 // Inside SPI.
 bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree);

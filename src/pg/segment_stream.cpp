@@ -36,11 +36,19 @@ bool stale = true;
 
 CachedPlan definitions_plan{
     "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment", 0, {}};
+// By profile only: the primary key leads with profile_id, so this reads a few
+// index entries per profile whatever the size of the segments.
 CachedPlan current_plan{
     "SELECT profile_id, segment_id FROM customer_profile.segment_membership "
-    "WHERE profile_id = ANY($1) AND segment_id = ANY($2) AND exited_at IS NULL",
-    2,
-    {INT8ARRAYOID, INT4ARRAYOID}};
+    "WHERE profile_id = ANY($1) AND exited_at IS NULL",
+    1,
+    {INT8ARRAYOID}};
+// Which of the profiles (or the profiles they were merged into) are known, in one query.
+CachedPlan known_plan{
+    "SELECT DISTINCT i.profile_id FROM customer_profile.identity i JOIN customer_profile.namespace n "
+    "USING (namespace_id) WHERE i.profile_id = ANY($1) AND n.is_known ORDER BY 1",
+    1,
+    {INT8ARRAYOID}};
 CachedPlan exit_plan{
     "UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp() "
     "FROM unnest($1::int8[], $2::int4[]) AS x(p, s) "
@@ -143,15 +151,21 @@ void stream_segments(const ProfileChange& change) {
 
     std::set<std::pair<std::int64_t, std::int32_t>> current;
     {
-        Datum args[2] = {int8_array(profiles), int4_array(ids)};
+        Datum args[1] = {int8_array(profiles)};
         std::uint64_t n = spi_run(current_plan, args, nullptr, false);
         for (std::uint64_t row = 0; row < n; ++row) current.insert({spi_int8(row, 1), spi_int4(row, 2)});
+    }
+    std::vector<std::int64_t> known_ids;
+    {
+        Datum args[1] = {int8_array(profiles)};
+        std::uint64_t n = spi_run(known_plan, args, nullptr, false);
+        for (std::uint64_t row = 0; row < n; ++row) known_ids.push_back(spi_int8(row, 1));
     }
     std::vector<std::int64_t> enter_p, exit_p, out_p;
     std::vector<std::int32_t> enter_s, exit_s;
     std::vector<std::string> out_seg, out_change;
     for (std::int64_t p : profiles) {
-        auto facts = load_profile_facts(p, true);
+        auto facts = load_profile_facts(p, true, &known_ids);
         for (const auto* s : segments) {
             bool member = facts && facts->profile_id == p && profile_matches(*facts, s->tree);
             bool was = current.count({p, s->id}) > 0;
