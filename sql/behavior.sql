@@ -48,6 +48,10 @@ SELECT regress.err($$SELECT customer_profile.track('{"email": "ann@x.com"}', 'pu
 SELECT regress.err($$SELECT customer_profile.track('{"email": "ann@x.com"}', 'purchase', now(), '{}', '')$$);
 SELECT regress.err($$SELECT customer_profile.track('{"email": "ann@x.com"}', 'purchase', now(), '{}', repeat('i', 201))$$);
 SELECT regress.err($$SELECT customer_profile.event_sum(1, 'purchase', 'discount')$$);
+SELECT regress.err($$SELECT customer_profile.event_measure_define('', 'revenue')$$);
+SELECT regress.err($$SELECT customer_profile.event_measure_define('purchase', repeat('p', 64))$$);
+SELECT regress.err($$SELECT customer_profile.event_measure_define(NULL, 'revenue')$$);
+SELECT event_measure_define('purchase', 'revenue') AS defining_twice_is_harmless;
 SELECT regress.err($$SELECT customer_profile.event_count(1, 'purchase', '401 days')$$);
 SELECT regress.err($$SELECT customer_profile.event_count(1, 'purchase', '-1 day')$$);
 SELECT regress.err($$SELECT customer_profile.event_partitions_ensure('2000-01-01', '2100-01-01')$$);

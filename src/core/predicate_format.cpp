@@ -2,45 +2,27 @@
 #include "predicate_format.hpp"
 
 #include <cctype>
-#include <cstdio>
-#include <cstdlib>
+
+#include "predicate_parser.hpp"
+#include "text_literal.hpp"
 
 namespace customer_profile::core {
 namespace {
 
 bool is_plain_name(const std::string& s) {
-    static const char* reserved[] = {"and",  "or",   "not",   "in",    "between", "like",  "ilike",     "is",
-                                     "null", "true", "false", "where", "within",  "known", "anonymous", "timestamp"};
     if (s.empty() || !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
     for (char c : s)
         if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
             return false;
-    for (const char* r : reserved)
-        if (s == r) return false;
-    return true;
+    return !is_predicate_keyword(s);
 }
 
 std::string quoted(const std::string& s, char quote) {
-    std::string out(1, quote);
-    for (char c : s) {
-        if (c == quote) out.push_back(quote);
-        out.push_back(c);
-    }
-    out.push_back(quote);
-    return out;
+    return quote_doubled(s, quote);
 }
 
 std::string name_text(const std::string& s) {
     return is_plain_name(s) ? s : quoted(s, '"');
-}
-
-std::string number_text(double v) {
-    char buf[64];
-    for (int precision = 15; precision <= 17; ++precision) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-        if (std::strtod(buf, nullptr) == v) break;
-    }
-    return buf;
 }
 
 std::string interval_text(Micros m) {
@@ -66,7 +48,7 @@ std::string literal_text(const TraitValue& v) {
         case TraitType::boolean:
             return v.boolean ? "TRUE" : "FALSE";
         case TraitType::number:
-            return number_text(v.number);
+            return shortest_number(v.number);
         case TraitType::text:
             return quoted(v.text, '\'');
         case TraitType::timestamp:

@@ -103,11 +103,7 @@ std::vector<Token> tokenize(std::string_view in) {
 }
 
 bool is_reserved(const std::string& word) {
-    static const char* words[] = {"and",  "or",   "not",   "in",    "between", "like",  "ilike",     "is",
-                                  "null", "true", "false", "where", "within",  "known", "anonymous", "timestamp"};
-    for (const char* w : words)
-        if (word == w) return true;
-    return false;
+    return is_predicate_keyword(word);
 }
 
 class Parser {
@@ -394,6 +390,14 @@ private:
 };
 
 }  // namespace
+
+bool is_predicate_keyword(std::string_view word) {
+    static const char* words[] = {"and",  "or",   "not",   "in",    "between", "like",  "ilike",     "is",
+                                  "null", "true", "false", "where", "within",  "known", "anonymous", "timestamp"};
+    for (const char* w : words)
+        if (word == w) return true;
+    return false;
+}
 
 PredicateNode parse_predicate(std::string_view text) {
     if (text.size() > kMaxPredicateBytes) throw Error(ErrorCode::value_too_long, "predicate longer than 65536 bytes");

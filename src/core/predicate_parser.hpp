@@ -11,4 +11,8 @@ namespace customer_profile::core {
 
 PredicateNode parse_predicate(std::string_view text);
 
+// A word the language reserves (AND, NOT, WITHIN, ...; lower case): a name
+// spelled like one must be written "double-quoted".
+bool is_predicate_keyword(std::string_view word);
+
 }  // namespace customer_profile::core

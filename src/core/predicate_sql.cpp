@@ -1,12 +1,11 @@
 // SQL and JSON renderings of a predicate (see predicate_sql.hpp).
 #include "predicate_sql.hpp"
 
-#include <cstdio>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "behavior.hpp"
 #include "predicate_format.hpp"
+#include "text_literal.hpp"
 
 namespace customer_profile::core {
 namespace {
@@ -14,21 +13,7 @@ namespace {
 using json = nlohmann::json;
 
 std::string literal(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out += '\'';
-        out += c;
-    }
-    return out + "'";
-}
-
-std::string number_text(double v) {
-    char buf[64];
-    for (int precision = 15; precision <= 17; ++precision) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-        if (std::strtod(buf, nullptr) == v) break;
-    }
-    return buf;
+    return quote_doubled(s, '\'');
 }
 
 std::string interval(Micros m) {
@@ -42,7 +27,7 @@ std::string value_sql(const TraitValue& v) {
         case TraitType::boolean:
             return v.boolean ? "true" : "false";
         case TraitType::number:
-            return number_text(v.number);
+            return shortest_number(v.number);
         case TraitType::text:
             return literal(v.text);
         case TraitType::timestamp:

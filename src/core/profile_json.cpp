@@ -200,6 +200,19 @@ Profile properties_as_traits(std::string_view json_object) {
     return out;
 }
 
+std::string measure_totals_json(const EventSummary& summary) {
+    json out = json::object();
+    for (std::size_t i = 0; i < summary.measures.size(); ++i) {
+        double v = summary.totals[i];
+        // Whole numbers print as 2, not 2.0 (jsonb keeps what it is given).
+        if (std::trunc(v) == v && std::fabs(v) < 1e15)
+            out[summary.measures[i]] = static_cast<std::int64_t>(v);
+        else
+            out[summary.measures[i]] = v;
+    }
+    return out.dump();
+}
+
 std::optional<std::string> trait_value_text(const TraitValue& value) {
     switch (value.type) {
         case TraitType::null:

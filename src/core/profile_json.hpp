@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "behavior.hpp"
 #include "profile.hpp"
 
 namespace customer_profile::core {
@@ -37,5 +38,8 @@ TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitTyp
 // filter evaluates on them like on a profile. Values that are no trait type
 // (nested objects, mixed arrays) are left out. Throws on malformed JSON.
 Profile properties_as_traits(std::string_view json_object);
+
+// {"revenue": 14.5, ...}: the measure totals of one event type's summary.
+std::string measure_totals_json(const EventSummary& summary);
 
 }  // namespace customer_profile::core

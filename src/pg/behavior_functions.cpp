@@ -1,11 +1,11 @@
 // SQL functions for events and behavior: track(), event_inbox_drain(),
 // profile_behavior(), event_count(), event_sum(), last_seen().
 #include <algorithm>
-#include <cstdio>
 
 #include "behavior_catalog.hpp"
 #include "behavior_store.hpp"
 #include "boundary.hpp"
+#include "core/profile_json.hpp"
 #include "datum_convert.hpp"
 #include "event_ingest.hpp"
 #include "guc.hpp"
@@ -56,34 +56,6 @@ core::Day window_first_day(Interval* within) {
             "the window is longer than the behavior horizon of " + std::to_string(guc_behavior_horizon_days) + " days",
             {}, "Raise customer_profile.behavior_horizon, or pass NULL for all-time figures.");
     return core::day_of(GetCurrentTransactionStartTimestamp()) - static_cast<core::Day>(days) + 1;
-}
-
-// The shortest decimal that reads back as the same double (89.9, not
-// 89.900000000000006).
-std::string number_json(double v) {
-    char buf[64];
-    for (int precision = 15; precision <= 17; ++precision) {
-        snprintf(buf, sizeof buf, "%.*g", precision, v);
-        if (strtod(buf, nullptr) == v) break;
-    }
-    return buf;
-}
-
-std::string quoted_json(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
 }
 
 }  // namespace
@@ -148,10 +120,7 @@ CP_FUNCTION(profile_behavior) {
     if (!behavior) return (Datum)0;
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     for (const auto& s : behavior->types) {
-        std::string totals = "{";
-        for (std::size_t i = 0; i < s.measures.size(); ++i)
-            totals += (i ? ", " : "") + cp::pg::quoted_json(s.measures[i]) + ": " + cp::pg::number_json(s.totals[i]);
-        totals += "}";
+        std::string totals = cp::core::measure_totals_json(s);
         int active = 0;
         for (const auto& b : s.buckets)
             if (b.day >= oldest) ++active;

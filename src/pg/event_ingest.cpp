@@ -12,6 +12,7 @@
 #include "guc.hpp"
 #include "resolve_identity.hpp"
 #include "segment_stream.hpp"
+#include "sha256.hpp"
 #include "spi_util.hpp"
 #include "subtransaction.hpp"
 
@@ -96,19 +97,6 @@ std::string hex(const std::string& bytes) {
         out.push_back(digits[c & 15]);
     }
     return out;
-}
-
-std::string sha256(const std::string& data) {
-    uint8 digest[32];
-    pg_guard([&] {
-        pg_cryptohash_ctx* ctx = pg_cryptohash_create(PG_SHA256);
-        if (ctx == nullptr || pg_cryptohash_init(ctx) < 0 ||
-            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(data.data()), data.size()) < 0 ||
-            pg_cryptohash_final(ctx, digest, sizeof digest) < 0)
-            elog(ERROR, "customer_profile: SHA-256 failed: %s", pg_cryptohash_error(ctx));
-        pg_cryptohash_free(ctx);
-    });
-    return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
 void refuse(IncomingEvent& e, int sqlstate, std::string reason) {
@@ -221,7 +209,7 @@ std::string event_key(const IncomingEvent& e) {
     content += std::to_string(e.occurred_at);
     content += '\x1f';
     content += e.properties != nullptr ? jsonb_text(e.properties) : "{}";
-    return "sha256:" + hex(sha256(content));
+    return "sha256:" + hex(sha256({content}));
 }
 
 // Claims the keys; marks the events whose key was already taken (earlier,

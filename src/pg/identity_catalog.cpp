@@ -2,6 +2,7 @@
 #include "identity_catalog.hpp"
 
 #include "boundary.hpp"
+#include "sha256.hpp"
 #include "spi_util.hpp"
 
 namespace customer_profile::pg {
@@ -107,20 +108,8 @@ const NamespaceConfig& namespace_or_throw(const IdentityCatalog& catalog, std::s
 }
 
 std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig& ns, const std::string& normalized) {
-    uint8 digest[32];
-    static const uint8 separator = 0;
-    pg_guard([&] {
-        pg_cryptohash_ctx* ctx = pg_cryptohash_create(PG_SHA256);
-        if (ctx == nullptr || pg_cryptohash_init(ctx) < 0 ||
-            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(catalog.salt.data()), catalog.salt.size()) < 0 ||
-            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(ns.name.data()), ns.name.size()) < 0 ||
-            pg_cryptohash_update(ctx, &separator, 1) < 0 ||
-            pg_cryptohash_update(ctx, reinterpret_cast<const uint8*>(normalized.data()), normalized.size()) < 0 ||
-            pg_cryptohash_final(ctx, digest, sizeof digest) < 0)
-            elog(ERROR, "customer_profile: SHA-256 failed: %s", pg_cryptohash_error(ctx));
-        pg_cryptohash_free(ctx);
-    });
-    return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+    static const char separator = 0;
+    return sha256({catalog.salt, ns.name, std::string_view(&separator, 1), normalized});
 }
 
 }  // namespace customer_profile::pg

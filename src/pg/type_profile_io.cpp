@@ -9,7 +9,6 @@
 #include "profile_datum.hpp"
 
 extern "C" {
-#include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
 }
 
@@ -44,22 +43,11 @@ CP_FUNCTION(profile_out) {
 // profile_recv(internal) returns profile: the send form, validated and stored canonically.
 CP_FUNCTION(profile_recv) {
     require_utf8_database();
-    StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
-    std::string_view received(buf->data + buf->cursor, static_cast<std::size_t>(buf->len - buf->cursor));
-    std::string bytes = cp::core::encode_profile(cp::core::decode_profile(received));
-    buf->cursor = buf->len;
-    return cp::pg::profile_datum(bytes);
+    std::string_view received = cp::pg::received_bytes(fcinfo);
+    return cp::pg::profile_datum(cp::core::encode_profile(cp::core::decode_profile(received)));
 }
 
 // profile_send(profile) returns bytea: the stored form, version byte first.
 CP_FUNCTION(profile_send) {
-    std::string_view bytes = cp::pg::profile_arg(fcinfo, 0);
-    Datum result = 0;
-    cp::pg::pg_guard([&] {
-        StringInfoData out;
-        pq_begintypsend(&out);
-        pq_sendbytes(&out, bytes.data(), static_cast<int>(bytes.size()));
-        result = PointerGetDatum(pq_endtypsend(&out));
-    });
-    return result;
+    return cp::pg::send_bytes(cp::pg::profile_arg(fcinfo, 0));
 }

@@ -17,10 +17,6 @@
 #include "spi_util.hpp"
 #include "trait_catalog.hpp"
 
-extern "C" {
-#include "libpq/pqformat.h"
-}
-
 namespace cp = customer_profile;
 
 // segment_predicate_in(cstring) returns segment_predicate
@@ -39,24 +35,13 @@ CP_FUNCTION(segment_predicate_out) {
 
 // segment_predicate_recv(internal) returns segment_predicate
 CP_FUNCTION(segment_predicate_recv) {
-    StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
-    std::string_view received(buf->data + buf->cursor, static_cast<std::size_t>(buf->len - buf->cursor));
-    std::string bytes = cp::core::encode_predicate(cp::core::decode_predicate(received));
-    buf->cursor = buf->len;
-    return cp::pg::profile_datum(bytes);
+    std::string_view received = cp::pg::received_bytes(fcinfo);
+    return cp::pg::profile_datum(cp::core::encode_predicate(cp::core::decode_predicate(received)));
 }
 
 // segment_predicate_send(segment_predicate) returns bytea: version byte first
 CP_FUNCTION(segment_predicate_send) {
-    std::string_view bytes = cp::pg::profile_arg(fcinfo, 0);
-    Datum result = 0;
-    cp::pg::pg_guard([&] {
-        StringInfoData out;
-        pq_begintypsend(&out);
-        pq_sendbytes(&out, bytes.data(), static_cast<int>(bytes.size()));
-        result = PointerGetDatum(pq_endtypsend(&out));
-    });
-    return result;
+    return cp::pg::send_bytes(cp::pg::profile_arg(fcinfo, 0));
 }
 
 // segment_predicate_check(segment_predicate) returns boolean: true, or a

@@ -110,12 +110,27 @@ SELECT pg_catalog.pg_extension_config_dump('customer_profile.event_dead_letter',
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.event_dead_letter_dead_letter_id_seq', '');
 
 CREATE FUNCTION customer_profile.event_measure_define(event_type text, property text) RETURNS void
-    LANGUAGE sql STRICT
-    BEGIN ATOMIC
-        INSERT INTO customer_profile.event_measure (event_type, property)
-        VALUES (event_measure_define.event_type, event_measure_define.property)
-        ON CONFLICT DO NOTHING;
-    END;
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF event_type IS NULL OR property IS NULL THEN
+        RAISE EXCEPTION 'event_measure_define: event type and property are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF event_type = '' OR octet_length(event_type) > 200 OR event_type ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid event type %', quote_literal(left(event_type, 40))
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 200 bytes, no control characters.';
+    END IF;
+    IF property = '' OR octet_length(property) > 63 OR property ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid property name %', quote_literal(left(property, 40))
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 63 bytes, no control characters.';
+    END IF;
+    INSERT INTO customer_profile.event_measure AS m (event_type, property)
+    VALUES (event_measure_define.event_type, event_measure_define.property)
+    ON CONFLICT ON CONSTRAINT event_measure_pkey DO NOTHING;
+END
+$$;
 COMMENT ON FUNCTION customer_profile.event_measure_define(text, text) IS
     'Declares a numeric property of an event type whose values are summed (totals and daily) from now on.';
 
