@@ -57,6 +57,11 @@ void collect_operand(const Operand& o, PredicateDeps& d) {
         case Operand::Kind::count:
         case Operand::Kind::sum:
             d.event_types.push_back(o.name);
+            if (o.within != 0) d.time = true;
+            if (!o.where.empty()) d.filtered = true;
+            break;
+        case Operand::Kind::now:
+            d.time = true;
             break;
         default:
             break;

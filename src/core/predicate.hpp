@@ -83,6 +83,8 @@ struct PredicateDeps {
     std::vector<std::string> event_types;  // sorted; from count/sum/last_seen(type)
     bool any_event = false;                // last_seen() of any type
     bool known = false;                    // known / anonymous
+    bool time = false;                     // now() or a window: the result can change as time passes
+    bool filtered = false;                 // a count/sum with a where filter (reads events)
 };
 PredicateDeps predicate_dependencies(const PredicateNode& node);
 bool operator==(const PredicateNode& a, const PredicateNode& b);

@@ -34,6 +34,8 @@ Value timestamp(Micros t) {
     return v;
 }
 
+}  // namespace
+
 Value operand_value(const Operand& o, const EvaluationContext& c) {
     switch (o.kind) {
         case Operand::Kind::literal:
@@ -72,6 +74,8 @@ Value operand_value(const Operand& o, const EvaluationContext& c) {
     }
     return {};
 }
+
+namespace {
 
 // <0, 0, >0, or nullopt when the two cannot be compared (unknown).
 std::optional<int> compare(const Value& a, const Value& b) {
@@ -187,9 +191,9 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
         case K::in_segment:
             return c.in_segment ? truth(c.in_segment(n.name)) : Truth::unknown;
         case K::known:
-            return truth(c.known);
+            return truth(c.known_lookup ? c.known_lookup() : c.known);
         case K::anonymous:
-            return truth(!c.known);
+            return truth(!(c.known_lookup ? c.known_lookup() : c.known));
     }
     return Truth::unknown;
 }

@@ -22,7 +22,10 @@ struct EvaluationContext {
     const Profile* traits = nullptr;     // nullptr: no traits
     const Behavior* behavior = nullptr;  // nullptr: no events
     bool known = false;                  // holds an identifier of a known namespace
-    Micros now = 0;                      // the transaction's time
+    // When set, asked instead of `known` (the glue looks it up only when a
+    // predicate needs it).
+    std::function<bool()> known_lookup;
+    Micros now = 0;  // the transaction's time
     // in_segment('name'); unknown when not set.
     std::function<bool(const std::string&)> in_segment;
     // count/sum with a where filter, over [first_day, today] (first_day is
@@ -31,6 +34,8 @@ struct EvaluationContext {
 };
 
 Truth evaluate(const PredicateNode& node, const EvaluationContext& context);
+// What one operand evaluates to (a null value when unknown).
+TraitValue operand_value(const Operand& operand, const EvaluationContext& context);
 inline bool matches(const PredicateNode& node, const EvaluationContext& context) {
     return evaluate(node, context) == Truth::true_;
 }

@@ -13,6 +13,7 @@
 #include "core/behavior_codec.hpp"
 #include "core/predicate_codec.hpp"
 #include "core/predicate_eval.hpp"
+#include "core/predicate_schedule.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
 #include "datum_convert.hpp"
@@ -71,25 +72,29 @@ std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = f
     if (catalog.attr_profile_behavior != InvalidAttrNumber)
         facts.behavior =
             behavior_from_datum(fetch_profile_column(catalog, profile_id, catalog.attr_profile_behavior, fresh));
-    if (known_ids != nullptr) {
-        facts.known = std::binary_search(known_ids->begin(), known_ids->end(), profile_id);
-        return facts;
-    }
+    if (known_ids != nullptr) facts.known = std::binary_search(known_ids->begin(), known_ids->end(), profile_id);
+    return facts;
+}
+
+bool lookup_known(std::int64_t profile_id, bool fresh) {
     Datum args[1] = {Int64GetDatum(profile_id)};
     spi_run(known_plan, args, nullptr, !fresh);
-    facts.known = spi_bool(0, 1);
-    return facts;
+    return spi_bool(0, 1);
 }
 
 class Evaluator {
 public:
-    explicit Evaluator(const ProfileFacts& facts) : facts_(facts) {}
+    explicit Evaluator(const ProfileFacts& facts, bool fresh = false)
+        : facts_(facts), known_(facts.known), fresh_(fresh) {}
 
     bool matches(const core::PredicateNode& tree) {
         core::EvaluationContext c;
         c.traits = &facts_.traits;
         c.behavior = &facts_.behavior;
-        c.known = facts_.known;
+        c.known_lookup = [this] {
+            if (!known_) known_ = lookup_known(facts_.profile_id, fresh_);
+            return *known_;
+        };
         c.now = GetCurrentTransactionStartTimestamp();
         c.in_segment = [this](const std::string& name) { return segment(name); };
         c.filtered_aggregate = [this](const core::Operand& o, std::optional<core::Day> first) {
@@ -139,6 +144,8 @@ private:
     }
 
     const ProfileFacts& facts_;
+    std::optional<bool> known_;
+    bool fresh_;
     std::map<std::string, bool> memo_;
     int depth_ = 0;
 };
@@ -223,8 +230,20 @@ std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fre
     return load_profile(profile_id, fresh_snapshot, known_ids);
 }
 
-bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree) {
-    return Evaluator(facts).matches(tree);
+bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree, bool fresh_snapshot) {
+    return Evaluator(facts, fresh_snapshot).matches(tree);
+}
+
+std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const core::PredicateNode& tree) {
+    core::EvaluationContext c;
+    c.traits = &facts.traits;
+    c.behavior = &facts.behavior;
+    c.now = GetCurrentTransactionStartTimestamp();
+    return core::next_change(tree, c);
+}
+
+bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot) {
+    return lookup_known(profile_id, fresh_snapshot);
 }
 
 }  // namespace customer_profile::pg

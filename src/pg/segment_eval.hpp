@@ -17,7 +17,7 @@ struct ProfileFacts {
     std::int64_t profile_id = 0;
     core::Profile traits;
     core::Behavior behavior;
-    bool known = false;
+    std::optional<bool> known;  // nullopt: looked up when a predicate asks
 };
 
 // The live profile (following merges); nullopt when unknown. fresh_snapshot
@@ -27,7 +27,16 @@ struct ProfileFacts {
 std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot,
                                                const std::vector<std::int64_t>* known_ids = nullptr);
 
-// Inside SPI.
-bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree);
+// Inside SPI (or, when the predicate reads neither known/anonymous, other
+// segments nor filtered counts, outside it).
+// fresh_snapshot: read this transaction's own writes (not in parallel mode).
+bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree, bool fresh_snapshot = true);
+
+// When the predicate's result can next change with no new data (see
+// core::next_change), at the transaction's time.
+std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const core::PredicateNode& tree);
+
+// Whether a profile holds an identifier of a known namespace. Inside SPI.
+bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot);
 
 }  // namespace customer_profile::pg

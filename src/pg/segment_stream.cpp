@@ -8,12 +8,15 @@
 
 #include "boundary.hpp"
 #include "core/predicate_codec.hpp"
+#include "datum_convert.hpp"
 #include "segment_eval.hpp"
 #include "spi_util.hpp"
 
 extern "C" {
 #include "commands/async.h"
 }
+
+namespace cp = customer_profile;
 
 namespace customer_profile::pg {
 namespace {
@@ -28,6 +31,7 @@ struct SegmentDef {
 
 struct SegmentCatalog {
     Oid relid = InvalidOid;
+    bool has_schedule = false;  // 1.4: segment_schedule exists
     std::vector<SegmentDef> segments;
 };
 
@@ -60,6 +64,14 @@ CachedPlan enter_plan{
     "SELECT * FROM unnest($1::int8[], $2::int4[]) ON CONFLICT DO NOTHING",
     2,
     {INT8ARRAYOID, INT4ARRAYOID}};
+CachedPlan schedule_plan{
+    "INSERT INTO customer_profile.segment_schedule (profile_id, due_at) "
+    "SELECT * FROM unnest($1::int8[], $2::timestamptz[]) "
+    "ON CONFLICT (profile_id) DO UPDATE SET due_at = excluded.due_at",
+    2,
+    {INT8ARRAYOID, TIMESTAMPTZARRAYOID}};
+CachedPlan unschedule_plan{
+    "DELETE FROM customer_profile.segment_schedule WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan outbox_plan{
     "INSERT INTO customer_profile.segment_outbox (segment, profile_id, change) "
     "SELECT * FROM unnest($1::text[], $2::int8[], $3::text[])",
@@ -74,6 +86,11 @@ const SegmentCatalog& segment_catalog() {
         pg_guard([&] {
             c->relid = RangeVarGetRelid(
                 makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("segment"), -1), NoLock, true);
+        });
+        pg_guard([&] {
+            c->has_schedule = OidIsValid(RangeVarGetRelid(
+                makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("segment_schedule"), -1), NoLock,
+                true));
         });
         if (OidIsValid(c->relid)) {
             std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, true);
@@ -103,7 +120,7 @@ bool intersects(const std::vector<std::string>& sorted, const std::vector<std::s
 std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileChange& change) {
     std::set<std::string> hit;
     for (const auto& s : c.segments) {
-        bool a = change.everything || intersects(s.deps.traits, change.traits) ||
+        bool a = change.everything || (change.time_passed && s.deps.time) || intersects(s.deps.traits, change.traits) ||
                  intersects(s.deps.event_types, change.event_types) ||
                  (s.deps.any_event && !change.event_types.empty());
         if (a) hit.insert(s.name);
@@ -161,13 +178,16 @@ void stream_segments(const ProfileChange& change) {
         std::uint64_t n = spi_run(known_plan, args, nullptr, false);
         for (std::uint64_t row = 0; row < n; ++row) known_ids.push_back(spi_int8(row, 1));
     }
-    std::vector<std::int64_t> enter_p, exit_p, out_p;
+    bool reschedule =
+        catalog.has_schedule && std::any_of(segments.begin(), segments.end(), [](auto* s) { return s->deps.time; });
+    std::vector<std::int64_t> enter_p, exit_p, out_p, due_p, due_at, undue_p;
     std::vector<std::int32_t> enter_s, exit_s;
     std::vector<std::string> out_seg, out_change;
     for (std::int64_t p : profiles) {
         auto facts = load_profile_facts(p, true, &known_ids);
+        bool live = facts && facts->profile_id == p;
         for (const auto* s : segments) {
-            bool member = facts && facts->profile_id == p && profile_matches(*facts, s->tree);
+            bool member = live && profile_matches(*facts, s->tree);
             bool was = current.count({p, s->id}) > 0;
             if (member == was) continue;
             (member ? enter_p : exit_p).push_back(p);
@@ -176,6 +196,26 @@ void stream_segments(const ProfileChange& change) {
             out_p.push_back(p);
             out_change.push_back(member ? "enter" : "exit");
         }
+        if (!reschedule) continue;
+        std::optional<core::Micros> due;
+        if (live)
+            for (const auto& s : catalog.segments)
+                if (s.deps.time)
+                    if (auto at = profile_next_change(*facts, s.tree); at && (!due || *at < *due)) due = at;
+        if (due) {
+            due_p.push_back(p);
+            due_at.push_back(*due);
+        } else {
+            undue_p.push_back(p);
+        }
+    }
+    if (!undue_p.empty()) {
+        Datum args[1] = {int8_array(undue_p)};
+        spi_run(unschedule_plan, args, nullptr, false);
+    }
+    if (!due_p.empty()) {
+        Datum args[2] = {int8_array(due_p), timestamptz_array(due_at)};
+        spi_run(schedule_plan, args, nullptr, false);
     }
     if (out_p.empty()) return;
     if (!exit_p.empty()) {
@@ -200,3 +240,23 @@ void segment_catalog_invalidate(Datum, Oid relid) {
 }
 
 }  // namespace customer_profile::pg
+
+// _segment_stream(profiles bigint[], reason text) returns void: re-evaluates
+// the profiles after time passed ('time': the segments that read time) or
+// after they were deleted ('gone': they leave every segment)
+CP_FUNCTION(segment_stream) {
+    if (PG_ARGISNULL(0)) PG_RETURN_VOID();
+    cp::pg::ProfileChange change;
+    change.profiles = cp::pg::int8_array_arg(fcinfo, 0);
+    std::string reason = PG_ARGISNULL(1) ? "" : cp::pg::text_arg(fcinfo, 1);
+    if (reason == "time")
+        change.time_passed = true;
+    else if (reason == "gone")
+        change.everything = true;
+    else
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "reason must be 'time' or 'gone'");
+    cp::pg::spi_connect();
+    cp::pg::stream_segments(change);
+    cp::pg::spi_finish();
+    PG_RETURN_VOID();
+}

@@ -19,10 +19,13 @@ struct ProfileChange {
     std::vector<std::int64_t> profiles;
     std::vector<std::string> event_types;  // events applied
     std::vector<std::string> traits;       // traits changed
-    bool everything = false;               // identities changed: every segment
+    bool everything = false;               // identities changed, or the profiles are gone: every segment
+    bool time_passed = false;              // a scheduled time came: the segments that read time
 };
 
 // Runs inside SPI. Does nothing while no segment exists (or before 1.3).
+// From 1.4 on, also keeps each profile's next time-driven change in
+// segment_schedule (the worker re-evaluates the profile then).
 void stream_segments(const ProfileChange& change);
 
 void segment_catalog_invalidate(Datum arg, Oid relid);

@@ -42,15 +42,28 @@ void spi_finish() {
     pg_guard([] { SPI_finish(); });
 }
 
-Datum int8_array(const std::vector<std::int64_t>& values) {
+namespace {
+
+// bigint and timestamptz are both 8-byte integers.
+Datum int64_array_of(const std::vector<std::int64_t>& values, Oid element_type) {
     Datum result = 0;
     pg_guard([&] {
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * (values.size() + 1)));
         for (std::size_t i = 0; i < values.size(); ++i) elems[i] = Int64GetDatum(values[i]);
         result = PointerGetDatum(
-            construct_array(elems, static_cast<int>(values.size()), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+            construct_array(elems, static_cast<int>(values.size()), element_type, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
     });
     return result;
+}
+
+}  // namespace
+
+Datum int8_array(const std::vector<std::int64_t>& values) {
+    return int64_array_of(values, INT8OID);
+}
+
+Datum timestamptz_array(const std::vector<std::int64_t>& values) {
+    return int64_array_of(values, TIMESTAMPTZOID);
 }
 
 Datum int4_array(const std::vector<std::int32_t>& values) {

@@ -28,6 +28,8 @@ void spi_finish();
 
 // Array Datums in the current (SPI) memory context.
 Datum int8_array(const std::vector<std::int64_t>& values);
+// timestamptz[] from microseconds since 2000-01-01 UTC.
+Datum timestamptz_array(const std::vector<std::int64_t>& values);
 Datum int4_array(const std::vector<std::int32_t>& values);
 Datum bytea_array(const std::vector<std::string>& values);
 // Text array; an element equal to `null_marker` pointer-identity is not used:

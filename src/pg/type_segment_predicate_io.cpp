@@ -82,3 +82,8 @@ CP_FUNCTION(segment_predicate_tree) {
     std::string tree = cp::core::predicate_tree_json(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
     return cp::pg::jsonb_datum(tree);
 }
+
+// _segment_predicate_reads_time(segment_predicate) returns boolean: now() or a window appears
+CP_FUNCTION(segment_predicate_reads_time) {
+    PG_RETURN_BOOL(cp::core::predicate_dependencies(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0))).time);
+}

@@ -26,6 +26,7 @@ void handle_sigterm(SIGNAL_ARGS) {
 
 constexpr int kRestartSeconds = 5;
 constexpr long kHeartbeatMs = 1000;
+constexpr long kWindowsIntervalMs = 1000;  // how often due segment windows are re-evaluated
 
 void fill_worker(BackgroundWorker* w, const char* database_label) {
     memset(w, 0, sizeof *w);
@@ -139,7 +140,35 @@ void worker_loop() {
     }
     TimestampTz last_heartbeat = GetCurrentTimestamp();
     TimestampTz last_retention = 0;
+    TimestampTz last_windows = 0;
+    bool windows_available = false;  // segment_windows_run() exists (1.4)
+    TimestampTz windows_checked = 0;
     while (!got_sigterm) {
+        // Segment windows that slide without events, once a second even while
+        // the inbox keeps the worker busy.
+        if (TimestampDifferenceExceeds(last_windows, GetCurrentTimestamp(), kWindowsIntervalMs)) {
+            last_windows = GetCurrentTimestamp();
+            if (!windows_available && TimestampDifferenceExceeds(windows_checked, last_windows, 60000)) {
+                windows_checked = last_windows;
+                int64 found = 0;
+                windows_available = run_transaction("customer_profile: checking for segment windows",
+                                                    "SELECT 1::int8 WHERE pg_catalog.to_regprocedure("
+                                                    "'customer_profile.segment_windows_run(integer)') IS NOT NULL",
+                                                    0, nullptr, nullptr, &found, 1) > 0 &&
+                                    found == 1;
+            }
+            if (windows_available) {
+                Oid types[1] = {INT4OID};
+                Datum values[1] = {Int32GetDatum(guc_batch_size)};
+                if (run_transaction("customer_profile: sliding segment windows",
+                                    "SELECT customer_profile.segment_windows_run($1)", 1, types, values, nullptr,
+                                    0) < 0) {
+                    windows_available = false;  // e.g. the extension was downgraded or dropped: check again
+                    record_error();
+                }
+            }
+        }
+
         if (guc_retention_interval_s > 0 &&
             TimestampDifferenceExceeds(last_retention, GetCurrentTimestamp(), guc_retention_interval_s * 1000)) {
             last_retention = GetCurrentTimestamp();

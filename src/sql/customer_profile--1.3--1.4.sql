@@ -1,0 +1,172 @@
+-- customer_profile 1.3 -> 1.4: segments, second part (issue 5): predicates
+-- evaluated on profile values and stored rows (@@), a refresh that scans
+-- with parallel workers, sliding time windows without events, and deleted
+-- profiles leaving their segments.
+\echo Use "ALTER EXTENSION customer_profile UPDATE TO '1.4'" to load this file. \quit
+
+-- profile @@ segment_predicate: on the binary traits value alone.
+CREATE FUNCTION customer_profile.profile_matches(profile customer_profile.profile,
+                                                 predicate customer_profile.segment_predicate)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_profile_matches' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10;
+COMMENT ON FUNCTION customer_profile.profile_matches(customer_profile.profile, customer_profile.segment_predicate) IS
+    'Whether a profile value''s traits satisfy a predicate (0A000 when the predicate also reads behavior, known/anonymous or segments).';
+CREATE OPERATOR customer_profile.@@ (
+    LEFTARG = customer_profile.profile,
+    RIGHTARG = customer_profile.segment_predicate,
+    FUNCTION = customer_profile.profile_matches
+);
+COMMENT ON OPERATOR customer_profile.@@ (customer_profile.profile, customer_profile.segment_predicate) IS
+    'Whether a profile value''s traits satisfy a predicate.';
+
+-- unified_profile @@ segment_predicate: the stored row (traits, behavior,
+-- known/anonymous, other segments). STABLE: it reads identities, segments
+-- and events; PARALLEL SAFE: everything it reads is read-only.
+CREATE FUNCTION customer_profile.unified_profile_matches(profile customer_profile.unified_profile,
+                                                         predicate customer_profile.segment_predicate)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_unified_profile_matches' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 50;
+COMMENT ON FUNCTION customer_profile.unified_profile_matches(customer_profile.unified_profile, customer_profile.segment_predicate) IS
+    'Whether a stored profile satisfies a predicate now (what segment_refresh() scans with).';
+CREATE OPERATOR customer_profile.@@ (
+    LEFTARG = customer_profile.unified_profile,
+    RIGHTARG = customer_profile.segment_predicate,
+    FUNCTION = customer_profile.unified_profile_matches
+);
+COMMENT ON OPERATOR customer_profile.@@ (customer_profile.unified_profile, customer_profile.segment_predicate) IS
+    'Whether a stored profile satisfies a predicate now.';
+
+CREATE FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_reads_time' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._segment_predicate_reads_time(customer_profile.segment_predicate) IS
+    'Internal: whether the predicate uses now() or a window, so its result can change as time passes.';
+
+CREATE FUNCTION customer_profile._segment_next_change(profile customer_profile.unified_profile,
+                                                      predicate customer_profile.segment_predicate)
+    RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'cp_segment_next_change' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 20;
+COMMENT ON FUNCTION customer_profile._segment_next_change(customer_profile.unified_profile, customer_profile.segment_predicate) IS
+    'Internal: the earliest time the predicate''s result for this profile can change without new data (NULL: never).';
+
+-- When each profile must next be re-evaluated because time passed: the
+-- earliest time a window or a now() comparison of any segment can change.
+CREATE TABLE customer_profile.segment_schedule (
+    profile_id bigint PRIMARY KEY,
+    due_at timestamptz NOT NULL
+);
+CREATE INDEX segment_schedule_due_idx ON customer_profile.segment_schedule (due_at);
+COMMENT ON TABLE customer_profile.segment_schedule IS
+    'Per profile, the next time a segment window or now() comparison can change its memberships (the worker acts then).';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_schedule', '');
+
+CREATE FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) RETURNS void
+    AS 'MODULE_PATHNAME', 'cp_segment_stream' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_profile._segment_stream(bigint[], text) IS
+    'Internal: re-evaluates profiles after time passed (''time'') or after they were deleted (''gone'').';
+
+CREATE FUNCTION customer_profile.segment_windows_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    due bigint[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WITH taken AS (
+        DELETE FROM customer_profile.segment_schedule s
+         WHERE s.profile_id IN (SELECT d.profile_id FROM customer_profile.segment_schedule d
+                                 WHERE d.due_at <= now() ORDER BY d.due_at LIMIT max_profiles
+                                   FOR UPDATE SKIP LOCKED)
+        RETURNING s.profile_id)
+    SELECT array_agg(t.profile_id ORDER BY t.profile_id) INTO due FROM taken t;
+    IF due IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- The same order as event ingestion locks profiles: no deadlock with it.
+    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (due)
+      ORDER BY u.profile_id FOR UPDATE;
+    PERFORM customer_profile._segment_stream(due, 'time');
+    RETURN cardinality(due);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_windows_run(integer) IS
+    'Re-evaluates the profiles whose segment windows or now() comparisons are due (what the worker runs every second); returns how many.';
+
+-- Any deleted profile (purged anonymous, merged away, erased) leaves its segments.
+CREATE FUNCTION customer_profile._profiles_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone bigint[];
+BEGIN
+    IF EXISTS (SELECT 1 FROM customer_profile.segment) THEN
+        SELECT array_agg(g.profile_id) INTO gone FROM deleted_profiles g;
+        PERFORM customer_profile._segment_stream(gone, 'gone');
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER profiles_deleted AFTER DELETE ON customer_profile.unified_profile
+    REFERENCING OLD TABLE AS deleted_profiles
+    FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._profiles_deleted();
+
+-- The refresh scans unified_profile with @@, which PostgreSQL can split over
+-- parallel workers; predicates that read time also schedule each profile's
+-- next change.
+CREATE OR REPLACE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seg record;
+    members bigint[];
+    due_ids bigint[];
+    due_times timestamptz[];
+BEGIN
+    SELECT s.segment_id, s.name, s.predicate INTO seg FROM customer_profile.segment s
+     WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    members := ARRAY(SELECT u.profile_id FROM customer_profile.unified_profile u
+                      WHERE u OPERATOR(customer_profile.@@) seg.predicate);
+    WITH now_in AS (SELECT unnest(members) AS profile_id),
+    exits AS (
+        UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM now_in n WHERE n.profile_id = m.profile_id)
+        RETURNING m.profile_id),
+    enters AS (
+        INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
+        SELECT n.profile_id, seg.segment_id FROM now_in n
+         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.segment_membership m
+                            WHERE m.segment_id = seg.segment_id AND m.profile_id = n.profile_id AND m.exited_at IS NULL)
+        RETURNING profile_id),
+    changes AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT seg.name, profile_id, 'exit' FROM exits
+        UNION ALL
+        SELECT seg.name, profile_id, 'enter' FROM enters
+        RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
+      INTO entered, exited FROM changes;
+    IF customer_profile._segment_predicate_reads_time(seg.predicate) THEN
+        SELECT array_agg(x.profile_id), array_agg(x.due) INTO due_ids, due_times
+          FROM (SELECT u.profile_id, customer_profile._segment_next_change(u, seg.predicate) AS due
+                  FROM customer_profile.unified_profile u) x
+         WHERE x.due IS NOT NULL;
+        INSERT INTO customer_profile.segment_schedule AS s (profile_id, due_at)
+        SELECT * FROM unnest(due_ids, due_times)
+        ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
+    END IF;
+    IF entered + exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
+                                            'source', 'refresh')::text);
+    END IF;
+END
+$$;
