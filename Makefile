@@ -68,3 +68,20 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/integration/*.cpp bench/*.cpp
+
+# libFuzzer on the predicate language (clang, ASan + UBSan): FUZZ_SECONDS of
+# mutations from test/fuzz/predicate_corpus (copied: the corpus in git stays
+# as it is). Findings are written to build/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS = test/fuzz/predicate_fuzz.cpp $(addprefix src/core/,predicate.cpp predicate_parser.cpp predicate_format.cpp \
+	predicate_codec.cpp predicate_eval.cpp predicate_schedule.cpp predicate_sql.cpp profile.cpp behavior.cpp \
+	text_literal.cpp timestamp_text.cpp)
+build/fuzz/predicate_fuzz: $(FUZZ_SRCS) $(wildcard src/core/*.hpp)
+	mkdir -p build/fuzz
+	clang++ -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ $(FUZZ_SRCS)
+fuzz: build/fuzz/predicate_fuzz
+	rm -rf build/fuzz/corpus && mkdir -p build/fuzz/corpus && cp test/fuzz/predicate_corpus/* build/fuzz/corpus/
+	cd build/fuzz && ./predicate_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 corpus
+.PHONY: fuzz

@@ -27,6 +27,13 @@ if [ -z "$unit_total" ]; then cat "$LOGS/unit.log"; unit_total=1; unit_failed=1;
 [ "$unit_failed" -gt 0 ] && cat "$LOGS/unit.log"
 count $((unit_total - unit_failed)) "$unit_failed"
 
+echo "== fuzzing the predicate language (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:-60} s)"
+if make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-60}" >"$LOGS/fuzz.log" 2>&1; then
+    grep -E '^(Done|stat::number_of_executed_units)' "$LOGS/fuzz.log"; count 1 0
+else
+    tail -60 "$LOGS/fuzz.log"; count 0 1
+fi
+
 echo "== build and install the extension"
 build_and_install
 
@@ -50,6 +57,15 @@ if [ -x build/core/identity_stress ]; then
         tail -3 "$LOGS/stress.log"; count 1 0
     else
         cat "$LOGS/stress.log"; count 0 1
+    fi
+fi
+
+if [ -x build/core/segment_listen ]; then
+    echo "== integration: LISTEN hears every segment entry and exit exactly once (libpqxx)"
+    if build/core/segment_listen "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres" >"$LOGS/listen.log" 2>&1; then
+        tail -3 "$LOGS/listen.log"; count 1 0
+    else
+        cat "$LOGS/listen.log"; count 0 1
     fi
 fi
 

@@ -15,6 +15,8 @@ SELECT p::text::segment_predicate::text = p::text AS stable
 SELECT regress.err($$SELECT 'count(x) >= '::customer_profile.segment_predicate$$);
 SELECT regress.err($$SELECT 'tier ''gold'''::customer_profile.segment_predicate$$);
 SELECT regress.err($$SELECT 'a = 1 b = 2'::customer_profile.segment_predicate$$);
+SELECT regress.err($$SELECT 'count(purchase within 60844 days) > 2'::customer_profile.segment_predicate$$);
+SELECT regress.err($$SELECT ('in_segment(''' || repeat('x', 1100) || ''')')::customer_profile.segment_predicate$$);
 SELECT regress.err($$SELECT 'a ~ 1'::customer_profile.segment_predicate$$);
 SELECT regress.err($$SELECT 'sum(purchase within 3 days) > 1'::customer_profile.segment_predicate$$);
 SELECT regress.err($$SELECT ''::customer_profile.segment_predicate$$);

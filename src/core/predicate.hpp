@@ -66,6 +66,9 @@ struct PredicateNode {
 constexpr std::size_t kMaxPredicateBytes = 65536;
 constexpr int kMaxPredicateDepth = 64;
 constexpr std::size_t kMaxPredicateNodes = 2000;
+constexpr std::size_t kMaxPredicateNameBytes = 1024;  // trait, event, property and segment names
+// Intervals (now() - 7 days, within 30 days) up to 36,500 days (100 years).
+constexpr Micros kMaxPredicateInterval = INT64_C(36500) * 86400 * 1000000;
 
 }  // namespace customer_profile::core
 

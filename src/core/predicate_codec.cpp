@@ -11,8 +11,6 @@
 namespace customer_profile::core {
 namespace {
 
-constexpr std::size_t kMaxNameBytes = 1024;
-
 void write_node(Writer& w, const PredicateNode& n);
 
 void write_value(Writer& w, const TraitValue& v) {
@@ -130,7 +128,7 @@ private:
         return b == 1;
     }
     std::string name(bool allow_empty) {
-        std::string s(r_.bytes(kMaxNameBytes));
+        std::string s(r_.bytes(kMaxPredicateNameBytes));
         if (s.empty() && !allow_empty) r_.fail("empty name");
         return s;
     }
@@ -161,7 +159,7 @@ private:
     }
     Micros interval() {
         Micros m = r_.zvar();
-        if (m < -INT64_C(3153600000000000) || m > INT64_C(3153600000000000)) r_.fail("interval out of range");
+        if (m < -kMaxPredicateInterval || m > kMaxPredicateInterval) r_.fail("interval out of range");
         return m;
     }
     Operand operand(int depth) {

@@ -28,6 +28,13 @@ std::string lower(std::string_view s) {
     throw Error(ErrorCode::invalid_text, "syntax error at column " + std::to_string(column) + ": " + what);
 }
 
+// The length of the longest prefix of s of at most n bytes that ends on a
+// UTF-8 character boundary.
+std::size_t utf8_prefix(const std::string& s, std::size_t n) {
+    while (n > 0 && n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return n;
+}
+
 std::vector<Token> tokenize(std::string_view in) {
     std::vector<Token> out;
     std::size_t i = 0;
@@ -99,6 +106,11 @@ std::vector<Token> tokenize(std::string_view in) {
     Token end;
     end.column = in.size() + 1;
     out.push_back(end);
+    // Names end up in the binary form, which bounds them.
+    for (const Token& t : out)
+        if ((t.kind == Token::Kind::ident || t.kind == Token::Kind::quoted_ident) &&
+            t.text.size() > kMaxPredicateNameBytes)
+            syntax_error(t.column, "name longer than 1024 bytes");
     return out;
 }
 
@@ -141,7 +153,10 @@ private:
         std::string where;
         if (pos_ > 0) {
             const Token& prev = tokens_[pos_ - 1];
-            where = " after '" + (prev.kind == Token::Kind::string ? "'" + prev.text + "'" : prev.text) + "'";
+            // A long token is shown by its start: the column locates it.
+            std::string shown =
+                prev.text.size() > 40 ? prev.text.substr(0, utf8_prefix(prev.text, 40)) + "..." : prev.text;
+            where = " after '" + (prev.kind == Token::Kind::string ? "'" + shown + "'" : shown) + "'";
         }
         if (peek().kind == Token::Kind::end) where += " (at the end of the predicate)";
         syntax_error(peek().column, expected + where);
@@ -215,6 +230,8 @@ private:
             } else {
                 n.kind = PredicateNode::Kind::in_segment;
                 if (peek().kind != Token::Kind::string) fail("expected a segment name in quotes");
+                if (peek().text.size() > kMaxPredicateNameBytes)
+                    syntax_error(peek().column, "segment name longer than 1024 bytes");
                 n.name = next().text;
                 if (n.name.empty()) fail("expected a non-empty segment name");
             }
@@ -337,6 +354,7 @@ private:
         for (const auto& u : units)
             if (word(u.singular) || word(u.plural)) {
                 next();
+                if (n * u.micros > kMaxPredicateInterval) syntax_error(num.column, "interval longer than 36500 days");
                 return n * u.micros;
             }
         fail("expected minutes, hours, days or weeks");
@@ -401,6 +419,8 @@ bool is_predicate_keyword(std::string_view word) {
 
 PredicateNode parse_predicate(std::string_view text) {
     if (text.size() > kMaxPredicateBytes) throw Error(ErrorCode::value_too_long, "predicate longer than 65536 bytes");
+    // Names and text values end up in JSON and in SQL text: only valid UTF-8 gets that far.
+    if (!valid_utf8(text)) throw Error(ErrorCode::invalid_text, "predicate is not valid UTF-8");
     return Parser(text).parse();
 }
 

@@ -74,7 +74,7 @@ CachedPlan unschedule_plan{
     "DELETE FROM customer_profile.segment_schedule WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan outbox_plan{
     "INSERT INTO customer_profile.segment_outbox (segment, profile_id, change) "
-    "SELECT * FROM unnest($1::text[], $2::int8[], $3::text[])",
+    "SELECT * FROM unnest($1::text[], $2::int8[], $3::text[]) RETURNING position",
     3,
     {TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
 
@@ -142,13 +142,18 @@ std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileCh
     return out;
 }
 
-std::string notify_payload(const std::string& segment, std::int64_t profile, const char* change) {
+// The outbox position makes every payload distinct: PostgreSQL folds
+// identical notifications of one transaction into one, which would hide an
+// enter, exit, enter of the same person in one transaction.
+std::string notify_payload(const std::string& segment, std::int64_t profile, const std::string& change,
+                           std::int64_t position) {
     std::string json = "{\"segment\": \"";
     for (char ch : segment) {
         if (ch == '"' || ch == '\\') json += '\\';
         json += ch;
     }
-    return json + "\", \"profile_id\": " + std::to_string(profile) + ", \"change\": \"" + change + "\"}";
+    return json + "\", \"profile_id\": " + std::to_string(profile) + ", \"change\": \"" + change +
+           "\", \"position\": " + std::to_string(position) + "}";
 }
 
 }  // namespace
@@ -228,9 +233,14 @@ void stream_segments(const ProfileChange& change) {
     }
     std::vector<bool> no_nulls(out_p.size(), false);
     Datum args[3] = {text_array(out_seg, no_nulls), int8_array(out_p), text_array(out_change, no_nulls)};
-    spi_run(outbox_plan, args, nullptr, false);
+    std::uint64_t n = spi_run(outbox_plan, args, nullptr, false);
+    std::vector<std::int64_t> positions;
+    for (std::uint64_t row = 0; row < n; ++row) positions.push_back(spi_int8(row, 1));
+    if (positions.size() != out_p.size())
+        throw core::Error(core::ErrorCode::internal, "segment outbox returned another number of rows");
+    std::sort(positions.begin(), positions.end());  // identity values follow the input order
     for (std::size_t i = 0; i < out_p.size(); ++i) {
-        std::string payload = notify_payload(out_seg[i], out_p[i], out_change[i].c_str());
+        std::string payload = notify_payload(out_seg[i], out_p[i], out_change[i], positions[i]);
         pg_guard([&] { Async_Notify("customer_profile_segment", payload.c_str()); });
     }
 }

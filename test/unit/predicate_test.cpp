@@ -127,6 +127,23 @@ TEST(Predicate, LimitsStopHostileInput) {
     EXPECT_THROW(parse_predicate(wide), Error);
     EXPECT_THROW(parse_predicate(std::string(70000, ' ') + "a = 1"), Error);
     EXPECT_THROW(parse_predicate("a = 1e999"), Error);
+    // Found by the fuzzer: the parser took intervals the binary decoder refuses.
+    EXPECT_THROW(parse_predicate("count(purchase within 60844 days) > 2"), Error);
+    EXPECT_THROW(parse_predicate("last_seen() > now() - 5215 weeks"), Error);
+    EXPECT_NO_THROW(decode_predicate(encode_predicate(parse_predicate("count(purchase within 36500 days) > 2"))));
+    // Found by the fuzzer: names the binary decoder refuses.
+    EXPECT_THROW(parse_predicate("in_segment('" + std::string(1100, 'x') + "')"), Error);
+    EXPECT_THROW(parse_predicate(std::string(1100, 'x') + " = 1"), Error);
+    EXPECT_THROW(parse_predicate("\"" + std::string(1100, 'x') + "\" = 1"), Error);
+    EXPECT_THROW(parse_predicate("count(" + std::string(1100, 'x') + ") > 1"), Error);
+    // Found by the fuzzer: an invalid UTF-8 byte in a text value reached the JSON writer.
+    try {
+        parse_predicate("city IN ('Lyon\x88')");
+        ADD_FAILURE() << "invalid UTF-8 accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::invalid_text);
+        EXPECT_STREQ(e.what(), "predicate is not valid UTF-8");
+    }
 }
 
 TEST(Predicate, RandomInputParsesOrFailsCleanly) {
