@@ -27,8 +27,12 @@ WARNINGS += -Werror
 endif
 # Server headers as -isystem: their warnings are not ours.
 PG_CPPFLAGS = -isystem $(PG_INCLUDE_SERVER) -Isrc
-PG_CXXFLAGS = -std=c++17 -Wno-register $(WARNINGS)
-SHLIB_LINK += -lphonenumber -lre2 -lstdc++
+# Calls inside the library bind locally (no PLT, inlinable): nothing outside
+# it may replace our functions anyway. Exports stay as they are (PostgreSQL
+# 15 does not mark PGDLLEXPORT symbols, so no -fvisibility=hidden).
+VISIBILITY = -fno-semantic-interposition
+PG_CXXFLAGS = -std=c++17 -Wno-register $(WARNINGS) $(VISIBILITY)
+SHLIB_LINK += -lphonenumber -lre2 -lstdc++ -Wl,-Bsymbolic-functions
 
 # Debian's PGXS would also emit LLVM bitcode with clang, which ignores
 # PG_CXXFLAGS; the extension has no use for JIT inlining.
@@ -42,7 +46,7 @@ include $(PGXS)
 endif
 
 # The core must compile without any PostgreSQL include path.
-CORE_CXXFLAGS = -std=c++17 -O2 -g -fPIC $(WARNINGS) -Isrc
+CORE_CXXFLAGS = -std=c++17 -O2 -g -fPIC $(VISIBILITY) $(WARNINGS) -Isrc
 src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 	$(CXX) $(CORE_CXXFLAGS) -c -o $@ $<
 

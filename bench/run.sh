@@ -4,8 +4,8 @@
 #
 # Environment: BENCH_IDENTITIES (default 1000000), BENCH_SAMPLE (100000, for the
 # plain-SQL loop), BENCH_REPEATS (3), BENCH_SECONDS (10, per pgbench run),
-# BENCH_PARTS (graph resolve profiles events), BENCH_EVENTS, BENCH_PEOPLE
-# (see bench/events.sh).
+# BENCH_PARTS (graph resolve profiles events segments), BENCH_EVENTS,
+# BENCH_PEOPLE (see bench/events.sh and bench/segments.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 ensure_packages postgresql-15-pgrouting
 cd "$PROJECT_ROOT"
@@ -95,7 +95,7 @@ LOOP_AGREES="SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id)
 COMPONENTS="SELECT count(*) FROM customer_profile.identity_components()"
 PGR="SELECT count(*) FROM pgr_connectedComponents('SELECT id, source, target, cost, reverse_cost FROM bench_edges')"
 
-PARTS=" ${BENCH_PARTS:-graph resolve profiles events} "
+PARTS=" ${BENCH_PARTS:-graph resolve profiles events segments} "
 has() { [[ "$PARTS" == *" $1 "* ]]; }
 declare -A TPS RUNS PTPS PRUNS
 if has graph; then
@@ -191,9 +191,13 @@ if has profiles; then
     profile_bytes=$(psql -X -At -d bench_profiles -c "SELECT round(avg(pg_column_size(data))) || ' bytes vs ' || (SELECT round(avg(pg_column_size(traits))) FROM plain_profile) || ' bytes as jsonb' FROM customer_profile.unified_profile")
 fi
 
-if has events; then
+if has events || has segments; then
     source bench/events.sh
-    bench_events
+fi
+if has events; then bench_events; fi
+if has segments; then
+    source bench/segments.sh
+    bench_segments
 fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
@@ -248,5 +252,6 @@ for clients in 1 2; do
 done
 fi
 if has events; then report_events; fi
+if has segments; then report_segments; fi
 } | tee "$OUT/results.md"
 rm -rf "$GRAPH"

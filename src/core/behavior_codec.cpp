@@ -1,6 +1,8 @@
 // Binary behavior codec (see behavior_codec.hpp for the layout).
 #include "behavior_codec.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "binary_io.hpp"
@@ -36,7 +38,32 @@ std::string encode_behavior(const Behavior& behavior) {
     return w.take();
 }
 
-Behavior decode_behavior(std::string_view bytes) {
+namespace {
+
+// Reads past the rest of one summary (after its event type) without keeping it.
+void skip_summary(Reader& r) {
+    r.var();   // count
+    r.zvar();  // first_at
+    r.zvar();  // last_at
+    std::uint64_t nmeasures = r.var();
+    if (nmeasures > kMaxMeasuresPerType) r.fail("too many measures");
+    for (std::uint64_t m = 0; m < nmeasures; ++m) {
+        r.bytes(kMaxMeasureNameBytes);
+        r.f64();
+    }
+    std::uint64_t nbuckets = r.var();
+    if (nbuckets > static_cast<std::uint64_t>(kMaxHorizonDays) + 1) r.fail("too many daily buckets");
+    for (std::uint64_t i = 0; i < nbuckets; ++i) {
+        if (i == 0)
+            r.zvar();
+        else
+            r.var();
+        r.var();
+        for (std::uint64_t m = 0; m < nmeasures; ++m) r.f64();
+    }
+}
+
+Behavior decode(std::string_view bytes, const std::vector<std::string>* only_types) {
     Reader r(bytes, "behavior summary");
     std::uint8_t version = r.u8();
     if (version != kBehaviorFormatVersion) r.fail("unknown format version " + std::to_string(version));
@@ -47,6 +74,10 @@ Behavior decode_behavior(std::string_view bytes) {
     for (std::uint64_t t = 0; t < ntypes; ++t) {
         EventSummary s;
         s.event_type.assign(r.bytes(kMaxEventTypeBytes));
+        if (only_types != nullptr && !std::binary_search(only_types->begin(), only_types->end(), s.event_type)) {
+            skip_summary(r);
+            continue;
+        }
         if (s.event_type.empty() || !valid_utf8(s.event_type)) r.fail("invalid event type");
         if (!b.types.empty() && !(b.types.back().event_type < s.event_type))
             r.fail("event types out of order or repeated");
@@ -98,6 +129,16 @@ Behavior decode_behavior(std::string_view bytes) {
     }
     if (!r.done()) r.fail("trailing bytes");
     return b;
+}
+
+}  // namespace
+
+Behavior decode_behavior(std::string_view bytes) {
+    return decode(bytes, nullptr);
+}
+
+Behavior decode_behavior_types(std::string_view bytes, const std::vector<std::string>& event_types) {
+    return decode(bytes, &event_types);
 }
 
 }  // namespace customer_profile::core

@@ -15,6 +15,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "behavior.hpp"
 
@@ -26,5 +27,9 @@ std::string encode_behavior(const Behavior& behavior);
 
 // Throws Error(invalid_text) describing the first problem.
 Behavior decode_behavior(std::string_view bytes);
+
+// Only the summaries of these event types (sorted): what one predicate
+// reads, without building the others (they are read past, less strictly).
+Behavior decode_behavior_types(std::string_view bytes, const std::vector<std::string>& event_types);
 
 }  // namespace customer_profile::core

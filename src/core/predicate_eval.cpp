@@ -36,23 +36,33 @@ Value timestamp(Micros t) {
 
 }  // namespace
 
+const Trait* context_trait(const EvaluationContext& c, const std::string& name) {
+    if (c.trait_lookup) return c.trait_lookup(name);
+    return c.traits ? c.traits->find(name) : nullptr;
+}
+
+const Behavior* context_behavior(const EvaluationContext& c) {
+    return c.behavior_lookup ? c.behavior_lookup() : c.behavior;
+}
+
 Value operand_value(const Operand& o, const EvaluationContext& c) {
     switch (o.kind) {
         case Operand::Kind::literal:
             return o.literal;
         case Operand::Kind::trait: {
-            const Trait* t = c.traits ? c.traits->find(o.name) : nullptr;
+            const Trait* t = context_trait(c, o.name);
             return t ? t->value : Value{};
         }
         case Operand::Kind::now:
             return timestamp(c.now + o.offset);
         case Operand::Kind::last_seen: {
-            if (c.behavior == nullptr) return {};
+            const Behavior* behavior = context_behavior(c);
+            if (behavior == nullptr) return {};
             if (o.name.empty()) {
-                auto last = last_seen(*c.behavior);
+                auto last = last_seen(*behavior);
                 return last ? timestamp(*last + o.offset) : Value{};
             }
-            const EventSummary* s = c.behavior->find(o.name);
+            const EventSummary* s = behavior->find(o.name);
             return s ? timestamp(s->last_at + o.offset) : Value{};
         }
         case Operand::Kind::count:
@@ -63,7 +73,8 @@ Value operand_value(const Operand& o, const EvaluationContext& c) {
                 if (!c.filtered_aggregate) return {};
                 return number(c.filtered_aggregate(o, first));
             }
-            const EventSummary* s = c.behavior ? c.behavior->find(o.name) : nullptr;
+            const Behavior* behavior = context_behavior(c);
+            const EventSummary* s = behavior ? behavior->find(o.name) : nullptr;
             if (s == nullptr) return number(0);
             if (o.kind == Operand::Kind::count)
                 return number(static_cast<double>(first ? count_since(*s, *first) : s->count));
@@ -185,7 +196,7 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
             return truth(n.negated ? !null : null);
         }
         case K::has: {
-            const Trait* t = c.traits ? c.traits->find(n.name) : nullptr;
+            const Trait* t = context_trait(c, n.name);
             return truth(t != nullptr && t->value.type != TraitType::null);
         }
         case K::in_segment:

@@ -21,7 +21,12 @@ enum class Truth : std::uint8_t { false_, true_, unknown };
 struct EvaluationContext {
     const Profile* traits = nullptr;     // nullptr: no traits
     const Behavior* behavior = nullptr;  // nullptr: no events
-    bool known = false;                  // holds an identifier of a known namespace
+    // When set, asked instead of traits / behavior: the glue then reads a
+    // trait or the behavior summary from the stored bytes only when the
+    // evaluation gets that far (AND and OR stop early).
+    std::function<const Trait*(const std::string&)> trait_lookup;
+    std::function<const Behavior*()> behavior_lookup;
+    bool known = false;  // holds an identifier of a known namespace
     // When set, asked instead of `known` (the glue looks it up only when a
     // predicate needs it).
     std::function<bool()> known_lookup;
@@ -34,6 +39,9 @@ struct EvaluationContext {
 };
 
 Truth evaluate(const PredicateNode& node, const EvaluationContext& context);
+// The trait / behavior of the context (through the lookups when set).
+const Trait* context_trait(const EvaluationContext& context, const std::string& name);
+const Behavior* context_behavior(const EvaluationContext& context);
 // What one operand evaluates to (a null value when unknown).
 TraitValue operand_value(const Operand& operand, const EvaluationContext& context);
 inline bool matches(const PredicateNode& node, const EvaluationContext& context) {

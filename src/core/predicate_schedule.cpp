@@ -46,8 +46,9 @@ private:
     // A window of n days holds day d until day d + n begins.
     void window(const Operand& o) {
         if ((o.kind != Operand::Kind::count && o.kind != Operand::Kind::sum) || o.within == 0) return;
-        if (c_.behavior == nullptr) return;
-        const EventSummary* s = c_.behavior->find(o.name);
+        const Behavior* behavior = context_behavior(c_);
+        if (behavior == nullptr) return;
+        const EventSummary* s = behavior->find(o.name);
         if (s == nullptr) return;
         Day first = window_first_day(c_.now, o.within);
         auto in_window = std::lower_bound(s->buckets.begin(), s->buckets.end(), first,

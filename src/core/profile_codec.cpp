@@ -1,6 +1,8 @@
 // Binary profile codec (see profile_codec.hpp for the layout).
 #include "profile_codec.hpp"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "binary_io.hpp"
@@ -119,6 +121,20 @@ Profile decode_profile(std::string_view bytes) {
         p.traits.push_back(std::move(t));
     }
     if (!r.done()) r.fail("trailing bytes");
+    return p;
+}
+
+Profile decode_profile_traits(std::string_view bytes, const std::vector<std::string>& names) {
+    Reader r(bytes, "profile");
+    std::uint64_t n = read_header(r);
+    Profile p;
+    for (std::uint64_t i = 0; i < n && p.traits.size() < names.size(); ++i) {
+        Reader probe = r;
+        std::string_view current;
+        read_trait(r, false, &current);
+        if (std::binary_search(names.begin(), names.end(), current))
+            p.traits.push_back(read_trait(probe, true, nullptr));
+    }
     return p;
 }
 

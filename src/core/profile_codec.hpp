@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "profile.hpp"
 
@@ -24,6 +25,10 @@ std::string encode_profile(const Profile& profile);
 
 // Throws Error(invalid_text) describing the first problem.
 Profile decode_profile(std::string_view bytes);
+
+// Only the named traits (names sorted), the others read past: what one
+// predicate reads. For stored values (not validated again).
+Profile decode_profile_traits(std::string_view bytes, const std::vector<std::string>& names);
 
 // One trait without decoding the others; nullopt when absent.
 std::optional<Trait> find_trait(std::string_view bytes, std::string_view name);

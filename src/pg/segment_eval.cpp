@@ -91,6 +91,8 @@ public:
         core::EvaluationContext c;
         c.traits = &facts_.traits;
         c.behavior = &facts_.behavior;
+        c.trait_lookup = facts_.trait_source;
+        c.behavior_lookup = facts_.behavior_source;
         c.known_lookup = [this] {
             if (!known_) known_ = lookup_known(facts_.profile_id, fresh_);
             return *known_;
@@ -238,6 +240,8 @@ std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const
     core::EvaluationContext c;
     c.traits = &facts.traits;
     c.behavior = &facts.behavior;
+    c.trait_lookup = facts.trait_source;
+    c.behavior_lookup = facts.behavior_source;
     c.now = GetCurrentTransactionStartTimestamp();
     return core::next_change(tree, c);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -18,6 +19,10 @@ struct ProfileFacts {
     core::Profile traits;
     core::Behavior behavior;
     std::optional<bool> known;  // nullopt: looked up when a predicate asks
+    // When set, used instead of traits / behavior (read from stored bytes on
+    // first use).
+    std::function<const core::Trait*(const std::string&)> trait_source;
+    std::function<const core::Behavior*()> behavior_source;
 };
 
 // The live profile (following merges); nullopt when unknown. fresh_snapshot

@@ -7,15 +7,21 @@
 // unified_profile with both cores; everything they read through SPI is
 // read-only.
 #include <algorithm>
+#include <array>
 #include <memory>
 
 #include "behavior_store.hpp"
+#include "core/behavior_codec.hpp"
 #include "boundary.hpp"
 #include "core/predicate_codec.hpp"
 #include "core/profile_codec.hpp"
 #include "profile_datum.hpp"
 #include "segment_eval.hpp"
 #include "spi_util.hpp"
+
+extern "C" {
+#include "utils/typcache.h"
+}
 
 namespace cp = customer_profile;
 
@@ -40,6 +46,12 @@ struct CallCache {
     core::PredicateDeps deps;
     bool needs_spi = false;   // reads known, other segments or events
     bool traits_only = true;  // answerable from a profile value alone
+    bool decode_all = false;  // in_segment(): the other predicates may read anything
+    // unified_profile's row type, looked up once per query: attributes are
+    // then read by number.
+    Oid row_type = InvalidOid;
+    TupleDesc row_desc = nullptr;  // in fn_mcxt
+    int attno_id = 0, attno_data = 0, attno_behavior = 0;
     int known_lookups = 0;
     bool have_known_set = false;
     std::vector<std::int64_t> known_set;  // sorted
@@ -71,29 +83,122 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     bool refers = !core::referenced_segments(cache->tree).empty();
     cache->needs_spi = cache->deps.known || cache->deps.filtered || refers;
     cache->traits_only = !cache->deps.known && !refers && cache->deps.event_types.empty() && !cache->deps.any_event;
+    cache->decode_all = refers;
     cache->known_lookups = 0;
     cache->have_known_set = false;
     cache->known_set.clear();
     return *cache;
 }
 
-std::string_view bytes_of(Datum d) {
-    auto* v = reinterpret_cast<struct varlena*>(PG_DETOAST_DATUM_PACKED(d));
-    return {VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)};
+// A stored row, read lazily: a trait is found in the binary profile when the
+// evaluation first asks for it, the behavior summary (only the event types
+// the predicate reads) likewise, so a profile that fails a first trait
+// condition costs one trait lookup. The bytes point into the row, which
+// lives for the whole call.
+void describe_row(FunctionCallInfo fcinfo, CallCache& cache, HeapTupleHeader row) {
+    Oid type = HeapTupleHeaderGetTypeId(row);
+    if (cache.row_desc != nullptr && cache.row_type == type) return;
+    pg_guard([&] {
+        TupleDesc desc = lookup_rowtype_tupdesc(type, HeapTupleHeaderGetTypMod(row));
+        MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+        cache.row_desc = CreateTupleDescCopy(desc);
+        MemoryContextSwitchTo(old);
+        ReleaseTupleDesc(desc);
+    });
+    cache.row_type = type;
+    cache.attno_id = cache.attno_data = cache.attno_behavior = 0;
+    for (int i = 0; i < cache.row_desc->natts; ++i) {
+        Form_pg_attribute a = TupleDescAttr(cache.row_desc, i);
+        if (a->attisdropped) continue;
+        std::string_view name = NameStr(a->attname);
+        if (name == "profile_id") cache.attno_id = i + 1;
+        if (name == "data") cache.attno_data = i + 1;
+        if (name == "behavior") cache.attno_behavior = i + 1;
+    }
+    if (cache.attno_id == 0 || cache.attno_data == 0 || cache.attno_behavior == 0)
+        throw core::Error(core::ErrorCode::invalid_parameter, "not a unified_profile row");
 }
 
-ProfileFacts facts_from_row(HeapTupleHeader row) {
-    ProfileFacts f;
-    pg_guard([&] {
-        bool isnull = false;
-        f.profile_id = DatumGetInt64(GetAttributeByName(row, "profile_id", &isnull));
-        Datum data = GetAttributeByName(row, "data", &isnull);
-        if (!isnull) f.traits = core::decode_profile(bytes_of(data));
-        Datum behavior = GetAttributeByName(row, "behavior", &isnull);
-        if (!isnull) f.behavior = behavior_from_datum(behavior);
-    });
-    return f;
-}
+class LazyRow {
+public:
+    // From a whole unified_profile row.
+    LazyRow(HeapTupleHeader row, const CallCache& cache) : cache_(cache) {
+        pg_guard([&] {
+            HeapTupleData tuple;
+            tuple.t_len = HeapTupleHeaderGetDatumLength(row);
+            ItemPointerSetInvalid(&tuple.t_self);
+            tuple.t_tableOid = InvalidOid;
+            tuple.t_data = row;
+            bool isnull = false;
+            profile_id_ = DatumGetInt64(heap_getattr(&tuple, cache.attno_id, cache.row_desc, &isnull));
+            Datum data = heap_getattr(&tuple, cache.attno_data, cache.row_desc, &isnull);
+            if (!isnull) data_ = detoasted(data);
+            Datum behavior = heap_getattr(&tuple, cache.attno_behavior, cache.row_desc, &isnull);
+            if (!isnull) behavior_ = detoasted(behavior);
+        });
+    }
+    // From the columns (arguments 0, 1, 2): no whole-row value to build.
+    LazyRow(FunctionCallInfo fcinfo, const CallCache& cache) : cache_(cache) {
+        profile_id_ = PG_GETARG_INT64(0);
+        pg_guard([&] {
+            if (!PG_ARGISNULL(1)) data_ = detoasted(PG_GETARG_DATUM(1));
+            if (!PG_ARGISNULL(2)) behavior_ = detoasted(PG_GETARG_DATUM(2));
+        });
+    }
+
+    ProfileFacts facts() {
+        ProfileFacts f;
+        f.profile_id = profile_id_;
+        if (cache_.decode_all) {
+            if (data_) f.traits = core::decode_profile(*data_);
+            if (behavior_) f.behavior = core::decode_behavior(*behavior_);
+            return f;
+        }
+        f.trait_source = [this](const std::string& name) { return trait(name); };
+        f.behavior_source = [this] { return behavior(); };
+        return f;
+    }
+
+private:
+    static std::string_view detoasted(Datum d) {
+        auto* v = reinterpret_cast<struct varlena*>(PG_DETOAST_DATUM_PACKED(d));
+        return {VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)};
+    }
+
+    // Names come from the predicate tree, which outlives the row: kept by address.
+    const core::Trait* trait(const std::string& name) {
+        for (std::size_t i = 0; i < cached_; ++i)
+            if (traits_[i].name == &name || *traits_[i].name == name)
+                return traits_[i].trait ? &*traits_[i].trait : nullptr;
+        std::optional<core::Trait> found = data_ ? core::find_trait(*data_, name) : std::nullopt;
+        CachedTrait& slot = cached_ < traits_.size() ? traits_[cached_++] : overflow_;
+        slot.name = &name;
+        slot.trait = std::move(found);
+        return slot.trait ? &*slot.trait : nullptr;
+    }
+
+    const core::Behavior* behavior() {
+        if (!behavior_decoded_ && behavior_) {
+            behavior_value_ = cache_.deps.any_event ? core::decode_behavior(*behavior_)
+                                                    : core::decode_behavior_types(*behavior_, cache_.deps.event_types);
+        }
+        behavior_decoded_ = true;
+        return &behavior_value_;
+    }
+
+    const CallCache& cache_;
+    std::int64_t profile_id_ = 0;
+    std::optional<std::string_view> data_, behavior_;
+    struct CachedTrait {
+        const std::string* name = nullptr;
+        std::optional<core::Trait> trait;
+    };
+    std::array<CachedTrait, 8> traits_;  // no allocation per row
+    std::size_t cached_ = 0;
+    CachedTrait overflow_;  // the ninth and later names: looked up again each time
+    core::Behavior behavior_value_;
+    bool behavior_decoded_ = false;
+};
 
 // Inside SPI.
 bool known(CallCache& cache, std::int64_t profile_id) {
@@ -138,15 +243,30 @@ CP_FUNCTION(profile_matches) {
 // unified_profile @@ segment_predicate: the whole stored profile
 CP_FUNCTION(unified_profile_matches) {
     cp::pg::CallCache& cache = cp::pg::call_cache(fcinfo, 1);
-    cp::pg::ProfileFacts facts = cp::pg::facts_from_row(PG_GETARG_HEAPTUPLEHEADER(0));
+    HeapTupleHeader tuple = PG_GETARG_HEAPTUPLEHEADER(0);
+    cp::pg::describe_row(fcinfo, cache, tuple);
+    cp::pg::LazyRow row(tuple, cache);
+    cp::pg::ProfileFacts facts = row.facts();
     PG_RETURN_BOOL(cp::pg::row_matches(cache, facts));
 }
 
-// _segment_next_change(unified_profile, segment_predicate) returns timestamptz (NULL: never, without new data)
+// _segment_matches_columns(profile_id, data, behavior, segment_predicate) returns boolean: @@ on the columns
+CP_FUNCTION(segment_matches_columns) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(3)) PG_RETURN_NULL();
+    cp::pg::CallCache& cache = cp::pg::call_cache(fcinfo, 3);
+    cp::pg::LazyRow row(fcinfo, cache);
+    cp::pg::ProfileFacts facts = row.facts();
+    PG_RETURN_BOOL(cp::pg::row_matches(cache, facts));
+}
+
+// _segment_next_change(profile_id, data, behavior, segment_predicate) returns timestamptz (NULL: never, without new
+// data)
 CP_FUNCTION(segment_next_change) {
-    cp::pg::CallCache& cache = cp::pg::call_cache(fcinfo, 1);
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(3)) PG_RETURN_NULL();
+    cp::pg::CallCache& cache = cp::pg::call_cache(fcinfo, 3);
     if (!cache.deps.time) PG_RETURN_NULL();
-    cp::pg::ProfileFacts facts = cp::pg::facts_from_row(PG_GETARG_HEAPTUPLEHEADER(0));
+    cp::pg::LazyRow row(fcinfo, cache);
+    cp::pg::ProfileFacts facts = row.facts();
     auto at = cp::pg::profile_next_change(facts, cache.tree);
     if (!at) PG_RETURN_NULL();
     PG_RETURN_TIMESTAMPTZ(*at);

@@ -39,7 +39,10 @@ std::unique_ptr<SegmentCatalog> cached;
 bool stale = true;
 
 CachedPlan definitions_plan{
-    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment", 0, {}};
+    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment "
+    "ORDER BY segment_id",
+    0,
+    {}};
 // By profile only: the primary key leads with profile_id, so this reads a few
 // index entries per profile whatever the size of the segments.
 CachedPlan current_plan{

@@ -8,9 +8,11 @@
 // in tables only (the inbox itself and worker_state), so a restarted worker
 // simply continues: an event is removed from the inbox in the transaction
 // that applies it.
+#include <algorithm>
+
+#include "guc.hpp"
 #include "pg_headers.hpp"
 #include "worker.hpp"
-#include "guc.hpp"
 
 namespace customer_profile::pg {
 namespace {
@@ -217,7 +219,8 @@ void worker_loop() {
                             "WHERE pid = $1",
                             1, htypes, hvalues, nullptr, 0);
         }
-        if (!nap(guc_naptime_ms)) break;
+        // Queued events wake the worker (see inbox_wakeup.cpp); due windows must not wait for a long nap.
+        if (!nap(windows_available ? std::min<long>(guc_naptime_ms, kWindowsIntervalMs) : guc_naptime_ms)) break;
     }
 }
 

@@ -42,11 +42,20 @@ CREATE FUNCTION customer_profile._segment_predicate_reads_time(predicate custome
 COMMENT ON FUNCTION customer_profile._segment_predicate_reads_time(customer_profile.segment_predicate) IS
     'Internal: whether the predicate uses now() or a window, so its result can change as time passes.';
 
-CREATE FUNCTION customer_profile._segment_next_change(profile customer_profile.unified_profile,
-                                                      predicate customer_profile.segment_predicate)
+-- The same on the columns: what segment_refresh() scans with (no whole-row
+-- value to build per profile).
+CREATE FUNCTION customer_profile._segment_matches_columns(profile_id bigint, data customer_profile.profile,
+                                                          behavior bytea, predicate customer_profile.segment_predicate)
+    RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_segment_matches_columns' LANGUAGE C STABLE PARALLEL SAFE COST 50;
+COMMENT ON FUNCTION customer_profile._segment_matches_columns(bigint, customer_profile.profile, bytea, customer_profile.segment_predicate) IS
+    'Internal: unified_profile @@ predicate on the columns of the row.';
+
+CREATE FUNCTION customer_profile._segment_next_change(profile_id bigint, data customer_profile.profile,
+                                                      behavior bytea, predicate customer_profile.segment_predicate)
     RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'cp_segment_next_change' LANGUAGE C STABLE STRICT PARALLEL SAFE COST 20;
-COMMENT ON FUNCTION customer_profile._segment_next_change(customer_profile.unified_profile, customer_profile.segment_predicate) IS
+    AS 'MODULE_PATHNAME', 'cp_segment_next_change' LANGUAGE C STABLE PARALLEL SAFE COST 20;
+COMMENT ON FUNCTION customer_profile._segment_next_change(bigint, customer_profile.profile, bytea, customer_profile.segment_predicate) IS
     'Internal: the earliest time the predicate''s result for this profile can change without new data (NULL: never).';
 
 -- When each profile must next be re-evaluated because time passed: the
@@ -114,9 +123,14 @@ CREATE TRIGGER profiles_deleted AFTER DELETE ON customer_profile.unified_profile
     REFERENCING OLD TABLE AS deleted_profiles
     FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._profiles_deleted();
 
--- The refresh scans unified_profile with @@, which PostgreSQL can split over
--- parallel workers; predicates that read time also schedule each profile's
--- next change.
+-- Which definition of the segment has had its windows scheduled (by the
+-- first refresh after segment_create/segment_alter); from then on streaming
+-- and the worker keep segment_schedule current.
+ALTER TABLE customer_profile.segment ADD COLUMN windows_scheduled_for timestamptz;
+
+-- The refresh scans unified_profile with @@ (on the columns), which
+-- PostgreSQL can split over parallel workers; the first refresh of a
+-- definition that reads time also schedules each profile's next change.
 CREATE OR REPLACE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -127,13 +141,14 @@ DECLARE
     due_ids bigint[];
     due_times timestamptz[];
 BEGIN
-    SELECT s.segment_id, s.name, s.predicate INTO seg FROM customer_profile.segment s
+    SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s
      WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
     END IF;
     members := ARRAY(SELECT u.profile_id FROM customer_profile.unified_profile u
-                      WHERE u OPERATOR(customer_profile.@@) seg.predicate);
+                      WHERE customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, seg.predicate));
     WITH now_in AS (SELECT unnest(members) AS profile_id),
     exits AS (
         UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
@@ -154,14 +169,17 @@ BEGIN
         RETURNING change)
     SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
       INTO entered, exited FROM changes;
-    IF customer_profile._segment_predicate_reads_time(seg.predicate) THEN
+    IF customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
         SELECT array_agg(x.profile_id), array_agg(x.due) INTO due_ids, due_times
-          FROM (SELECT u.profile_id, customer_profile._segment_next_change(u, seg.predicate) AS due
+          FROM (SELECT u.profile_id,
+                       customer_profile._segment_next_change(u.profile_id, u.data, u.behavior, seg.predicate) AS due
                   FROM customer_profile.unified_profile u) x
          WHERE x.due IS NOT NULL;
         INSERT INTO customer_profile.segment_schedule AS s (profile_id, due_at)
         SELECT * FROM unnest(due_ids, due_times)
         ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
+        UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
     END IF;
     IF entered + exited > 0 THEN
         PERFORM pg_notify('customer_profile_segment',
@@ -170,3 +188,13 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Events queued in the inbox wake the workers when their transaction
+-- commits (instead of waiting for the end of a nap).
+-- SECURITY DEFINER: a role allowed only to INSERT into the inbox need not
+-- read worker_state.
+CREATE FUNCTION customer_profile._event_inbox_queued() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'cp_event_inbox_queued' LANGUAGE C
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE TRIGGER event_inbox_queued AFTER INSERT ON customer_profile.event_inbox
+    FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._event_inbox_queued();

@@ -63,6 +63,33 @@ my $exits = () = $heard =~ /"change": "exit"/g;
 is($exits, 4, 'the listener heard the four exits');
 $listener->quit;
 
+# Queued events wake the worker at commit: with a 60-second nap (and due
+# windows checked once a second), each of 8 events spaced 0.3 s apart is
+# applied well within a second of being queued. Polling once a second
+# would let about half of them wait longer than 0.6 s.
+$node->safe_psql('postgres', q{
+ALTER SYSTEM SET customer_profile.naptime = '60s';
+SELECT pg_reload_conf();
+SELECT customer_profile.segment_create('buyers', 'count(purchase) >= 1');
+});
+sleep(2);    # the worker has picked up the long nap
+for my $i (1 .. 8)
+{
+	$node->safe_psql('postgres', qq{
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, event_id)
+VALUES ('{"crm_id": "c1"}', 'purchase', now()::text, 'wake-$i')});
+	select(undef, undef, undef, 0.3);
+}
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 8 FROM customer_profile.event WHERE event_id LIKE 'wake-%'}),
+	'the 8 queued purchases were applied');
+my $slowest = $node->safe_psql('postgres', q{
+SELECT round(max(extract(epoch FROM applied_at - received_at))::numeric, 3)
+  FROM customer_profile.event WHERE event_id LIKE 'wake-%'});
+cmp_ok($slowest, '<', 0.6, "each within 0.6 s of being queued (slowest: $slowest s)");
+is($node->safe_psql('postgres', q{SELECT customer_profile.segment_size('buyers')}), '1',
+	'and streamed into the segment');
+
 is($node->safe_psql('postgres', q{SELECT last_error FROM customer_profile.worker_status WHERE state <> 'stopped'}),
 	'', 'the worker recorded no error');
 

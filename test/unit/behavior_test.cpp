@@ -142,6 +142,13 @@ TEST(BehaviorCodec, RoundTripsRandomSummaries) {
         for (const auto& e : random_events(rng, 300)) add_event(b, e, oldest_kept_day(kNow, 400));
         std::string bytes = encode_behavior(b);
         EXPECT_EQ(decode_behavior(bytes), b);
+        // Only some types: exactly those summaries, the others read past.
+        ASSERT_GE(b.types.size(), 2u);
+        std::vector<std::string> wanted = {b.types.back().event_type, "~absent"};
+        std::sort(wanted.begin(), wanted.end());
+        Behavior subset = decode_behavior_types(bytes, wanted);
+        ASSERT_EQ(subset.types.size(), 1u);
+        EXPECT_EQ(subset.types.front(), b.types.back());
     }
     EXPECT_EQ(decode_behavior(encode_behavior(Behavior{})), Behavior{});
 }

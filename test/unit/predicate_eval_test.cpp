@@ -150,3 +150,29 @@ TEST_F(PredicateEval, KnownSegmentsAndFilteredCountsUseTheContext) {
     ASSERT_TRUE(seen_first.has_value());
     EXPECT_EQ(*seen_first, day_of(kNow) - 13);
 }
+
+TEST_F(PredicateEval, LookupsAreAskedOnlyAsFarAsTheEvaluationGoes) {
+    int trait_asks = 0, behavior_asks = 0;
+    EvaluationContext lazy = context;
+    lazy.traits = nullptr;
+    lazy.behavior = nullptr;
+    lazy.trait_lookup = [&](const std::string& name) {
+        ++trait_asks;
+        return profile.find(name);
+    };
+    lazy.behavior_lookup = [&] {
+        ++behavior_asks;
+        return &behavior;
+    };
+    // The first condition fails: the behavior summary is never read.
+    EXPECT_EQ(evaluate(parse_predicate("tier = 'silver' AND count(purchase within 30 days) >= 2"), lazy),
+              Truth::false_);
+    EXPECT_EQ(trait_asks, 1);
+    EXPECT_EQ(behavior_asks, 0);
+    // Same answers as with decoded values.
+    for (const char* text :
+         {"tier = 'gold' AND count(purchase within 30 days) >= 2", "has(ltv) AND last_seen() > now() - 3 days",
+          "ltv IS NULL OR sum(purchase.revenue within 90 days) > 100"})
+        EXPECT_EQ(evaluate(parse_predicate(text), lazy), evaluate(parse_predicate(text), context)) << text;
+    EXPECT_GT(behavior_asks, 0);
+}

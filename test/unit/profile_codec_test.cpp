@@ -2,6 +2,8 @@
 // and strict rejection of malformed input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <random>
 
@@ -136,6 +138,19 @@ TEST(ProfileCodec, FindTraitWithoutDecodingTheRest) {
     EXPECT_EQ(tier->observed_at, 820540800000000);
     EXPECT_FALSE(find_trait(bytes, "zzz").has_value());
     EXPECT_FALSE(find_trait(bytes, "a").has_value());
+}
+
+TEST(ProfileCodec, DecodesOnlyTheNamedTraits) {
+    Profile full = sample();
+    std::string bytes = encode_profile(full);
+    ASSERT_GE(full.traits.size(), 2u);
+    std::vector<std::string> names = {full.traits.back().name, "absent", full.traits.front().name};
+    std::sort(names.begin(), names.end());
+    Profile subset = decode_profile_traits(bytes, names);
+    ASSERT_EQ(subset.traits.size(), 2u);
+    EXPECT_EQ(subset.traits.front(), full.traits.front());
+    EXPECT_EQ(subset.traits.back(), full.traits.back());
+    EXPECT_TRUE(decode_profile_traits(bytes, {}).traits.empty());
 }
 
 TEST(ProfileCodec, RejectsMalformedBinary) {
