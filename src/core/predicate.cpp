@@ -83,6 +83,33 @@ void sort_unique(std::vector<std::string>& v) {
 
 }  // namespace
 
+namespace {
+
+// 0: traits only, 1: reads the behavior summary, 2: needs a query.
+int evaluation_cost(const PredicateNode& n) {
+    using K = PredicateNode::Kind;
+    if (n.kind == K::known || n.kind == K::anonymous || n.kind == K::in_segment) return 2;
+    int cost = 0;
+    for (const auto& c : n.children) cost = std::max(cost, evaluation_cost(c));
+    for (const Operand* o : {&n.left, &n.right, &n.upper}) {
+        if (!o->where.empty()) return 2;
+        if (o->kind == Operand::Kind::count || o->kind == Operand::Kind::sum || o->kind == Operand::Kind::last_seen)
+            cost = std::max(cost, 1);
+    }
+    return cost;
+}
+
+}  // namespace
+
+PredicateNode cheapest_first(PredicateNode node) {
+    for (auto& c : node.children) c = cheapest_first(std::move(c));
+    if (node.kind == PredicateNode::Kind::and_ || node.kind == PredicateNode::Kind::or_)
+        std::stable_sort(
+            node.children.begin(), node.children.end(),
+            [](const PredicateNode& a, const PredicateNode& b) { return evaluation_cost(a) < evaluation_cost(b); });
+    return node;
+}
+
 PredicateDeps predicate_dependencies(const PredicateNode& node) {
     PredicateDeps d;
     collect_deps(node, d);

@@ -90,6 +90,12 @@ struct PredicateDeps {
     bool filtered = false;                 // a count/sum with a where filter (reads events)
 };
 PredicateDeps predicate_dependencies(const PredicateNode& node);
+
+// The same predicate with the operands of every AND and OR ordered cheapest
+// first (traits, then the behavior summary, then what needs a query:
+// known/anonymous, other segments, filtered counts). AND and OR give the
+// same result in any order; evaluation stops sooner.
+PredicateNode cheapest_first(PredicateNode node);
 bool operator==(const PredicateNode& a, const PredicateNode& b);
 inline bool operator!=(const PredicateNode& a, const PredicateNode& b) {
     return !(a == b);

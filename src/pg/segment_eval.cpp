@@ -217,10 +217,38 @@ std::vector<std::int64_t> evaluate_all(const core::PredicateNode& tree) {
 }  // namespace customer_profile::pg
 
 // _segment_evaluate_all(predicate segment_predicate) returns bigint[]: every live profile that matches
+// From 1.4 on, a query over the columns with a parallel-safe function, run
+// so that PostgreSQL may use parallel workers (a one-shot plan, no row
+// limit: PL/pgSQL's SELECT INTO and expressions never run in parallel).
+// Before 1.4 (no such function), one pass through a cursor.
 CP_FUNCTION(segment_evaluate_all) {
     cp::core::PredicateNode tree = cp::core::decode_predicate(std::string(cp::pg::profile_arg(fcinfo, 0)));
+    Oid predicate_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
     cp::pg::spi_connect();
-    std::vector<std::int64_t> members = cp::pg::evaluate_all(tree);
+    bool parallel_function = false;
+    cp::pg::pg_guard([&] {
+        parallel_function = OidIsValid(DatumGetObjectId(DirectFunctionCall1(
+            to_regprocedure,
+            CStringGetTextDatum("customer_profile._segment_matches_columns(bigint, customer_profile.profile, bytea, "
+                                "customer_profile.segment_predicate)"))));
+    });
+    std::vector<std::int64_t> members;
+    if (parallel_function && OidIsValid(predicate_type)) {
+        cp::pg::pg_guard([&] {
+            Oid types[1] = {predicate_type};
+            Datum values[1] = {PG_GETARG_DATUM(0)};
+            int rc = SPI_execute_with_args(
+                "SELECT u.profile_id FROM customer_profile.unified_profile u "
+                "WHERE customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, $1)",
+                1, types, values, nullptr, true, 0);
+            if (rc != SPI_OK_SELECT)
+                elog(ERROR, "customer_profile: segment scan failed: %s", SPI_result_code_string(rc));
+        });
+        for (std::uint64_t row = 0; row < SPI_processed; ++row) members.push_back(cp::pg::spi_int8(row, 1));
+        std::sort(members.begin(), members.end());
+    } else {
+        members = cp::pg::evaluate_all(tree);
+    }
     cp::pg::spi_finish();
     return cp::pg::int8_array(members);
 }

@@ -78,7 +78,7 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
         fcinfo->flinfo->fn_extra = cache;
     }
     cache->bytes = std::string(bytes);
-    cache->tree = core::decode_predicate(cache->bytes);
+    cache->tree = core::cheapest_first(core::decode_predicate(cache->bytes));
     cache->deps = core::predicate_dependencies(cache->tree);
     bool refers = !core::referenced_segments(cache->tree).empty();
     cache->needs_spi = cache->deps.known || cache->deps.filtered || refers;

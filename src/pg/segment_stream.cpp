@@ -101,7 +101,7 @@ const SegmentCatalog& segment_catalog() {
                 SegmentDef d;
                 d.id = spi_int4(row, 1);
                 d.name = spi_bytes(row, 2);
-                d.tree = core::decode_predicate(spi_bytes(row, 3));
+                d.tree = core::cheapest_first(core::decode_predicate(spi_bytes(row, 3)));
                 d.deps = core::predicate_dependencies(d.tree);
                 d.refers_to = core::referenced_segments(d.tree);
                 c->segments.push_back(std::move(d));

@@ -147,8 +147,8 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
     END IF;
-    members := ARRAY(SELECT u.profile_id FROM customer_profile.unified_profile u
-                      WHERE customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, seg.predicate));
+    -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
+    members := customer_profile._segment_evaluate_all(seg.predicate);
     WITH now_in AS (SELECT unnest(members) AS profile_id),
     exits AS (
         UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()

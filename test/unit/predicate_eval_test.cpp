@@ -176,3 +176,23 @@ TEST_F(PredicateEval, LookupsAreAskedOnlyAsFarAsTheEvaluationGoes) {
         EXPECT_EQ(evaluate(parse_predicate(text), lazy), evaluate(parse_predicate(text), context)) << text;
     EXPECT_GT(behavior_asks, 0);
 }
+
+TEST_F(PredicateEval, CheapestFirstOrderGivesTheSameAnswers) {
+    context.in_segment = [](const std::string& name) { return name == "vip"; };
+    context.filtered_aggregate = [](const Operand&, std::optional<Day>) { return 2.0; };
+    for (const char* text :
+         {"count(purchase within 30 days) >= 2 AND tier = 'gold'", "known OR shoe_size > 1 OR count(page_view) > 0",
+          "in_segment('vip') AND (last_seen() > now() - 1 day OR ltv > 100) AND NOT city = 'Paris'",
+          "count(purchase where revenue > 10) > 1 AND shoe_size > 40", "anonymous OR (tier = 'gold' AND has(ltv))"}) {
+        PredicateNode tree = parse_predicate(text);
+        PredicateNode ordered = cheapest_first(tree);
+        EXPECT_EQ(evaluate(ordered, context), evaluate(tree, context)) << text;
+    }
+    // Traits first, then the behavior summary, then what needs a query.
+    PredicateNode ordered = cheapest_first(parse_predicate("known AND count(purchase) > 1 AND tier = 'gold'"));
+    ASSERT_EQ(ordered.children.size(), 3u);
+    EXPECT_EQ(ordered.children[0].kind, PredicateNode::Kind::compare);
+    EXPECT_EQ(ordered.children[0].left.kind, Operand::Kind::trait);
+    EXPECT_EQ(ordered.children[1].left.kind, Operand::Kind::count);
+    EXPECT_EQ(ordered.children[2].kind, PredicateNode::Kind::known);
+}
