@@ -149,17 +149,21 @@ BEGIN
     END IF;
     -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
     members := customer_profile._segment_evaluate_all(seg.predicate);
-    WITH now_in AS (SELECT unnest(members) AS profile_id),
+    -- Set differences (hashed or sorted, linear whatever the statistics say;
+    -- an anti join planned on stale estimates was quadratic).
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    gone AS (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members)),
+    arrived AS (SELECT unnest(members) AS profile_id EXCEPT SELECT c.profile_id FROM current_members c),
     exits AS (
         UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
-         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM now_in n WHERE n.profile_id = m.profile_id)
+          FROM gone g
+         WHERE m.segment_id = seg.segment_id AND m.profile_id = g.profile_id AND m.exited_at IS NULL
         RETURNING m.profile_id),
     enters AS (
         INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
-        SELECT n.profile_id, seg.segment_id FROM now_in n
-         WHERE NOT EXISTS (SELECT 1 FROM customer_profile.segment_membership m
-                            WHERE m.segment_id = seg.segment_id AND m.profile_id = n.profile_id AND m.exited_at IS NULL)
+        SELECT a.profile_id, seg.segment_id FROM arrived a
         RETURNING profile_id),
     changes AS (
         INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
