@@ -130,7 +130,7 @@ SQL
         -c 2 -j 2 -R 1000 -T "$LATENCY_SECONDS" $db >/dev/null 2>&1
     wait $listener
     chmod a+r "$heard"
-    seg_latency=$(psql -X -At -d $db <<SQL
+    seg_latency=$(psql -X -q -At -d $db <<SQL
 CREATE TEMP TABLE heard (profile_id bigint, segment text, change text, at double precision);
 \\copy heard FROM '$heard'
 SELECT format('%s probes, %s notified, p50 %s ms, p99 %s ms, max %s ms; %s notifications in all',

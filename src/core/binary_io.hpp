@@ -51,7 +51,11 @@ public:
         for (int shift = 0; shift < 64; shift += 7) {
             std::uint8_t b = u8();
             v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
-            if (!(b & 0x80)) return v;
+            if (!(b & 0x80)) {
+                // Writers never pad: one value, one encoding (found by the fuzzer).
+                if (b == 0 && shift > 0) fail("overlong varint");
+                return v;
+            }
         }
         fail("varint longer than 10 bytes");
     }

@@ -1,6 +1,7 @@
 // Normalizers for identifier namespaces. Phone numbers go through Google's
 // libphonenumber: country rules for E.164 are too subtle to hand-write.
 #include "identity_normalize.hpp"
+#include "profile.hpp"
 
 #include <phonenumbers/phonenumberutil.h>
 
@@ -124,6 +125,9 @@ std::string normalize_identifier(Normalizer n, std::string_view raw, const Norma
     if (raw.size() > 4 * kMaxIdentifierBytes)
         throw Error(ErrorCode::value_too_long,
                     "identifier is longer than " + std::to_string(kMaxIdentifierBytes) + " bytes");
+    // Found by the fuzzer: trim and lowercase passed invalid bytes through
+    // (possible in a SQL_ASCII database), which then reached hashes and JSON.
+    if (!valid_utf8(raw)) throw Error(ErrorCode::invalid_text, "identifier is not valid UTF-8");
     std::string out;
     switch (n) {
         case Normalizer::trim:

@@ -202,3 +202,55 @@ CREATE FUNCTION customer_profile._event_inbox_queued() RETURNS trigger
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 CREATE TRIGGER event_inbox_queued AFTER INSERT ON customer_profile.event_inbox
     FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._event_inbox_queued();
+
+-- Subject access (issue 6): everything held about the person behind one
+-- identifier, as one JSON document.
+CREATE FUNCTION customer_profile.profile_export(namespace text, value text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pid bigint := customer_profile.identity_lookup(profile_export.namespace, profile_export.value);
+BEGIN
+    IF pid IS NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN jsonb_build_object(
+        'profile_id', pid,
+        'exported_at', now(),
+        'identities', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'namespace', n.name, 'value', i.raw_value, 'value_sha256', encode(i.value_hash, 'hex'),
+                       'first_seen', i.first_seen, 'last_seen', i.last_seen) ORDER BY n.name, i.identity_id), '[]')
+              FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id)
+             WHERE i.profile_id = pid),
+        'traits', (SELECT (u.data::text)::jsonb -> 'traits' FROM customer_profile.unified_profile u
+                    WHERE u.profile_id = pid),
+        'observations', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'trait', o.trait, 'source', o.source, 'value', o.value, 'observed_at', o.observed_at,
+                       'recorded_at', o.recorded_at, 'via', n.name) ORDER BY o.trait, o.source, o.identity_id), '[]')
+              FROM customer_profile.trait_observation o
+              JOIN customer_profile.identity i USING (identity_id)
+              JOIN customer_profile.namespace n USING (namespace_id)
+             WHERE i.profile_id = pid),
+        'behavior', (
+            SELECT coalesce(jsonb_agg(to_jsonb(b) ORDER BY b.event_type), '[]')
+              FROM customer_profile.profile_behavior(pid) b),
+        'events', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'event_id', e.event_id, 'event_type', e.event_type, 'occurred_at', e.occurred_at,
+                       'properties', e.properties, 'source', e.source, 'received_at', e.received_at)
+                       ORDER BY e.occurred_at, e.event_id), '[]')
+              FROM customer_profile.event e JOIN customer_profile.identity i USING (identity_id)
+             WHERE i.profile_id = pid),
+        'segments', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'segment', s.name, 'entered_at', m.entered_at, 'exited_at', m.exited_at)
+                       ORDER BY m.entered_at, s.name), '[]')
+              FROM customer_profile.segment_membership m JOIN customer_profile.segment s USING (segment_id)
+             WHERE m.profile_id = pid));
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_export(text, text) IS
+    'Subject access: everything held about the person behind an identifier (identities, merged traits with provenance, every observation, behavior summary, events, segment history) as one jsonb; NULL when unknown.';

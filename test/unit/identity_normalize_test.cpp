@@ -80,3 +80,15 @@ TEST(PhoneNormalizer, MemoizedResultsAreKeyedByRegion) {
         EXPECT_EQ(normalize_identifier(Normalizer::phone, local, us), "+1" + local);
     }
 }
+
+TEST(Normalizers, RefuseInvalidUtf8WithoutEchoingIt) {
+    for (Normalizer n : {Normalizer::trim, Normalizer::lowercase, Normalizer::email, Normalizer::phone}) {
+        try {
+            normalize_identifier(n, "  Ann@E\xffxample.com ");
+            ADD_FAILURE() << normalizer_name(n) << " accepted invalid UTF-8";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::invalid_text);
+            EXPECT_STREQ(e.what(), "identifier is not valid UTF-8");
+        }
+    }
+}

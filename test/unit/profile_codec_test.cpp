@@ -140,6 +140,13 @@ TEST(ProfileCodec, FindTraitWithoutDecodingTheRest) {
     EXPECT_FALSE(find_trait(bytes, "a").has_value());
 }
 
+TEST(ProfileCodec, RefusesOverlongVarints) {
+    // Found by the fuzzer: 0x80 0x00 is a padded zero; a decoder that takes
+    // it gives one profile two binary forms.
+    EXPECT_THROW(decode_profile(std::string("\x01\x80\x00", 3)), Error);
+    EXPECT_EQ(decode_profile(std::string("\x01\x00", 2)), Profile{});
+}
+
 TEST(ProfileCodec, DecodesOnlyTheNamedTraits) {
     Profile full = sample();
     std::string bytes = encode_profile(full);
