@@ -30,6 +30,35 @@ SELECT profile_export('email', 'nobody@example.com') IS NULL AS unknown_is_null;
 SELECT profile_export(NULL, 'x') IS NULL AS null_namespace;
 SELECT regress.err($$SELECT customer_profile.profile_export('shoe_size', '42')$$);
 SELECT regress.err($$SELECT customer_profile.profile_export('email', 'not an email')$$);
+
+-- Consent per purpose: the latest statement through any of the person's identifiers.
+SELECT profile_consent(:p, 'email_marketing') IS NULL AS never_asked;
+SELECT consent_set('{"email": "export.me@example.com"}', 'email_marketing', true, 'web', '2026-04-01T00:00:00Z') = :p AS granted;
+SELECT consent_set('{"crm_id": "x-1"}', 'analytics', false, 'crm', '2026-04-02T00:00:00Z') = :p AS refused;
+SELECT profile_consent(:p, 'email_marketing') AS email_marketing, profile_consent(:p, 'analytics') AS analytics;
+-- A later withdrawal through another identifier wins; an older statement arriving late does not.
+SELECT consent_set('{"crm_id": "x-1"}', 'email_marketing', false, 'crm', '2026-05-01T00:00:00Z') = :p AS withdrawn;
+SELECT consent_set('{"crm_id": "x-1"}', 'email_marketing', true, 'crm', '2026-03-01T00:00:00Z') = :p AS late_old_grant;
+SELECT profile_consent(:p, 'email_marketing') AS email_marketing_now;
+SELECT c ->> 'purpose' AS purpose, c ->> 'granted' AS granted, c ->> 'source' AS source, c ->> 'via' AS via
+  FROM jsonb_array_elements(profile_export('crm_id', 'x-1') -> 'consents') c;
+-- A new person's consent creates the profile; bad input is refused and writes nothing.
+SELECT consent_set('{"email": "new.person@example.com"}', 'personalization', true, 'web') IS NOT NULL AS new_person;
+SELECT count(*) AS statements_before FROM consent \gset
+SELECT regress.err($$SELECT customer_profile.consent_set('{"crm_id": "x-1"}', 'Email Marketing', true, 'web')$$);
+SELECT regress.err($$SELECT customer_profile.consent_set('{"crm_id": "x-1"}', NULL, true, 'web')$$);
+SELECT regress.err($$SELECT customer_profile.consent_set('{"crm_id": "x-1"}', 'analytics', NULL, 'web')$$);
+SELECT regress.err($$SELECT customer_profile.consent_set('{"crm_id": "x-1"}', 'analytics', true, '')$$);
+SELECT regress.err($$SELECT customer_profile.consent_set('{"email": "not an email"}', 'analytics', true, 'web')$$);
+SELECT count(*) = :statements_before AS nothing_written FROM consent;
+
+-- Activation respects consent: a consumer asking for a purpose sees only people who granted it.
+SELECT consent_set('{"crm_id": "someone-else"}', 'email_marketing', true, 'crm') = :other AS other_granted;
+SELECT track('{"crm_id": "someone-else"}', 'order', now(), '{"total": 1}') = :other AS other_ordered;
+SELECT segment, profile_id = :p AS p, profile_id = :other AS other FROM segment_outbox_read('mailer_all') ORDER BY outbox_position;
+SELECT segment, profile_id = :p AS p, profile_id = :other AS other FROM segment_outbox_read('mailer_consented', 100, 'email_marketing') ORDER BY outbox_position;
+
 SELECT segment_drop('exporters');
 DELETE FROM segment_outbox;
 DELETE FROM segment_membership;
+DELETE FROM segment_consumer;

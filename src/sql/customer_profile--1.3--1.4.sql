@@ -249,8 +249,118 @@ BEGIN
                        'segment', s.name, 'entered_at', m.entered_at, 'exited_at', m.exited_at)
                        ORDER BY m.entered_at, s.name), '[]')
               FROM customer_profile.segment_membership m JOIN customer_profile.segment s USING (segment_id)
-             WHERE m.profile_id = pid));
+             WHERE m.profile_id = pid),
+        'consents', (
+            SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'purpose', c.purpose, 'granted', c.granted, 'source', c.source, 'observed_at', c.observed_at,
+                       'via', n.name) ORDER BY c.observed_at, c.consent_id), '[]')
+              FROM customer_profile.consent c JOIN customer_profile.identity i USING (identity_id)
+              JOIN customer_profile.namespace n USING (namespace_id)
+             WHERE i.profile_id = pid));
 END
 $$;
 COMMENT ON FUNCTION customer_profile.profile_export(text, text) IS
-    'Subject access: everything held about the person behind an identifier (identities, merged traits with provenance, every observation, behavior summary, events, segment history) as one jsonb; NULL when unknown.';
+    'Subject access: everything held about the person behind an identifier (identities, merged traits with provenance, every observation, behavior summary, events, segment history, consents) as one jsonb; NULL when unknown.';
+
+-- Consent per purpose (issue 6): every grant and withdrawal, kept per
+-- identifier (so a merge joins and a split separates a person's consents as
+-- it does their traits); a person's consent to a purpose is their latest
+-- statement through any of their identifiers.
+CREATE TABLE customer_profile.consent (
+    consent_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    identity_id bigint NOT NULL,
+    purpose text NOT NULL CHECK (purpose ~ '^[a-z][a-z0-9_]{0,62}$'),
+    granted boolean NOT NULL,
+    source text NOT NULL CHECK (length(source) BETWEEN 1 AND 200),
+    observed_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX consent_identity_idx ON customer_profile.consent (identity_id, purpose, observed_at);
+COMMENT ON TABLE customer_profile.consent IS
+    'Every consent statement (granted or withdrawn) per identifier and purpose, with source and time.';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.consent', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.consent_consent_id_seq', '');
+
+CREATE FUNCTION customer_profile.consent_set(identities jsonb, purpose text, granted boolean, source text,
+                                             observed_at timestamptz DEFAULT now())
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pid bigint;
+    carrier bigint;
+BEGIN
+    IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid consent purpose %', coalesce(quote_literal(purpose), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter (e.g. email_marketing).';
+    END IF;
+    IF granted IS NULL OR source IS NULL OR observed_at IS NULL THEN
+        RAISE EXCEPTION 'granted, source and observed_at are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(source) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a source of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    pid := customer_profile.resolve_identity(identities, consent_set.source);
+    IF pid IS NULL THEN
+        RAISE EXCEPTION 'no usable identifier in %', identities USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The statement is kept on the first of the given identifiers (by namespace) that is stored.
+    SELECT i.identity_id INTO carrier
+      FROM jsonb_each_text(identities) e
+      JOIN customer_profile.identity i ON i.value_hash = customer_profile.identity_hash(e.key, e.value)
+     WHERE i.profile_id = pid
+     ORDER BY e.key LIMIT 1;
+    INSERT INTO customer_profile.consent (identity_id, purpose, granted, source, observed_at)
+    VALUES (carrier, consent_set.purpose, consent_set.granted, consent_set.source, consent_set.observed_at);
+    RETURN pid;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.consent_set(jsonb, text, boolean, text, timestamptz) IS
+    'Records that the person behind the identifiers granted (or withdrew) consent to a purpose; returns the profile id.';
+
+CREATE FUNCTION customer_profile.profile_consent(profile_id bigint, purpose text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT c.granted FROM customer_profile.consent c JOIN customer_profile.identity i USING (identity_id)
+         WHERE i.profile_id = customer_profile.profile_resolve(profile_consent.profile_id)
+           AND c.purpose = profile_consent.purpose
+         ORDER BY c.observed_at DESC, c.consent_id DESC LIMIT 1;
+    END;
+COMMENT ON FUNCTION customer_profile.profile_consent(bigint, text) IS
+    'The person''s latest statement on a purpose: true (granted), false (withdrawn), NULL (never asked).';
+
+-- Activation respects consent: a consumer can read only the changes of
+-- people who granted a purpose (the others are skipped, and acknowledged
+-- with the rest).
+DROP FUNCTION customer_profile.segment_outbox_read(text, integer);
+CREATE FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer DEFAULT 1000,
+                                                     purpose text DEFAULT NULL)
+    RETURNS TABLE (outbox_position bigint, segment text, profile_id bigint, change text, changed_at timestamptz)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    after bigint;
+BEGIN
+    IF consumer IS NULL OR length(consumer) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a consumer name of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_changes IS NULL OR max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.segment_consumer AS c (consumer) VALUES (segment_outbox_read.consumer)
+    ON CONFLICT ON CONSTRAINT segment_consumer_pkey DO NOTHING;
+    SELECT c.position INTO after FROM customer_profile.segment_consumer c WHERE c.consumer = segment_outbox_read.consumer;
+    RETURN QUERY SELECT o.position, o.segment, o.profile_id, o.change, o.changed_at
+                   FROM customer_profile.segment_outbox o
+                  WHERE o.position > after
+                    AND (segment_outbox_read.purpose IS NULL
+                         OR customer_profile.profile_consent(o.profile_id, segment_outbox_read.purpose) IS TRUE)
+                  ORDER BY o.position LIMIT max_changes;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_outbox_read(text, integer, text) IS
+    'The next changes after the consumer''s acknowledged position (registers a new consumer at position 0); with a purpose, only the changes of people who granted it.';
