@@ -51,23 +51,21 @@ if [ "$sql_failed" -gt 0 ]; then
 fi
 count "$sql_ok" "$sql_failed"
 
-if [ -x build/core/identity_stress ]; then
-    echo "== integration: concurrent resolve_identity stress (libpqxx)"
-    if build/core/identity_stress "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres" >"$LOGS/stress.log" 2>&1; then
-        tail -3 "$LOGS/stress.log"; count 1 0
-    else
-        cat "$LOGS/stress.log"; count 0 1
+# One libpqxx program against the running cluster; a missing binary fails.
+integration() {
+    local program=$1 title=$2
+    echo "== integration: $title (libpqxx)"
+    if [ ! -x "build/core/$program" ]; then
+        echo "build/core/$program was not built (libpqxx missing?)"; count 0 1; return
     fi
-fi
-
-if [ -x build/core/segment_listen ]; then
-    echo "== integration: LISTEN hears every segment entry and exit exactly once (libpqxx)"
-    if build/core/segment_listen "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres" >"$LOGS/listen.log" 2>&1; then
-        tail -3 "$LOGS/listen.log"; count 1 0
+    if "build/core/$program" "host=$PGHOST port=$PGPORT user=$PGUSER dbname=postgres" >"$LOGS/$program.log" 2>&1; then
+        tail -3 "$LOGS/$program.log"; count 1 0
     else
-        cat "$LOGS/listen.log"; count 0 1
+        cat "$LOGS/$program.log"; count 0 1
     fi
-fi
+}
+integration identity_stress "concurrent resolve_identity stress"
+integration segment_listen "LISTEN hears every segment entry and exit exactly once"
 
 stop_cluster
 
