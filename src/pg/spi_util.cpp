@@ -1,7 +1,13 @@
 // Guarded SPI helpers used by the identity glue.
 #include "spi_util.hpp"
 
+#include <vector>
+
 #include "datum_convert.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
 
 namespace customer_profile::pg {
 
@@ -32,14 +38,38 @@ std::uint64_t spi_exec(const char* sql, bool read_only) {
     return processed;
 }
 
+namespace {
+
+// GUC nest levels of the open spi_connect() calls, innermost last. After an
+// error PostgreSQL unwinds the levels itself; entries left from an aborted
+// call are dropped by the next spi_connect().
+std::vector<int> pinned_levels;
+
+}  // namespace
+
+// Every query of ours runs with search_path = pg_catalog, pg_temp: the
+// queries name our objects with their schema, and an operator or function
+// that a caller's search_path puts before pg_catalog must not replace
+// PostgreSQL's own (sql/search_path.sql tries).
 void spi_connect() {
-    pg_guard([] {
+    int level = 0;
+    pg_guard([&] {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "customer_profile: SPI_connect failed");
+        level = NewGUCNestLevel();
+        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                                0, false);
     });
+    while (!pinned_levels.empty() && pinned_levels.back() >= level) pinned_levels.pop_back();
+    pinned_levels.push_back(level);
 }
 
 void spi_finish() {
-    pg_guard([] { SPI_finish(); });
+    int level = pinned_levels.empty() ? 0 : pinned_levels.back();
+    if (!pinned_levels.empty()) pinned_levels.pop_back();
+    pg_guard([&] {
+        if (level > 0) AtEOXact_GUC(true, level);
+        SPI_finish();
+    });
 }
 
 namespace {

@@ -136,9 +136,11 @@ ok($node->poll_query_until('postgres',
 # exactly once when the cause is gone.
 $node->safe_psql('postgres', q{
 CREATE TABLE allow_boom (ok boolean);
+-- The extension's statements run with search_path = pg_catalog, pg_temp, so a
+-- trigger on its tables names its own objects with their schema.
 CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.event_type = 'boom' AND NOT EXISTS (SELECT 1 FROM allow_boom) THEN
+    IF NEW.event_type = 'boom' AND NOT EXISTS (SELECT 1 FROM public.allow_boom) THEN
         RAISE EXCEPTION 'injected batch failure' USING ERRCODE = 'serialization_failure';
     END IF;
     RETURN NEW;
