@@ -95,6 +95,9 @@ SELECT segment_size('on_trial') AS trial_members, exited_at IS NOT NULL AS histo
   FROM segment_membership m JOIN segment s USING (segment_id) WHERE s.name = 'on_trial';
 SELECT count(*) AS p2_still_scheduled_for_its_order_window FROM segment_schedule WHERE profile_id = :p2;
 SELECT regress.err($$SELECT customer_profile.segment_windows_run(0)$$);
+SELECT regress.err($$SELECT customer_profile.segment_windows_run(NULL)$$);
+SELECT regress.err($$SELECT customer_profile._segment_stream(ARRAY[1]::bigint[], 'later')$$);
+SELECT regress.err($$SELECT customer_profile._segment_stream(ARRAY[1]::bigint[], NULL)$$);
 
 -- Deleted profiles leave every segment they were in (here: purged anonymous).
 SELECT segment_create('buyers', 'count(order) > 0') > 0 AS created;

@@ -87,40 +87,6 @@ Trait read_trait(Reader& r, bool keep, std::string_view* name_out) {
     return t;
 }
 
-// Reads past one trait, keeping only its name: what a search does for the
-// traits before the one it wants.
-std::string_view skip_trait(Reader& r) {
-    std::string_view name = r.bytes(kMaxTraitNameBytes);
-    r.bytes(kMaxTraitSourceBytes);
-    r.zvar();
-    std::uint8_t type = r.u8();
-    switch (static_cast<TraitType>(type)) {
-        case TraitType::null:
-            break;
-        case TraitType::boolean:
-            r.u8();
-            break;
-        case TraitType::number:
-            r.f64();
-            break;
-        case TraitType::text:
-            r.bytes(kMaxTraitTextBytes);
-            break;
-        case TraitType::timestamp:
-            r.zvar();
-            break;
-        case TraitType::text_array: {
-            std::uint64_t n = r.var();
-            if (n > kMaxTraitArrayItems) r.fail("array longer than its limit");
-            for (std::uint64_t i = 0; i < n; ++i) r.bytes(kMaxTraitTextBytes);
-            break;
-        }
-        default:
-            r.fail("unknown trait type " + std::to_string(type));
-    }
-    return name;
-}
-
 std::uint64_t read_header(Reader& r) {
     std::uint8_t version = r.u8();
     if (version != kProfileFormatVersion) r.fail("unknown format version " + std::to_string(version));
@@ -164,7 +130,8 @@ Profile decode_profile_traits(std::string_view bytes, const std::vector<std::str
     Profile p;
     for (std::uint64_t i = 0; i < n && p.traits.size() < names.size(); ++i) {
         Reader probe = r;
-        std::string_view current = skip_trait(r);
+        std::string_view current;
+        read_trait(r, false, &current);
         if (std::binary_search(names.begin(), names.end(), current))
             p.traits.push_back(read_trait(probe, true, nullptr));
     }
@@ -176,7 +143,8 @@ std::optional<Trait> find_trait(std::string_view bytes, std::string_view name) {
     std::uint64_t n = read_header(r);
     for (std::uint64_t i = 0; i < n; ++i) {
         Reader probe = r;
-        std::string_view current = skip_trait(r);
+        std::string_view current;
+        read_trait(r, false, &current);
         if (current == name) return read_trait(probe, true, nullptr);
         if (name < current) break;  // names are sorted
     }

@@ -270,12 +270,7 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
             if (events) recompute_profile_behavior(p);  // from stored events: a split divides them
         }
     }
-    if (!merged_away.empty()) {
-        ProfileChange gone;  // merged-away profiles leave their segments
-        gone.profiles = merged_away;
-        gone.everything = true;
-        stream_segments(gone);
-    }
+    stream_deleted_profiles(merged_away);  // merged-away profiles leave their segments
     return stats;
 }
 

@@ -259,10 +259,7 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
     if (!plan.merged_profiles.empty()) {
         recompute_profile_traits(survivor, nullptr);
         // The merged-away profiles leave their segments (they resolve to the survivor now).
-        ProfileChange gone;
-        gone.profiles = plan.merged_profiles;
-        gone.everything = true;
-        stream_segments(gone);
+        stream_deleted_profiles(plan.merged_profiles);
     }
     // The call is about its strongest identifier: answer with that
     // identifier's profile, even when a guard rail kept it out of the survivor

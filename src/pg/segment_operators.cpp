@@ -2,15 +2,15 @@
 //   profile @@ segment_predicate         traits only, on the binary value
 //   unified_profile @@ segment_predicate the stored row: traits, behavior,
 //                                        known/anonymous, other segments
-// and _segment_next_change(unified_profile, predicate), the time the result
-// can next change. The row forms are PARALLEL SAFE so that a refresh scans
+//   _segment_matches_columns(...)        the same on the row's columns
+// and _segment_next_change(columns, predicate), the time the result can next
+// change. The row forms are PARALLEL SAFE so that a refresh scans
 // unified_profile with both cores; everything they read through SPI is
 // read-only.
 #include <algorithm>
 #include <array>
 #include <memory>
 
-#include "behavior_store.hpp"
 #include "core/behavior_codec.hpp"
 #include "boundary.hpp"
 #include "core/predicate_codec.hpp"
@@ -90,11 +90,7 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     return *cache;
 }
 
-// A stored row, read lazily: a trait is found in the binary profile when the
-// evaluation first asks for it, the behavior summary (only the event types
-// the predicate reads) likewise, so a profile that fails a first trait
-// condition costs one trait lookup. The bytes point into the row, which
-// lives for the whole call.
+// The row type's attribute numbers, found once per query.
 void describe_row(FunctionCallInfo fcinfo, CallCache& cache, HeapTupleHeader row) {
     Oid type = HeapTupleHeaderGetTypeId(row);
     if (cache.row_desc != nullptr && cache.row_type == type) return;
@@ -119,6 +115,11 @@ void describe_row(FunctionCallInfo fcinfo, CallCache& cache, HeapTupleHeader row
         throw core::Error(core::ErrorCode::invalid_parameter, "not a unified_profile row");
 }
 
+// A stored row, read lazily: a trait is found in the binary profile when the
+// evaluation first asks for it, the behavior summary (only the event types
+// the predicate reads) likewise, so a profile that fails a first trait
+// condition costs one trait lookup. The bytes point into the row, which
+// lives for the whole call.
 class LazyRow {
 public:
     // From a whole unified_profile row.

@@ -31,7 +31,7 @@ struct SegmentDef {
 
 struct SegmentCatalog {
     Oid relid = InvalidOid;
-    bool has_schedule = false;  // 1.4: segment_schedule exists
+    bool has_schedule = false;  // 1.4: segment_schedule (and the profiles_deleted trigger) exist
     std::vector<SegmentDef> segments;
 };
 
@@ -246,6 +246,14 @@ void stream_segments(const ProfileChange& change) {
         std::string payload = notify_payload(out_seg[i], out_p[i], out_change[i], positions[i]);
         pg_guard([&] { Async_Notify("customer_profile_segment", payload.c_str()); });
     }
+}
+
+void stream_deleted_profiles(const std::vector<std::int64_t>& profiles) {
+    if (profiles.empty() || segment_catalog().has_schedule) return;  // 1.4: the trigger streams them
+    ProfileChange gone;
+    gone.profiles = profiles;
+    gone.everything = true;
+    stream_segments(gone);
 }
 
 void segment_catalog_invalidate(Datum, Oid relid) {

@@ -28,6 +28,11 @@ struct ProfileChange {
 // segment_schedule (the worker re-evaluates the profile then).
 void stream_segments(const ProfileChange& change);
 
+// Profiles this transaction deleted leave every segment they were in. From
+// 1.4 on the profiles_deleted trigger does this for every DELETE, so this
+// does nothing then (before, the callers that delete profiles call it).
+void stream_deleted_profiles(const std::vector<std::int64_t>& profiles);
+
 void segment_catalog_invalidate(Datum arg, Oid relid);
 
 }  // namespace customer_profile::pg
