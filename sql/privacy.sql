@@ -58,6 +58,31 @@ SELECT track('{"crm_id": "someone-else"}', 'order', now(), '{"total": 1}') = :ot
 SELECT segment, profile_id = :p AS p, profile_id = :other AS other FROM segment_outbox_read('mailer_all') ORDER BY outbox_position;
 SELECT segment, profile_id = :p AS p, profile_id = :other AS other FROM segment_outbox_read('mailer_consented', 100, 'email_marketing') ORDER BY outbox_position;
 
+-- Segments can require consent: consent(purpose) is true when the latest statement granted it.
+SELECT segment_create('mailable', 'count(order) >= 1 AND consent(email_marketing)') > 0 AS created;
+SELECT entered FROM segment_refresh('mailable');
+SELECT profile_segment(:other, 'mailable') AS other_mailable, profile_segment(:p, 'mailable') AS p_mailable;
+SELECT segment_matches(:p, 'NOT consent(email_marketing) AND NOT consent(personalization)') AS p_silent_or_withdrawn;
+SELECT count(*) AS email_consenters FROM unified_profile u WHERE u @@ 'consent(email_marketing)'::segment_predicate;
+SELECT regress.err($$SELECT '{"traits": {}}'::customer_profile.profile @@ 'consent(analytics)'::customer_profile.segment_predicate$$);
+SELECT regress.err($$SELECT 'consent("Email")'::customer_profile.segment_predicate$$);
+-- Streaming: granting enters at once, withdrawing exits, each announced in the outbox.
+DELETE FROM segment_outbox;
+SELECT consent_set('{"crm_id": "x-1"}', 'email_marketing', true, 'crm', '2026-06-01T00:00:00Z') = :p AS p_grants;
+SELECT profile_segment(:p, 'mailable') AS p_mailable_now;
+SELECT consent_set('{"crm_id": "someone-else"}', 'email_marketing', false, 'crm') = :other AS other_withdraws;
+SELECT consent_set('{"crm_id": "someone-else"}', 'analytics', true, 'crm') = :other AS other_analytics;
+SELECT segment, change, profile_id = :p AS p FROM segment_outbox ORDER BY position;
+SELECT m = :p AS p FROM segment_members('mailable') m;
+-- A scan over many profiles reads each purpose's consenters once (after 64 single lookups): same answer.
+BEGIN;
+SELECT count(consent_set(jsonb_build_object('crm_id', 'bulk-' || g), 'analytics', g % 3 = 0, 'import')) AS stated
+  FROM generate_series(1, 100) g;
+SELECT count(*) AS analytics_consenters FROM unified_profile u WHERE u @@ 'consent(analytics)'::segment_predicate;
+SELECT count(*) AS by_function FROM unified_profile u WHERE profile_consent(u.profile_id, 'analytics');
+ROLLBACK;
+SELECT segment_drop('mailable');
+
 SELECT segment_drop('exporters');
 DELETE FROM segment_outbox;
 DELETE FROM segment_membership;

@@ -34,6 +34,13 @@ bool operator==(const PredicateNode& a, const PredicateNode& b) {
            a.list == b.list && a.name == b.name;
 }
 
+bool valid_consent_purpose(std::string_view purpose) {
+    if (purpose.empty() || purpose.size() > 63 || purpose[0] < 'a' || purpose[0] > 'z') return false;
+    for (char ch : purpose)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')) return false;
+    return true;
+}
+
 namespace {
 
 void collect_segments(const PredicateNode& n, std::vector<std::string>& out) {
@@ -71,6 +78,7 @@ void collect_operand(const Operand& o, PredicateDeps& d) {
 void collect_deps(const PredicateNode& n, PredicateDeps& d) {
     if (n.kind == PredicateNode::Kind::known || n.kind == PredicateNode::Kind::anonymous) d.known = true;
     if (n.kind == PredicateNode::Kind::has) d.traits.push_back(n.name);
+    if (n.kind == PredicateNode::Kind::consent) d.consents.push_back(n.name);
     for (const auto& c : n.children) collect_deps(c, d);
     // Names inside a where filter are event properties: the event type covers them.
     for (const Operand* o : {&n.left, &n.right, &n.upper}) collect_operand(*o, d);
@@ -88,7 +96,7 @@ namespace {
 // 0: traits only, 1: reads the behavior summary, 2: needs a query.
 int evaluation_cost(const PredicateNode& n) {
     using K = PredicateNode::Kind;
-    if (n.kind == K::known || n.kind == K::anonymous || n.kind == K::in_segment) return 2;
+    if (n.kind == K::known || n.kind == K::anonymous || n.kind == K::in_segment || n.kind == K::consent) return 2;
     int cost = 0;
     for (const auto& c : n.children) cost = std::max(cost, evaluation_cost(c));
     for (const Operand* o : {&n.left, &n.right, &n.upper}) {
@@ -115,6 +123,7 @@ PredicateDeps predicate_dependencies(const PredicateNode& node) {
     collect_deps(node, d);
     sort_unique(d.traits);
     sort_unique(d.event_types);
+    sort_unique(d.consents);
     return d;
 }
 

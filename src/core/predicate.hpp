@@ -7,12 +7,13 @@
 //   last_seen > now() - 7 days AND known
 //   count(purchase within 30 days) >= 2 AND sum(purchase.revenue within 90 days) > 100
 //   count(email_open where campaign = 'spring' within 14 days) > 0
-//   in_segment('vip')
+//   in_segment('vip') AND consent(email_marketing)
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "profile.hpp"
@@ -51,7 +52,8 @@ struct PredicateNode {
         has,         // has(name)
         in_segment,  // in_segment('name')
         known,
-        anonymous
+        anonymous,
+        consent  // consent(purpose): the person's latest statement on the purpose granted it
     } kind = Kind::known;
     std::vector<PredicateNode> children;
     CompareOp op = CompareOp::eq;
@@ -59,7 +61,7 @@ struct PredicateNode {
     bool case_insensitive = false;  // ILIKE
     Operand left, right, upper;
     std::vector<TraitValue> list;
-    std::string name;  // has(), in_segment(), LIKE pattern
+    std::string name;  // has(), in_segment(), consent() purpose, LIKE pattern
 };
 
 // Limits that keep a hostile predicate from using unbounded memory or stack.
@@ -69,6 +71,10 @@ constexpr std::size_t kMaxPredicateNodes = 2000;
 constexpr std::size_t kMaxPredicateNameBytes = 1024;  // trait, event, property and segment names
 // Intervals (now() - 7 days, within 30 days) up to 36,500 days (100 years).
 constexpr Micros kMaxPredicateInterval = INT64_C(36500) * 86400 * 1000000;
+
+// A consent purpose: 1-63 lower-case letters, digits and underscores,
+// starting with a letter (the rule consent_set() applies).
+bool valid_consent_purpose(std::string_view purpose);
 
 }  // namespace customer_profile::core
 
@@ -88,12 +94,13 @@ struct PredicateDeps {
     bool known = false;                    // known / anonymous
     bool time = false;                     // now() or a window: the result can change as time passes
     bool filtered = false;                 // a count/sum with a where filter (reads events)
+    std::vector<std::string> consents;     // sorted; purposes read by consent()
 };
 PredicateDeps predicate_dependencies(const PredicateNode& node);
 
 // The same predicate with the operands of every AND and OR ordered cheapest
 // first (traits, then the behavior summary, then what needs a query:
-// known/anonymous, other segments, filtered counts). AND and OR give the
+// known/anonymous, consent, other segments, filtered counts). AND and OR give the
 // same result in any order; evaluation stops sooner.
 PredicateNode cheapest_first(PredicateNode node);
 bool operator==(const PredicateNode& a, const PredicateNode& b);

@@ -115,6 +115,7 @@ void check(const PredicateNode& n, const PredicateSchema& s, bool event_scope) {
         case K::in_segment:
         case K::known:
         case K::anonymous:
+        case K::consent:
             if (event_scope) type_error("a where filter can only test event properties");
             return;
     }

@@ -101,6 +101,7 @@ void write_node(Writer& w, const PredicateNode& n) {
             break;
         case K::has:
         case K::in_segment:
+        case K::consent:
             w.bytes(n.name);
             break;
         case K::known:
@@ -199,7 +200,7 @@ private:
         if (++nodes_ > kMaxPredicateNodes) r_.fail("too many nodes");
         PredicateNode n;
         std::uint8_t kind = r_.u8();
-        if (kind > static_cast<std::uint8_t>(K::anonymous)) r_.fail("invalid node kind");
+        if (kind > static_cast<std::uint8_t>(K::consent)) r_.fail("invalid node kind");
         n.kind = static_cast<K>(kind);
         switch (n.kind) {
             case K::and_:
@@ -250,6 +251,10 @@ private:
             case K::has:
             case K::in_segment:
                 n.name = name(false);
+                break;
+            case K::consent:
+                n.name = name(false);
+                if (!valid_consent_purpose(n.name)) r_.fail("invalid consent purpose");
                 break;
             case K::known:
             case K::anonymous:

@@ -205,6 +205,8 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
             return truth(c.known_lookup ? c.known_lookup() : c.known);
         case K::anonymous:
             return truth(!(c.known_lookup ? c.known_lookup() : c.known));
+        case K::consent:
+            return c.consent ? truth(c.consent(n.name).value_or(false)) : Truth::unknown;
     }
     return Truth::unknown;
 }

@@ -31,6 +31,9 @@ struct EvaluationContext {
     // predicate needs it).
     std::function<bool()> known_lookup;
     Micros now = 0;  // the transaction's time
+    // consent(purpose): the latest statement (nullopt: never stated, which
+    // is not consent); unknown when not set.
+    std::function<std::optional<bool>(const std::string&)> consent;
     // in_segment('name'); unknown when not set.
     std::function<bool(const std::string&)> in_segment;
     // count/sum with a where filter, over [first_day, today] (first_day is

@@ -125,6 +125,8 @@ std::string node_text(const PredicateNode& n, bool in_and) {
             return "has(" + name_text(n.name) + ")";
         case K::in_segment:
             return "in_segment(" + quoted(n.name, '\'') + ")";
+        case K::consent:
+            return "consent(" + n.name + ")";
         case K::known:
             return "known";
         case K::anonymous:

@@ -221,6 +221,21 @@ private:
             n.kind = next().text == "known" ? PredicateNode::Kind::known : PredicateNode::Kind::anonymous;
             return n;
         }
+        if (word("consent") && peek(1).kind == Token::Kind::symbol && peek(1).text == "(") {
+            next();
+            next();  // (
+            n.kind = PredicateNode::Kind::consent;
+            const Token& t = peek();
+            if (t.kind != Token::Kind::ident && t.kind != Token::Kind::string && t.kind != Token::Kind::quoted_ident)
+                fail("expected a consent purpose (consent(email_marketing))");
+            if (!valid_consent_purpose(t.text))
+                syntax_error(t.column,
+                             "invalid consent purpose: use 1-63 lower-case letters, digits and underscores, "
+                             "starting with a letter");
+            n.name = next().text;
+            expect_symbol(")");
+            return n;
+        }
         if ((word("has") || word("in_segment")) && peek(1).kind == Token::Kind::symbol && peek(1).text == "(") {
             bool has = next().text == "has";
             next();  // (

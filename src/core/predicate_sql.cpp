@@ -173,6 +173,8 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
             return "(" + scope.object + " ->> " + literal(n.name) + " IS NOT NULL)";
         case K::in_segment:
             return "customer_profile.profile_segment(p.profile_id, " + literal(n.name) + ")";
+        case K::consent:
+            return "(customer_profile.profile_consent(p.profile_id, " + literal(n.name) + ") IS TRUE)";
         case K::known:
             return "p.is_known";
         case K::anonymous:
@@ -252,6 +254,8 @@ json node_json(const PredicateNode& n) {
             return json{{"has", n.name}};
         case K::in_segment:
             return json{{"in_segment", n.name}};
+        case K::consent:
+            return json{{"consent", n.name}};
         case K::known:
             return json{{"known", true}};
         case K::anonymous:

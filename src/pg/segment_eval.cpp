@@ -3,7 +3,8 @@
 // traits and behavior summary are read with index probes; in_segment()
 // evaluates the named segment's stored predicate (definitions are acyclic,
 // and depth is bounded anyway); a count/sum filtered on event properties
-// reads that profile's events of the type inside the window.
+// reads that profile's events of the type inside the window; consent()
+// reads the person's latest statement on the purpose.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -44,6 +45,12 @@ CachedPlan all_segments_plan{
     "SELECT name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment ORDER BY name",
     0,
     {}};
+// Consents are kept per identifier; the profile's identifiers carry them.
+CachedPlan consent_plan{
+    "SELECT c.granted FROM customer_profile.consent c JOIN customer_profile.identity i USING (identity_id) "
+    "WHERE i.profile_id = $1 AND c.purpose = $2 ORDER BY c.observed_at DESC, c.consent_id DESC LIMIT 1",
+    2,
+    {INT8OID, TEXTOID}};
 CachedPlan events_plan{
     "SELECT e.properties::text FROM customer_profile.identity i JOIN customer_profile.event e "
     "ON e.identity_id = i.identity_id WHERE i.profile_id = $1 AND e.event_type = $2 AND e.occurred_at >= $3",
@@ -82,6 +89,12 @@ bool lookup_known(std::int64_t profile_id, bool fresh) {
     return spi_bool(0, 1);
 }
 
+std::optional<bool> lookup_consent(std::int64_t profile_id, const std::string& purpose, bool fresh) {
+    Datum args[2] = {Int64GetDatum(profile_id), text_datum(purpose)};
+    if (spi_run(consent_plan, args, nullptr, !fresh) == 0) return std::nullopt;
+    return spi_bool(0, 1);
+}
+
 class Evaluator {
 public:
     explicit Evaluator(const ProfileFacts& facts, bool fresh = false)
@@ -98,6 +111,13 @@ public:
             return *known_;
         };
         c.now = GetCurrentTransactionStartTimestamp();
+        c.consent = [this](const std::string& purpose) -> std::optional<bool> {
+            if (facts_.consent_source) return facts_.consent_source(purpose);
+            auto memo = consents_.find(purpose);
+            if (memo == consents_.end())
+                memo = consents_.emplace(purpose, lookup_consent(facts_.profile_id, purpose, fresh_)).first;
+            return memo->second;
+        };
         c.in_segment = [this](const std::string& name) { return segment(name); };
         c.filtered_aggregate = [this](const core::Operand& o, std::optional<core::Day> first) {
             return filtered(o, first);
@@ -149,6 +169,7 @@ private:
     std::optional<bool> known_;
     bool fresh_;
     std::map<std::string, bool> memo_;
+    std::map<std::string, std::optional<bool>> consents_;
     int depth_ = 0;
 };
 
@@ -276,6 +297,10 @@ std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const
 
 bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot) {
     return lookup_known(profile_id, fresh_snapshot);
+}
+
+std::optional<bool> profile_consent(std::int64_t profile_id, const std::string& purpose, bool fresh_snapshot) {
+    return lookup_consent(profile_id, purpose, fresh_snapshot);
 }
 
 }  // namespace customer_profile::pg

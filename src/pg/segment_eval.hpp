@@ -23,6 +23,8 @@ struct ProfileFacts {
     // first use).
     std::function<const core::Trait*(const std::string&)> trait_source;
     std::function<const core::Behavior*()> behavior_source;
+    // When set, answers consent(purpose) instead of a query per purpose.
+    std::function<std::optional<bool>(const std::string&)> consent_source;
 };
 
 // The live profile (following merges); nullopt when unknown. fresh_snapshot
@@ -43,5 +45,9 @@ std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const
 
 // Whether a profile holds an identifier of a known namespace. Inside SPI.
 bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot);
+
+// The profile's latest statement on a consent purpose (nullopt: never
+// stated). Inside SPI.
+std::optional<bool> profile_consent(std::int64_t profile_id, const std::string& purpose, bool fresh_snapshot);
 
 }  // namespace customer_profile::pg

@@ -1,7 +1,7 @@
 // Evaluating a predicate on a value rather than by profile id:
 //   profile @@ segment_predicate         traits only, on the binary value
 //   unified_profile @@ segment_predicate the stored row: traits, behavior,
-//                                        known/anonymous, other segments
+//                                        known/anonymous, consent, other segments
 //   _segment_matches_columns(...)        the same on the row's columns
 // and _segment_next_change(columns, predicate), the time the result can next
 // change. The row forms are PARALLEL SAFE so that a refresh scans
@@ -9,12 +9,14 @@
 // read-only.
 #include <algorithm>
 #include <array>
+#include <map>
 #include <memory>
 
 #include "core/behavior_codec.hpp"
 #include "boundary.hpp"
 #include "core/predicate_codec.hpp"
 #include "core/profile_codec.hpp"
+#include "datum_convert.hpp"
 #include "profile_datum.hpp"
 #include "segment_eval.hpp"
 #include "spi_util.hpp"
@@ -29,8 +31,10 @@ namespace customer_profile::pg {
 namespace {
 
 // After this many single lookups in one query, read every known profile
-// once instead (a refresh of a predicate that says `known`).
+// (every profile that granted the purpose) once instead: a refresh of a
+// predicate that says `known` or `consent(purpose)`.
 constexpr int kKnownLookupsBeforeBulk = 64;
+constexpr int kConsentLookupsBeforeBulk = 64;
 
 CachedPlan all_known_plan{
     "SELECT DISTINCT i.profile_id FROM customer_profile.identity i JOIN customer_profile.namespace n "
@@ -38,13 +42,26 @@ CachedPlan all_known_plan{
     0,
     {}};
 
+CachedPlan granted_plan{
+    "SELECT x.profile_id FROM (SELECT DISTINCT ON (i.profile_id) i.profile_id, c.granted "
+    "FROM customer_profile.consent c JOIN customer_profile.identity i USING (identity_id) WHERE c.purpose = $1 "
+    "ORDER BY i.profile_id, c.observed_at DESC, c.consent_id DESC) x WHERE x.granted ORDER BY 1",
+    1,
+    {TEXTOID}};
+
+struct ConsentLookups {
+    int lookups = 0;
+    bool have_set = false;
+    std::vector<std::int64_t> granted;  // sorted
+};
+
 // The decoded predicate, kept for the whole query in fn_extra (freed with
 // the function's memory context).
 struct CallCache {
     std::string bytes;
     core::PredicateNode tree;
     core::PredicateDeps deps;
-    bool needs_spi = false;   // reads known, other segments or events
+    bool needs_spi = false;   // reads known, consent, other segments or events
     bool traits_only = true;  // answerable from a profile value alone
     bool decode_all = false;  // in_segment(): the other predicates may read anything
     // unified_profile's row type, looked up once per query: attributes are
@@ -55,6 +72,7 @@ struct CallCache {
     int known_lookups = 0;
     bool have_known_set = false;
     std::vector<std::int64_t> known_set;  // sorted
+    std::map<std::string, ConsentLookups> consents;
 };
 
 void delete_cache(void* arg) {
@@ -81,12 +99,15 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     cache->tree = core::cheapest_first(core::decode_predicate(cache->bytes));
     cache->deps = core::predicate_dependencies(cache->tree);
     bool refers = !core::referenced_segments(cache->tree).empty();
-    cache->needs_spi = cache->deps.known || cache->deps.filtered || refers;
-    cache->traits_only = !cache->deps.known && !refers && cache->deps.event_types.empty() && !cache->deps.any_event;
+    bool consent = !cache->deps.consents.empty();
+    cache->needs_spi = cache->deps.known || cache->deps.filtered || refers || consent;
+    cache->traits_only =
+        !cache->deps.known && !consent && !refers && cache->deps.event_types.empty() && !cache->deps.any_event;
     cache->decode_all = refers;
     cache->known_lookups = 0;
     cache->have_known_set = false;
     cache->known_set.clear();
+    cache->consents.clear();
     return *cache;
 }
 
@@ -213,10 +234,27 @@ bool known(CallCache& cache, std::int64_t profile_id) {
     return profile_is_known(profile_id, false);
 }
 
+// Inside SPI. Granted or not (a withdrawal and silence both read as false).
+std::optional<bool> consent(CallCache& cache, std::int64_t profile_id, const std::string& purpose) {
+    ConsentLookups& c = cache.consents[purpose];
+    if (!c.have_set && ++c.lookups > kConsentLookupsBeforeBulk) {
+        Datum args[1] = {text_datum(purpose)};
+        std::uint64_t n = spi_run(granted_plan, args, nullptr, true);
+        for (std::uint64_t row = 0; row < n; ++row) c.granted.push_back(spi_int8(row, 1));
+        c.have_set = true;
+    }
+    if (c.have_set) return std::binary_search(c.granted.begin(), c.granted.end(), profile_id);
+    return profile_consent(profile_id, purpose, false);
+}
+
 bool row_matches(CallCache& cache, ProfileFacts& facts) {
     if (!cache.needs_spi) return profile_matches(facts, cache.tree, false);
     spi_connect();
     if (cache.deps.known) facts.known = known(cache, facts.profile_id);
+    if (!cache.deps.consents.empty())
+        facts.consent_source = [&cache, id = facts.profile_id](const std::string& purpose) {
+            return consent(cache, id, purpose);
+        };
     bool result = profile_matches(facts, cache.tree, false);
     spi_finish();
     return result;
@@ -232,7 +270,7 @@ CP_FUNCTION(profile_matches) {
         cp::pg::pg_guard([] {
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                             errmsg("a profile value carries traits only; this predicate also reads behavior, "
-                                   "known/anonymous or other segments"),
+                                   "known/anonymous, consent or other segments"),
                             errhint("Use unified_profile @@ predicate (the stored row) or "
                                     "segment_matches(profile_id, predicate).")));
         });

@@ -124,7 +124,7 @@ std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileCh
     std::set<std::string> hit;
     for (const auto& s : c.segments) {
         bool a = change.everything || (change.time_passed && s.deps.time) || intersects(s.deps.traits, change.traits) ||
-                 intersects(s.deps.event_types, change.event_types) ||
+                 intersects(s.deps.consents, change.consents) || intersects(s.deps.event_types, change.event_types) ||
                  (s.deps.any_event && !change.event_types.empty());
         if (a) hit.insert(s.name);
     }
@@ -263,8 +263,9 @@ void segment_catalog_invalidate(Datum, Oid relid) {
 }  // namespace customer_profile::pg
 
 // _segment_stream(profiles bigint[], reason text) returns void: re-evaluates
-// the profiles after time passed ('time': the segments that read time) or
-// after they were deleted ('gone': they leave every segment)
+// the profiles after time passed ('time': the segments that read time),
+// after they were deleted ('gone': they leave every segment) or after a
+// consent statement ('consent:<purpose>': the segments that read it)
 CP_FUNCTION(segment_stream) {
     if (PG_ARGISNULL(0)) PG_RETURN_VOID();
     cp::pg::ProfileChange change;
@@ -274,8 +275,11 @@ CP_FUNCTION(segment_stream) {
         change.time_passed = true;
     else if (reason == "gone")
         change.everything = true;
+    else if (reason.rfind("consent:", 0) == 0 && cp::core::valid_consent_purpose(reason.substr(8)))
+        change.consents.push_back(reason.substr(8));
     else
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "reason must be 'time' or 'gone'");
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
+                              "reason must be 'time', 'gone' or 'consent:<purpose>'");
     cp::pg::spi_connect();
     cp::pg::stream_segments(change);
     cp::pg::spi_finish();

@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/predicate_check.hpp"
+#include "core/predicate_format.hpp"
 #include "core/predicate_parser.hpp"
 #include "core/predicate_sql.hpp"
 
@@ -83,6 +84,11 @@ TEST(PredicateSql, RendersEveryConstructAsSql) {
     EXPECT_EQ(predicate_sql(parse_predicate("last_seen(purchase) > now() - 2 hours")),
               "(customer_profile.last_seen(p.profile_id, 'purchase') > (now() - interval '120 minutes'))");
     EXPECT_EQ(predicate_tree_json(parse_predicate("a IS NULL")), "{\"is_null\":{\"trait\":\"a\"}}");
+    EXPECT_EQ(predicate_sql(parse_predicate("consent(email_marketing)")),
+              "(customer_profile.profile_consent(p.profile_id, 'email_marketing') IS TRUE)");
+    EXPECT_EQ(predicate_tree_json(parse_predicate("consent(analytics)")), "{\"consent\":\"analytics\"}");
+    EXPECT_EQ(check_error("count(x where consent(analytics)) > 0"),
+              "type error: a where filter can only test event properties");
 }
 
 TEST(PredicateCheck, ListsWhatAPredicateReads) {
@@ -94,4 +100,9 @@ TEST(PredicateCheck, ListsWhatAPredicateReads) {
     EXPECT_FALSE(d.any_event);
     EXPECT_TRUE(d.known);
     EXPECT_TRUE(predicate_dependencies(parse_predicate("last_seen() > now() - 1 day")).any_event);
+    EXPECT_EQ(predicate_dependencies(parse_predicate("consent(b) OR consent(a) AND NOT consent(b)")).consents,
+              std::vector<std::string>({"a", "b"}));
+    // A consent needs a query: evaluated after the traits.
+    EXPECT_EQ(format_predicate(cheapest_first(parse_predicate("consent(a) AND tier = 'x'"))),
+              "tier = 'x' AND consent(a)");
 }

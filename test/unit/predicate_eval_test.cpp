@@ -138,6 +138,14 @@ TEST_F(PredicateEval, KnownSegmentsAndFilteredCountsUseTheContext) {
     context.known = false;
     EXPECT_EQ(eval("anonymous"), Truth::true_);
     EXPECT_EQ(eval("in_segment('vip')"), Truth::unknown);
+    EXPECT_EQ(eval("consent(email_marketing)"), Truth::unknown);
+    context.consent = [](const std::string& purpose) -> std::optional<bool> {
+        if (purpose == "email_marketing") return true;
+        if (purpose == "analytics") return false;
+        return std::nullopt;
+    };
+    EXPECT_EQ(eval("consent(email_marketing) AND NOT consent(analytics)"), Truth::true_);
+    EXPECT_EQ(eval("consent(personalization)"), Truth::false_);  // never asked is not consent
     context.in_segment = [](const std::string& name) { return name == "vip"; };
     EXPECT_EQ(eval("in_segment('vip') AND NOT in_segment('churned')"), Truth::true_);
     EXPECT_EQ(eval("count(email_open where campaign = 'spring' within 14 days) > 0"), Truth::unknown);

@@ -54,6 +54,9 @@ TEST(Predicate, NormalizesEveryConstruct) {
     EXPECT_EQ(normalized("signup_at > timestamp '2026-01-02 03:04:05+01'"),
               "signup_at > timestamp '2026-01-02T02:04:05.000000Z'");
     EXPECT_EQ(normalized("ltv > 1e3"), "ltv > 1000");
+    EXPECT_EQ(normalized("consent(email_marketing) and Consent('analytics')"),
+              "consent(email_marketing) AND consent(analytics)");
+    EXPECT_EQ(normalized("consent = 1"), "consent = 1");  // still a trait when not called
 }
 
 TEST(Predicate, PrecedenceAndParentheses) {
@@ -107,6 +110,13 @@ TEST(Predicate, ErrorsNameTheColumnAndWhatWasExpected) {
     EXPECT_EQ(error_of("sum(purchase within 3 days) > 1"),
               "syntax error at column 14: expected '.' and a property (sum(purchase.revenue ...)) after 'purchase'");
     EXPECT_EQ(error_of("frobnicate(x) > 1"), "syntax error at column 1: unknown function frobnicate()");
+    EXPECT_EQ(error_of("consent(\"Email\")"),
+              "syntax error at column 9: invalid consent purpose: use 1-63 lower-case letters, digits and "
+              "underscores, starting with a letter");
+    EXPECT_EQ(error_of("consent(1)"),
+              "syntax error at column 9: expected a consent purpose (consent(email_marketing)) after '('");
+    EXPECT_EQ(error_of("consent('" + std::string(64, 'a') + "')").substr(0, 52),
+              "syntax error at column 9: invalid consent purpose: u");
     EXPECT_EQ(error_of("in_segment(vip)"), "syntax error at column 12: expected a segment name in quotes after '('");
     EXPECT_EQ(error_of("a = timestamp 'yesterday'"),
               "syntax error at column 15: invalid timestamp: invalid timestamp: expected a digit at position 1");
@@ -172,6 +182,7 @@ TEST(PredicateCodec, RoundTripsAndRejectsCorruption) {
         "tier = 'gold' AND ltv BETWEEN 100 AND 500 OR NOT has(phone)",
         "email NOT ILIKE '%.edu' AND city IN ('Lyon', NULL, TRUE, 2.5, timestamp '2026-01-01T00:00:00Z')",
         "last_seen(purchase) > now() - 7 days AND known AND NOT anonymous AND in_segment('vip')",
+        "consent(email_marketing) AND NOT consent(a1_b)",
         "count(email_open where campaign = 'spring' OR x IS NOT NULL within 14 days) > 0 AND sum(p.revenue) >= -1",
     };
     for (const char* e : examples) {
