@@ -45,6 +45,23 @@ CP_FUNCTION(identity_hash) {
     return bytea_datum(cp::pg::identity_hash(catalog, ns, normalize_in(catalog, ns, text_arg(fcinfo, 1))));
 }
 
+// _identity_hash_or_null(namespace text, value text) returns bytea: the
+// stored key, or NULL when the namespace is unknown or the value malformed
+// (erasure matches queued raw identifiers, which may be either).
+CP_FUNCTION(identity_hash_or_null) {
+    const auto& catalog = cp::pg::identity_catalog();
+    const cp::pg::NamespaceConfig* ns = catalog.find(text_arg(fcinfo, 0));
+    if (ns == nullptr) PG_RETURN_NULL();
+    std::string normalized;
+    try {
+        normalized = cp::core::normalize_identifier(ns->normalizer, text_arg(fcinfo, 1), catalog.options);
+    } catch (const cp::core::Error&) {
+        normalized.clear();
+    }
+    if (normalized.empty()) PG_RETURN_NULL();
+    return bytea_datum(cp::pg::identity_hash(catalog, *ns, normalized));
+}
+
 // _normalizer_valid(name text) returns boolean; raises for an unknown name.
 CP_FUNCTION(normalizer_valid) {
     cp::core::normalizer_from_name(text_arg(fcinfo, 0));

@@ -41,3 +41,289 @@ BEGIN
     RETURN pid;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Erasure: profile_forget() removes a person everywhere
+------------------------------------------------------------------------------
+
+CREATE FUNCTION customer_profile._identity_hash_or_null(namespace text, value text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'cp_identity_hash_or_null' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_profile._identity_hash_or_null(text, text) IS
+    'Internal: identity_hash(), or NULL for an unknown namespace or a malformed value.';
+
+-- What is kept of an erased person: that an erasure happened, when, by whom,
+-- the opaque profile ids it removed (so downstream systems that hold them
+-- can erase their copies) and how many rows of each kind went. No
+-- identifier, no hash, no trait.
+CREATE TABLE customer_profile.erasure (
+    erasure_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    erased_at timestamptz NOT NULL DEFAULT now(),
+    erased_by name NOT NULL DEFAULT session_user,
+    profile_ids bigint[] NOT NULL,
+    removed jsonb NOT NULL
+);
+COMMENT ON TABLE customer_profile.erasure IS
+    'One row per profile_forget(): when, by whom, the profile ids removed and row counts per kind; nothing that identifies the person.';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.erasure', '');
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.erasure_erasure_id_seq', '');
+
+-- Whether a queued or failed event names one of the identifiers: by hash for
+-- well-formed pairs, by text for anything else (a malformed row may still
+-- hold the raw value).
+CREATE FUNCTION customer_profile._mentions_identifier(identities jsonb, hashes bytea[], raw_values text[])
+    RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each_text(
+                                   CASE WHEN pg_catalog.jsonb_typeof(identities) = 'object' THEN identities
+                                        ELSE '{}'::jsonb END) e
+                        WHERE customer_profile._identity_hash_or_null(e.key, e.value) = ANY (hashes))
+            OR EXISTS (SELECT 1 FROM pg_catalog.unnest(raw_values) r
+                        WHERE pg_catalog.strpos(pg_catalog.lower(identities::text), pg_catalog.lower(r)) > 0);
+    END;
+COMMENT ON FUNCTION customer_profile._mentions_identifier(jsonb, bytea[], text[]) IS
+    'Internal: whether an inbox or dead-letter row names one of the identifiers (by hash, or by raw text).';
+
+CREATE FUNCTION customer_profile.profile_forget(namespace text, value text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target bytea;
+    found_identity bigint;
+    pid bigint;
+    profiles bigint[] := '{}';
+    idents bigint[] := '{}';
+    hashes bytea[];
+    raws text[];
+    removed jsonb := '{}';
+    n bigint;
+    erasure bigint;
+BEGIN
+    IF namespace IS NULL OR value IS NULL THEN
+        RAISE EXCEPTION 'namespace and value must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    target := customer_profile.identity_hash(namespace, value);  -- 42704 / 22P02 for bad input
+    raws := ARRAY[value, customer_profile.identity_normalize(namespace, value)];
+    hashes := ARRAY[target];
+    -- Events not yet applied, and events that failed, that name the person
+    -- (by any of their identifiers). Before the profile is locked: the
+    -- worker holds an inbox row while it waits for the profile.
+    SELECT hashes || array_agg(i.value_hash),
+           raws || coalesce(array_agg(i.raw_value) FILTER (WHERE i.raw_value IS NOT NULL), '{}')
+      INTO hashes, raws
+      FROM customer_profile.identity i
+     WHERE i.profile_id = (SELECT t.profile_id FROM customer_profile.identity t WHERE t.value_hash = target);
+    DELETE FROM customer_profile.event_inbox x
+     WHERE customer_profile._mentions_identifier(x.identities, hashes, raws);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('queued_events', n);
+    DELETE FROM customer_profile.event_dead_letter d
+     WHERE customer_profile._mentions_identifier(d.identities, hashes, raws);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('dead_letters', n);
+
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
+    SELECT i.identity_id INTO found_identity FROM customer_profile.identity i WHERE i.value_hash = target;
+    IF found_identity IS NOT NULL THEN
+        pid := customer_profile._identity_lock(found_identity);
+    END IF;
+    IF pid IS NOT NULL THEN
+        -- The person: every identifier of the profile, and every profile id merged into it.
+        SELECT array_agg(i.identity_id), coalesce(raws || array_agg(i.raw_value) FILTER (WHERE i.raw_value IS NOT NULL), raws)
+          INTO idents, raws
+          FROM customer_profile.identity i WHERE i.profile_id = pid;
+        WITH RECURSIVE merged(id) AS (
+            SELECT pid
+            UNION
+            SELECT m.merged_profile_id FROM customer_profile.profile_merge m JOIN merged ON m.into_profile_id = merged.id
+        )
+        SELECT array_agg(id ORDER BY id) INTO profiles FROM merged;
+    END IF;
+
+    WITH gone AS (
+        DELETE FROM customer_profile.event e WHERE e.identity_id = ANY (idents) RETURNING e.event_id
+    ), keys AS (
+        DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id RETURNING 1
+    )
+    SELECT count(*) INTO n FROM gone;
+    removed := removed || jsonb_build_object('events', n);
+    DELETE FROM customer_profile.trait_observation o WHERE o.identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('trait_observations', n);
+    DELETE FROM customer_profile.consent c WHERE c.identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('consents', n);
+    DELETE FROM customer_profile.identity_link l WHERE l.identity_a = ANY (idents) OR l.identity_b = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('identity_links', n);
+    DELETE FROM customer_profile.identity_conflict c
+     WHERE c.kept_profile_id = ANY (profiles) OR c.refused_profile_id = ANY (profiles)
+        OR c.refused_identity_id = ANY (idents)
+        OR EXISTS (SELECT 1 FROM unnest(raws) r WHERE strpos(lower(c.detail), lower(r)) > 0);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('identity_conflicts', n);
+    DELETE FROM customer_profile.identity i WHERE i.identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('identities', n);
+    -- The profiles_deleted trigger makes the person exit their segments (the
+    -- exits are announced with NOTIFY); the rows it writes go with the rest.
+    DELETE FROM customer_profile.unified_profile p WHERE p.profile_id = pid;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('profiles', n);
+    DELETE FROM customer_profile.segment_membership m WHERE m.profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('segment_memberships', n);
+    DELETE FROM customer_profile.segment_outbox o WHERE o.profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('segment_outbox', n);
+    DELETE FROM customer_profile.segment_schedule s WHERE s.profile_id = ANY (profiles);
+    DELETE FROM customer_profile.profile_merge m
+     WHERE m.merged_profile_id = ANY (profiles) OR m.into_profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('profile_merges', n);
+    DELETE FROM customer_profile.profile_split s WHERE s.profile_id = ANY (profiles) OR s.new_profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('profile_splits', n);
+
+    INSERT INTO customer_profile.erasure (profile_ids, removed) VALUES (profiles, removed)
+    RETURNING erasure_id INTO erasure;
+    RETURN erasure;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_forget(text, text) IS
+    'Right to erasure: removes the person behind an identifier everywhere (identifiers, links, observations, events, consents, memberships, outbox rows, queued and failed events) in one transaction; returns the erasure record id.';
+
+------------------------------------------------------------------------------
+-- Least privilege: three roles, nothing for PUBLIC
+------------------------------------------------------------------------------
+
+-- Roles belong to the cluster, not to the database or the extension: they
+-- are created when missing (a second database reuses them) and stay after
+-- DROP EXTENSION. They cannot log in; grant them to login roles.
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['customer_profile_reader', 'customer_profile_writer', 'customer_profile_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+COMMENT ON ROLE customer_profile_reader IS
+    'customer_profile: profiles, segments, behavior and lookups; no raw identifiers, hashes, queued events or salt.';
+COMMENT ON ROLE customer_profile_writer IS
+    'customer_profile: ingestion (identities, traits, events, consent) and outbox consumers; what the reader may do.';
+COMMENT ON ROLE customer_profile_admin IS
+    'customer_profile: definitions (namespaces, traits, segments), attached tables, erasure and subject access.';
+GRANT customer_profile_reader TO customer_profile_writer;
+GRANT customer_profile_writer TO customer_profile_admin;
+
+-- Functions are executable by PUBLIC by default: not these.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA customer_profile FROM PUBLIC;
+GRANT USAGE ON SCHEMA customer_profile TO customer_profile_reader;
+
+-- Reader: lookups and reads. Internal helpers (the _ functions) are called
+-- by the public ones as the caller, so each role may execute them; what
+-- they touch is limited by the table privileges below.
+DO $grants$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'customer_profile'::regnamespace
+                AND (p.proname LIKE '\_%' OR p.proname = ANY (ARRAY[
+                     'event_count', 'event_sum', 'last_seen', 'identity_lookup', 'identity_normalize',
+                     'identity_components', 'identity_explain', 'profile_behavior', 'profile_consent', 'profile_explain',
+                     'profile_from_binary', 'profile_get', 'profile_has_trait', 'profile_resolve', 'profile_segment',
+                     'profile_trait_text', 'profile_trait_value', 'profile_traits', 'profile_matches',
+                     'unified_profile_matches', 'profile_in', 'profile_out', 'profile_recv', 'profile_send',
+                     'segment_predicate_in', 'segment_predicate_out', 'segment_predicate_recv',
+                     'segment_predicate_send', 'segment_predicate_check', 'segment_matches', 'segment_members',
+                     'segment_size', 'segment_explain'])) LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO customer_profile_reader', f);
+    END LOOP;
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'customer_profile'::regnamespace
+                AND p.proname = ANY (ARRAY[
+                     'resolve_identity', 'trait_observe', 'track', 'consent_set', 'event_inbox_drain',
+                     'event_partitions_ensure', 'identity_hash', 'profile_identities', 'segment_outbox_read',
+                     'segment_outbox_ack']) LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO customer_profile_writer', f);
+    END LOOP;
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO customer_profile_admin', f);
+    END LOOP;
+END
+$grants$;
+
+GRANT SELECT ON customer_profile.unified_profile, customer_profile.segment, customer_profile.segment_membership,
+                customer_profile.segment_schedule, customer_profile.namespace, customer_profile.trait_definition,
+                customer_profile.event_measure, customer_profile.profile_merge, customer_profile.profile_split,
+                customer_profile.consent, customer_profile.trait_observation, customer_profile.event,
+                customer_profile.worker_state, customer_profile.attached_table,
+                customer_profile.profiles, customer_profile.profiles_wide, customer_profile.segments,
+                customer_profile.merges, customer_profile.identity_guard_stats, customer_profile.worker_status
+    TO customer_profile_reader;
+GRANT SELECT (identity_id, namespace_id, profile_id, first_seen, last_seen) ON customer_profile.identity
+    TO customer_profile_reader;
+
+-- Writer: the data tables (not the definitions, the settings or the erasure log).
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON customer_profile.identity, customer_profile.identity_link, customer_profile.unified_profile,
+       customer_profile.profile_merge, customer_profile.profile_split, customer_profile.identity_conflict,
+       customer_profile.trait_observation, customer_profile.event, customer_profile.event_key,
+       customer_profile.event_inbox, customer_profile.event_dead_letter, customer_profile.segment_membership,
+       customer_profile.segment_outbox, customer_profile.segment_schedule, customer_profile.segment_consumer,
+       customer_profile.consent, customer_profile.worker_state
+    TO customer_profile_writer;
+GRANT SELECT ON customer_profile.identities TO customer_profile_writer;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA customer_profile TO customer_profile_writer;
+
+-- Admin: every table (definitions, attached tables, settings, erasure log).
+GRANT ALL ON ALL TABLES IN SCHEMA customer_profile TO customer_profile_admin;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA customer_profile TO customer_profile_admin;
+
+-- A lookup compares stored hashes, which the reader may not select: it runs
+-- as the extension's owner (search_path pinned since 1.0).
+ALTER FUNCTION customer_profile.identity_lookup(text, text) SECURITY DEFINER;
+
+-- profiles_wide is replaced whenever a trait is defined: as the extension's
+-- owner (an admin does not own the view), granting it again each time.
+CREATE OR REPLACE FUNCTION customer_profile.profiles_wide_refresh() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    columns text := '';
+    d record;
+BEGIN
+    FOR d IN SELECT t.name, t.type FROM customer_profile.trait_definition t
+              WHERE t.name <> 'profile_id' ORDER BY t.created_at, t.name LOOP
+        columns := columns || ', ' || format(
+            CASE d.type
+                WHEN 'number' THEN 'customer_profile.profile_trait_text(u.data, %1$L)::double precision AS %2$I'
+                WHEN 'boolean' THEN 'customer_profile.profile_trait_text(u.data, %1$L)::boolean AS %2$I'
+                WHEN 'timestamp' THEN 'customer_profile.profile_trait_text(u.data, %1$L)::timestamptz AS %2$I'
+                WHEN 'text[]' THEN 'ARRAY(SELECT pg_catalog.jsonb_array_elements_text('
+                                   'customer_profile.profile_trait_value(u.data, %1$L))) AS %2$I'
+                ELSE 'customer_profile.profile_trait_text(u.data, %1$L) AS %2$I'
+            END, d.name, d.name);
+    END LOOP;
+    -- The view belongs to the extension: detach it, replace it, attach it again.
+    ALTER EXTENSION customer_profile DROP VIEW customer_profile.profiles_wide;
+    DROP VIEW customer_profile.profiles_wide;
+    EXECUTE 'CREATE VIEW customer_profile.profiles_wide AS SELECT u.profile_id' || columns
+            || ' FROM customer_profile.unified_profile u';
+    ALTER EXTENSION customer_profile ADD VIEW customer_profile.profiles_wide;
+    COMMENT ON VIEW customer_profile.profiles_wide IS
+        'One row per profile, one typed column per declared trait; regenerated by trait_define() and profiles_wide_refresh().';
+    GRANT SELECT ON customer_profile.profiles_wide TO customer_profile_reader;
+    GRANT ALL ON customer_profile.profiles_wide TO customer_profile_admin;
+END
+$$;
+REVOKE ALL ON FUNCTION customer_profile.profiles_wide_refresh() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile.profiles_wide_refresh() TO customer_profile_admin;
