@@ -83,6 +83,12 @@ SELECT count(*) AS by_function FROM unified_profile u WHERE profile_consent(u.pr
 ROLLBACK;
 SELECT segment_drop('mailable');
 
+-- Statements go with the identifier they came through (no unreachable rows left).
+SELECT consent_set('{"cookie": "ck-consent-gone"}', 'analytics', true, 'web') IS NOT NULL AS stated;
+SELECT identity_remove('cookie', 'ck-consent-gone') AS carved;
+SELECT count(*) AS orphan_consents FROM consent c
+ WHERE NOT EXISTS (SELECT 1 FROM identity i WHERE i.identity_id = c.identity_id);
+
 SELECT segment_drop('exporters');
 DELETE FROM segment_outbox;
 DELETE FROM segment_membership;

@@ -13,6 +13,10 @@
 namespace customer_profile::core {
 
 constexpr std::size_t kMaxEventIdBytes = 200;
+// An event's properties are a small description, not a payload store: a
+// bigger document is refused (stored events are read back by filtered
+// counts and subject access).
+constexpr std::size_t kMaxEventPropertiesBytes = 262144;
 // Clocks disagree; an event stamped further ahead than this is refused.
 constexpr Micros kMaxFutureSkew = kMicrosPerDay;
 

@@ -5,6 +5,7 @@
 #include "behavior_catalog.hpp"
 #include "behavior_store.hpp"
 #include "boundary.hpp"
+#include "core/predicate.hpp"
 #include "core/profile_json.hpp"
 #include "datum_convert.hpp"
 #include "event_ingest.hpp"
@@ -45,9 +46,14 @@ std::optional<core::Behavior> behavior_of(std::int64_t profile_id) {
 
 // First day of a window of `within` (whole UTC days ending today).
 core::Day window_first_day(Interval* within) {
-    core::Micros total =
-        within->time +
-        (static_cast<core::Micros>(within->day) + static_cast<core::Micros>(within->month) * 30) * core::kMicrosPerDay;
+    // Bounded before adding up: an interval of a million years would overflow.
+    std::int64_t whole_days = static_cast<std::int64_t>(within->day) + static_cast<std::int64_t>(within->month) * 30;
+    constexpr std::int64_t kMaxDays = core::kMaxPredicateInterval / core::kMicrosPerDay;
+    if (whole_days > kMaxDays || within->time > core::kMaxPredicateInterval)
+        throw core::Error(core::ErrorCode::invalid_parameter, "the window must be at most 36500 days");
+    if (whole_days < -kMaxDays || within->time < -core::kMaxPredicateInterval)
+        throw core::Error(core::ErrorCode::invalid_parameter, "the window must be a positive interval");
+    core::Micros total = within->time + whole_days * core::kMicrosPerDay;
     if (total <= 0) throw core::Error(core::ErrorCode::invalid_parameter, "the window must be a positive interval");
     core::Micros days = (total + core::kMicrosPerDay - 1) / core::kMicrosPerDay;
     if (days > guc_behavior_horizon_days)

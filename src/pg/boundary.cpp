@@ -1,7 +1,7 @@
 // Exception-to-ereport conversion for every SQL-callable function.
 #include "boundary.hpp"
 
-#include <cstdio>
+#include <cstring>
 #include <new>
 
 namespace customer_profile::pg {
@@ -18,9 +18,24 @@ struct PendingError {
     void fill(int code, const char* msg, const char* det = "", const char* hnt = "") {
         set = true;
         sqlstate = code;
-        std::snprintf(message, sizeof message, "%s", msg);
-        std::snprintf(detail, sizeof detail, "%s", det);
-        std::snprintf(hint, sizeof hint, "%s", hnt);
+        clip(message, sizeof message, msg);
+        clip(detail, sizeof detail, det);
+        clip(hint, sizeof hint, hnt);
+    }
+
+    // A message that quotes a huge input is cut, at a character boundary (a
+    // cut inside a UTF-8 sequence would make the whole message invalid text),
+    // and marked with "...".
+    static void clip(char* out, std::size_t size, const char* text) {
+        std::size_t length = std::strlen(text);
+        if (length < size) {
+            std::memcpy(out, text, length + 1);
+            return;
+        }
+        std::size_t keep = size - 4;
+        while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+        std::memcpy(out, text, keep);
+        std::memcpy(out + keep, "...", 4);
     }
 };
 

@@ -145,6 +145,9 @@ void validate(IncomingEvent& e, const BehaviorCatalog& catalog, TimestampTz now)
     core::check_event_time(e.occurred_at, now, guc_behavior_horizon_days);
     if (e.properties != nullptr && !JB_ROOT_IS_OBJECT(e.properties))
         throw core::Error(core::ErrorCode::invalid_parameter, "properties must be a JSON object");
+    if (e.properties != nullptr && VARSIZE(e.properties) > core::kMaxEventPropertiesBytes)
+        throw core::Error(core::ErrorCode::value_too_long,
+                          "properties are larger than " + std::to_string(core::kMaxEventPropertiesBytes) + " bytes");
     if (!e.raw_null[kEventId]) core::check_event_id(text_of(e.raw[kEventId]));
     if (!e.raw_null[kSource] && text_of(e.raw[kSource]).size() > kMaxSourceBytes)
         throw core::Error(core::ErrorCode::value_too_long, "source is longer than 200 bytes");

@@ -15,7 +15,7 @@ DECLARE
     carrier bigint;
 BEGIN
     IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid consent purpose %', coalesce(quote_literal(purpose), 'NULL')
+        RAISE EXCEPTION 'invalid consent purpose %', coalesce(quote_literal(left(purpose, 64)), 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter (e.g. email_marketing).';
     END IF;
@@ -24,6 +24,9 @@ BEGIN
     END IF;
     IF length(source) NOT BETWEEN 1 AND 200 THEN
         RAISE EXCEPTION 'a source of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (observed_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59+00') THEN
+        RAISE EXCEPTION 'observed_at must be within years 0001-9999' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     pid := customer_profile.resolve_identity(identities, consent_set.source);
     IF pid IS NULL THEN
@@ -39,6 +42,52 @@ BEGIN
     VALUES (carrier, consent_set.purpose, consent_set.granted, consent_set.source, consent_set.observed_at);
     PERFORM customer_profile._segment_stream(ARRAY[pid], 'consent:' || consent_set.purpose);
     RETURN pid;
+END
+$$;
+
+-- A consent statement lives on the identifier it came through: when the
+-- identifier goes (identity_remove, the anonymous-profile purge, erasure),
+-- its statements go with it instead of staying behind unreachable.
+CREATE FUNCTION customer_profile._identities_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM customer_profile.consent c USING gone WHERE c.identity_id = gone.identity_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._identities_deleted() IS
+    'Internal trigger: removes the consent statements of deleted identifiers.';
+CREATE TRIGGER identities_deleted AFTER DELETE ON customer_profile.identity
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._identities_deleted();
+
+-- A refused name is quoted up to 64 characters (it may be megabytes long).
+CREATE OR REPLACE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+    id integer;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid segment name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF predicate IS NULL THEN
+        RAISE EXCEPTION 'the predicate of segment "%" is NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = segment_create.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    compiled := predicate::customer_profile.segment_predicate;
+    INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
+    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
+    RETURNING segment_id INTO id;
+    RETURN id;
 END
 $$;
 
