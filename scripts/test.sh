@@ -66,6 +66,7 @@ integration() {
 }
 integration identity_stress "concurrent resolve_identity stress"
 integration segment_listen "LISTEN hears every segment entry and exit exactly once"
+integration soak "soak with cancelled queries and terminated backends, then a full consistency check"
 
 stop_cluster
 

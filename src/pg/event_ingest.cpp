@@ -55,6 +55,15 @@ CachedPlan store_events_plan{
     {TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID}};
 CachedPlan identity_owners_plan{
     "SELECT identity_id, profile_id FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
+// Events whose identifier was deleted (erased, purged, removed) while they
+// were being applied: deleted too, as if they had been stored a moment
+// earlier, instead of staying behind attached to no one.
+CachedPlan drop_orphans_plan{
+    "WITH gone AS (DELETE FROM customer_profile.event WHERE identity_id = ANY($1) AND event_id = ANY($2) "
+    "RETURNING event_id) "
+    "DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id",
+    2,
+    {INT8ARRAYOID, TEXTARRAYOID}};
 CachedPlan lock_behaviors_plan{
     "SELECT profile_id, behavior FROM customer_profile.unified_profile WHERE profile_id = ANY($1) "
     "ORDER BY profile_id FOR UPDATE",
@@ -310,10 +319,23 @@ void update_summaries(const std::vector<IncomingEvent*>& fresh) {
         owners = std::move(now_owners);
     }
 
+    std::vector<std::int64_t> orphan_identities;
+    std::vector<std::string> orphan_keys;
+    for (auto* e : fresh)
+        if (!owners.count(e->identity_id)) {
+            orphan_identities.push_back(e->identity_id);
+            orphan_keys.push_back(e->key);
+        }
+    if (!orphan_identities.empty()) {
+        std::vector<bool> no_nulls(orphan_keys.size(), false);
+        Datum args[2] = {int8_array(orphan_identities), text_array(orphan_keys, no_nulls)};
+        spi_run(drop_orphans_plan, args, nullptr, false);
+    }
+
     core::Day oldest = horizon_oldest_day();
     for (auto* e : fresh) {
         auto owner = owners.find(e->identity_id);
-        if (owner == owners.end()) continue;  // identity removed meanwhile: the event stays stored
+        if (owner == owners.end()) continue;  // identity deleted meanwhile: the event went with it (above)
         e->profile_id = owner->second;
         auto s = summaries.find(owner->second);
         if (s == summaries.end()) continue;

@@ -59,12 +59,12 @@ CachedPlan known_plan{
 CachedPlan exit_plan{
     "UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp() "
     "FROM unnest($1::int8[], $2::int4[]) AS x(p, s) "
-    "WHERE m.profile_id = x.p AND m.segment_id = x.s AND m.exited_at IS NULL",
+    "WHERE m.profile_id = x.p AND m.segment_id = x.s AND m.exited_at IS NULL RETURNING m.profile_id, m.segment_id",
     2,
     {INT8ARRAYOID, INT4ARRAYOID}};
 CachedPlan enter_plan{
     "INSERT INTO customer_profile.segment_membership (profile_id, segment_id) "
-    "SELECT * FROM unnest($1::int8[], $2::int4[]) ON CONFLICT DO NOTHING",
+    "SELECT * FROM unnest($1::int8[], $2::int4[]) ON CONFLICT DO NOTHING RETURNING profile_id, segment_id",
     2,
     {INT8ARRAYOID, INT4ARRAYOID}};
 CachedPlan schedule_plan{
@@ -191,6 +191,7 @@ void stream_segments(const ProfileChange& change) {
     std::vector<std::int64_t> enter_p, exit_p, out_p, due_p, due_at, undue_p;
     std::vector<std::int32_t> enter_s, exit_s;
     std::vector<std::string> out_seg, out_change;
+    std::vector<std::int32_t> out_sid;
     for (std::int64_t p : profiles) {
         auto facts = load_profile_facts(p, true, &known_ids);
         bool live = facts && facts->profile_id == p;
@@ -201,6 +202,7 @@ void stream_segments(const ProfileChange& change) {
             (member ? enter_p : exit_p).push_back(p);
             (member ? enter_s : exit_s).push_back(s->id);
             out_seg.push_back(s->name);
+            out_sid.push_back(s->id);
             out_p.push_back(p);
             out_change.push_back(member ? "enter" : "exit");
         }
@@ -226,14 +228,32 @@ void stream_segments(const ProfileChange& change) {
         spi_run(schedule_plan, args, nullptr, false);
     }
     if (out_p.empty()) return;
+    // Only the changes that happened are announced: a concurrent refresh may
+    // have made the same entry or exit a moment earlier.
+    std::set<std::pair<std::int64_t, std::int32_t>> exited, entered;
     if (!exit_p.empty()) {
         Datum args[2] = {int8_array(exit_p), int4_array(exit_s)};
-        spi_run(exit_plan, args, nullptr, false);
+        std::uint64_t n = spi_run(exit_plan, args, nullptr, false);
+        for (std::uint64_t row = 0; row < n; ++row) exited.insert({spi_int8(row, 1), spi_int4(row, 2)});
     }
     if (!enter_p.empty()) {
         Datum args[2] = {int8_array(enter_p), int4_array(enter_s)};
-        spi_run(enter_plan, args, nullptr, false);
+        std::uint64_t n = spi_run(enter_plan, args, nullptr, false);
+        for (std::uint64_t row = 0; row < n; ++row) entered.insert({spi_int8(row, 1), spi_int4(row, 2)});
     }
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < out_p.size(); ++i) {
+        const auto& done = out_change[i] == "enter" ? entered : exited;
+        if (!done.count({out_p[i], out_sid[i]})) continue;
+        out_seg[kept] = out_seg[i];
+        out_p[kept] = out_p[i];
+        out_change[kept] = out_change[i];
+        ++kept;
+    }
+    out_seg.resize(kept);
+    out_p.resize(kept);
+    out_change.resize(kept);
+    if (out_p.empty()) return;
     std::vector<bool> no_nulls(out_p.size(), false);
     Datum args[3] = {text_array(out_seg, no_nulls), int8_array(out_p), text_array(out_change, no_nulls)};
     std::uint64_t n = spi_run(outbox_plan, args, nullptr, false);
