@@ -34,7 +34,20 @@ SELECT profile_consent(:p, 'analytics') AS analytics;
 SELECT identity_unlink('email', 'h1@example.com', 'cookie', 'h-c') >= 0 AS unlinked;
 SELECT coalesce(sum(count), 0) AS problems FROM identity_check();
 SELECT segment_drop('visitors');
+SELECT profile_forget('crm_id', 'h-1') IS NOT NULL AS forgotten, identity_lookup('crm_id', 'h-1') IS NULL AS gone;
 RESET search_path;
 DROP SCHEMA evil CASCADE;
+
+-- The catalog, checked: every SECURITY DEFINER function pins search_path,
+-- and so does every PL/pgSQL or SQL function whose body is not bound at
+-- creation (BEGIN ATOMIC bodies are).
+SELECT p.oid::regprocedure AS security_definer_function,
+       p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] AS pinned
+  FROM pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace AND p.prosecdef ORDER BY 1::text;
+SELECT p.oid::regprocedure AS unpinned_function
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'customer_profile'::regnamespace AND l.lanname IN ('plpgsql', 'sql')
+   AND p.prosqlbody IS NULL AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+ ORDER BY 1::text;
 DELETE FROM customer_profile.segment_outbox;
 DELETE FROM customer_profile.segment_membership;
