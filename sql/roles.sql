@@ -23,7 +23,8 @@ SELECT customer_profile.identity_lookup('email', 'roles@example.com') = :p AS lo
        customer_profile.profile_segment(:p, 'role_known') AS in_segment,
        customer_profile.event_count(:p, 'purchase') AS purchases,
        (SELECT count(*) > 0 FROM customer_profile.profiles) AS profiles_view,
-       (SELECT count(*) > 0 FROM customer_profile.identity WHERE profile_id = :p) AS identity_columns;
+       (SELECT count(*) > 0 FROM customer_profile.identity WHERE profile_id = :p) AS identity_columns,
+       (SELECT count(*) > 0 FROM customer_profile.customer_value) AS value_view;
 SELECT regress.err($$SELECT raw_value FROM customer_profile.identity LIMIT 1$$) AS raw_values;
 SELECT regress.err($$SELECT value_hash FROM customer_profile.identity LIMIT 1$$) AS hashes;
 SELECT regress.err($$SELECT * FROM customer_profile.identities LIMIT 1$$) AS identities_view;

@@ -141,4 +141,8 @@ std::string format_predicate(const PredicateNode& node) {
     return node_text(node, false);
 }
 
+std::string format_operand(const Operand& operand) {
+    return operand_text(operand);
+}
+
 }  // namespace customer_profile::core

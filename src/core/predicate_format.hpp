@@ -11,5 +11,7 @@
 namespace customer_profile::core {
 
 std::string format_predicate(const PredicateNode& node);
+// One operand (a value expression) in the same normalized form.
+std::string format_operand(const Operand& operand);
 
 }  // namespace customer_profile::core

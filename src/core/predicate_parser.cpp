@@ -127,6 +127,11 @@ public:
         if (peek().kind != Token::Kind::end) fail("expected AND, OR or the end of the predicate");
         return n;
     }
+    Operand parse_operand() {
+        Operand o = operand(0);
+        if (peek().kind != Token::Kind::end) fail("expected the end of the expression");
+        return o;
+    }
 
 private:
     const Token& peek(std::size_t ahead = 0) const {
@@ -430,6 +435,13 @@ bool is_predicate_keyword(std::string_view word) {
     for (const char* w : words)
         if (word == w) return true;
     return false;
+}
+
+Operand parse_operand(std::string_view text) {
+    if (text.size() > kMaxPredicateNameBytes * 2)
+        throw Error(ErrorCode::value_too_long, "expression longer than 2048 bytes");
+    if (!valid_utf8(text)) throw Error(ErrorCode::invalid_text, "expression is not valid UTF-8");
+    return Parser(text).parse_operand();
 }
 
 PredicateNode parse_predicate(std::string_view text) {

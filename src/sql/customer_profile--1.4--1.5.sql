@@ -1,5 +1,6 @@
 -- customer_profile 1.4 -> 1.5: trust (issue 6): consent() in segment
--- predicates, erasure, least-privilege roles.
+-- predicates, erasure, least-privilege roles, refreshes that never undo a
+-- concurrent change; customer value (issue 7): revenue, cost, margin, RFM.
 \echo Use "ALTER EXTENSION customer_profile UPDATE TO '1.5'" to load this file. \quit
 
 -- A consent statement re-evaluates, for that person, the segments whose
@@ -330,6 +331,157 @@ COMMENT ON FUNCTION customer_profile.profile_forget(text, text) IS
     'Right to erasure: removes the person behind an identifier everywhere (identifiers, links, observations, events, consents, memberships, outbox rows, queued and failed events) in one transaction; returns the erasure record id.';
 
 ------------------------------------------------------------------------------
+-- Customer value: revenue, cost to serve, margin, RFM (issue 7)
+------------------------------------------------------------------------------
+
+-- Value expressions are operands of the predicate language, evaluated on the
+-- stored profile: sum(purchase.amount), count(purchase within 90 days),
+-- last_seen(purchase), a number trait.
+CREATE FUNCTION customer_profile._operand_describe(expression text, OUT normalized text, OUT event_type text)
+    AS 'MODULE_PATHNAME', 'cp_operand_describe' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._operand_describe(text) IS
+    'Internal: a value expression in normalized form and the event type it reads (22P02 when malformed).';
+CREATE FUNCTION customer_profile._operand_values(profile_id bigint, data customer_profile.profile, behavior bytea,
+                                                 expressions text[])
+    RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'cp_operand_values' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._operand_values(bigint, customer_profile.profile, bytea, text[]) IS
+    'Internal: value expressions on a stored profile (numbers; booleans 1/0; times as days before now; NULL otherwise).';
+
+CREATE TABLE customer_profile.value_measure (
+    kind text NOT NULL CHECK (kind IN ('revenue', 'cost')),
+    expression text NOT NULL,
+    event_type text,
+    defined_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, expression)
+);
+COMMENT ON TABLE customer_profile.value_measure IS
+    'What makes up a customer''s revenue and cost to serve: value expressions summed per kind (value_define).';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.value_measure', '');
+
+CREATE FUNCTION customer_profile.value_define(kind text, expression text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('revenue', 'cost') THEN
+        RAISE EXCEPTION 'kind must be ''revenue'' or ''cost''' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF expression IS NULL THEN
+        RAISE EXCEPTION 'expression must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    d := customer_profile._operand_describe(expression);
+    INSERT INTO customer_profile.value_measure AS m (kind, expression, event_type)
+    VALUES (value_define.kind, d.normalized, d.event_type)
+    ON CONFLICT ON CONSTRAINT value_measure_pkey DO NOTHING;
+    RETURN d.normalized;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.value_define(text, text) IS
+    'Adds a value expression to a customer''s revenue or cost to serve (e.g. sum(purchase.amount), sum(support_ticket.cost), a number trait); returns it normalized.';
+
+CREATE FUNCTION customer_profile.value_drop(kind text, expression text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF kind IS NULL OR expression IS NULL THEN
+        RAISE EXCEPTION 'kind and expression must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM customer_profile.value_measure m
+     WHERE m.kind = value_drop.kind
+       AND m.expression = (customer_profile._operand_describe(value_drop.expression)).normalized;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no % measure %', value_drop.kind, quote_literal(left(value_drop.expression, 64))
+            USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.value_drop(text, text) IS 'Removes a value expression from revenue or cost.';
+
+-- One pass over the profiles; the expression lists are read once.
+CREATE VIEW customer_profile.customer_value AS
+    WITH m AS (
+        SELECT array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'revenue') AS revenue_expressions,
+               array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'cost') AS cost_expressions
+          FROM customer_profile.value_measure v)
+    SELECT u.profile_id, r.revenue, c.cost, r.revenue - c.cost AS margin
+      FROM customer_profile.unified_profile u
+     CROSS JOIN m
+     CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0)::numeric AS revenue
+                           FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
+                                                                        m.revenue_expressions)) x) r
+     CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0)::numeric AS cost
+                           FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
+                                                                        m.cost_expressions)) x) c;
+COMMENT ON VIEW customer_profile.customer_value IS
+    'Per profile: revenue and cost to serve (the sums of the value_measure expressions) and margin.';
+
+CREATE VIEW customer_profile.most_profitable_customers AS
+    SELECT v.profile_id, v.revenue, v.cost, v.margin,
+           rank() OVER (ORDER BY v.margin DESC) AS margin_rank,
+           rank() OVER (ORDER BY v.revenue DESC) AS revenue_rank
+      FROM customer_profile.customer_value v
+     WHERE v.revenue <> 0 OR v.cost <> 0
+     ORDER BY v.margin DESC, v.profile_id;
+COMMENT ON VIEW customer_profile.most_profitable_customers IS
+    'Customers by margin (revenue minus cost to serve), with their rank by revenue alongside.';
+
+CREATE FUNCTION customer_profile.profile_value(profile_id bigint)
+    RETURNS TABLE (revenue numeric, cost numeric, margin numeric)
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT v.revenue, v.cost, v.margin FROM customer_profile.customer_value v
+         WHERE v.profile_id = customer_profile.profile_resolve(profile_value.profile_id);
+    END;
+COMMENT ON FUNCTION customer_profile.profile_value(bigint) IS
+    'A customer''s revenue, cost to serve and margin (following merges); no row for an unknown profile.';
+
+-- RFM: recency (days since the latest event of a revenue event type),
+-- frequency (how many such events), monetary (revenue), each scored 1-5 by
+-- quintile over the customers with at least one such event (5 = most recent,
+-- most frequent, highest revenue; ties split by profile id).
+CREATE FUNCTION customer_profile.profile_rfm()
+    RETURNS TABLE (profile_id bigint, recency_days float8, frequency float8, monetary numeric,
+                   r smallint, f smallint, m smallint, rfm text)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH types AS (
+            SELECT DISTINCT v.event_type FROM customer_profile.value_measure v
+             WHERE v.kind = 'revenue' AND v.event_type IS NOT NULL),
+        e AS (
+            SELECT array_agg('last_seen("' || replace(t.event_type, '"', '""') || '")' ORDER BY t.event_type) AS last_seen,
+                   array_agg('count("' || replace(t.event_type, '"', '""') || '")' ORDER BY t.event_type) AS counts
+              FROM types t),
+        facts AS (
+            SELECT v.profile_id,
+                   (SELECT min(x) FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
+                                                                                e.last_seen)) x) AS recency_days,
+                   (SELECT sum(x) FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
+                                                                                e.counts)) x) AS frequency,
+                   v.revenue AS monetary
+              FROM customer_profile.unified_profile u
+              JOIN customer_profile.customer_value v ON v.profile_id = u.profile_id
+             CROSS JOIN e)
+        SELECT f.profile_id, f.recency_days, f.frequency, f.monetary,
+               ntile(5) OVER (ORDER BY f.recency_days DESC, f.profile_id)::smallint,
+               ntile(5) OVER (ORDER BY f.frequency, f.profile_id)::smallint,
+               ntile(5) OVER (ORDER BY f.monetary, f.profile_id)::smallint,
+               (ntile(5) OVER (ORDER BY f.recency_days DESC, f.profile_id))::text
+                 || (ntile(5) OVER (ORDER BY f.frequency, f.profile_id))::text
+                 || (ntile(5) OVER (ORDER BY f.monetary, f.profile_id))::text
+          FROM facts f
+         WHERE f.frequency > 0
+         ORDER BY f.profile_id;
+    END;
+COMMENT ON FUNCTION customer_profile.profile_rfm() IS
+    'Recency, frequency and monetary value of every customer with a revenue event, scored 1-5 by quintile (5 is best), computed in one pass.';
+
+------------------------------------------------------------------------------
 -- Least privilege: three roles, nothing for PUBLIC
 ------------------------------------------------------------------------------
 
@@ -377,7 +529,7 @@ BEGIN
                      'unified_profile_matches', 'profile_in', 'profile_out', 'profile_recv', 'profile_send',
                      'segment_predicate_in', 'segment_predicate_out', 'segment_predicate_recv',
                      'segment_predicate_send', 'segment_predicate_check', 'segment_matches', 'segment_members',
-                     'segment_size', 'segment_explain'])) LOOP
+                     'segment_size', 'segment_explain', 'profile_value', 'profile_rfm'])) LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO customer_profile_reader', f);
     END LOOP;
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
@@ -400,7 +552,9 @@ GRANT SELECT ON customer_profile.unified_profile, customer_profile.segment, cust
                 customer_profile.consent, customer_profile.trait_observation, customer_profile.event,
                 customer_profile.worker_state, customer_profile.attached_table,
                 customer_profile.profiles, customer_profile.profiles_wide, customer_profile.segments,
-                customer_profile.merges, customer_profile.identity_guard_stats, customer_profile.worker_status
+                customer_profile.merges, customer_profile.identity_guard_stats, customer_profile.worker_status,
+                customer_profile.value_measure, customer_profile.customer_value,
+                customer_profile.most_profitable_customers
     TO customer_profile_reader;
 GRANT SELECT (identity_id, namespace_id, profile_id, first_seen, last_seen) ON customer_profile.identity
     TO customer_profile_reader;

@@ -204,3 +204,14 @@ TEST(PredicateCodec, RoundTripsAndRejectsCorruption) {
     }
     EXPECT_THROW(decode_predicate(std::string("\x02\x0b", 2)), Error);  // unknown version
 }
+
+TEST(Predicate, ValueExpressionsParseAlone) {
+    EXPECT_EQ(format_operand(parse_operand("SUM(order.amount within 90 days)")), "sum(order.amount within 90 days)");
+    EXPECT_EQ(format_operand(parse_operand("count(\"odd type\")")), "count(\"odd type\")");
+    EXPECT_EQ(format_operand(parse_operand("ltv")), "ltv");
+    EXPECT_EQ(format_operand(parse_operand("last_seen(purchase)")), "last_seen(purchase)");
+    EXPECT_THROW(parse_operand("ltv > 3"), Error);
+    EXPECT_THROW(parse_operand("sum(order.amount"), Error);
+    EXPECT_THROW(parse_operand(""), Error);
+    EXPECT_THROW(parse_operand(std::string(3000, 'a')), Error);
+}

@@ -1,0 +1,123 @@
+// Value expressions of the predicate language evaluated on stored profiles,
+// for customer value and feature vectors:
+//   _operand_describe(expression)  normalized text and the event type it reads
+//   _operand_values(profile_id, data, behavior, expressions[])  float8[]
+// A number is itself, a boolean 1 or 0, a time the days before now; text and
+// missing values are NULL. PARALLEL SAFE: a scan over every profile can use
+// parallel workers.
+#include <memory>
+
+#include "behavior_store.hpp"
+#include "boundary.hpp"
+#include "core/predicate_eval.hpp"
+#include "core/predicate_format.hpp"
+#include "core/predicate_parser.hpp"
+#include "core/profile_codec.hpp"
+#include "datum_convert.hpp"
+#include "profile_datum.hpp"
+#include "spi_util.hpp"
+
+namespace cp = customer_profile;
+
+namespace customer_profile::pg {
+namespace {
+
+// A value expression, refused when it cannot be evaluated from the stored
+// profile alone (a where filter reads events one by one).
+core::Operand checked_operand(const std::string& text) {
+    core::Operand o = core::parse_operand(text);
+    if (!o.where.empty())
+        throw core::Error(core::ErrorCode::invalid_parameter,
+                          "a where filter is not allowed in a value expression: it reads events one by one", {},
+                          "Declare the property as a measure and use sum(type.measure) instead.");
+    return o;
+}
+
+// The parsed expressions, kept for the whole query in fn_extra.
+struct OperandCache {
+    std::vector<std::string> texts;
+    std::vector<core::Operand> operands;
+};
+
+void delete_cache(void* arg) {
+    delete static_cast<OperandCache*>(arg);
+}
+
+const OperandCache& operand_cache(FunctionCallInfo fcinfo, int arg) {
+    std::vector<std::string> texts = text_array_arg(fcinfo, arg, "expressions");
+    auto* cache = static_cast<OperandCache*>(fcinfo->flinfo->fn_extra);
+    if (cache != nullptr && cache->texts == texts) return *cache;
+    if (cache == nullptr) {
+        auto fresh = std::make_unique<OperandCache>();
+        pg_guard([&] {
+            auto* callback = static_cast<MemoryContextCallback*>(
+                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
+            callback->func = delete_cache;
+            callback->arg = fresh.get();
+            MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
+        });
+        cache = fresh.release();
+        fcinfo->flinfo->fn_extra = cache;
+    }
+    cache->operands.clear();
+    for (const auto& t : texts) cache->operands.push_back(checked_operand(t));
+    cache->texts = std::move(texts);
+    return *cache;
+}
+
+std::optional<double> numeric(const core::TraitValue& v, core::Micros now) {
+    switch (v.type) {
+        case core::TraitType::number:
+            return v.number;
+        case core::TraitType::boolean:
+            return v.boolean ? 1.0 : 0.0;
+        case core::TraitType::timestamp:
+            return static_cast<double>(now - v.timestamp) / static_cast<double>(core::kMicrosPerDay);
+        default:
+            return std::nullopt;
+    }
+}
+
+}  // namespace
+}  // namespace customer_profile::pg
+
+// _operand_describe(expression text, OUT normalized text, OUT event_type text)
+CP_FUNCTION(operand_describe) {
+    cp::core::Operand o = cp::pg::checked_operand(cp::pg::text_arg(fcinfo, 0));
+    std::string normalized = cp::core::format_operand(o);
+    bool reads_events = o.kind == cp::core::Operand::Kind::count || o.kind == cp::core::Operand::Kind::sum ||
+                        (o.kind == cp::core::Operand::Kind::last_seen && !o.name.empty());
+    TupleDesc desc = nullptr;
+    HeapTuple tuple = nullptr;
+    cp::pg::pg_guard([&] {
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "customer_profile: _operand_describe must return a record");
+        desc = BlessTupleDesc(desc);
+    });
+    Datum values[2] = {cp::pg::text_datum(normalized), reads_events ? cp::pg::text_datum(o.name) : (Datum)0};
+    bool nulls[2] = {false, !reads_events};
+    cp::pg::pg_guard([&] { tuple = heap_form_tuple(desc, values, nulls); });
+    return HeapTupleGetDatum(tuple);
+}
+
+// _operand_values(profile_id bigint, data profile, behavior bytea, expressions text[]) returns float8[]
+CP_FUNCTION(operand_values) {
+    if (PG_ARGISNULL(3)) PG_RETURN_NULL();
+    const cp::pg::OperandCache& cache = cp::pg::operand_cache(fcinfo, 3);
+    cp::core::Profile traits;
+    cp::core::Behavior behavior;
+    if (!PG_ARGISNULL(1)) traits = cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 1));
+    if (!PG_ARGISNULL(2)) behavior = cp::pg::behavior_from_datum(PG_GETARG_DATUM(2));
+    cp::core::EvaluationContext context;
+    context.traits = &traits;
+    context.behavior = &behavior;
+    context.now = GetCurrentTransactionStartTimestamp();
+    std::vector<Datum> values;
+    std::vector<bool> nulls;
+    for (const auto& o : cache.operands) {
+        auto v = cp::pg::numeric(cp::core::operand_value(o, context), context.now);
+        values.push_back(v ? Float8GetDatum(*v) : (Datum)0);
+        nulls.push_back(!v);
+    }
+    return cp::pg::datum_array(values, nulls, FLOAT8OID);
+}
