@@ -41,6 +41,16 @@ bool valid_consent_purpose(std::string_view purpose) {
     return true;
 }
 
+bool valid_cluster_number(std::string_view digits) {
+    if (digits.empty() || digits.size() > 4 || digits[0] == '0') return false;
+    int n = 0;
+    for (char ch : digits) {
+        if (ch < '0' || ch > '9') return false;
+        n = n * 10 + (ch - '0');
+    }
+    return n >= 1 && n <= kMaxClusters;
+}
+
 namespace {
 
 void collect_segments(const PredicateNode& n, std::vector<std::string>& out) {
@@ -79,6 +89,7 @@ void collect_deps(const PredicateNode& n, PredicateDeps& d) {
     if (n.kind == PredicateNode::Kind::known || n.kind == PredicateNode::Kind::anonymous) d.known = true;
     if (n.kind == PredicateNode::Kind::has) d.traits.push_back(n.name);
     if (n.kind == PredicateNode::Kind::consent) d.consents.push_back(n.name);
+    if (n.kind == PredicateNode::Kind::in_cluster) d.clusters = true;
     for (const auto& c : n.children) collect_deps(c, d);
     // Names inside a where filter are event properties: the event type covers them.
     for (const Operand* o : {&n.left, &n.right, &n.upper}) collect_operand(*o, d);
@@ -96,7 +107,9 @@ namespace {
 // 0: traits only, 1: reads the behavior summary, 2: needs a query.
 int evaluation_cost(const PredicateNode& n) {
     using K = PredicateNode::Kind;
-    if (n.kind == K::known || n.kind == K::anonymous || n.kind == K::in_segment || n.kind == K::consent) return 2;
+    if (n.kind == K::known || n.kind == K::anonymous || n.kind == K::in_segment || n.kind == K::consent ||
+        n.kind == K::in_cluster)
+        return 2;
     int cost = 0;
     for (const auto& c : n.children) cost = std::max(cost, evaluation_cost(c));
     for (const Operand* o : {&n.left, &n.right, &n.upper}) {

@@ -53,7 +53,8 @@ struct PredicateNode {
         in_segment,  // in_segment('name')
         known,
         anonymous,
-        consent  // consent(purpose): the person's latest statement on the purpose granted it
+        consent,    // consent(purpose): the person's latest statement on the purpose granted it
+        in_cluster  // in_cluster(n): profile_cluster() put the person in cluster n (name holds n)
     } kind = Kind::known;
     std::vector<PredicateNode> children;
     CompareOp op = CompareOp::eq;
@@ -75,6 +76,9 @@ constexpr Micros kMaxPredicateInterval = INT64_C(36500) * 86400 * 1000000;
 // A consent purpose: 1-63 lower-case letters, digits and underscores,
 // starting with a letter (the rule consent_set() applies).
 bool valid_consent_purpose(std::string_view purpose);
+// A cluster number as in_cluster() takes it: 1 to kMaxClusters, in decimal.
+constexpr int kMaxClusters = 1000;
+bool valid_cluster_number(std::string_view digits);
 
 }  // namespace customer_profile::core
 
@@ -95,6 +99,7 @@ struct PredicateDeps {
     bool time = false;                     // now() or a window: the result can change as time passes
     bool filtered = false;                 // a count/sum with a where filter (reads events)
     std::vector<std::string> consents;     // sorted; purposes read by consent()
+    bool clusters = false;                 // in_cluster()
 };
 PredicateDeps predicate_dependencies(const PredicateNode& node);
 

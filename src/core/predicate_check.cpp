@@ -116,6 +116,7 @@ void check(const PredicateNode& n, const PredicateSchema& s, bool event_scope) {
         case K::known:
         case K::anonymous:
         case K::consent:
+        case K::in_cluster:
             if (event_scope) type_error("a where filter can only test event properties");
             return;
     }

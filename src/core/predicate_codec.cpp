@@ -102,6 +102,7 @@ void write_node(Writer& w, const PredicateNode& n) {
         case K::has:
         case K::in_segment:
         case K::consent:
+        case K::in_cluster:
             w.bytes(n.name);
             break;
         case K::known:
@@ -200,7 +201,7 @@ private:
         if (++nodes_ > kMaxPredicateNodes) r_.fail("too many nodes");
         PredicateNode n;
         std::uint8_t kind = r_.u8();
-        if (kind > static_cast<std::uint8_t>(K::consent)) r_.fail("invalid node kind");
+        if (kind > static_cast<std::uint8_t>(K::in_cluster)) r_.fail("invalid node kind");
         n.kind = static_cast<K>(kind);
         switch (n.kind) {
             case K::and_:
@@ -255,6 +256,10 @@ private:
             case K::consent:
                 n.name = name(false);
                 if (!valid_consent_purpose(n.name)) r_.fail("invalid consent purpose");
+                break;
+            case K::in_cluster:
+                n.name = name(false);
+                if (!valid_cluster_number(n.name)) r_.fail("invalid cluster number");
                 break;
             case K::known:
             case K::anonymous:

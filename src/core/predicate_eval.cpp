@@ -207,6 +207,8 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
             return truth(!(c.known_lookup ? c.known_lookup() : c.known));
         case K::consent:
             return c.consent ? truth(c.consent(n.name).value_or(false)) : Truth::unknown;
+        case K::in_cluster:
+            return c.cluster ? truth(c.cluster() == std::stoi(n.name)) : Truth::unknown;
     }
     return Truth::unknown;
 }

@@ -34,6 +34,9 @@ struct EvaluationContext {
     // consent(purpose): the latest statement (nullopt: never stated, which
     // is not consent); unknown when not set.
     std::function<std::optional<bool>(const std::string&)> consent;
+    // in_cluster(n): the person's cluster from profile_cluster() (nullopt:
+    // none); unknown when not set.
+    std::function<std::optional<int>()> cluster;
     // in_segment('name'); unknown when not set.
     std::function<bool(const std::string&)> in_segment;
     // count/sum with a where filter, over [first_day, today] (first_day is

@@ -127,6 +127,8 @@ std::string node_text(const PredicateNode& n, bool in_and) {
             return "in_segment(" + quoted(n.name, '\'') + ")";
         case K::consent:
             return "consent(" + n.name + ")";
+        case K::in_cluster:
+            return "in_cluster(" + n.name + ")";
         case K::known:
             return "known";
         case K::anonymous:

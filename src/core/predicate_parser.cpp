@@ -241,6 +241,17 @@ private:
             expect_symbol(")");
             return n;
         }
+        if (word("in_cluster") && peek(1).kind == Token::Kind::symbol && peek(1).text == "(") {
+            next();
+            next();  // (
+            n.kind = PredicateNode::Kind::in_cluster;
+            const Token& t = peek();
+            if (t.kind != Token::Kind::number || !valid_cluster_number(t.text))
+                fail("expected a cluster number from 1 to 1000 (in_cluster(3))");
+            n.name = next().text;
+            expect_symbol(")");
+            return n;
+        }
         if ((word("has") || word("in_segment")) && peek(1).kind == Token::Kind::symbol && peek(1).text == "(") {
             bool has = next().text == "has";
             next();  // (

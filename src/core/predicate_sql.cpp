@@ -175,6 +175,10 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
             return "customer_profile.profile_segment(p.profile_id, " + literal(n.name) + ")";
         case K::consent:
             return "(customer_profile.profile_consent(p.profile_id, " + literal(n.name) + ") IS TRUE)";
+        case K::in_cluster:
+            return "EXISTS (SELECT 1 FROM customer_profile.profile_feature f WHERE f.profile_id = p.profile_id AND "
+                   "f.cluster = " +
+                   n.name + ")";
         case K::known:
             return "p.is_known";
         case K::anonymous:
@@ -256,6 +260,8 @@ json node_json(const PredicateNode& n) {
             return json{{"in_segment", n.name}};
         case K::consent:
             return json{{"consent", n.name}};
+        case K::in_cluster:
+            return json{{"in_cluster", std::stoi(n.name)}};
         case K::known:
             return json{{"known", true}};
         case K::anonymous:

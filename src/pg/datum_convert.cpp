@@ -2,6 +2,7 @@
 #include "datum_convert.hpp"
 
 #include "boundary.hpp"
+#include "spi_util.hpp"
 
 namespace customer_profile::pg {
 
@@ -81,6 +82,51 @@ Datum jsonb_datum(const std::string& json) {
     Datum d = 0;
     pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(json.c_str())); });
     return d;
+}
+
+std::vector<double> float8_array_values(Datum array) {
+    std::vector<double> out;
+    pg_guard([&] {
+        ArrayType* a = DatumGetArrayTypeP(array);
+        Datum* elems = nullptr;
+        bool* nulls = nullptr;
+        int n = 0;
+        deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+        for (int i = 0; i < n; ++i) out.push_back(nulls[i] ? 0.0 : DatumGetFloat8(elems[i]));
+    });
+    return out;
+}
+
+std::vector<float> float4_array_values(Datum array) {
+    std::vector<float> out;
+    pg_guard([&] {
+        ArrayType* a = DatumGetArrayTypeP(array);
+        Datum* elems = nullptr;
+        bool* nulls = nullptr;
+        int n = 0;
+        deconstruct_array(a, FLOAT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+        for (int i = 0; i < n; ++i) out.push_back(nulls[i] ? 0.0f : DatumGetFloat4(elems[i]));
+    });
+    return out;
+}
+
+std::vector<std::int32_t> int4_array_values(Datum array) {
+    std::vector<std::int32_t> out;
+    pg_guard([&] {
+        ArrayType* a = DatumGetArrayTypeP(array);
+        Datum* elems = nullptr;
+        bool* nulls = nullptr;
+        int n = 0;
+        deconstruct_array(a, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &n);
+        for (int i = 0; i < n; ++i) out.push_back(nulls[i] ? 0 : DatumGetInt32(elems[i]));
+    });
+    return out;
+}
+
+Datum float4_array(const std::vector<float>& values) {
+    std::vector<Datum> datums;
+    for (float v : values) datums.push_back(Float4GetDatum(v));
+    return datum_array(datums, {}, FLOAT4OID);
 }
 
 }  // namespace customer_profile::pg

@@ -21,6 +21,12 @@ std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n, const ch
 // bigint[] argument n; throws on NULL elements.
 std::vector<std::int64_t> int8_array_arg(FunctionCallInfo fcinfo, int n);
 
+// The elements of a float8[] / real[] / int[] Datum (NULL elements read as 0).
+std::vector<double> float8_array_values(Datum array);
+std::vector<float> float4_array_values(Datum array);
+std::vector<std::int32_t> int4_array_values(Datum array);
+Datum float4_array(const std::vector<float>& values);
+
 Datum text_datum(const std::string& s);
 Datum bytea_datum(const std::string& bytes);
 // jsonb from JSON text (through jsonb_in).

@@ -11,6 +11,7 @@ namespace customer_profile::pg {
 int guc_batch_size = 1000;
 int guc_naptime_ms = 200;
 int guc_retention_interval_s = 3600;
+int guc_feature_refresh_interval_s = 60;
 int guc_behavior_horizon_days = 400;
 int guc_anonymous_ttl_days = 90;
 char* guc_worker_databases = nullptr;
@@ -23,6 +24,10 @@ void define_settings() {
     DefineCustomIntVariable("customer_profile.retention_interval", "How often a worker runs retention_run().",
                             "0 disables retention by the worker.", &guc_retention_interval_s, 3600, 0, 7 * 86400,
                             PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "customer_profile.feature_refresh_interval",
+        "How often a worker recomputes the feature vectors of changed profiles (feature_refresh()).", "0 disables it.",
+        &guc_feature_refresh_interval_s, 60, 0, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("customer_profile.behavior_horizon",
                             "Days of daily behavior buckets and of stored events (in days).",
                             "Older events are refused; retention drops partitions past it.", &guc_behavior_horizon_days,

@@ -8,6 +8,7 @@ namespace customer_profile::pg {
 extern int guc_batch_size;
 extern int guc_naptime_ms;
 extern int guc_retention_interval_s;
+extern int guc_feature_refresh_interval_s;
 // Daily buckets and stored events cover this many days (suset).
 extern int guc_behavior_horizon_days;
 // Anonymous profiles idle this long are purged; 0 keeps them (suset).

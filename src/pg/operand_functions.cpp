@@ -2,6 +2,8 @@
 // for customer value and feature vectors:
 //   _operand_describe(expression)  normalized text and the event type it reads
 //   _operand_values(profile_id, data, behavior, expressions[])  float8[]
+//   _feature_vector(...)  standardized numbers and one-hot categories, real[]
+//   _nearest_cluster(vector, slots, centroids)  the cluster a vector falls in
 // A number is itself, a boolean 1 or 0, a time the days before now; text and
 // missing values are NULL. PARALLEL SAFE: a scan over every profile can use
 // parallel workers.
@@ -9,6 +11,7 @@
 
 #include "behavior_store.hpp"
 #include "boundary.hpp"
+#include "core/kmeans.hpp"
 #include "core/predicate_eval.hpp"
 #include "core/predicate_format.hpp"
 #include "core/predicate_parser.hpp"
@@ -120,4 +123,55 @@ CP_FUNCTION(operand_values) {
         nulls.push_back(!v);
     }
     return cp::pg::datum_array(values, nulls, FLOAT8OID);
+}
+
+// _feature_vector(profile_id, data, behavior, expressions text[], means float8[], stddevs float8[],
+//                 category_traits text[], category_values text[]) returns real[]:
+// the standardized numbers ((x - mean) / stddev; 0 when missing or constant),
+// then one slot per (trait, value) category, 1 when the trait holds it.
+CP_FUNCTION(feature_vector) {
+    for (int i = 3; i <= 7; ++i)
+        if (PG_ARGISNULL(i)) PG_RETURN_NULL();
+    const cp::pg::OperandCache& cache = cp::pg::operand_cache(fcinfo, 3);
+    std::vector<double> means = cp::pg::float8_array_values(PG_GETARG_DATUM(4));
+    std::vector<double> stddevs = cp::pg::float8_array_values(PG_GETARG_DATUM(5));
+    std::vector<std::string> traits = cp::pg::text_array_arg(fcinfo, 6, "category_traits");
+    std::vector<std::string> values = cp::pg::text_array_arg(fcinfo, 7, "category_values");
+    if (means.size() != cache.operands.size() || stddevs.size() != cache.operands.size() ||
+        traits.size() != values.size())
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "feature arrays differ in length");
+    cp::core::Profile profile;
+    cp::core::Behavior behavior;
+    if (!PG_ARGISNULL(1)) profile = cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 1));
+    if (!PG_ARGISNULL(2)) behavior = cp::pg::behavior_from_datum(PG_GETARG_DATUM(2));
+    cp::core::EvaluationContext context;
+    context.traits = &profile;
+    context.behavior = &behavior;
+    context.now = GetCurrentTransactionStartTimestamp();
+    std::vector<float> vector;
+    for (std::size_t i = 0; i < cache.operands.size(); ++i) {
+        auto v = cp::pg::numeric(cp::core::operand_value(cache.operands[i], context), context.now);
+        double z = v && stddevs[i] > 0 ? (*v - means[i]) / stddevs[i] : 0.0;
+        vector.push_back(static_cast<float>(z));
+    }
+    for (std::size_t i = 0; i < traits.size(); ++i) {
+        const cp::core::Trait* t = profile.find(traits[i]);
+        bool holds = t != nullptr && t->value.type == cp::core::TraitType::text && t->value.text == values[i];
+        vector.push_back(holds ? 1.0f : 0.0f);
+    }
+    return cp::pg::float4_array(vector);
+}
+
+// _nearest_cluster(vector real[], slots int[], centroids float8[]) returns int:
+// 1-based number of the nearest centroid (k x slots, row-major) over the
+// chosen 1-based slots of the vector.
+CP_FUNCTION(nearest_cluster) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_NULL();
+    std::vector<float> vector = cp::pg::float4_array_values(PG_GETARG_DATUM(0));
+    std::vector<std::int32_t> slots = cp::pg::int4_array_values(PG_GETARG_DATUM(1));
+    std::vector<double> centroids = cp::pg::float8_array_values(PG_GETARG_DATUM(2));
+    if (slots.empty() || centroids.empty() || centroids.size() % slots.size() != 0) PG_RETURN_NULL();
+    std::vector<float> point;
+    for (auto s : slots) point.push_back(s >= 1 && static_cast<std::size_t>(s) <= vector.size() ? vector[s - 1] : 0.0f);
+    PG_RETURN_INT32(static_cast<std::int32_t>(cp::core::nearest_centroid(centroids, slots.size(), point.data())) + 1);
 }

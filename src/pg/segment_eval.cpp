@@ -51,6 +51,8 @@ CachedPlan consent_plan{
     "WHERE i.profile_id = $1 AND c.purpose = $2 ORDER BY c.observed_at DESC, c.consent_id DESC LIMIT 1",
     2,
     {INT8OID, TEXTOID}};
+CachedPlan cluster_plan{
+    "SELECT cluster FROM customer_profile.profile_feature WHERE profile_id = $1 AND cluster IS NOT NULL", 1, {INT8OID}};
 CachedPlan events_plan{
     "SELECT e.properties::text FROM customer_profile.identity i JOIN customer_profile.event e "
     "ON e.identity_id = i.identity_id WHERE i.profile_id = $1 AND e.event_type = $2 AND e.occurred_at >= $3",
@@ -89,6 +91,12 @@ bool lookup_known(std::int64_t profile_id, bool fresh) {
     return spi_bool(0, 1);
 }
 
+std::optional<int> lookup_cluster(std::int64_t profile_id, bool fresh) {
+    Datum args[1] = {Int64GetDatum(profile_id)};
+    if (spi_run(cluster_plan, args, nullptr, !fresh) == 0) return std::nullopt;
+    return spi_int4(0, 1);
+}
+
 std::optional<bool> lookup_consent(std::int64_t profile_id, const std::string& purpose, bool fresh) {
     Datum args[2] = {Int64GetDatum(profile_id), text_datum(purpose)};
     if (spi_run(consent_plan, args, nullptr, !fresh) == 0) return std::nullopt;
@@ -117,6 +125,14 @@ public:
             if (memo == consents_.end())
                 memo = consents_.emplace(purpose, lookup_consent(facts_.profile_id, purpose, fresh_)).first;
             return memo->second;
+        };
+        c.cluster = [this]() -> std::optional<int> {
+            if (facts_.cluster_source) return facts_.cluster_source();
+            if (!cluster_looked_up_) {
+                cluster_ = lookup_cluster(facts_.profile_id, fresh_);
+                cluster_looked_up_ = true;
+            }
+            return cluster_;
         };
         c.in_segment = [this](const std::string& name) { return segment(name); };
         c.filtered_aggregate = [this](const core::Operand& o, std::optional<core::Day> first) {
@@ -170,6 +186,8 @@ private:
     bool fresh_;
     std::map<std::string, bool> memo_;
     std::map<std::string, std::optional<bool>> consents_;
+    std::optional<int> cluster_;
+    bool cluster_looked_up_ = false;
     int depth_ = 0;
 };
 
@@ -301,6 +319,10 @@ bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot) {
 
 std::optional<bool> profile_consent(std::int64_t profile_id, const std::string& purpose, bool fresh_snapshot) {
     return lookup_consent(profile_id, purpose, fresh_snapshot);
+}
+
+std::optional<int> profile_cluster_of(std::int64_t profile_id, bool fresh_snapshot) {
+    return lookup_cluster(profile_id, fresh_snapshot);
 }
 
 }  // namespace customer_profile::pg

@@ -25,6 +25,8 @@ struct ProfileFacts {
     std::function<const core::Behavior*()> behavior_source;
     // When set, answers consent(purpose) instead of a query per purpose.
     std::function<std::optional<bool>(const std::string&)> consent_source;
+    // When set, answers in_cluster() instead of a query.
+    std::function<std::optional<int>()> cluster_source;
 };
 
 // The live profile (following merges); nullopt when unknown. fresh_snapshot
@@ -49,5 +51,8 @@ bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot);
 // The profile's latest statement on a consent purpose (nullopt: never
 // stated). Inside SPI.
 std::optional<bool> profile_consent(std::int64_t profile_id, const std::string& purpose, bool fresh_snapshot);
+
+// The cluster profile_cluster() put the profile in (nullopt: none). Inside SPI.
+std::optional<int> profile_cluster_of(std::int64_t profile_id, bool fresh_snapshot);
 
 }  // namespace customer_profile::pg

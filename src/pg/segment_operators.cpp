@@ -49,6 +49,11 @@ CachedPlan granted_plan{
     1,
     {TEXTOID}};
 
+CachedPlan all_clusters_plan{
+    "SELECT profile_id, cluster FROM customer_profile.profile_feature WHERE cluster IS NOT NULL ORDER BY profile_id",
+    0,
+    {}};
+
 struct ConsentLookups {
     int lookups = 0;
     bool have_set = false;
@@ -73,6 +78,9 @@ struct CallCache {
     bool have_known_set = false;
     std::vector<std::int64_t> known_set;  // sorted
     std::map<std::string, ConsentLookups> consents;
+    int cluster_lookups = 0;
+    bool have_clusters = false;
+    std::vector<std::pair<std::int64_t, int>> clusters;  // sorted by profile
 };
 
 void delete_cache(void* arg) {
@@ -99,7 +107,7 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     cache->tree = core::cheapest_first(core::decode_predicate(cache->bytes));
     cache->deps = core::predicate_dependencies(cache->tree);
     bool refers = !core::referenced_segments(cache->tree).empty();
-    bool consent = !cache->deps.consents.empty();
+    bool consent = !cache->deps.consents.empty() || cache->deps.clusters;
     cache->needs_spi = cache->deps.known || cache->deps.filtered || refers || consent;
     cache->traits_only =
         !cache->deps.known && !consent && !refers && cache->deps.event_types.empty() && !cache->deps.any_event;
@@ -108,6 +116,9 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     cache->have_known_set = false;
     cache->known_set.clear();
     cache->consents.clear();
+    cache->cluster_lookups = 0;
+    cache->have_clusters = false;
+    cache->clusters.clear();
     return *cache;
 }
 
@@ -247,6 +258,20 @@ std::optional<bool> consent(CallCache& cache, std::int64_t profile_id, const std
     return profile_consent(profile_id, purpose, false);
 }
 
+// Inside SPI: the profile's cluster, from every assignment read once after
+// the first lookups of a scan.
+std::optional<int> cluster(CallCache& cache, std::int64_t profile_id) {
+    if (!cache.have_clusters && ++cache.cluster_lookups > kConsentLookupsBeforeBulk) {
+        std::uint64_t n = spi_run(all_clusters_plan, nullptr, nullptr, true);
+        for (std::uint64_t row = 0; row < n; ++row) cache.clusters.emplace_back(spi_int8(row, 1), spi_int4(row, 2));
+        cache.have_clusters = true;
+    }
+    if (!cache.have_clusters) return profile_cluster_of(profile_id, false);
+    auto it = std::lower_bound(cache.clusters.begin(), cache.clusters.end(), std::make_pair(profile_id, INT32_MIN));
+    if (it == cache.clusters.end() || it->first != profile_id) return std::nullopt;
+    return it->second;
+}
+
 bool row_matches(CallCache& cache, ProfileFacts& facts) {
     if (!cache.needs_spi) return profile_matches(facts, cache.tree, false);
     spi_connect();
@@ -255,6 +280,7 @@ bool row_matches(CallCache& cache, ProfileFacts& facts) {
         facts.consent_source = [&cache, id = facts.profile_id](const std::string& purpose) {
             return consent(cache, id, purpose);
         };
+    if (cache.deps.clusters) facts.cluster_source = [&cache, id = facts.profile_id] { return cluster(cache, id); };
     bool result = profile_matches(facts, cache.tree, false);
     spi_finish();
     return result;
@@ -270,7 +296,7 @@ CP_FUNCTION(profile_matches) {
         cp::pg::pg_guard([] {
             ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                             errmsg("a profile value carries traits only; this predicate also reads behavior, "
-                                   "known/anonymous, consent or other segments"),
+                                   "known/anonymous, consent, clusters or other segments"),
                             errhint("Use unified_profile @@ predicate (the stored row) or "
                                     "segment_matches(profile_id, predicate).")));
         });

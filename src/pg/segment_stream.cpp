@@ -124,7 +124,8 @@ std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileCh
     std::set<std::string> hit;
     for (const auto& s : c.segments) {
         bool a = change.everything || (change.time_passed && s.deps.time) || intersects(s.deps.traits, change.traits) ||
-                 intersects(s.deps.consents, change.consents) || intersects(s.deps.event_types, change.event_types) ||
+                 intersects(s.deps.consents, change.consents) || (change.clusters && s.deps.clusters) ||
+                 intersects(s.deps.event_types, change.event_types) ||
                  (s.deps.any_event && !change.event_types.empty());
         if (a) hit.insert(s.name);
     }
@@ -285,7 +286,8 @@ void segment_catalog_invalidate(Datum, Oid relid) {
 // _segment_stream(profiles bigint[], reason text) returns void: re-evaluates
 // the profiles after time passed ('time': the segments that read time),
 // after they were deleted ('gone': they leave every segment) or after a
-// consent statement ('consent:<purpose>': the segments that read it)
+// consent statement ('consent:<purpose>': the segments that read it) or
+// after profile_cluster()/feature_refresh() moved them ('cluster')
 CP_FUNCTION(segment_stream) {
     if (PG_ARGISNULL(0)) PG_RETURN_VOID();
     cp::pg::ProfileChange change;
@@ -295,11 +297,13 @@ CP_FUNCTION(segment_stream) {
         change.time_passed = true;
     else if (reason == "gone")
         change.everything = true;
+    else if (reason == "cluster")
+        change.clusters = true;
     else if (reason.rfind("consent:", 0) == 0 && cp::core::valid_consent_purpose(reason.substr(8)))
         change.consents.push_back(reason.substr(8));
     else
         throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
-                              "reason must be 'time', 'gone' or 'consent:<purpose>'");
+                              "reason must be 'time', 'gone', 'cluster' or 'consent:<purpose>'");
     cp::pg::spi_connect();
     cp::pg::stream_segments(change);
     cp::pg::spi_finish();

@@ -20,6 +20,7 @@ struct ProfileChange {
     std::vector<std::string> event_types;  // events applied
     std::vector<std::string> traits;       // traits changed
     std::vector<std::string> consents;     // purposes a consent statement was recorded for
+    bool clusters = false;                 // cluster assignments changed
     bool everything = false;               // identities changed, or the profiles are gone: every segment
     bool time_passed = false;              // a scheduled time came: the segments that read time
 };

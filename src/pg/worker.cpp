@@ -143,6 +143,7 @@ void worker_loop() {
     TimestampTz last_heartbeat = GetCurrentTimestamp();
     TimestampTz last_retention = 0;
     TimestampTz last_windows = 0;
+    TimestampTz last_features = 0;
     bool windows_available = false;  // segment_windows_run() exists (1.4)
     TimestampTz windows_checked = 0;
     while (!got_sigterm) {
@@ -184,6 +185,25 @@ void worker_loop() {
                     "FROM r, p WHERE pid = $1",
                     1, types, values, nullptr, 0) < 0)
                 record_error();
+        }
+
+        // Feature vectors of changed profiles (1.5), when features are built.
+        if (guc_feature_refresh_interval_s > 0 &&
+            TimestampDifferenceExceeds(last_features, GetCurrentTimestamp(), guc_feature_refresh_interval_s * 1000)) {
+            last_features = GetCurrentTimestamp();
+            int64 found = 0;
+            if (run_transaction("customer_profile: checking for features",
+                                "SELECT 1::int8 WHERE pg_catalog.to_regprocedure("
+                                "'customer_profile.feature_refresh(integer)') IS NOT NULL",
+                                0, nullptr, nullptr, &found, 1) > 0 &&
+                found == 1) {
+                Oid types[1] = {INT4OID};
+                Datum values[1] = {Int32GetDatum(guc_batch_size * 10)};
+                if (run_transaction("customer_profile: feature vectors",
+                                    "SELECT customer_profile.feature_refresh($1)::int8", 1, types, values, nullptr,
+                                    0) < 0)
+                    record_error();
+            }
         }
 
         int batch_size = guc_batch_size;

@@ -482,6 +482,323 @@ COMMENT ON FUNCTION customer_profile.profile_rfm() IS
     'Recency, frequency and monetary value of every customer with a revenue event, scored 1-5 by quintile (5 is best), computed in one pass.';
 
 ------------------------------------------------------------------------------
+-- Feature vectors and automatic grouping (issue 7)
+------------------------------------------------------------------------------
+
+-- A feature is a number (a value expression, standardized with the mean and
+-- standard deviation seen at the last feature_build) or a category (a text
+-- trait, one slot per frequent value: one-hot).
+CREATE TABLE customer_profile.feature (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+    kind text NOT NULL CHECK (kind IN ('number', 'category')),
+    expression text NOT NULL,
+    mean float8,
+    stddev float8,
+    categories text[],
+    first_slot integer,
+    defined_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE customer_profile.feature IS
+    'Features of the profile vectors: numbers (value expressions, standardized) and categories (text traits, one-hot); statistics and slots from the last feature_build().';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.feature', '');
+
+CREATE TABLE customer_profile.profile_feature (
+    profile_id bigint PRIMARY KEY,
+    vector real[] NOT NULL,
+    cluster integer,
+    computed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX profile_feature_cluster_idx ON customer_profile.profile_feature (cluster);
+COMMENT ON TABLE customer_profile.profile_feature IS
+    'Each profile''s feature vector (float4, in feature slot order) and its cluster from profile_cluster(); kept current by feature_refresh() (the worker).';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.profile_feature', '');
+
+CREATE TABLE customer_profile.cluster_model (
+    cluster integer PRIMARY KEY,
+    size bigint NOT NULL,
+    slots integer[] NOT NULL,
+    centroid float8[] NOT NULL,
+    summary jsonb NOT NULL,
+    seed bigint NOT NULL,
+    built_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE customer_profile.cluster_model IS
+    'The clusters of the last profile_cluster(): size, centroid (standardized, for assigning new vectors) and summary in original units.';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.cluster_model', '');
+
+CREATE FUNCTION customer_profile._feature_vector(profile_id bigint, data customer_profile.profile, behavior bytea,
+                                                 expressions text[], means float8[], stddevs float8[],
+                                                 category_traits text[], category_values text[])
+    RETURNS real[]
+    AS 'MODULE_PATHNAME', 'cp_feature_vector' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]) IS
+    'Internal: one profile''s feature vector.';
+CREATE FUNCTION customer_profile._nearest_cluster(vector real[], slots integer[], centroids float8[]) RETURNS integer
+    AS 'MODULE_PATHNAME', 'cp_nearest_cluster' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._nearest_cluster(real[], integer[], float8[]) IS
+    'Internal: the 1-based number of the centroid nearest to a vector over the given slots.';
+CREATE FUNCTION customer_profile._profile_cluster_run(k integer, seed bigint, slots integer[]) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'cp_profile_cluster_run' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_profile._profile_cluster_run(integer, bigint, integer[]) IS
+    'Internal: k-means over the stored vectors; writes the clusters, returns the centroids.';
+
+CREATE FUNCTION customer_profile.feature_define(name text, expression text, kind text DEFAULT 'number') RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    normalized text;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid feature name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF expression IS NULL OR kind IS NULL THEN
+        RAISE EXCEPTION 'expression and kind must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF kind = 'number' THEN
+        normalized := (customer_profile._operand_describe(expression)).normalized;
+    ELSIF kind = 'category' THEN
+        IF length(expression) NOT BETWEEN 1 AND 63 THEN
+            RAISE EXCEPTION 'a category feature names a text trait (1 to 63 bytes)' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        normalized := expression;
+    ELSE
+        RAISE EXCEPTION 'kind must be ''number'' or ''category''' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.feature AS f (name, kind, expression)
+    VALUES (feature_define.name, feature_define.kind, normalized)
+    ON CONFLICT ON CONSTRAINT feature_pkey DO UPDATE
+       SET kind = excluded.kind, expression = excluded.expression, mean = NULL, stddev = NULL, categories = NULL,
+           first_slot = NULL;
+    RETURN normalized;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.feature_define(text, text, text) IS
+    'Declares (or redeclares) a feature: a number (a value expression such as ltv or count(purchase within 90 days)) or a category (a text trait, one-hot); takes effect at the next feature_build().';
+
+CREATE FUNCTION customer_profile.feature_drop(name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM customer_profile.feature f WHERE f.name = feature_drop.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown feature %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.feature_drop(text) IS 'Removes a feature (takes effect at the next feature_build()).';
+
+-- The arguments of _feature_vector() from the feature table, read once per statement.
+CREATE FUNCTION customer_profile._feature_layout(OUT expressions text[], OUT means float8[], OUT stddevs float8[],
+                                                 OUT category_traits text[], OUT category_values text[])
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT coalesce((SELECT array_agg(f.expression ORDER BY f.first_slot) FROM customer_profile.feature f
+                          WHERE f.kind = 'number' AND f.first_slot IS NOT NULL), '{}'),
+               coalesce((SELECT array_agg(coalesce(f.mean, 0) ORDER BY f.first_slot) FROM customer_profile.feature f
+                          WHERE f.kind = 'number' AND f.first_slot IS NOT NULL), '{}'),
+               coalesce((SELECT array_agg(coalesce(f.stddev, 0) ORDER BY f.first_slot) FROM customer_profile.feature f
+                          WHERE f.kind = 'number' AND f.first_slot IS NOT NULL), '{}'),
+               coalesce((SELECT array_agg(f.expression ORDER BY f.first_slot, c.n) FROM customer_profile.feature f
+                          CROSS JOIN LATERAL unnest(f.categories) WITH ORDINALITY AS c(v, n)
+                          WHERE f.kind = 'category' AND f.first_slot IS NOT NULL), '{}'),
+               coalesce((SELECT array_agg(c.v ORDER BY f.first_slot, c.n) FROM customer_profile.feature f
+                          CROSS JOIN LATERAL unnest(f.categories) WITH ORDINALITY AS c(v, n)
+                          WHERE f.kind = 'category' AND f.first_slot IS NOT NULL), '{}');
+    END;
+COMMENT ON FUNCTION customer_profile._feature_layout() IS 'Internal: the feature table as _feature_vector() arguments.';
+
+-- Statistics, slots and every vector from scratch. Numbers take slots first
+-- (in name order), then each category's values (up to 20 most frequent).
+CREATE FUNCTION customer_profile.feature_build() RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    slot integer := 1;
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.feature) THEN
+        RAISE EXCEPTION 'no feature is defined' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Declare some with feature_define().';
+    END IF;
+    LOCK TABLE customer_profile.feature IN EXCLUSIVE MODE;
+    -- Standardization: mean and population standard deviation of each number, in one pass.
+    WITH e AS (SELECT array_agg(x.expression ORDER BY x.name) AS expressions, array_agg(x.name ORDER BY x.name) AS names
+                 FROM customer_profile.feature x WHERE x.kind = 'number'),
+    stats AS (
+        SELECT e.names[t.i::int] AS name, avg(t.v) AS mean, stddev_pop(t.v) AS stddev
+          FROM customer_profile.unified_profile u CROSS JOIN e
+         CROSS JOIN LATERAL unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior, e.expressions))
+               WITH ORDINALITY AS t(v, i)
+         GROUP BY 1)
+    UPDATE customer_profile.feature x SET mean = s.mean, stddev = s.stddev FROM stats s WHERE x.name = s.name;
+    FOR f IN SELECT x.name, x.kind, x.expression FROM customer_profile.feature x ORDER BY x.kind DESC, x.name LOOP
+        IF f.kind = 'number' THEN
+            UPDATE customer_profile.feature x SET first_slot = slot WHERE x.name = f.name;
+            slot := slot + 1;
+        ELSE
+            UPDATE customer_profile.feature x
+               SET categories = coalesce((SELECT array_agg(c.v ORDER BY c.count DESC, c.v)
+                                            FROM (SELECT t.v, count(*) AS count
+                                                    FROM (SELECT customer_profile.profile_trait_text(u.data, f.expression) AS v
+                                                            FROM customer_profile.unified_profile u) t
+                                                   WHERE t.v IS NOT NULL
+                                                   GROUP BY t.v ORDER BY 2 DESC, 1 LIMIT 20) c), '{}'),
+                   first_slot = slot
+             WHERE x.name = f.name
+            RETURNING slot + cardinality(x.categories) INTO slot;
+        END IF;
+    END LOOP;
+    -- A new layout: old vectors and clusters mean nothing in it.
+    DELETE FROM customer_profile.profile_feature;
+    DELETE FROM customer_profile.cluster_model;
+    INSERT INTO customer_profile.profile_feature (profile_id, vector)
+    SELECT u.profile_id,
+           customer_profile._feature_vector(u.profile_id, u.data, u.behavior, l.expressions, l.means, l.stddevs,
+                                            l.category_traits, l.category_values)
+      FROM customer_profile.unified_profile u CROSS JOIN customer_profile._feature_layout() l;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.feature_build() IS
+    'Computes the features'' statistics and slots and every profile''s vector from scratch (clears the clusters); returns how many vectors.';
+
+-- The vectors of profiles changed since they were computed, or new, and the
+-- rows of deleted profiles; a changed vector moves to its nearest cluster
+-- and the segments that read in_cluster() follow (what the worker runs).
+CREATE FUNCTION customer_profile.feature_refresh(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stale bigint[];
+    moved bigint[];
+    centroids float8[];
+    chosen integer[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.feature WHERE first_slot IS NOT NULL) THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM customer_profile.profile_feature f
+     WHERE NOT EXISTS (SELECT 1 FROM customer_profile.unified_profile u WHERE u.profile_id = f.profile_id);
+    SELECT array_agg(x.profile_id) INTO stale FROM (
+        SELECT u.profile_id FROM customer_profile.unified_profile u
+          LEFT JOIN customer_profile.profile_feature f USING (profile_id)
+         WHERE f.profile_id IS NULL OR f.computed_at < u.updated_at
+         ORDER BY u.profile_id LIMIT max_profiles) x;
+    IF stale IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT array_agg(m.centroid ORDER BY m.cluster), min(m.slots) INTO centroids, chosen FROM (
+        SELECT m.cluster, unnest(m.centroid) AS centroid, m.slots FROM customer_profile.cluster_model m) m;
+    WITH fresh AS (
+        SELECT u.profile_id,
+               customer_profile._feature_vector(u.profile_id, u.data, u.behavior, l.expressions, l.means, l.stddevs,
+                                                l.category_traits, l.category_values) AS vector
+          FROM customer_profile.unified_profile u CROSS JOIN customer_profile._feature_layout() l
+         WHERE u.profile_id = ANY (stale)),
+    written AS (
+        INSERT INTO customer_profile.profile_feature AS f (profile_id, vector, cluster, computed_at)
+        SELECT x.profile_id, x.vector, customer_profile._nearest_cluster(x.vector, chosen, centroids), now()
+          FROM fresh x
+        ON CONFLICT ON CONSTRAINT profile_feature_pkey DO UPDATE
+           SET vector = excluded.vector, cluster = excluded.cluster, computed_at = excluded.computed_at
+        RETURNING f.profile_id, f.cluster)
+    SELECT array_agg(w.profile_id) INTO moved FROM written w;
+    PERFORM customer_profile._segment_stream(moved, 'cluster');
+    RETURN cardinality(stale);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.feature_refresh(integer) IS
+    'Recomputes the vectors of new and changed profiles (and their nearest cluster), up to max_profiles; returns how many.';
+
+CREATE FUNCTION customer_profile.profile_cluster(k integer, features text[] DEFAULT NULL, seed bigint DEFAULT 1)
+    RETURNS TABLE (cluster integer, size bigint, summary jsonb)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    chosen integer[];
+    centroids float8[];
+    width integer;
+    i integer;
+    unknown text;
+BEGIN
+    IF k IS NULL OR k NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'k must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF seed IS NULL THEN
+        RAISE EXCEPTION 'seed must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.profile_feature) THEN
+        RAISE EXCEPTION 'no feature vectors' USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Declare features with feature_define() and run feature_build().';
+    END IF;
+    SELECT min(n.x) INTO unknown FROM unnest(features) n(x)
+     WHERE NOT EXISTS (SELECT 1 FROM customer_profile.feature f WHERE f.name = n.x AND f.first_slot IS NOT NULL);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown or unbuilt feature %', quote_literal(left(unknown, 64)) USING ERRCODE = 'undefined_object';
+    END IF;
+    -- The slots of the chosen features (all by default).
+    SELECT array_agg(s ORDER BY s) INTO chosen FROM (
+        SELECT generate_series(f.first_slot,
+                               f.first_slot + CASE f.kind WHEN 'number' THEN 1 ELSE cardinality(f.categories) END - 1) AS s
+          FROM customer_profile.feature f
+         WHERE f.first_slot IS NOT NULL AND (features IS NULL OR f.name = ANY (features))) x;
+    IF chosen IS NULL THEN
+        RAISE EXCEPTION 'the chosen features have no slot (a category with no value?)' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    width := cardinality(chosen);
+    centroids := customer_profile._profile_cluster_run(k, seed, chosen);
+    DELETE FROM customer_profile.cluster_model;
+    FOR i IN 1..k LOOP
+        INSERT INTO customer_profile.cluster_model (cluster, size, slots, centroid, summary, seed)
+        SELECT i, (SELECT count(*) FROM customer_profile.profile_feature p WHERE p.cluster = i), chosen,
+               centroids[(i - 1) * width + 1 : i * width],
+               -- In original units: a number's mean, a category's share of each value.
+               (SELECT jsonb_object_agg(f.name,
+                         CASE f.kind
+                           WHEN 'number' THEN to_jsonb(round((coalesce(f.mean, 0)
+                                  + coalesce(f.stddev, 0) * centroids[(i - 1) * width + array_position(chosen, f.first_slot)])::numeric, 4))
+                           ELSE (SELECT jsonb_object_agg(c.v, round(centroids[(i - 1) * width + array_position(chosen, f.first_slot + c.n::int - 1)]::numeric, 4))
+                                   FROM unnest(f.categories) WITH ORDINALITY AS c(v, n))
+                         END ORDER BY f.name)
+                  FROM customer_profile.feature f
+                 WHERE f.first_slot = ANY (chosen)),
+               seed;
+    END LOOP;
+    -- One segment per cluster; those of a previous, larger k go.
+    FOR i IN 1..k LOOP
+        IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = 'auto_cluster_' || i) THEN
+            PERFORM customer_profile.segment_alter('auto_cluster_' || i, 'in_cluster(' || i || ')');
+        ELSE
+            PERFORM customer_profile.segment_create('auto_cluster_' || i, 'in_cluster(' || i || ')',
+                                                    'Made by profile_cluster()');
+        END IF;
+        PERFORM customer_profile.segment_refresh('auto_cluster_' || i);
+    END LOOP;
+    FOR i IN SELECT substr(s.name, 14)::int FROM customer_profile.segment s
+              WHERE s.name ~ '^auto_cluster_[0-9]+$' AND substr(s.name, 14)::int > k LOOP
+        PERFORM customer_profile.segment_drop('auto_cluster_' || i);
+    END LOOP;
+    RETURN QUERY SELECT m.cluster, m.size, m.summary FROM customer_profile.cluster_model m ORDER BY m.cluster;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_cluster(integer, text[], bigint) IS
+    'k-means (k-means++ seeding from a fixed seed) over the feature vectors (all features, or the named ones); stores the clusters as segments auto_cluster_1..k and returns each cluster''s size and centroid in original units.';
+
+------------------------------------------------------------------------------
 -- Least privilege: three roles, nothing for PUBLIC
 ------------------------------------------------------------------------------
 
@@ -537,7 +854,7 @@ BEGIN
                 AND p.proname = ANY (ARRAY[
                      'resolve_identity', 'trait_observe', 'track', 'consent_set', 'event_inbox_drain',
                      'event_partitions_ensure', 'identity_hash', 'profile_identities', 'segment_outbox_read',
-                     'segment_outbox_ack']) LOOP
+                     'segment_outbox_ack', 'feature_refresh']) LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO customer_profile_writer', f);
     END LOOP;
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace LOOP
@@ -554,7 +871,8 @@ GRANT SELECT ON customer_profile.unified_profile, customer_profile.segment, cust
                 customer_profile.profiles, customer_profile.profiles_wide, customer_profile.segments,
                 customer_profile.merges, customer_profile.identity_guard_stats, customer_profile.worker_status,
                 customer_profile.value_measure, customer_profile.customer_value,
-                customer_profile.most_profitable_customers
+                customer_profile.most_profitable_customers, customer_profile.feature,
+                customer_profile.profile_feature, customer_profile.cluster_model
     TO customer_profile_reader;
 GRANT SELECT (identity_id, namespace_id, profile_id, first_seen, last_seen) ON customer_profile.identity
     TO customer_profile_reader;
@@ -566,7 +884,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE
        customer_profile.trait_observation, customer_profile.event, customer_profile.event_key,
        customer_profile.event_inbox, customer_profile.event_dead_letter, customer_profile.segment_membership,
        customer_profile.segment_outbox, customer_profile.segment_schedule, customer_profile.segment_consumer,
-       customer_profile.consent, customer_profile.worker_state
+       customer_profile.consent, customer_profile.worker_state, customer_profile.profile_feature
     TO customer_profile_writer;
 GRANT SELECT ON customer_profile.identities TO customer_profile_writer;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA customer_profile TO customer_profile_writer;

@@ -146,6 +146,11 @@ TEST_F(PredicateEval, KnownSegmentsAndFilteredCountsUseTheContext) {
     };
     EXPECT_EQ(eval("consent(email_marketing) AND NOT consent(analytics)"), Truth::true_);
     EXPECT_EQ(eval("consent(personalization)"), Truth::false_);  // never asked is not consent
+    EXPECT_EQ(eval("in_cluster(2)"), Truth::unknown);
+    context.cluster = []() -> std::optional<int> { return 2; };
+    EXPECT_EQ(eval("in_cluster(2) AND NOT in_cluster(3)"), Truth::true_);
+    context.cluster = []() -> std::optional<int> { return std::nullopt; };
+    EXPECT_EQ(eval("in_cluster(2)"), Truth::false_);
     context.in_segment = [](const std::string& name) { return name == "vip"; };
     EXPECT_EQ(eval("in_segment('vip') AND NOT in_segment('churned')"), Truth::true_);
     EXPECT_EQ(eval("count(email_open where campaign = 'spring' within 14 days) > 0"), Truth::unknown);

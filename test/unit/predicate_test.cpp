@@ -57,6 +57,11 @@ TEST(Predicate, NormalizesEveryConstruct) {
     EXPECT_EQ(normalized("consent(email_marketing) and Consent('analytics')"),
               "consent(email_marketing) AND consent(analytics)");
     EXPECT_EQ(normalized("consent = 1"), "consent = 1");  // still a trait when not called
+    EXPECT_EQ(normalized("IN_CLUSTER(3) or in_cluster(1000)"), "in_cluster(3) OR in_cluster(1000)");
+    EXPECT_THROW(parse_predicate("in_cluster(0)"), Error);
+    EXPECT_THROW(parse_predicate("in_cluster(1001)"), Error);
+    EXPECT_THROW(parse_predicate("in_cluster(2.5)"), Error);
+    EXPECT_THROW(parse_predicate("in_cluster('3')"), Error);
 }
 
 TEST(Predicate, PrecedenceAndParentheses) {
@@ -183,6 +188,7 @@ TEST(PredicateCodec, RoundTripsAndRejectsCorruption) {
         "email NOT ILIKE '%.edu' AND city IN ('Lyon', NULL, TRUE, 2.5, timestamp '2026-01-01T00:00:00Z')",
         "last_seen(purchase) > now() - 7 days AND known AND NOT anonymous AND in_segment('vip')",
         "consent(email_marketing) AND NOT consent(a1_b)",
+        "in_cluster(7) OR NOT in_cluster(12)",
         "count(email_open where campaign = 'spring' OR x IS NOT NULL within 14 days) > 0 AND sum(p.revenue) >= -1",
     };
     for (const char* e : examples) {
