@@ -4,8 +4,9 @@
 #
 # Environment: BENCH_IDENTITIES (default 1000000), BENCH_SAMPLE (100000, for the
 # plain-SQL loop), BENCH_REPEATS (3), BENCH_SECONDS (10, per pgbench run),
-# BENCH_PARTS (graph resolve profiles events segments), BENCH_EVENTS,
-# BENCH_PEOPLE (see bench/events.sh and bench/segments.sh).
+# BENCH_PARTS (graph resolve profiles events segments lookalike), BENCH_EVENTS,
+# BENCH_PEOPLE, BENCH_VECTORS (see bench/events.sh, bench/segments.sh and
+# bench/lookalike.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 ensure_packages postgresql-15-pgrouting
 cd "$PROJECT_ROOT"
@@ -44,6 +45,8 @@ time_sql() {
     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
 }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# "2.5x faster" or "1.4x slower": how the second time compares with the first.
+speed() { awk -v base="$1" -v t="$2" 'BEGIN { if (t <= base) printf "%.1fx faster", base / t; else printf "%.1fx slower", t / base }'; }
 repeat_sql() {
     local db=$1 sql=$2 times=()
     for _ in $(seq "$REPEATS"); do times+=("$(time_sql "$db" "$sql")"); done
@@ -95,7 +98,7 @@ LOOP_AGREES="SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id)
 COMPONENTS="SELECT count(*) FROM customer_profile.identity_components()"
 PGR="SELECT count(*) FROM pgr_connectedComponents('SELECT id, source, target, cost, reverse_cost FROM bench_edges')"
 
-PARTS=" ${BENCH_PARTS:-graph resolve profiles events segments} "
+PARTS=" ${BENCH_PARTS:-graph resolve profiles events segments lookalike} "
 has() { [[ "$PARTS" == *" $1 "* ]]; }
 declare -A TPS RUNS PTPS PRUNS
 if has graph; then
@@ -199,6 +202,10 @@ if has segments; then
     source bench/segments.sh
     bench_segments
 fi
+if has lookalike; then
+    source bench/lookalike.sh
+    bench_lookalike
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
@@ -253,5 +260,6 @@ done
 fi
 if has events; then report_events; fi
 if has segments; then report_segments; fi
+if has lookalike; then report_lookalike; fi
 } | tee "$OUT/results.md"
 rm -rf "$GRAPH"

@@ -147,8 +147,6 @@ SQL
     psql -q -X -d $db -c "SELECT customer_profile.worker_stop()" >/dev/null
 }
 
-# "2.5x faster" or "1.4x slower": how the first time compares with the second.
-speed() { awk -v base="$1" -v t="$2" 'BEGIN { if (t <= base) printf "%.1fx faster", base / t; else printf "%.1fx slower", t / base }'; }
 
 report_segments() {
     local best_sql

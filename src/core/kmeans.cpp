@@ -168,3 +168,45 @@ double adjusted_rand_index(const std::vector<std::uint32_t>& a, const std::vecto
 }
 
 }  // namespace customer_profile::core
+
+namespace customer_profile::core {
+namespace {
+
+bool farther(const Neighbor& a, const Neighbor& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+}
+
+}  // namespace
+
+void NearestK::offer(std::int64_t id, double distance) {
+    if (k_ == 0) return;
+    Neighbor n{id, distance};
+    if (heap_.size() < k_) {
+        heap_.push_back(n);
+        std::push_heap(heap_.begin(), heap_.end(), farther);
+    } else if (farther(n, heap_.front())) {
+        std::pop_heap(heap_.begin(), heap_.end(), farther);
+        heap_.back() = n;
+        std::push_heap(heap_.begin(), heap_.end(), farther);
+    }
+}
+
+std::vector<Neighbor> NearestK::sorted() const {
+    std::vector<Neighbor> out = heap_;
+    std::sort(out.begin(), out.end(), farther);
+    return out;
+}
+
+std::vector<std::uint32_t> lists_by_distance(const std::vector<double>& centroids, std::size_t dims,
+                                             const float* query) {
+    std::size_t k = dims == 0 ? 0 : centroids.size() / dims;
+    std::vector<std::pair<double, std::uint32_t>> order;
+    for (std::size_t c = 0; c < k; ++c)
+        order.emplace_back(squared_distance(query, centroids.data() + c * dims, dims), static_cast<std::uint32_t>(c));
+    std::sort(order.begin(), order.end());
+    std::vector<std::uint32_t> out;
+    for (const auto& o : order) out.push_back(o.second);
+    return out;
+}
+
+}  // namespace customer_profile::core

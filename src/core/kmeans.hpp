@@ -58,3 +58,29 @@ private:
 };
 
 }  // namespace customer_profile::core
+
+namespace customer_profile::core {
+
+struct Neighbor {
+    std::int64_t id = 0;
+    double distance = 0;  // squared Euclidean
+};
+
+// Keeps the k nearest of the candidates offered (ties: the smaller id), in
+// increasing distance.
+class NearestK {
+public:
+    explicit NearestK(std::size_t k) : k_(k) {}
+    void offer(std::int64_t id, double distance);
+    std::vector<Neighbor> sorted() const;
+
+private:
+    std::size_t k_;
+    std::vector<Neighbor> heap_;  // max-heap by (distance, id)
+};
+
+// The lists (centroids k x dims) to probe for a query, nearest first.
+std::vector<std::uint32_t> lists_by_distance(const std::vector<double>& centroids, std::size_t dims,
+                                             const float* query);
+
+}  // namespace customer_profile::core

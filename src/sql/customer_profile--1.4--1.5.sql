@@ -506,9 +506,21 @@ CREATE TABLE customer_profile.profile_feature (
     profile_id bigint PRIMARY KEY,
     vector real[] NOT NULL,
     cluster integer,
+    list_id integer,
     computed_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX profile_feature_cluster_idx ON customer_profile.profile_feature (cluster);
+-- The look-alike search reads whole lists: an inverted-file index.
+CREATE INDEX profile_feature_list_idx ON customer_profile.profile_feature (list_id);
+
+CREATE TABLE customer_profile.feature_list (
+    list_id integer PRIMARY KEY,
+    centroid float8[] NOT NULL,
+    size bigint NOT NULL
+);
+COMMENT ON TABLE customer_profile.feature_list IS
+    'The look-alike search''s coarse lists: centroids from k-means over a sample of the vectors (feature_build), and how many vectors each holds.';
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.feature_list', '');
 COMMENT ON TABLE customer_profile.profile_feature IS
     'Each profile''s feature vector (float4, in feature slot order) and its cluster from profile_cluster(); kept current by feature_refresh() (the worker).';
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.profile_feature', '');
@@ -537,6 +549,15 @@ CREATE FUNCTION customer_profile._nearest_cluster(vector real[], slots integer[]
     AS 'MODULE_PATHNAME', 'cp_nearest_cluster' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION customer_profile._nearest_cluster(real[], integer[], float8[]) IS
     'Internal: the 1-based number of the centroid nearest to a vector over the given slots.';
+CREATE FUNCTION customer_profile._feature_lists_build(lists integer, seed bigint, slots integer[]) RETURNS float8[]
+    AS 'MODULE_PATHNAME', 'cp_feature_lists_build' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_profile._feature_lists_build(integer, bigint, integer[]) IS
+    'Internal: trains the search lists on a sample of the vectors and files every vector; returns the centroids.';
+CREATE FUNCTION customer_profile._vector_search(query real[], k integer, exclude bigint[])
+    RETURNS TABLE (profile_id bigint, distance float8)
+    AS 'MODULE_PATHNAME', 'cp_vector_search' LANGUAGE C STABLE;
+COMMENT ON FUNCTION customer_profile._vector_search(real[], integer, bigint[]) IS
+    'Internal: the k stored vectors nearest to a query, reading the nearest lists only.';
 CREATE FUNCTION customer_profile._profile_cluster_run(k integer, seed bigint, slots integer[]) RETURNS float8[]
     AS 'MODULE_PATHNAME', 'cp_profile_cluster_run' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION customer_profile._profile_cluster_run(integer, bigint, integer[]) IS
@@ -623,6 +644,9 @@ DECLARE
     f record;
     slot integer := 1;
     n bigint;
+    lists integer;
+    all_slots integer[];
+    centroids float8[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM customer_profile.feature) THEN
         RAISE EXCEPTION 'no feature is defined' USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -665,6 +689,16 @@ BEGIN
                                             l.category_traits, l.category_values)
       FROM customer_profile.unified_profile u CROSS JOIN customer_profile._feature_layout() l;
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- The search lists: about sqrt(n) of them, so a search reads a few
+    -- thousand vectors instead of all.
+    SELECT array_agg(g ORDER BY g) INTO all_slots FROM generate_series(1, slot - 1) g;
+    lists := greatest(1, least(1024, round(sqrt(n))::int));
+    centroids := customer_profile._feature_lists_build(lists, 1, all_slots);
+    DELETE FROM customer_profile.feature_list;
+    INSERT INTO customer_profile.feature_list (list_id, centroid, size)
+    SELECT i, centroids[(i - 1) * (slot - 1) + 1 : i * (slot - 1)],
+           (SELECT count(*) FROM customer_profile.profile_feature pf WHERE pf.list_id = i)
+      FROM generate_series(1, cardinality(centroids) / greatest(slot - 1, 1)) i;
     RETURN n;
 END
 $$;
@@ -683,6 +717,8 @@ DECLARE
     moved bigint[];
     centroids float8[];
     chosen integer[];
+    list_centroids float8[];
+    all_slots integer[];
 BEGIN
     IF max_profiles IS NULL OR max_profiles < 1 THEN
         RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
@@ -700,8 +736,13 @@ BEGIN
     IF stale IS NULL THEN
         RETURN 0;
     END IF;
-    SELECT array_agg(m.centroid ORDER BY m.cluster), min(m.slots) INTO centroids, chosen FROM (
-        SELECT m.cluster, unnest(m.centroid) AS centroid, m.slots FROM customer_profile.cluster_model m) m;
+    SELECT array_agg(m.centroid ORDER BY m.cluster, m.n), min(m.slots) INTO centroids, chosen FROM (
+        SELECT m.cluster, c.v AS centroid, c.n, m.slots
+          FROM customer_profile.cluster_model m, unnest(m.centroid) WITH ORDINALITY AS c(v, n)) m;
+    SELECT array_agg(c.v ORDER BY l.list_id, c.n) INTO list_centroids
+      FROM customer_profile.feature_list l, unnest(l.centroid) WITH ORDINALITY AS c(v, n);
+    SELECT array_agg(g ORDER BY g) INTO all_slots
+      FROM generate_series(1, (SELECT cardinality(l.centroid) FROM customer_profile.feature_list l LIMIT 1)) g;
     WITH fresh AS (
         SELECT u.profile_id,
                customer_profile._feature_vector(u.profile_id, u.data, u.behavior, l.expressions, l.means, l.stddevs,
@@ -709,11 +750,13 @@ BEGIN
           FROM customer_profile.unified_profile u CROSS JOIN customer_profile._feature_layout() l
          WHERE u.profile_id = ANY (stale)),
     written AS (
-        INSERT INTO customer_profile.profile_feature AS f (profile_id, vector, cluster, computed_at)
-        SELECT x.profile_id, x.vector, customer_profile._nearest_cluster(x.vector, chosen, centroids), now()
+        INSERT INTO customer_profile.profile_feature AS f (profile_id, vector, cluster, list_id, computed_at)
+        SELECT x.profile_id, x.vector, customer_profile._nearest_cluster(x.vector, chosen, centroids),
+               customer_profile._nearest_cluster(x.vector, all_slots, list_centroids), now()
           FROM fresh x
         ON CONFLICT ON CONSTRAINT profile_feature_pkey DO UPDATE
-           SET vector = excluded.vector, cluster = excluded.cluster, computed_at = excluded.computed_at
+           SET vector = excluded.vector, cluster = excluded.cluster, list_id = excluded.list_id,
+               computed_at = excluded.computed_at
         RETURNING f.profile_id, f.cluster)
     SELECT array_agg(w.profile_id) INTO moved FROM written w;
     PERFORM customer_profile._segment_stream(moved, 'cluster');
@@ -722,6 +765,66 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.feature_refresh(integer) IS
     'Recomputes the vectors of new and changed profiles (and their nearest cluster), up to max_profiles; returns how many.';
+
+-- Look-alikes: the profiles outside a seed segment nearest to the seed's
+-- centroid (the mean of its members' standardized vectors); score 1 / (1 +
+-- Euclidean distance). The search reads only the lists nearest to the
+-- centroid (see _vector_search), not every profile.
+CREATE FUNCTION customer_profile.segment_lookalike(seed_segment text, k integer)
+    RETURNS TABLE (profile_id bigint, score float8)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seed bigint[];
+    centroid real[];
+BEGIN
+    IF k IS NULL OR k NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'k must be between 1 and 100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    seed := ARRAY(SELECT customer_profile.segment_members(seed_segment));  -- 42704 for an unknown segment
+    SELECT array_agg(x.mean ORDER BY x.i) INTO centroid FROM (
+        SELECT t.i, avg(t.v)::real AS mean
+          FROM customer_profile.profile_feature f, unnest(f.vector) WITH ORDINALITY AS t(v, i)
+         WHERE f.profile_id = ANY (seed)
+         GROUP BY t.i) x;
+    IF centroid IS NULL THEN
+        RAISE EXCEPTION 'segment % has no member with a feature vector', quote_literal(left(seed_segment, 64))
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Refresh the segment, and build the features (feature_build).';
+    END IF;
+    RETURN QUERY SELECT s.profile_id, 1 / (1 + s.distance)
+                   FROM customer_profile._vector_search(centroid, k, seed) s
+                  ORDER BY s.distance, s.profile_id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_lookalike(text, integer) IS
+    'The k profiles outside a segment most similar to it: nearest to the mean of its members'' feature vectors (score 1 / (1 + distance)), found through the search lists.';
+
+CREATE FUNCTION customer_profile.profile_similar(profile_id bigint, k integer)
+    RETURNS TABLE (similar_profile_id bigint, score float8)
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    live bigint;
+    query real[];
+BEGIN
+    IF k IS NULL OR k NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'k must be between 1 and 100000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    live := customer_profile.profile_resolve(profile_similar.profile_id);
+    SELECT f.vector INTO query FROM customer_profile.profile_feature f WHERE f.profile_id = live;
+    IF query IS NULL THEN
+        RETURN;  -- unknown profile, or no vector yet
+    END IF;
+    RETURN QUERY SELECT s.profile_id, 1 / (1 + s.distance)
+                   FROM customer_profile._vector_search(query, k, ARRAY[live]) s
+                  ORDER BY s.distance, s.profile_id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_similar(bigint, integer) IS
+    'The k profiles whose feature vectors are nearest to this one''s (score 1 / (1 + distance)); none for an unknown profile or one without a vector.';
 
 CREATE FUNCTION customer_profile.profile_cluster(k integer, features text[] DEFAULT NULL, seed bigint DEFAULT 1)
     RETURNS TABLE (cluster integer, size bigint, summary jsonb)
@@ -846,7 +949,8 @@ BEGIN
                      'unified_profile_matches', 'profile_in', 'profile_out', 'profile_recv', 'profile_send',
                      'segment_predicate_in', 'segment_predicate_out', 'segment_predicate_recv',
                      'segment_predicate_send', 'segment_predicate_check', 'segment_matches', 'segment_members',
-                     'segment_size', 'segment_explain', 'profile_value', 'profile_rfm'])) LOOP
+                     'segment_size', 'segment_explain', 'profile_value', 'profile_rfm', 'segment_lookalike',
+                     'profile_similar'])) LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO customer_profile_reader', f);
     END LOOP;
     FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
@@ -872,7 +976,7 @@ GRANT SELECT ON customer_profile.unified_profile, customer_profile.segment, cust
                 customer_profile.merges, customer_profile.identity_guard_stats, customer_profile.worker_status,
                 customer_profile.value_measure, customer_profile.customer_value,
                 customer_profile.most_profitable_customers, customer_profile.feature,
-                customer_profile.profile_feature, customer_profile.cluster_model
+                customer_profile.profile_feature, customer_profile.cluster_model, customer_profile.feature_list
     TO customer_profile_reader;
 GRANT SELECT (identity_id, namespace_id, profile_id, first_seen, last_seen) ON customer_profile.identity
     TO customer_profile_reader;

@@ -80,3 +80,23 @@ TEST(KMeans, SeededRandomIsPortable) {
     EXPECT_GE(u, 0.0);
     EXPECT_LT(u, 1.0);
 }
+
+TEST(KMeans, NearestKKeepsTheClosestInOrder) {
+    NearestK top(3);
+    const double distances[] = {5, 1, 9, 3, 1, 7};
+    for (int i = 0; i < 6; ++i) top.offer(i + 10, distances[i]);
+    auto best = top.sorted();
+    ASSERT_EQ(best.size(), 3u);
+    EXPECT_EQ(best[0].id, 11);  // distance 1, smaller id first
+    EXPECT_EQ(best[1].id, 14);
+    EXPECT_EQ(best[2].id, 13);
+    NearestK none(0);
+    none.offer(1, 1);
+    EXPECT_TRUE(none.sorted().empty());
+}
+
+TEST(KMeans, ListsAreProbedNearestFirst) {
+    std::vector<double> centroids = {0, 0, 10, 10, 3, 3};
+    float query[2] = {9, 9};
+    EXPECT_EQ(lists_by_distance(centroids, 2, query), std::vector<std::uint32_t>({1, 2, 0}));
+}
