@@ -45,63 +45,111 @@ std::uint32_t nearest_centroid(const std::vector<double>& centroids, std::size_t
 
 namespace {
 
-// k-means++: the first centroid uniformly, each next one with probability
-// proportional to the squared distance to the nearest chosen so far.
+// Greedy k-means++: the first centroid uniformly; for each next one, a few
+// candidates drawn with probability proportional to the squared distance to
+// the nearest centroid chosen so far, keeping the candidate that lowers the
+// total of those distances most (plain k-means++ with one draw per step
+// often leaves two real groups under one centroid).
 std::vector<double> seed_centroids(const Points& p, std::size_t k, SeededRandom& random, CancelCheck cancel) {
     std::vector<double> centroids;
     centroids.reserve(k * p.dims);
     auto add = [&](std::size_t i) { centroids.insert(centroids.end(), p.row(i), p.row(i) + p.dims); };
-    add(static_cast<std::size_t>(random.uniform() * static_cast<double>(p.rows)));
-    std::vector<double> nearest(p.rows, std::numeric_limits<double>::infinity());
+    std::size_t first = static_cast<std::size_t>(random.uniform() * static_cast<double>(p.rows));
+    add(first);
+    std::vector<double> nearest(p.rows);
+    double total = 0;
+    for (std::size_t i = 0; i < p.rows; ++i) {
+        nearest[i] = squared_distance(p.row(i), centroids.data(), p.dims);
+        total += nearest[i];
+    }
+    const int draws = 2 + static_cast<int>(std::log(static_cast<double>(k)));
+    std::vector<double> trial(p.rows), best_trial;
     for (std::size_t c = 1; c < k; ++c) {
         throw_if_canceled(cancel);
-        const double* last = centroids.data() + (c - 1) * p.dims;
-        double total = 0;
-        for (std::size_t i = 0; i < p.rows; ++i) {
-            nearest[i] = std::min(nearest[i], squared_distance(p.row(i), last, p.dims));
-            total += nearest[i];
-        }
-        std::size_t chosen = 0;
-        if (total > 0) {
-            double target = random.uniform() * total;
-            for (std::size_t i = 0; i < p.rows; ++i) {
-                target -= nearest[i];
-                if (target < 0) {
-                    chosen = i;
-                    break;
+        std::size_t best = 0;
+        double best_total = std::numeric_limits<double>::infinity();
+        for (int d = 0; d < draws; ++d) {
+            std::size_t candidate = static_cast<std::size_t>(random.uniform() * static_cast<double>(p.rows));
+            if (total > 0) {
+                double target = random.uniform() * total;
+                for (std::size_t i = 0; i < p.rows; ++i) {
+                    target -= nearest[i];
+                    candidate = i;
+                    if (target < 0) break;
                 }
-                chosen = i;
             }
-        } else {
-            chosen = static_cast<std::size_t>(random.uniform() * static_cast<double>(p.rows));
+            std::vector<double> point(p.row(candidate), p.row(candidate) + p.dims);
+            double candidate_total = 0;
+            for (std::size_t i = 0; i < p.rows; ++i) {
+                trial[i] = std::min(nearest[i], squared_distance(p.row(i), point.data(), p.dims));
+                candidate_total += trial[i];
+            }
+            if (candidate_total < best_total) {
+                best_total = candidate_total;
+                best = candidate;
+                best_trial.swap(trial);
+                trial.resize(p.rows);
+            }
         }
-        add(chosen);
+        add(best);
+        nearest.swap(best_trial);
+        best_trial.clear();
+        total = best_total;
     }
     return centroids;
 }
 
 }  // namespace
 
-KMeansResult kmeans(const Points& p, std::size_t k, std::uint64_t seed, CancelCheck cancel, int max_iterations) {
+namespace {
+KMeansResult lloyd(const Points& p, std::size_t k, std::vector<double> centroids, CancelCheck cancel,
+                   int max_iterations);
+constexpr int kTrialIterations = 3;
+}  // namespace
+
+// Every seeding gets a few Lloyd iterations; only the best of them (lowest
+// inertia) is run on to convergence.
+KMeansResult kmeans(const Points& p, std::size_t k, std::uint64_t seed, CancelCheck cancel, int max_iterations,
+                    int restarts) {
     if (p.dims == 0) throw Error(ErrorCode::invalid_parameter, "k-means needs at least one feature");
     if (k < 1 || k > p.rows)
         throw Error(ErrorCode::invalid_parameter,
                     "k must be between 1 and the number of profiles (" + std::to_string(p.rows) + ")");
     if (p.values.size() != p.rows * p.dims) throw Error(ErrorCode::internal, "points do not have rows x dims values");
-    SeededRandom random(seed);
+    SeededRandom seeds(seed);
+    int trial = std::min(kTrialIterations, max_iterations);
+    KMeansResult best;
+    for (int r = 0; r < std::max(1, restarts); ++r) {
+        SeededRandom random(r == 0 ? seed : seeds.next());
+        KMeansResult candidate = lloyd(p, k, seed_centroids(p, k, random, cancel), cancel, trial);
+        if (r == 0 || candidate.inertia < best.inertia) best = std::move(candidate);
+    }
+    if (best.converged || max_iterations <= trial) return best;
+    int done = best.iterations;
+    KMeansResult rest = lloyd(p, k, best.centroids, cancel, max_iterations - done);
+    rest.iterations += done;
+    return rest;
+}
+
+namespace {
+
+// Lloyd iterations from the given centroids until (almost) nobody moves.
+KMeansResult lloyd(const Points& p, std::size_t k, std::vector<double> centroids, CancelCheck cancel,
+                   int max_iterations) {
     KMeansResult r;
-    r.centroids = seed_centroids(p, k, random, cancel);
+    r.centroids = std::move(centroids);
     r.assignment.assign(p.rows, std::numeric_limits<std::uint32_t>::max());
     std::vector<double> sums(k * p.dims);
     for (r.iterations = 1; r.iterations <= max_iterations; ++r.iterations) {
         throw_if_canceled(cancel);
-        bool changed = false;
+        std::size_t changed = 0;
+        bool reseeded = false;
         r.inertia = 0;
         for (std::size_t i = 0; i < p.rows; ++i) {
             std::uint32_t c = nearest_centroid(r.centroids, p.dims, p.row(i));
             if (c != r.assignment[i]) {
                 r.assignment[i] = c;
-                changed = true;
+                ++changed;
             }
             r.inertia += squared_distance(p.row(i), r.centroids.data() + c * p.dims, p.dims);
         }
@@ -133,17 +181,24 @@ KMeansResult kmeans(const Points& p, std::size_t k, std::uint64_t seed, CancelCh
                 }
                 r.assignment[far] = static_cast<std::uint32_t>(c);
                 r.sizes[c] = 1;
-                changed = true;
+                reseeded = true;
             }
         }
         for (std::size_t c = 0; c < k; ++c)
             for (std::size_t d = 0; d < p.dims; ++d)
                 r.centroids[c * p.dims + d] = sums[c * p.dims + d] / static_cast<double>(r.sizes[c]);
-        if (!changed) break;
+        // Converged when (almost) nobody moves: on a million points a few
+        // on the boundaries between clusters can flip back and forth forever.
+        if (!reseeded && changed * 10000 <= p.rows) {
+            r.converged = true;
+            break;
+        }
     }
     r.iterations = std::min(r.iterations, max_iterations);
     return r;
 }
+
+}  // namespace
 
 double adjusted_rand_index(const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) {
     if (a.size() != b.size()) throw Error(ErrorCode::invalid_parameter, "labellings differ in length");

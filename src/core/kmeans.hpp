@@ -27,14 +27,18 @@ struct KMeansResult {
     std::vector<std::size_t> sizes;         // points per cluster
     double inertia = 0;                     // sum of squared distances to the assigned centroid
     int iterations = 0;
+    bool converged = false;  // stopped because (almost) no point moved
 };
 
 constexpr int kMaxKMeansIterations = 300;
 
 // k must be at least 1 and at most the number of points. An empty cluster is
 // given the point farthest from its centroid (so every cluster keeps a member).
+// With restarts > 1, seeds again from seeds derived from `seed`, gives each
+// seeding a few iterations and runs on the one with the smallest inertia
+// (one unlucky seeding can leave two groups under one centroid).
 KMeansResult kmeans(const Points& points, std::size_t k, std::uint64_t seed, CancelCheck cancel = nullptr,
-                    int max_iterations = kMaxKMeansIterations);
+                    int max_iterations = kMaxKMeansIterations, int restarts = 1);
 
 // Index of the centroid (k x dims) nearest to a point.
 std::uint32_t nearest_centroid(const std::vector<double>& centroids, std::size_t dims, const float* point);

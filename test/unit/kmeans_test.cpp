@@ -100,3 +100,13 @@ TEST(KMeans, ListsAreProbedNearestFirst) {
     float query[2] = {9, 9};
     EXPECT_EQ(lists_by_distance(centroids, 2, query), std::vector<std::uint32_t>({1, 2, 0}));
 }
+
+TEST(KMeans, RestartsKeepTheBestRun) {
+    std::vector<std::uint32_t> truth;
+    Points p = planted(10, 60, 20, 3, truth);
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        KMeansResult several = kmeans(p, 10, seed, nullptr, kMaxKMeansIterations, 4);
+        EXPECT_GE(adjusted_rand_index(truth, several.assignment), 0.99) << "seed " << seed;
+        EXPECT_TRUE(several.converged);
+    }
+}
