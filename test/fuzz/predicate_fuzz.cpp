@@ -5,7 +5,9 @@
 // the evaluator and scheduler run on it. An input whose first byte is 0x00
 // is fed to the binary decoder instead (what segment_predicate_recv gets
 // from a client): refused with core::Error or decoded to a tree whose
-// re-encoding (what recv stores) is canonical and decodes to the same tree. Anything else (a crash, a sanitizer
+// re-encoding (what recv stores) is canonical and decodes to the same tree.
+// Text is also parsed as a value expression, which must re-parse from its
+// normalized form. Anything else (a crash, a sanitizer
 // report, another exception, a broken round trip) is a finding.
 #include <cstdint>
 #include <cstdlib>
@@ -71,6 +73,8 @@ void exercise(const PredicateNode& tree) {
     c.now = 849700800000000;
     c.in_segment = [](const std::string& name) { return name.size() % 2 == 0; };
     c.filtered_aggregate = [](const Operand&, std::optional<Day>) { return 1.0; };
+    c.consent = [](const std::string& purpose) -> std::optional<bool> { return purpose.size() % 2 == 0; };
+    c.cluster = []() -> std::optional<int> { return 3; };
     (void)evaluate(tree, c);
     (void)next_change(tree, c);
     (void)predicate_sql(tree);
@@ -94,7 +98,26 @@ void fuzz_binary(std::string_view bytes) {
     exercise(tree);
 }
 
+// The same text as a value expression (customer value, features).
+void fuzz_operand(std::string_view text) {
+    Operand o;
+    try {
+        o = parse_operand(text);
+    } catch (const Error&) {
+        return;
+    }
+    std::string normalized = format_operand(o);
+    require(parse_operand(normalized) == o, "normalized value expression parses to another operand");
+    EvaluationContext c;
+    c.traits = &sample_profile();
+    c.behavior = &sample_behavior();
+    c.now = 849700800000000;
+    c.filtered_aggregate = [](const Operand&, std::optional<Day>) { return 1.0; };
+    (void)operand_value(o, c);
+}
+
 void fuzz_text(std::string_view text) {
+    fuzz_operand(text);
     PredicateNode tree;
     try {
         tree = parse_predicate(text);
