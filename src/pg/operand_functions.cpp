@@ -7,8 +7,6 @@
 // A number is itself, a boolean 1 or 0, a time the days before now; text and
 // missing values are NULL. PARALLEL SAFE: a scan over every profile can use
 // parallel workers.
-#include <memory>
-
 #include "behavior_store.hpp"
 #include "boundary.hpp"
 #include "core/kmeans.hpp"
@@ -17,6 +15,7 @@
 #include "core/predicate_parser.hpp"
 #include "core/profile_codec.hpp"
 #include "datum_convert.hpp"
+#include "function_cache.hpp"
 #include "profile_datum.hpp"
 #include "spi_util.hpp"
 
@@ -38,33 +37,20 @@ core::Operand checked_operand(const std::string& text) {
 
 // The parsed expressions, kept for the whole query in fn_extra.
 struct OperandCache {
+    bool parsed = false;
     std::vector<std::string> texts;
     std::vector<core::Operand> operands;
 };
 
-void delete_cache(void* arg) {
-    delete static_cast<OperandCache*>(arg);
-}
-
 const OperandCache& operand_cache(FunctionCallInfo fcinfo, int arg) {
     std::vector<std::string> texts = text_array_arg(fcinfo, arg, "expressions");
-    auto* cache = static_cast<OperandCache*>(fcinfo->flinfo->fn_extra);
-    if (cache != nullptr && cache->texts == texts) return *cache;
-    if (cache == nullptr) {
-        auto fresh = std::make_unique<OperandCache>();
-        pg_guard([&] {
-            auto* callback = static_cast<MemoryContextCallback*>(
-                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
-            callback->func = delete_cache;
-            callback->arg = fresh.get();
-            MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
-        });
-        cache = fresh.release();
-        fcinfo->flinfo->fn_extra = cache;
-    }
+    OperandCache* cache = &function_cache<OperandCache>(fcinfo);
+    if (cache->parsed && cache->texts == texts) return *cache;
+    cache->parsed = false;  // until every expression parsed
     cache->operands.clear();
     for (const auto& t : texts) cache->operands.push_back(checked_operand(t));
     cache->texts = std::move(texts);
+    cache->parsed = true;
     return *cache;
 }
 

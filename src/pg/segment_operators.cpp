@@ -17,6 +17,7 @@
 #include "core/predicate_codec.hpp"
 #include "core/profile_codec.hpp"
 #include "datum_convert.hpp"
+#include "function_cache.hpp"
 #include "profile_datum.hpp"
 #include "segment_eval.hpp"
 #include "spi_util.hpp"
@@ -83,28 +84,15 @@ struct CallCache {
     std::vector<std::pair<std::int64_t, int>> clusters;  // sorted by profile
 };
 
-void delete_cache(void* arg) {
-    delete static_cast<CallCache*>(arg);
-}
-
 CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     std::string_view bytes = profile_arg(fcinfo, predicate_arg);
-    auto* cache = static_cast<CallCache*>(fcinfo->flinfo->fn_extra);
-    if (cache != nullptr && cache->bytes == bytes) return *cache;
-    if (cache == nullptr) {
-        auto fresh = std::make_unique<CallCache>();
-        pg_guard([&] {
-            auto* callback = static_cast<MemoryContextCallback*>(
-                MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContextCallback)));
-            callback->func = delete_cache;
-            callback->arg = fresh.get();
-            MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, callback);
-        });
-        cache = fresh.release();
-        fcinfo->flinfo->fn_extra = cache;
-    }
-    cache->bytes = std::string(bytes);
-    cache->tree = core::cheapest_first(core::decode_predicate(cache->bytes));
+    CallCache* cache = &function_cache<CallCache>(fcinfo);
+    if (!cache->bytes.empty() && cache->bytes == bytes) return *cache;
+    // Filled in full before bytes says it is valid: a predicate that fails
+    // to decode leaves no half-made cache behind.
+    std::string copy(bytes);
+    cache->bytes.clear();
+    cache->tree = core::cheapest_first(core::decode_predicate(copy));
     cache->deps = core::predicate_dependencies(cache->tree);
     bool refers = !core::referenced_segments(cache->tree).empty();
     bool consent = !cache->deps.consents.empty() || cache->deps.clusters;
@@ -119,6 +107,7 @@ CallCache& call_cache(FunctionCallInfo fcinfo, int predicate_arg) {
     cache->cluster_lookups = 0;
     cache->have_clusters = false;
     cache->clusters.clear();
+    cache->bytes = std::move(copy);
     return *cache;
 }
 
