@@ -155,7 +155,21 @@ CP_FUNCTION(nearest_cluster) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_NULL();
     std::vector<float> vector = cp::pg::float4_array_values(PG_GETARG_DATUM(0));
     std::vector<std::int32_t> slots = cp::pg::int4_array_values(PG_GETARG_DATUM(1));
-    std::vector<double> centroids = cp::pg::float8_array_values(PG_GETARG_DATUM(2));
+    // The centroids are the same on every row of a statement: decoded once.
+    struct Centroids {
+        std::string bytes;
+        std::vector<double> values;
+    };
+    Centroids& cache = cp::pg::function_cache<Centroids>(fcinfo);
+    struct varlena* raw = nullptr;
+    cp::pg::pg_guard([&] { raw = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(2)); });
+    std::string_view bytes(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+    if (cache.bytes != bytes) {
+        cache.bytes.clear();
+        cache.values = cp::pg::float8_array_values(PG_GETARG_DATUM(2));
+        cache.bytes = std::string(bytes);
+    }
+    const std::vector<double>& centroids = cache.values;
     if (slots.empty() || centroids.empty() || centroids.size() % slots.size() != 0) PG_RETURN_NULL();
     std::vector<float> point;
     for (auto s : slots) point.push_back(s >= 1 && static_cast<std::size_t>(s) <= vector.size() ? vector[s - 1] : 0.0f);

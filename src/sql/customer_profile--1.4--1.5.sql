@@ -404,18 +404,18 @@ COMMENT ON FUNCTION customer_profile.value_drop(text, text) IS 'Removes a value 
 -- One pass over the profiles; the expression lists are read once.
 CREATE VIEW customer_profile.customer_value AS
     WITH m AS (
-        SELECT array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'revenue') AS revenue_expressions,
-               array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'cost') AS cost_expressions
+        SELECT coalesce(array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'revenue'), '{}') AS r,
+               coalesce(array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'cost'), '{}') AS c
           FROM customer_profile.value_measure v)
-    SELECT u.profile_id, r.revenue, c.cost, r.revenue - c.cost AS margin
+    SELECT u.profile_id, x.revenue, x.cost, x.revenue - x.cost AS margin
       FROM customer_profile.unified_profile u
      CROSS JOIN m
-     CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0)::numeric AS revenue
-                           FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
-                                                                        m.revenue_expressions)) x) r
-     CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0)::numeric AS cost
-                           FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
-                                                                        m.cost_expressions)) x) c;
+     -- One evaluation per profile: revenue expressions first, then cost.
+     CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.v) FILTER (WHERE t.i <= cardinality(m.r)), 0)::numeric AS revenue,
+               coalesce(sum(t.v) FILTER (WHERE t.i > cardinality(m.r)), 0)::numeric AS cost
+          FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior, m.r || m.c))
+               WITH ORDINALITY AS t(v, i)) x;
 COMMENT ON VIEW customer_profile.customer_value IS
     'Per profile: revenue and cost to serve (the sums of the value_measure expressions) and margin.';
 
@@ -453,30 +453,35 @@ CREATE FUNCTION customer_profile.profile_rfm()
         WITH types AS (
             SELECT DISTINCT v.event_type FROM customer_profile.value_measure v
              WHERE v.kind = 'revenue' AND v.event_type IS NOT NULL),
+        -- One evaluation per profile: last_seen of each revenue event type,
+        -- then their counts, then the revenue expressions.
         e AS (
-            SELECT array_agg('last_seen("' || replace(t.event_type, '"', '""') || '")' ORDER BY t.event_type) AS last_seen,
-                   array_agg('count("' || replace(t.event_type, '"', '""') || '")' ORDER BY t.event_type) AS counts
+            SELECT coalesce(array_agg('last_seen("' || replace(t.event_type, '"', '""') || '")' ORDER BY t.event_type), '{}')
+                   || coalesce(array_agg('count("' || replace(t.event_type, '"', '""') || '")' ORDER BY t.event_type), '{}')
+                   || coalesce((SELECT array_agg(v.expression ORDER BY v.expression) FROM customer_profile.value_measure v
+                                 WHERE v.kind = 'revenue'), '{}') AS expressions,
+                   count(*) AS types
               FROM types t),
         facts AS (
-            SELECT v.profile_id,
-                   (SELECT min(x) FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
-                                                                                e.last_seen)) x) AS recency_days,
-                   (SELECT sum(x) FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior,
-                                                                                e.counts)) x) AS frequency,
-                   v.revenue AS monetary
+            SELECT u.profile_id,
+                   min(x.v) FILTER (WHERE x.i <= e.types) AS recency_days,
+                   sum(x.v) FILTER (WHERE x.i > e.types AND x.i <= 2 * e.types) AS frequency,
+                   coalesce(sum(x.v) FILTER (WHERE x.i > 2 * e.types), 0)::numeric AS monetary
               FROM customer_profile.unified_profile u
-              JOIN customer_profile.customer_value v ON v.profile_id = u.profile_id
-             CROSS JOIN e)
-        SELECT f.profile_id, f.recency_days, f.frequency, f.monetary,
-               ntile(5) OVER (ORDER BY f.recency_days DESC, f.profile_id)::smallint,
-               ntile(5) OVER (ORDER BY f.frequency, f.profile_id)::smallint,
-               ntile(5) OVER (ORDER BY f.monetary, f.profile_id)::smallint,
-               (ntile(5) OVER (ORDER BY f.recency_days DESC, f.profile_id))::text
-                 || (ntile(5) OVER (ORDER BY f.frequency, f.profile_id))::text
-                 || (ntile(5) OVER (ORDER BY f.monetary, f.profile_id))::text
-          FROM facts f
-         WHERE f.frequency > 0
-         ORDER BY f.profile_id;
+             CROSS JOIN e
+             CROSS JOIN LATERAL unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior, e.expressions))
+                   WITH ORDINALITY AS x(v, i)
+             GROUP BY u.profile_id),
+        scored AS (
+            SELECT f.profile_id, f.recency_days, f.frequency, f.monetary,
+                   ntile(5) OVER (ORDER BY f.recency_days DESC, f.profile_id)::smallint AS r,
+                   ntile(5) OVER (ORDER BY f.frequency, f.profile_id)::smallint AS f,
+                   ntile(5) OVER (ORDER BY f.monetary, f.profile_id)::smallint AS m
+              FROM facts f
+             WHERE f.frequency > 0)
+        SELECT s.profile_id, s.recency_days, s.frequency, s.monetary, s.r, s.f, s.m, s.r::text || s.f::text || s.m::text
+          FROM scored s
+         ORDER BY s.profile_id;
     END;
 COMMENT ON FUNCTION customer_profile.profile_rfm() IS
     'Recency, frequency and monetary value of every customer with a revenue event, scored 1-5 by quintile (5 is best), computed in one pass.';
