@@ -4,7 +4,9 @@
 set -euo pipefail
 
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+# CP_PG_BIN selects another (relocated) PostgreSQL 15 installation, so that
+# several checkouts can install and test side by side.
+PG_BIN=${CP_PG_BIN:-/usr/lib/postgresql/15/bin}
 REQUIRED_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libpqxx-dev libipc-run-perl
     libphonenumber-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev cmake g++ make pkg-config clang-format
     clang libclang-rt-14-dev)
@@ -33,8 +35,8 @@ ensure_packages() {
 
 # Builds and installs the extension into the server's directories.
 build_and_install() {
-    make -C "$PROJECT_ROOT" -j2 WERROR=1 >/dev/null
-    as_root make -C "$PROJECT_ROOT" install >/dev/null
+    make -C "$PROJECT_ROOT" -j2 WERROR=1 PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+    as_root make -C "$PROJECT_ROOT" install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
 }
 
 # The unprivileged account that owns the throwaway cluster.
