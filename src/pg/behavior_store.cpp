@@ -13,8 +13,14 @@
 namespace customer_profile::pg {
 namespace {
 
+// Locking read: it returns the newest committed version of each row and, run
+// with a fresh snapshot (read_only = false), this transaction's own earlier
+// writes, even those of the same statement (several merges in one SELECT).
 CachedPlan read_behaviors_plan{
-    "SELECT profile_id, behavior FROM customer_profile.unified_profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
+    "SELECT profile_id, behavior FROM customer_profile.unified_profile WHERE profile_id = ANY($1) "
+    "ORDER BY profile_id FOR UPDATE",
+    1,
+    {INT8ARRAYOID}};
 CachedPlan write_behavior_plan{
     "UPDATE customer_profile.unified_profile SET behavior = $2, updated_at = now() WHERE profile_id = $1",
     2,
@@ -93,7 +99,7 @@ void merge_profile_behaviors(std::int64_t survivor, const std::vector<std::int64
     std::vector<std::int64_t> ids = merged;
     ids.push_back(survivor);
     Datum args[1] = {int8_array(ids)};
-    std::uint64_t n = spi_run(read_behaviors_plan, args, nullptr, true);
+    std::uint64_t n = spi_run(read_behaviors_plan, args, nullptr, false);
     core::Day oldest = horizon_oldest_day();
     core::Behavior total;
     bool any = false;

@@ -184,7 +184,13 @@ struct WriteStats {
 // Writes an assignment back: creates profiles for new components, moves
 // identities, records merges (old profile gone) and splits (new profile
 // carved out of an old one), and drops emptied profiles.
-WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, const std::string& cause) {
+//
+// Every profile that gained or lost identities (and `also_changed`, a profile
+// whose identities changed before the call, e.g. one identifier removed) gets
+// its traits and behavior recomputed and its segments re-evaluated, as a
+// merge or an event would.
+WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, const std::string& cause,
+                            std::int64_t also_changed = 0) {
     WriteStats stats;
     std::map<std::int64_t, std::int64_t> fresh;  // negative marker -> new profile id
     for (auto o : owner)
@@ -256,21 +262,27 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
         spi_run(record_splits_plan, args, nullptr, false);
         stats.split = static_cast<std::int64_t>(split_from.size());
     }
-    // Traits follow identities: recompute every profile that gained or lost some.
-    bool traits = !flows.empty() && traits_observed();
-    bool events = !flows.empty() && events_stored();
-    if (traits || events) {
-        std::set<std::int64_t> touched;
-        for (const auto& [pair, count] : flows) {
-            touched.insert(pair.second);
-            if (new_profiles.count(pair.first)) touched.insert(pair.first);
-        }
-        for (std::int64_t p : touched) {
-            if (traits) recompute_profile_traits(p, nullptr);
-            if (events) recompute_profile_behavior(p);  // from stored events: a split divides them
-        }
+    // Traits and behavior follow identities: recompute every profile that
+    // gained or lost some, then re-evaluate its segments.
+    std::set<std::int64_t> touched;
+    for (const auto& [pair, count] : flows) {
+        touched.insert(pair.second);
+        if (new_profiles.count(pair.first)) touched.insert(pair.first);
+    }
+    if (also_changed != 0 && new_profiles.count(also_changed)) touched.insert(also_changed);
+    bool traits = !touched.empty() && traits_observed();
+    bool events = !touched.empty() && events_stored();
+    for (std::int64_t p : touched) {
+        if (traits) recompute_profile_traits(p, nullptr);
+        if (events) recompute_profile_behavior(p);  // from stored events: a split divides them
     }
     stream_deleted_profiles(merged_away);  // merged-away profiles leave their segments
+    if (!touched.empty()) {
+        ProfileChange change;
+        change.profiles.assign(touched.begin(), touched.end());
+        change.everything = true;
+        stream_segments(change);
+    }
     return stats;
 }
 
@@ -388,7 +400,9 @@ CP_FUNCTION(identity_split) {
     auto labels = cp::core::connected_components(static_cast<std::uint32_t>(g.identity_id.size()), g.edges,
                                                  cp::pg::cancel_requested);
     auto owner = cp::core::assign_component_profiles(labels, g.profile_id, g.strength);
-    cp::pg::WriteStats stats = cp::pg::write_assignment(g, std::move(owner), cause);
+    // The profile itself changed (a link or an identifier was withdrawn), even
+    // when it does not fall apart.
+    cp::pg::WriteStats stats = cp::pg::write_assignment(g, std::move(owner), cause, profile);
     cp::pg::spi_finish();
     PG_RETURN_INT32(static_cast<std::int32_t>(stats.created));
 }

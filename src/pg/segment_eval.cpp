@@ -66,7 +66,7 @@ std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = f
     Datum data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
     if (!found) {
         Datum args[1] = {Int64GetDatum(profile_id)};
-        spi_run(resolve_merged_plan, args, nullptr, true);
+        spi_run(resolve_merged_plan, args, nullptr, !fresh);
         if (spi_isnull(0, 1)) return std::nullopt;
         profile_id = spi_int8(0, 1);
         data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
@@ -147,7 +147,7 @@ public:
         if (++depth_ > kMaxSegmentDepth)
             throw core::Error(core::ErrorCode::limit_exceeded, "segments refer to each other more than 32 levels deep");
         Datum args[1] = {text_datum(name)};
-        if (spi_run(segment_plan, args, nullptr, true) == 0)
+        if (spi_run(segment_plan, args, nullptr, !fresh_) == 0)
             throw core::Error(core::ErrorCode::undefined_object, "unknown segment \"" + name + "\"");
         // segment_predicate_send() returns the stored form itself.
         core::PredicateNode tree = core::decode_predicate(spi_bytes(0, 1));
@@ -161,7 +161,9 @@ private:
     double filtered(const core::Operand& o, std::optional<core::Day> first) {
         core::Micros since = first ? static_cast<core::Micros>(*first) * core::kMicrosPerDay : core::kMinTimestamp;
         Datum args[3] = {Int64GetDatum(facts_.profile_id), text_datum(o.name), TimestampTzGetDatum(since)};
-        std::uint64_t n = spi_run(events_plan, args, nullptr, true);
+        // Streaming (fresh_) runs after this transaction stored the events:
+        // read them with a new snapshot, as every other lookup here.
+        std::uint64_t n = spi_run(events_plan, args, nullptr, !fresh_);
         std::vector<std::string> rows;
         for (std::uint64_t row = 0; row < n; ++row) rows.push_back(spi_bytes(row, 1));
         double total = 0;
