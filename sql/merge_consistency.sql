@@ -3,6 +3,10 @@
 -- statement, two merging events in one inbox batch, a split followed by a
 -- merge in one transaction. The reference is computed here from the event
 -- and identity tables, not by the extension.
+-- A fresh extension: the suites share one database, and the checks below
+-- cover every profile.
+DROP EXTENSION customer_profile CASCADE;
+CREATE EXTENSION customer_profile;
 SET search_path = customer_profile, public;
 SELECT event_measure_define('order', 'amount');
 -- Every live profile whose summary differs from its events.

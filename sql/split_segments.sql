@@ -4,6 +4,10 @@
 -- after a merge or an event. Streaming also reads the events the same
 -- transaction has just stored (a filtered count). The reference is the
 -- live evaluation of every segment for every profile.
+-- A fresh extension: the suites share one database, and the checks below
+-- cover every profile.
+DROP EXTENSION customer_profile CASCADE;
+CREATE EXTENSION customer_profile;
 SET search_path = customer_profile, public;
 SELECT trait_define('tier', 'text', 'latest');
 SELECT segment_create('visitors', 'count(visit) >= 1') > 0 AS created;
