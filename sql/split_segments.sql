@@ -63,3 +63,11 @@ SELECT * FROM regress.membership_drift();
 -- The time-window run finds nothing left to correct.
 SELECT segment_windows_run() >= 0 AS ran;
 SELECT * FROM regress.membership_drift();
+
+-- A known identifier joining an anonymous profile changes `known`.
+SELECT segment_create('known_visitors', 'known AND count(visit) >= 1') > 0 AS created;
+SELECT track('{"cookie": "ck-9"}', 'visit', now(), '{}', 'v-9') AS anon \gset
+SELECT profile_segment(:anon, 'known_visitors') AS before_login;
+SELECT resolve_identity('{"cookie": "ck-9", "email": "dee@x.com"}') = :anon AS same_profile;
+SELECT profile_segment(:anon, 'known_visitors') AS after_login;
+SELECT * FROM regress.membership_drift();

@@ -273,11 +273,11 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
     bool traits = !touched.empty() && traits_observed();
     bool events = !touched.empty() && events_stored();
     for (std::int64_t p : touched) {
-        if (traits) recompute_profile_traits(p, nullptr);
-        if (events) recompute_profile_behavior(p);  // from stored events: a split divides them
+        if (events) recompute_profile_behavior(p);         // from stored events: a split divides them
+        if (traits) recompute_profile_traits(p, nullptr);  // last: it re-evaluates every segment
     }
     stream_deleted_profiles(merged_away);  // merged-away profiles leave their segments
-    if (!touched.empty()) {
+    if (!touched.empty() && !traits) {
         ProfileChange change;
         change.profiles.assign(touched.begin(), touched.end());
         change.everything = true;

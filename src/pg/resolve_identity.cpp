@@ -255,11 +255,19 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
         Datum args[1] = {Int64GetDatum(survivor)};
         spi_run(touch_profile_plan, args, nullptr, false);
     }
-    // Merged traits follow the identities: recompute from their observations.
+    // Merged traits follow the identities: recompute from their observations
+    // (which re-evaluates the survivor's segments).
     if (!plan.merged_profiles.empty()) {
         recompute_profile_traits(survivor, nullptr);
         // The merged-away profiles leave their segments (they resolve to the survivor now).
         stream_deleted_profiles(plan.merged_profiles);
+    } else if (plan.survivor != 0 && std::any_of(plan.attach.begin(), plan.attach.end(),
+                                                 [&](int i) { return input.identifiers[i].ns->is_known; })) {
+        // A known identifier joined an existing profile: `known` may have changed.
+        ProfileChange change;
+        change.profiles.push_back(survivor);
+        change.everything = true;
+        stream_segments(change);
     }
     // The call is about its strongest identifier: answer with that
     // identifier's profile, even when a guard rail kept it out of the survivor
