@@ -17,6 +17,9 @@ count() { PASSED=$((PASSED + $1)); FAILED=$((FAILED + $2)); echo "   -> $1 passe
 echo "== formatting (clang-format --dry-run --Werror)"
 if make -s format-check >"$LOGS/format.log" 2>&1; then count 1 0; else cat "$LOGS/format.log"; count 0 1; fi
 
+echo "== boundary lint (scripts/lint.sh)"
+if bash scripts/lint.sh >"$LOGS/lint.log" 2>&1; then count 1 0; else cat "$LOGS/lint.log"; count 0 1; fi
+
 echo "== unit tests (GoogleTest via CTest)"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/core -j2 >"$LOGS/cmake.log" 2>&1 || { cat "$LOGS/cmake.log"; exit 1; }

@@ -13,6 +13,7 @@ enum class ErrorCode {
     value_too_long,         // an identifier or string over its limit
     undefined_object,       // unknown namespace or other named thing
     limit_exceeded,         // a configured limit would be exceeded
+    out_of_range,           // a number too large to fold or store
     query_canceled,         // the cancel callback asked us to stop
     serialization_failure,  // concurrent changes kept invalidating our reads: retry
     internal                // a broken invariant: a bug

@@ -2,11 +2,14 @@
 #include "trait_policy.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <set>
 #include <tuple>
 
 #include "error.hpp"
 #include "profile_json.hpp"
+#include "text_literal.hpp"
 
 namespace customer_profile::core {
 namespace {
@@ -115,6 +118,12 @@ Trait check_observation(Trait obs, const TraitDefinition& def) {
         }
     }
     validate_trait(obs);
+    if (def.policy == MergePolicy::sum && obs.value.type == TraitType::number &&
+        std::fabs(obs.value.number) > kMaxSummableMagnitude)
+        throw Error(ErrorCode::out_of_range,
+                    "trait \"" + def.name + "\": a value summed by policy sum must be of magnitude at most 1e18",
+                    "The value was " + shortest_number(obs.value.number) + ".",
+                    "Declare the trait with policy max or latest to keep larger numbers.");
     return obs;
 }
 
@@ -164,8 +173,12 @@ std::optional<Trait> merge_observations(std::vector<Trait> obs, const TraitDefin
             }
             // Summed in a fixed order so floating-point rounding is reproducible.
             std::sort(valued.begin(), valued.end(), earlier);
+            // Saturating: observations stored before 1.6 were not bounded,
+            // and an infinite sum would make the profile unreadable.
             double total = 0;
-            for (const auto& o : valued) total += o.value.number;
+            for (const auto& o : valued)
+                total = std::clamp(total + o.value.number, -std::numeric_limits<double>::max(),
+                                   std::numeric_limits<double>::max());
             result = valued.back();
             result.value.number = total;
             break;

@@ -29,9 +29,14 @@ struct TraitDefinition {
 // Refuses a definition whose policy cannot work on its type (sum of text...).
 void validate_definition(const TraitDefinition& def);
 
+constexpr double kMaxSummableMagnitude = 1e18;  // as event measures (behavior.hpp)
+
 // Checks an observation against its definition and returns the form to
 // store (a text observed for a union trait becomes a one-element array).
 // Throws Error(invalid_parameter) naming the trait on a type mismatch.
+// A number observed for a sum trait must be at most kMaxSummableMagnitude in
+// magnitude (Error(out_of_range), 22003), so that a sum of any number of
+// observations stays finite: a profile must always be readable and dumpable.
 Trait check_observation(Trait observation, const TraitDefinition& def);
 
 // Folds the stored observations of one trait; nullopt when there are none.

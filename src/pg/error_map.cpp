@@ -15,6 +15,8 @@ int sqlstate_for(core::ErrorCode code) {
             return ERRCODE_UNDEFINED_OBJECT;  // 42704
         case core::ErrorCode::limit_exceeded:
             return ERRCODE_PROGRAM_LIMIT_EXCEEDED;  // 54000
+        case core::ErrorCode::out_of_range:
+            return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;  // 22003
         case core::ErrorCode::query_canceled:
             return ERRCODE_QUERY_CANCELED;  // 57014
         case core::ErrorCode::serialization_failure:

@@ -163,6 +163,35 @@ void validate(IncomingEvent& e, const BehaviorCatalog& catalog, TimestampTz now)
     e.measures = event_measures(e.properties, catalog.measures_of(e.event_type));
 }
 
+// Validates every event. A core::Error (raised by C++ checks, with no
+// PostgreSQL state to undo) refuses just that event. A PostgreSQL error (an
+// input or conversion function, e.g. numeric_float8 on 1e400) can only be
+// caught by rolling back a subtransaction: the batch is validated in one, and
+// after such an error again with one subtransaction per event.
+void validate_all(std::vector<IncomingEvent>& events, const BehaviorCatalog& catalog, TimestampTz now,
+                  bool isolate_errors) {
+    auto checked = [&](IncomingEvent& e) {
+        try {
+            validate(e, catalog, now);
+        } catch (const core::Error& error) {
+            if (!isolate_errors) throw;
+            refuse(e, sqlstate_for(error.code()), error.what());
+        }
+    };
+    if (!isolate_errors) {
+        for (auto& e : events) checked(e);
+        return;
+    }
+    if (!run_in_subtransaction([&] {
+            for (auto& e : events) checked(e);
+        }))
+        return;
+    for (auto& e : events) {
+        e.state = IncomingEvent::State::pending;
+        if (auto error = run_in_subtransaction([&] { checked(e); })) refuse(e, error->sqlstate, error->message);
+    }
+}
+
 void resolve_one(IncomingEvent& e) {
     auto who = resolve_identities(e.identities, e.raw[kSource], e.raw_null[kSource]);
     if (!who) throw core::Error(core::ErrorCode::invalid_parameter, "every identifier of the event was blocked");
@@ -398,17 +427,7 @@ IngestCounts ingest_events(std::vector<IncomingEvent>& events, bool isolate_erro
     TimestampTz now = GetCurrentTransactionStartTimestamp();
     IngestCounts counts;
     counts.taken = static_cast<int>(events.size());
-    for (auto& e : events) {
-        try {
-            validate(e, catalog, now);
-        } catch (const core::Error& error) {
-            if (!isolate_errors) throw;
-            refuse(e, sqlstate_for(error.code()), error.what());
-        } catch (const PgException& error) {
-            if (!isolate_errors) throw;
-            refuse(e, error.edata()->sqlerrcode, error.what());
-        }
-    }
+    validate_all(events, catalog, now, isolate_errors);
     resolve_all(events, isolate_errors);
     auto todo = pending(events);
     if (!todo.empty()) {

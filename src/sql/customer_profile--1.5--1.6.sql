@@ -102,6 +102,24 @@ BEGIN
 END
 $$;
 
+-- Revenue and cost add up in numeric: a sum of float8 values near the
+-- float8 maximum (number traits hold any finite float8) overflowed with 22003
+-- and made the whole view unreadable.
+CREATE OR REPLACE VIEW customer_profile.customer_value AS
+    WITH m AS (
+        SELECT coalesce(array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'revenue'), '{}') AS r,
+               coalesce(array_agg(v.expression ORDER BY v.expression) FILTER (WHERE v.kind = 'cost'), '{}') AS c
+          FROM customer_profile.value_measure v)
+    SELECT u.profile_id, x.revenue, x.cost, x.revenue - x.cost AS margin
+      FROM customer_profile.unified_profile u
+     CROSS JOIN m
+     -- One evaluation per profile: revenue expressions first, then cost.
+     CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.v::numeric) FILTER (WHERE t.i <= cardinality(m.r)), 0) AS revenue,
+               coalesce(sum(t.v::numeric) FILTER (WHERE t.i > cardinality(m.r)), 0) AS cost
+          FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior, m.r || m.c))
+               WITH ORDINALITY AS t(v, i)) x;
+
 -- ===========================================================================
 -- Erasure and identifier removal: match by namespace and normalized value,
 -- never by substring; removed identifiers take their events along

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "core/trait_policy.hpp"
@@ -143,4 +145,29 @@ TEST(TraitPolicy, DefinitionsMustBeCoherent) {
     EXPECT_NO_THROW(validate_definition(def(MergePolicy::source_priority, TraitType::text, {"crm", "web"})));
     EXPECT_THROW(merge_policy_from_name("average"), Error);
     EXPECT_EQ(merge_policy_from_name("union"), MergePolicy::union_set);
+}
+
+// Issue 13, defect 5: a sum must stay finite, or the profile can no longer be
+// read (and pg_dump of the database fails).
+TEST(TraitPolicy, SumRefusesValuesThatCouldOverflow) {
+    auto d = def(MergePolicy::sum, TraitType::number);
+    try {
+        check_observation(obs("crm", 1, num(1.7e308)), d);
+        FAIL() << "1.7e308 was accepted for a sum trait";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::out_of_range);
+    }
+    EXPECT_NO_THROW(check_observation(obs("crm", 1, num(-1e18)), d));
+    EXPECT_THROW(check_observation(obs("crm", 1, num(-1.0000001e18)), d), Error);
+    // Other policies keep any finite number.
+    EXPECT_NO_THROW(check_observation(obs("crm", 1, num(1.7e308)), def(MergePolicy::max, TraitType::number)));
+}
+
+TEST(TraitPolicy, SumOfUncheckedObservationsSaturates) {
+    // Observations stored before the bound existed are folded without overflow.
+    auto merged = merge_observations({obs("a", 1, num(1.7e308)), obs("b", 2, num(1.7e308)), obs("c", 3, num(5))},
+                                     def(MergePolicy::sum, TraitType::number));
+    ASSERT_TRUE(merged);
+    EXPECT_TRUE(std::isfinite(merged->value.number));
+    EXPECT_EQ(merged->value.number, std::numeric_limits<double>::max());
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Boundary rules the compiler cannot check (STYLE.md, ARCHITECTURE.md):
+#  - a PostgreSQL error caught in C++ (PgException) is caught only where it
+#    is re-raised (the boundary) or rolled back (subtransactions); anywhere
+#    else the transaction would carry on after an error it did not undo.
+# Prints each violation and exits non-zero if there is one.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+status=0
+if hits=$(grep -nE 'catch *\( *(const +)?(customer_profile::pg::)?PgException' src/pg/*.cpp src/pg/*.hpp |
+          grep -vE '^src/pg/(boundary|subtransaction)\.(cpp|hpp):'); then
+    echo "PgException caught outside boundary.cpp and subtransaction.cpp:"
+    echo "$hits"
+    status=1
+fi
+exit $status
