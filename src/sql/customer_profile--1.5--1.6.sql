@@ -274,6 +274,50 @@ $$;
 COMMENT ON FUNCTION customer_profile.profile_forget(text, text) IS
     'Right to erasure: removes the person behind an identifier everywhere (identifiers, links, observations, events, consents, memberships, outbox rows, guard-rail records naming their ids, queued and failed events naming one of their identifiers by namespace and normalized value) in one transaction; returns the erasure record id.';
 
+-- An identifier's events stay with the identifier that carried them (a split
+-- divides them that way): identity_remove now deletes them with their event
+-- ids, instead of leaving them attached to no one (out of reach of
+-- profile_forget, and dropping a redelivered event as a duplicate forever).
+CREATE OR REPLACE FUNCTION customer_profile.identity_remove(namespace text, value text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    p bigint;
+    carved integer;
+BEGIN
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
+    a := customer_profile._identity_find(namespace, value);
+    IF a.identity_id IS NULL THEN
+        RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
+    END IF;
+    p := customer_profile._identity_lock(a.identity_id);
+    IF p IS NULL THEN  -- removed or erased concurrently
+        RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM customer_profile.identity_link l
+     USING customer_profile.identity i
+     WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
+    DELETE FROM customer_profile.trait_observation o WHERE o.identity_id = a.identity_id;
+    -- The events it carried, and their ids: a redelivered event is applied again.
+    WITH gone AS (
+        DELETE FROM customer_profile.event e WHERE e.identity_id = a.identity_id RETURNING e.event_id
+    )
+    DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id;
+    DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
+        DELETE FROM customer_profile.unified_profile pr WHERE pr.profile_id = p;
+        RETURN 0;
+    END IF;
+    carved := customer_profile._identity_split(p, 'identity_remove');
+    PERFORM customer_profile._profile_recompute(p, NULL);
+    RETURN carved;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.identity_remove(text, text) IS
+    'Deletes an identifier with its links, trait observations and stored events (and their event ids, so a redelivered event is applied again); the rest of its profile is recomputed and splits if it falls apart. Returns the number of profiles carved out.';
+
 -- ===========================================================================
 -- Attached CRM tables: dumped and restored, partitioned tables, dirty rows
 -- recorded instead of failing the host's write (defects 6, 7, 15).
