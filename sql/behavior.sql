@@ -78,6 +78,49 @@ SELECT count(*) AS differences FROM (
     (SELECT i.namespace_id, i.value_hash, b.* FROM identity i, profile_behavior(i.profile_id) b EXCEPT
      SELECT * FROM before_rebuild)) d;
 
+-- identity_remove takes the identifier's events and their ids along: the
+-- profile is the fold of the events that remain, no event is left attached
+-- to no one, a redelivered event with the same id is applied again, and
+-- profile_forget still finds every event of the person.
+CREATE FUNCTION pg_temp.fold_differences(p bigint) RETURNS bigint LANGUAGE sql AS $$
+    WITH summary AS (
+        SELECT b.event_type, b.event_count, b.first_at, b.last_at, (b.totals ->> 'revenue')::float8 AS revenue
+          FROM customer_profile.profile_behavior(p) b),
+    fold AS (
+        SELECT e.event_type, count(*), min(e.occurred_at), max(e.occurred_at),
+               sum((e.properties ->> 'revenue')::float8)
+          FROM customer_profile.event e JOIN customer_profile.identity i USING (identity_id)
+         WHERE i.profile_id = customer_profile.profile_resolve(p) GROUP BY e.event_type)
+    SELECT count(*) FROM ((TABLE summary EXCEPT TABLE fold) UNION ALL (TABLE fold EXCEPT TABLE summary)) d
+$$;
+SELECT resolve_identity('{"email": "rem@x.com", "cookie": "c-rem", "device_id": "d-rem"}') AS rem \gset
+SELECT track('{"email": "rem@x.com"}', 'purchase', now() - interval '1 day', '{"revenue": 7}', 'rem-1') = :rem AS t1,
+       track('{"cookie": "c-rem"}', 'purchase', now() - interval '2 days', '{"revenue": 3}', 'rem-2') = :rem AS t2,
+       track('{"cookie": "c-rem"}', 'page_view', now() - interval '2 days', '{}', 'rem-3') = :rem AS t3,
+       track('{"device_id": "d-rem"}', 'page_view', now(), '{}', 'rem-4') = :rem AS t4;
+SELECT pg_temp.fold_differences(:rem) AS differences_before;
+SELECT identity_remove('cookie', 'c-rem') AS carved;
+SELECT event_type, event_count, totals FROM profile_behavior(:rem) ORDER BY event_type;
+SELECT pg_temp.fold_differences(:rem) AS differences_after;
+SELECT (SELECT count(*) FROM event WHERE event_id IN ('rem-2', 'rem-3')) AS removed_events_left,
+       (SELECT count(*) FROM event_key WHERE event_id IN ('rem-2', 'rem-3')) AS removed_event_ids_left,
+       (SELECT count(*) FROM event e WHERE NOT EXISTS (SELECT 1 FROM identity i WHERE i.identity_id = e.identity_id))
+           AS events_of_no_one;
+-- The same event delivered again (the identifier comes back as a new person): applied, not a duplicate.
+SELECT track('{"cookie": "c-rem"}', 'purchase', now() - interval '2 days', '{"revenue": 3}', 'rem-2') AS back \gset
+SELECT :back <> :rem AS own_profile, event_count(:back, 'purchase') AS redelivered_purchases,
+       pg_temp.fold_differences(:back) AS differences_back;
+-- Removing a profile's last identifier removes the profile, its events and their ids.
+SELECT identity_remove('cookie', 'c-rem') AS last_identifier;
+SELECT (SELECT count(*) FROM event WHERE event_id = 'rem-2') AS events_left,
+       (SELECT count(*) FROM event_key WHERE event_id = 'rem-2') AS event_ids_left,
+       (SELECT count(*) FROM unified_profile WHERE profile_id = :back) AS profiles_left;
+-- Erasure of the person finds every event that is still theirs, and leaves none behind.
+SELECT profile_forget('email', 'rem@x.com') AS rem_erasure \gset
+SELECT removed ->> 'events' AS events_erased FROM erasure WHERE erasure_id = :rem_erasure;
+SELECT count(*) AS rem_events_left FROM event WHERE event_id LIKE 'rem-%';
+SELECT count(*) AS rem_event_ids_left FROM event_key WHERE event_id LIKE 'rem-%';
+
 -- A partition created by a rolled-back call is created again (the per-backend
 -- cache of existing months forgets it with the rollback).
 BEGIN;

@@ -87,6 +87,69 @@ SELECT regress.err($$SELECT customer_profile.profile_forget('shoe_size', '42')$$
 SELECT regress.err($$SELECT customer_profile.profile_forget('email', 'not an email')$$);
 SELECT count(*) = :erasures_before AS nothing_written FROM erasure;
 
+-- Erasure matches identifiers by namespace and normalized value (their
+-- hash), key by key, also inside the arrays and nested objects of a
+-- malformed row; never as text. Forgetting crm_id 12 leaves crm_id 1234,
+-- cookie ck-9912 and a phone ending in 0112 alone; guard-rail records go by
+-- the profile and identity ids they name, not by their wording.
+SELECT resolve_identity('{"crm_id": "12", "email": "twelve@example.com"}') AS twelve \gset
+SELECT resolve_identity('{"crm_id": "1234", "email": "n1234@example.com"}') AS n1234 \gset
+SELECT resolve_identity('{"cookie": "ck-9912"}') AS ck9912 \gset
+SELECT resolve_identity('{"phone": "+33 6 12 34 01 12"}') AS ph0112 \gset
+-- A second crm_id is refused for each (one per profile): "... holds the namespace's maximum".
+SELECT resolve_identity('{"crm_id": "13", "email": "twelve@example.com"}') <> :twelve AS refused_13,
+       resolve_identity('{"crm_id": "1235", "email": "n1234@example.com"}') <> :n1234 AS refused_1235;
+SELECT track('{"crm_id": "12"}', 'purchase', now(), '{"amount": 1}', 'twelve-evt-1') = :twelve AS t12,
+       track('{"crm_id": "1234"}', 'purchase', now(), '{"amount": 1}', 'n1234-evt-1') = :n1234 AS t1234,
+       track('{"cookie": "ck-9912"}', 'purchase', now(), '{"amount": 1}', 'ck9912-evt-1') = :ck9912 AS t9912,
+       track('{"phone": "+33612340112"}', 'purchase', now(), '{"amount": 1}', 'ph0112-evt-1') = :ph0112 AS t0112;
+INSERT INTO event_inbox (identities, event_type, occurred_at, properties, event_id) VALUES
+    ('{"crm_id": "12"}', 'purchase', now()::text, '{}', 'twelve-q-1'),
+    ('{"crm_id": " 12 "}', 'purchase', now()::text, '{}', 'twelve-q-2'),             -- same normalized value
+    ('{"email": "TWELVE@example.com"}', 'purchase', now()::text, '{}', 'twelve-q-3'), -- another identifier of theirs
+    ('{"crm_id": ["99", "12"]}', 'purchase', now()::text, '{}', 'twelve-q-4'),        -- malformed: an array
+    ('{"crm_id": 12}', 'purchase', now()::text, '{}', 'twelve-q-5'),                  -- malformed: a number
+    ('{"crm_id": "1234"}', 'purchase', now()::text, '{}', 'keep-q-1'),
+    ('{"cookie": "ck-9912"}', 'purchase', now()::text, '{}', 'keep-q-2'),
+    ('{"phone": "+33 6 12 34 01 12"}', 'purchase', now()::text, '{}', 'keep-q-3'),
+    ('{"crm_id": ["1234", "5612"], "cookie": "12"}', 'purchase', now()::text, '{}', 'keep-q-4'),  -- cookie 12: not crm_id 12
+    ('{"phone": "12"}', 'purchase', now()::text, '{}', 'keep-q-5'),
+    ('{"email": "max@example.com"}', 'purchase', now()::text, '{}', 'keep-q-6'),
+    ('{"crm_id": "max-1"}', 'purchase', now()::text, '{}', 'keep-q-7');
+INSERT INTO event_dead_letter (identities, event_type, occurred_at, event_id, sqlstate, reason) VALUES
+    ('["12"]', 'purchase', 'never', 'twelve-d-1', '22P02', 'no namespace: compared in the person''s namespaces'),
+    ('{"user": {"crm_id": "12"}}', 'purchase', 'never', 'twelve-d-2', '22P02', 'nested'),
+    ('{"crm_id": "1234", "phone": "not a phone"}', 'purchase', 'never', 'keep-d-1', '22P02', 'malformed phone'),
+    ('"ck-9912 12"', 'purchase', 'never', 'keep-d-2', '22P02', 'a string'),
+    ('[" 1234", "0112", 1212]', 'purchase', 'never', 'keep-d-3', '22P02', 'an array'),
+    ('{"note": "maximum"}', 'purchase', 'never', 'keep-d-4', '22P02', 'no identifier');
+SELECT count(*) AS conflicts_before FROM identity_conflict \gset
+SELECT count(*) AS twelve_conflicts FROM identity_conflict WHERE kept_profile_id = :twelve;
+SELECT profile_forget('crm_id', '12') AS e12 \gset
+SELECT removed ->> 'queued_events' AS queued, removed ->> 'dead_letters' AS dead_letters, removed ->> 'events' AS events,
+       removed ->> 'identities' AS identities, removed ->> 'identity_conflicts' AS conflicts
+  FROM erasure WHERE erasure_id = :e12;
+SELECT string_agg(event_id, ' ' ORDER BY event_id) AS queued_left FROM event_inbox WHERE event_id ~ '^(twelve|keep)-[qd]-';
+SELECT string_agg(event_id, ' ' ORDER BY event_id) AS dead_letters_left FROM event_dead_letter WHERE event_id ~ '^(twelve|keep)-[qd]-';
+SELECT identity_lookup('crm_id', '1234') = :n1234 AS crm_1234_kept, identity_lookup('cookie', 'ck-9912') = :ck9912 AS cookie_kept,
+       identity_lookup('phone', '+33612340112') = :ph0112 AS phone_kept, identity_lookup('crm_id', '13') IS NOT NULL AS crm_13_kept,
+       identity_lookup('crm_id', '12') IS NULL AS crm_12_gone, identity_lookup('email', 'twelve@example.com') IS NULL AS email_gone;
+SELECT event_count(:n1234, 'purchase') AS n1234_purchases, event_count(:ck9912, 'purchase') AS ck9912_purchases,
+       event_count(:ph0112, 'purchase') AS ph0112_purchases,
+       (SELECT count(*) FROM identity_conflict WHERE kept_profile_id = :n1234) AS n1234_conflicts,
+       (SELECT count(*) FROM identity_conflict) = :conflicts_before - 1 AS one_conflict_erased;
+-- Forgetting someone nobody knows ('max') removes nothing: not the queued
+-- events of max@example.com or max-1, not the refusals that say "maximum".
+SELECT count(*) AS conflicts_before FROM identity_conflict \gset
+SELECT profile_forget('crm_id', 'max') AS emax \gset
+SELECT removed FROM erasure WHERE erasure_id = :emax;
+SELECT (SELECT count(*) FROM identity_conflict) = :conflicts_before AS conflicts_kept,
+       (SELECT count(*) FROM event_inbox WHERE event_id ~ '^keep-[qd]-') AS queued_kept,
+       (SELECT count(*) FROM event_dead_letter WHERE event_id ~ '^keep-[qd]-') AS dead_letters_kept;
+SELECT count(*) AS forgotten FROM (SELECT profile_forget(n, v) FROM (VALUES ('crm_id', '1234'), ('crm_id', '1235'),
+       ('crm_id', '13'), ('cookie', 'ck-9912'), ('phone', '+33612340112')) x(n, v)) f;
+DELETE FROM event_dead_letter WHERE event_id ~ '^keep-';
+
 SELECT segment_drop('forget_buyers');
 DELETE FROM segment_outbox;
 DELETE FROM segment_membership;

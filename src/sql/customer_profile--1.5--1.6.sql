@@ -126,6 +126,216 @@ CREATE OR REPLACE VIEW customer_profile.customer_value AS
 -- (defects 2, 4).
 -- ===========================================================================
 
+-- Whether a queued or failed event names one of the identifiers, key by key:
+-- every string or number in the JSON (inside arrays and nested objects too,
+-- for a malformed row) is compared under the nearest enclosing key. A key
+-- that is a namespace compares in that namespace only; a value under no key
+-- or under a key that is no namespace compares in each of the person's
+-- namespaces. Always by hash (namespace and normalized value), never as a
+-- substring of the text: crm_id 12 does not match crm_id 1234.
+DROP FUNCTION customer_profile._mentions_identifier(jsonb, bytea[], text[]);
+
+CREATE FUNCTION customer_profile._identifier_values(identities jsonb, OUT key text, OUT value text)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH RECURSIVE walk(key, node) AS (
+            SELECT NULL::text, identities
+            UNION ALL
+            SELECT c.key, c.node
+              FROM walk w
+             CROSS JOIN LATERAL (
+                   SELECT e.key, e.value
+                     FROM pg_catalog.jsonb_each(CASE WHEN pg_catalog.jsonb_typeof(w.node) = 'object' THEN w.node END) e
+                   UNION ALL
+                   SELECT w.key, a.value
+                     FROM pg_catalog.jsonb_array_elements(
+                              CASE WHEN pg_catalog.jsonb_typeof(w.node) = 'array' THEN w.node END) a) c(key, node))
+        SELECT w.key, w.node #>> '{}' FROM walk w WHERE pg_catalog.jsonb_typeof(w.node) IN ('string', 'number');
+    END;
+COMMENT ON FUNCTION customer_profile._identifier_values(jsonb) IS
+    'Internal: every string or number in an identities JSON value, with the nearest enclosing object key (NULL at the top level).';
+
+CREATE FUNCTION customer_profile._identities_match(identities jsonb, hashes bytea[], namespaces text[])
+    RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT EXISTS (
+            SELECT 1
+              FROM customer_profile._identifier_values(identities) v
+              LEFT JOIN customer_profile.namespace n ON n.name = v.key
+             WHERE CASE WHEN n.namespace_id IS NOT NULL
+                        THEN customer_profile._identity_hash_or_null(v.key, v.value) = ANY (hashes)
+                        ELSE EXISTS (SELECT 1 FROM pg_catalog.unnest(namespaces) s(ns)
+                                      WHERE customer_profile._identity_hash_or_null(s.ns, v.value) = ANY (hashes))
+                   END);
+    END;
+COMMENT ON FUNCTION customer_profile._identities_match(jsonb, bytea[], text[]) IS
+    'Internal: whether an inbox or dead-letter row names one of the identifier hashes, key by key (a value under no namespace key is tried in each of the given namespaces).';
+REVOKE ALL ON FUNCTION customer_profile._identifier_values(jsonb),
+    customer_profile._identities_match(jsonb, bytea[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._identifier_values(jsonb),
+    customer_profile._identities_match(jsonb, bytea[], text[]) TO customer_profile_reader, customer_profile_admin;
+
+-- Erasure matches the person's identifiers by hash, key by key, in queued
+-- and failed events, and guard-rail records by the ids they name; no
+-- substring of any text.
+CREATE OR REPLACE FUNCTION customer_profile.profile_forget(namespace text, value text) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target bytea;
+    found_identity bigint;
+    pid bigint;
+    profiles bigint[] := '{}';
+    idents bigint[] := '{}';
+    hashes bytea[];
+    namespaces text[];
+    removed jsonb := '{}';
+    n bigint;
+    erasure bigint;
+BEGIN
+    IF namespace IS NULL OR value IS NULL THEN
+        RAISE EXCEPTION 'namespace and value must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    target := customer_profile.identity_hash(namespace, value);  -- 42704 / 22P02 for bad input
+    hashes := ARRAY[target];
+    namespaces := ARRAY[namespace];
+    -- Events not yet applied, and events that failed, that name the person
+    -- (by any of their identifiers: namespace and normalized value, through
+    -- the hash). Before the profile is locked: the worker holds an inbox row
+    -- while it waits for the profile.
+    SELECT hashes || array_agg(i.value_hash), namespaces || array_agg(DISTINCT ns.name)
+      INTO hashes, namespaces
+      FROM customer_profile.identity i JOIN customer_profile.namespace ns USING (namespace_id)
+     WHERE i.profile_id = (SELECT t.profile_id FROM customer_profile.identity t WHERE t.value_hash = target);
+    DELETE FROM customer_profile.event_inbox x
+     WHERE customer_profile._identities_match(x.identities, hashes, namespaces);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('queued_events', n);
+    DELETE FROM customer_profile.event_dead_letter d
+     WHERE customer_profile._identities_match(d.identities, hashes, namespaces);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('dead_letters', n);
+
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
+    SELECT i.identity_id INTO found_identity FROM customer_profile.identity i WHERE i.value_hash = target;
+    IF found_identity IS NOT NULL THEN
+        pid := customer_profile._identity_lock(found_identity);
+    END IF;
+    IF pid IS NOT NULL THEN
+        -- The person: every identifier of the profile, and every profile id merged into it.
+        SELECT array_agg(i.identity_id) INTO idents FROM customer_profile.identity i WHERE i.profile_id = pid;
+        WITH RECURSIVE merged(id) AS (
+            SELECT pid
+            UNION
+            SELECT m.merged_profile_id FROM customer_profile.profile_merge m JOIN merged ON m.into_profile_id = merged.id
+        )
+        SELECT array_agg(id ORDER BY id) INTO profiles FROM merged;
+    END IF;
+
+    WITH gone AS (
+        DELETE FROM customer_profile.event e WHERE e.identity_id = ANY (idents) RETURNING e.event_id
+    ), keys AS (
+        DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id RETURNING 1
+    )
+    SELECT count(*) INTO n FROM gone;
+    removed := removed || jsonb_build_object('events', n);
+    DELETE FROM customer_profile.trait_observation o WHERE o.identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('trait_observations', n);
+    DELETE FROM customer_profile.consent c WHERE c.identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('consents', n);
+    DELETE FROM customer_profile.identity_link l WHERE l.identity_a = ANY (idents) OR l.identity_b = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('identity_links', n);
+    -- Guard-rail records name the person by profile and identity ids; their
+    -- detail is the rule's wording (or a configured blocked value), never
+    -- the person's identifier.
+    DELETE FROM customer_profile.identity_conflict c
+     WHERE c.kept_profile_id = ANY (profiles) OR c.refused_profile_id = ANY (profiles)
+        OR c.refused_identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('identity_conflicts', n);
+    DELETE FROM customer_profile.identity i WHERE i.identity_id = ANY (idents);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('identities', n);
+    -- The profiles_deleted trigger makes the person exit their segments (the
+    -- exits are announced with NOTIFY); the rows it writes go with the rest.
+    DELETE FROM customer_profile.unified_profile p WHERE p.profile_id = pid;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('profiles', n);
+    DELETE FROM customer_profile.segment_membership m WHERE m.profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('segment_memberships', n);
+    DELETE FROM customer_profile.segment_outbox o WHERE o.profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('segment_outbox', n);
+    DELETE FROM customer_profile.segment_schedule s WHERE s.profile_id = ANY (profiles);
+    DELETE FROM customer_profile.profile_merge m
+     WHERE m.merged_profile_id = ANY (profiles) OR m.into_profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('profile_merges', n);
+    DELETE FROM customer_profile.profile_split s WHERE s.profile_id = ANY (profiles) OR s.new_profile_id = ANY (profiles);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed || jsonb_build_object('profile_splits', n);
+
+    INSERT INTO customer_profile.erasure (profile_ids, removed) VALUES (profiles, removed)
+    RETURNING erasure_id INTO erasure;
+    RETURN erasure;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_forget(text, text) IS
+    'Right to erasure: removes the person behind an identifier everywhere (identifiers, links, observations, events, consents, memberships, outbox rows, guard-rail records naming their ids, queued and failed events naming one of their identifiers by namespace and normalized value) in one transaction; returns the erasure record id.';
+
+-- An identifier's events stay with the identifier that carried them (a split
+-- divides them that way): identity_remove now deletes them with their event
+-- ids, instead of leaving them attached to no one (out of reach of
+-- profile_forget, and dropping a redelivered event as a duplicate forever).
+CREATE OR REPLACE FUNCTION customer_profile.identity_remove(namespace text, value text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    p bigint;
+    carved integer;
+BEGIN
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
+    a := customer_profile._identity_find(namespace, value);
+    IF a.identity_id IS NULL THEN
+        RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
+    END IF;
+    p := customer_profile._identity_lock(a.identity_id);
+    IF p IS NULL THEN  -- removed or erased concurrently
+        RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM customer_profile.identity_link l
+     USING customer_profile.identity i
+     WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
+    DELETE FROM customer_profile.trait_observation o WHERE o.identity_id = a.identity_id;
+    -- The events it carried, and their ids: a redelivered event is applied again.
+    WITH gone AS (
+        DELETE FROM customer_profile.event e WHERE e.identity_id = a.identity_id RETURNING e.event_id
+    )
+    DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id;
+    DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
+        DELETE FROM customer_profile.unified_profile pr WHERE pr.profile_id = p;
+        RETURN 0;
+    END IF;
+    carved := customer_profile._identity_split(p, 'identity_remove');
+    PERFORM customer_profile._profile_recompute(p, NULL);
+    RETURN carved;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.identity_remove(text, text) IS
+    'Deletes an identifier with its links, trait observations and stored events (and their event ids, so a redelivered event is applied again); the rest of its profile is recomputed and splits if it falls apart. Returns the number of profiles carved out.';
+
 -- ===========================================================================
 -- Attached CRM tables: dumped and restored, partitioned tables, dirty rows
 -- recorded instead of failing the host's write (defects 6, 7, 15).
