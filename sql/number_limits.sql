@@ -1,6 +1,10 @@
 -- Every value a profile can hold stays readable and dumpable (issue 13,
 -- defect 5), and a PostgreSQL error raised while validating an inbox event
 -- is rolled back in a subtransaction, not swallowed (defect 11).
+-- A fresh extension: the suites share one database, and the checks below
+-- cover every profile.
+DROP EXTENSION customer_profile CASCADE;
+CREATE EXTENSION customer_profile;
 SET search_path = customer_profile, public;
 SELECT trait_define('lifetime', 'number', 'sum');
 SELECT trait_define('peak', 'number', 'max');
