@@ -341,6 +341,235 @@ COMMENT ON FUNCTION customer_profile.identity_remove(text, text) IS
 -- recorded instead of failing the host's write (defects 6, 7, 15).
 -- ===========================================================================
 
+-- Defect 6: the configuration of attached tables was not dumped, while the
+-- trigger on each table (a user object) was: after pg_restore new rows were
+-- ignored, and the table could neither be detached ("not attached") nor
+-- attached again (the trigger existed). The rows are dumped now, except those
+-- of tables dropped since: a stale oid would be restored as a bare number.
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.attached_table',
+    'WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = table_oid)');
+
+-- Defect 7: the trigger of a partitioned table fires on the partition that
+-- holds the row, with the partition's oid, which the trigger did not find in
+-- attached_table: rows inserted after the backfill never flowed in. The
+-- configuration of a relation is its own or its nearest attached ancestor's.
+CREATE FUNCTION customer_profile._attached_config(rel regclass) RETURNS customer_profile.attached_table
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+        SELECT a.*
+          FROM (SELECT rel, 0::bigint   -- pg_partition_ancestors() is empty for a table that is no partition
+                UNION ALL
+                SELECT p.relid, p.depth FROM pg_catalog.pg_partition_ancestors(rel) WITH ORDINALITY AS p(relid, depth))
+               AS t(relid, depth)
+          JOIN customer_profile.attached_table a ON a.table_oid = t.relid
+         ORDER BY t.depth
+         LIMIT 1;
+    END;
+COMMENT ON FUNCTION customer_profile._attached_config(regclass) IS
+    'Internal: the attachment that governs a table: its own, or that of the attached partitioned table it is a partition of (NULL when none).';
+
+-- The trigger finds the configuration of a partition through its ancestors.
+CREATE OR REPLACE FUNCTION customer_profile._attached_row_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+BEGIN
+    config := customer_profile._attached_config(TG_RELID);
+    IF config.table_oid IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        IF TG_OP = 'DELETE' OR customer_profile._attached_row(config, to_jsonb(OLD)) IS DISTINCT FROM
+                               customer_profile._attached_row(config, to_jsonb(NEW)) THEN
+            PERFORM customer_profile._attached_withdraw(config, to_jsonb(OLD));
+        END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM customer_profile._attached_apply(config, to_jsonb(NEW));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Applies every row of tbl (an attached table or one of its partitions),
+-- reporting progress every batch_size rows; returns the rows applied.
+CREATE FUNCTION customer_profile._attached_backfill(config customer_profile.attached_table, tbl regclass,
+                                                    batch_size integer, caller text)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    done bigint := 0;
+    total bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', tbl) INTO total;
+    FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %s t', tbl) LOOP
+        PERFORM customer_profile._attached_apply(config, r.j);
+        done := done + 1;
+        IF done % greatest(batch_size, 1) = 0 THEN
+            RAISE NOTICE '%: % of % rows of % applied', caller, done, total, tbl;
+        END IF;
+    END LOOP;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text) IS
+    'Internal: applies every row of an attached table (or of one of its partitions), with a progress notice every batch.';
+
+-- Attaching: as in 1.1, and a partition of an attached table, or a
+-- partitioned table with an attached partition, is refused (a row would flow
+-- twice); a trigger left without configuration (a dump made before 1.6) is
+-- replaced instead of failing; rows of tables dropped since are forgotten.
+CREATE OR REPLACE FUNCTION customer_profile.profile_attach_table(tbl regclass, source text, identity_columns jsonb,
+                                                                 trait_columns jsonb DEFAULT '{}',
+                                                                 batch_size integer DEFAULT 1000)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    mapping record;
+    other regclass;
+BEGIN
+    IF tbl IS NULL OR source IS NULL OR identity_columns IS NULL OR trait_columns IS NULL THEN
+        RAISE EXCEPTION 'table, source, identity_columns and trait_columns must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(identity_columns) <> 'object' OR identity_columns = '{}' THEN
+        RAISE EXCEPTION 'identity_columns must be a non-empty object of namespace -> column'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Example: {"crm_id": "id", "email": "email"}';
+    END IF;
+    IF jsonb_typeof(trait_columns) <> 'object' THEN
+        RAISE EXCEPTION 'trait_columns must be an object of trait -> column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF source = '' OR length(source) > 200 THEN
+        RAISE EXCEPTION 'source must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM customer_profile.attached_table a
+     WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = a.table_oid);
+    IF EXISTS (SELECT 1 FROM customer_profile.attached_table a WHERE a.table_oid = tbl) THEN
+        RAISE EXCEPTION 'table % is already attached', tbl USING ERRCODE = 'duplicate_object';
+    END IF;
+    other := (customer_profile._attached_config(tbl)).table_oid;
+    IF other IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is a partition of %, which is attached', tbl, other
+            USING ERRCODE = 'duplicate_object', HINT = 'Its rows already flow in; a row must flow in once.';
+    END IF;
+    SELECT a.table_oid INTO other
+      FROM pg_catalog.pg_partition_tree(tbl) t
+      JOIN customer_profile.attached_table a ON a.table_oid = t.relid
+     ORDER BY t.level, t.relid::oid
+     LIMIT 1;
+    IF other IS NOT NULL THEN
+        RAISE EXCEPTION 'partition % of % is attached', other, tbl
+            USING ERRCODE = 'duplicate_object', HINT = 'Detach the partition first; a row must flow in once.';
+    END IF;
+    FOR mapping IN SELECT 'identity' AS kind, key, value FROM jsonb_each(identity_columns)
+                   UNION ALL SELECT 'trait', key, value FROM jsonb_each(trait_columns) LOOP
+        IF jsonb_typeof(mapping.value) <> 'string' THEN
+            RAISE EXCEPTION '% "%" must map to a column name (a JSON string)', mapping.kind, mapping.key
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+                                                     AND a.attname = mapping.value #>> '{}') THEN
+            RAISE EXCEPTION 'column "%" of % does not exist', mapping.value #>> '{}', tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF mapping.kind = 'identity' AND NOT EXISTS (
+                SELECT 1 FROM customer_profile.namespace n WHERE n.name = mapping.key) THEN
+            RAISE EXCEPTION 'unknown identity namespace "%"', mapping.key USING ERRCODE = 'undefined_object';
+        END IF;
+    END LOOP;
+    INSERT INTO customer_profile.attached_table (table_oid, source, identity_columns, trait_columns)
+    VALUES (tbl, source, identity_columns, trait_columns)
+    RETURNING * INTO config;
+    -- On a partitioned table, PostgreSQL clones the trigger to every
+    -- partition, present and future (CREATE, ATTACH PARTITION).
+    EXECUTE format('CREATE OR REPLACE TRIGGER customer_profile_attached AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION customer_profile._attached_row_changed()', tbl);
+    RETURN customer_profile._attached_backfill(config, tbl, batch_size, 'profile_attach_table');
+END
+$$;
+
+-- Backfills an attached table again, or one of its partitions: rows that were
+-- there when a partition was attached with ALTER TABLE ... ATTACH PARTITION
+-- fired no trigger. Applying a row twice changes nothing.
+CREATE FUNCTION customer_profile.profile_attach_backfill(tbl regclass, batch_size integer DEFAULT 1000)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    config := customer_profile._attached_config(tbl);
+    IF config.table_oid IS NULL THEN
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object',
+            HINT = 'Attach it, or its partitioned table, with customer_profile.profile_attach_table().';
+    END IF;
+    RETURN customer_profile._attached_backfill(config, tbl, batch_size, 'profile_attach_backfill');
+END
+$$;
+COMMENT ON FUNCTION customer_profile.profile_attach_backfill(regclass, integer) IS
+    'Applies every row of an attached table, or of one of its partitions, again (rows already in a partition attached later with ALTER TABLE ... ATTACH PARTITION fired no trigger); returns the rows applied.';
+
+-- Detaching: a partition of an attached table is refused with a hint; a
+-- trigger left without configuration (a dump made before 1.6) is dropped.
+CREATE OR REPLACE FUNCTION customer_profile.profile_detach_table(tbl regclass, withdraw_observations boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    parent regclass;
+    r record;
+BEGIN
+    SELECT * INTO config FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+    IF NOT FOUND THEN
+        parent := (customer_profile._attached_config(tbl)).table_oid;
+        IF parent IS NOT NULL THEN
+            RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object',
+                HINT = format('It is a partition of %s, which is attached: detach that table, or take this partition '
+                              'out of it with ALTER TABLE ... DETACH PARTITION.', parent);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = tbl AND t.tgname = 'customer_profile_attached' AND t.tgparentid = 0
+                      AND t.tgfoid = 'customer_profile._attached_row_changed()'::regprocedure) THEN
+            EXECUTE format('DROP TRIGGER customer_profile_attached ON %s', tbl);
+            RAISE NOTICE 'table % had a trigger of customer_profile but no configuration (restored from a dump made before 1.6?): trigger dropped', tbl;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS customer_profile_attached ON %s', tbl);
+    IF withdraw_observations THEN
+        FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %s t', tbl) LOOP
+            PERFORM customer_profile._attached_withdraw(config, r.j);
+        END LOOP;
+    END IF;
+    DELETE FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+END
+$$;
+
+REVOKE ALL ON FUNCTION customer_profile._attached_config(regclass),
+    customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text),
+    customer_profile.profile_attach_backfill(regclass, integer) FROM PUBLIC;
+-- Internal helpers run as their caller, like every _ function (1.5).
+GRANT EXECUTE ON FUNCTION customer_profile._attached_config(regclass),
+    customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text)
+    TO customer_profile_reader, customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.profile_attach_backfill(regclass, integer) TO customer_profile_admin;
+
 -- ===========================================================================
 -- Activation: the outbox is read below a snapshot horizon, so no committed
 -- change is skipped (defect 8).
