@@ -7,6 +7,23 @@
 #include "profile_json.hpp"
 
 namespace customer_profile::core {
+namespace {
+
+Trait observation_from(const std::string& name, const nlohmann::json& value, const std::string& source,
+                       Micros observed_at, const TraitDefinition& def) {
+    Trait t;
+    t.name = name;
+    t.source = source;
+    t.observed_at = observed_at;
+    // A declared text[] trait also takes a single string (union coercion in check_observation).
+    std::optional<TraitType> type = def.type;
+    if (type == TraitType::text_array && value.is_string()) type = TraitType::text;
+    if (value.is_null()) type = TraitType::null;
+    t.value = parse_trait_value(value.dump(), type, name);
+    return check_observation(std::move(t), def);
+}
+
+}  // namespace
 
 std::vector<Trait> parse_observations(std::string_view json_text, const std::string& source, Micros observed_at,
                                       const DefinitionLookup& lookup) {
@@ -19,20 +36,16 @@ std::vector<Trait> parse_observations(std::string_view json_text, const std::str
     if (doc.empty()) throw Error(ErrorCode::invalid_parameter, "traits holds no trait");
     if (doc.size() > kMaxTraits) throw Error(ErrorCode::value_too_long, "traits holds more than 1000 traits");
     std::vector<Trait> out;
-    for (const auto& [name, value] : doc.items()) {
-        TraitDefinition def = lookup(name);
-        Trait t;
-        t.name = name;
-        t.source = source;
-        t.observed_at = observed_at;
-        // A declared text[] trait also takes a single string (union coercion in check_observation).
-        std::optional<TraitType> type = def.type;
-        if (type == TraitType::text_array && value.is_string()) type = TraitType::text;
-        if (value.is_null()) type = TraitType::null;
-        t.value = parse_trait_value(value.dump(), type, name);
-        out.push_back(check_observation(std::move(t), def));
-    }
+    for (const auto& [name, value] : doc.items())
+        out.push_back(observation_from(name, value, source, observed_at, lookup(name)));
     return out;
+}
+
+Trait parse_observation(const std::string& name, std::string_view value_json, const std::string& source,
+                        Micros observed_at, const TraitDefinition& def) {
+    nlohmann::json value = nlohmann::json::parse(value_json.begin(), value_json.end(), nullptr, false);
+    if (value.is_discarded()) throw Error(ErrorCode::invalid_text, "trait \"" + name + "\": malformed JSON value");
+    return observation_from(name, value, source, observed_at, def);
 }
 
 }  // namespace customer_profile::core

@@ -19,4 +19,10 @@ using DefinitionLookup = std::function<TraitDefinition(const std::string& name)>
 std::vector<Trait> parse_observations(std::string_view json_text, const std::string& source, Micros observed_at,
                                       const DefinitionLookup& lookup);
 
+// One observation of trait `name` whose value is the JSON text `value_json`,
+// checked against its definition as parse_observations checks each key.
+// Throws Error naming the trait.
+Trait parse_observation(const std::string& name, std::string_view value_json, const std::string& source,
+                        Micros observed_at, const TraitDefinition& def);
+
 }  // namespace customer_profile::core

@@ -7,6 +7,7 @@
 #include "core/blocklist.hpp"
 #include "core/identity_path.hpp"
 #include "identity_catalog.hpp"
+#include "identity_input.hpp"
 #include "datum_convert.hpp"
 #include "spi_util.hpp"
 
@@ -60,6 +61,20 @@ CP_FUNCTION(identity_hash_or_null) {
     }
     if (normalized.empty()) PG_RETURN_NULL();
     return bytea_datum(cp::pg::identity_hash(catalog, *ns, normalized));
+}
+
+// _identity_refusal(namespace text, value text) returns text: why
+// resolve_identity() would raise for this identifier, as "<message> (SQLSTATE
+// <code>)", or NULL when it accepts it (a blocked value is accepted: resolve
+// records it). The attach trigger and backfill refuse and record such an
+// identifier instead of failing the host's write.
+CP_FUNCTION(identity_refusal) {
+    std::string name = text_arg(fcinfo, 0);
+    std::string value = text_arg(fcinfo, 1);
+    std::optional<cp::core::Error> refusal = cp::pg::identifier_refusal(cp::pg::identity_catalog(), name, value);
+    if (!refusal) PG_RETURN_NULL();
+    std::string sqlstate = unpack_sql_state(cp::pg::sqlstate_for(refusal->code()));
+    return text_datum(std::string(refusal->what()) + " (SQLSTATE " + sqlstate + ")");
 }
 
 // _normalizer_valid(name text) returns boolean; raises for an unknown name.

@@ -2,6 +2,7 @@
 #include "identity_input.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "boundary.hpp"
 
@@ -81,7 +82,39 @@ std::vector<RawIdentifier> read_pairs(Jsonb* jb) {
     return pairs;
 }
 
+// One identifier: its namespace, its normalized value and the blocklist's
+// verdict. Throws core::Error for an unknown namespace or a malformed value.
+struct CheckedIdentifier {
+    const NamespaceConfig* ns = nullptr;
+    std::string normalized;  // empty when a placeholder was blocked before normalizing
+    core::BlockMatch match;
+};
+
+CheckedIdentifier check_identifier(const IdentityCatalog& catalog, const std::string& key, const std::string& value) {
+    CheckedIdentifier out;
+    out.ns = &namespace_or_throw(catalog, key);
+    out.match = out.ns->blocklist.check_placeholder(value);
+    if (out.match.rule != core::BlockMatch::Rule::none) return out;
+    try {
+        out.normalized = core::normalize_identifier(out.ns->normalizer, value, catalog.options);
+    } catch (const core::Error& e) {
+        throw core::Error(e.code(), "invalid \"" + key + "\" identifier: " + e.what(), e.detail(), e.hint());
+    }
+    out.match = out.ns->blocklist.check(out.normalized);
+    return out;
+}
+
 }  // namespace
+
+std::optional<core::Error> identifier_refusal(const IdentityCatalog& catalog, const std::string& key,
+                                              const std::string& value) {
+    try {
+        check_identifier(catalog, key, value);
+    } catch (const core::Error& e) {
+        return e;
+    }
+    return std::nullopt;
+}
 
 PreparedInput prepare_identities(Jsonb* identities, const IdentityCatalog& catalog) {
     std::vector<RawIdentifier> pairs = read_pairs(identities);
@@ -93,18 +126,10 @@ PreparedInput prepare_identities(Jsonb* identities, const IdentityCatalog& catal
                               std::to_string(kMaxIdentifiersPerCall) + " are accepted per call");
     PreparedInput out;
     for (const auto& pair : pairs) {
-        const NamespaceConfig& ns = namespace_or_throw(catalog, pair.key);
-        core::BlockMatch match = ns.blocklist.check_placeholder(pair.value);
-        std::string normalized;
-        if (match.rule == core::BlockMatch::Rule::none) {
-            try {
-                normalized = core::normalize_identifier(ns.normalizer, pair.value, catalog.options);
-            } catch (const core::Error& e) {
-                throw core::Error(e.code(), "invalid \"" + pair.key + "\" identifier: " + e.what(), e.detail(),
-                                  e.hint());
-            }
-            match = ns.blocklist.check(normalized);
-        }
+        CheckedIdentifier checked = check_identifier(catalog, pair.key, pair.value);
+        const NamespaceConfig& ns = *checked.ns;
+        const core::BlockMatch& match = checked.match;
+        std::string& normalized = checked.normalized;
         if (match.rule != core::BlockMatch::Rule::none) {
             out.blocked.push_back(
                 {&ns, match.rule == core::BlockMatch::Rule::blocked_value ? "blocked_value" : "blocked_pattern",

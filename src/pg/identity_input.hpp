@@ -3,6 +3,7 @@
 // its namespace's normalizer, applies blocklists and hashes what is left.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,12 @@ struct PreparedInput {
 // that are not strings (or arrays of strings), unknown namespaces, malformed
 // or oversized values. JSON null values are ignored.
 PreparedInput prepare_identities(Jsonb* identities, const IdentityCatalog& catalog);
+
+// The error prepare_identities() would throw for this one identifier
+// (unknown namespace, malformed or oversized value), or nullopt when it
+// accepts it; a blocked value is accepted here (it is refused and recorded
+// by resolve_identity itself).
+std::optional<core::Error> identifier_refusal(const IdentityCatalog& catalog, const std::string& key,
+                                              const std::string& value);
 
 }  // namespace customer_profile::pg

@@ -92,6 +92,29 @@ CP_FUNCTION(trait_observe) {
     PG_RETURN_INT64(who->profile_id);
 }
 
+// _trait_refusal(trait text, value jsonb) returns text: why trait_observe()
+// would refuse this one value, as "<message> (SQLSTATE <code>)", or NULL when
+// it accepts it. The attach trigger and backfill leave such a value out and
+// record it instead of failing the host's write.
+CP_FUNCTION(trait_refusal) {
+    std::string name = text_arg(fcinfo, 0);
+    std::string value_json;
+    cp::pg::pg_guard([&] {
+        Jsonb* jb = PG_GETARG_JSONB_P(1);
+        value_json.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+    });
+    const cp::pg::TraitCatalog& catalog = cp::pg::trait_catalog();
+    std::string refusal;
+    try {
+        cp::core::parse_observation(name, value_json, "attached", GetCurrentTransactionStartTimestamp(),
+                                    catalog.definition(name));
+    } catch (const cp::core::Error& e) {
+        refusal = std::string(e.what()) + " (SQLSTATE " + unpack_sql_state(cp::pg::sqlstate_for(e.code())) + ")";
+    }
+    if (refusal.empty()) PG_RETURN_NULL();
+    return cp::pg::text_datum(refusal);
+}
+
 // profile_from_binary(bytea) returns profile: the inverse of profile_send, validated.
 CP_FUNCTION(profile_from_binary) {
     std::string_view bytes = cp::pg::profile_arg(fcinfo, 0);  // a bytea is laid out like a profile

@@ -368,6 +368,107 @@ CREATE FUNCTION customer_profile._attached_config(rel regclass) RETURNS customer
 COMMENT ON FUNCTION customer_profile._attached_config(regclass) IS
     'Internal: the attachment that governs a table: its own, or that of the attached partitioned table it is a partition of (NULL when none).';
 
+-- Defect 15: a malformed identifier in a CRM row raised 22P02 from the
+-- trigger, so the company's own write failed, and one such row failed a whole
+-- backfill. These two helpers say, without raising, why resolve_identity() or
+-- trait_observe() would refuse one identifier or one trait value.
+CREATE FUNCTION customer_profile._identity_refusal(namespace text, value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'cp_identity_refusal' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_profile._identity_refusal(text, text) IS
+    'Internal: why resolve_identity() would raise for this identifier (message and SQLSTATE), or NULL when it accepts it (blocked values included: resolve_identity records those).';
+CREATE FUNCTION customer_profile._trait_refusal(trait text, value jsonb) RETURNS text
+    AS 'MODULE_PATHNAME', 'cp_trait_refusal' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION customer_profile._trait_refusal(text, jsonb) IS
+    'Internal: why trait_observe() would refuse this value of the trait (message and SQLSTATE), or NULL when it accepts it.';
+
+-- Refusals of an attached row are recorded with the guard rails' refusals,
+-- tied to the profile the row's other identifiers resolved to (so erasure
+-- finds them); the detail names the table and the reason, never the value.
+ALTER TABLE customer_profile.identity_conflict
+    DROP CONSTRAINT identity_conflict_rule_check,
+    ADD CONSTRAINT identity_conflict_rule_check CHECK (rule IN ('blocked_value', 'blocked_pattern', 'namespace_cap',
+                                                                'profile_identity_cap', 'invalid_identifier',
+                                                                'invalid_trait'));
+COMMENT ON TABLE customer_profile.identity_conflict IS
+    'Every link a guard rail refused, and every malformed identifier or trait value of an attached table''s row that was left out (invalid_identifier, invalid_trait), with its rule and reason: nothing is refused silently.';
+COMMENT ON VIEW customer_profile.identity_guard_stats IS
+    'How often each guard rail refused a link, or an attached row''s identifier or trait value, per namespace.';
+
+-- Applies one row: its valid identifiers are resolved and its valid trait
+-- values observed; a malformed identifier or trait value is left out and
+-- recorded instead of raising, so the host's write (or the backfill) goes on.
+CREATE OR REPLACE FUNCTION customer_profile._attached_apply(config customer_profile.attached_table, row_json jsonb)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts record;
+    identities jsonb;
+    traits jsonb;
+    identity_refusals jsonb;
+    trait_refusals text[];
+    who bigint;
+BEGIN
+    parts := customer_profile._attached_row(config, row_json);
+    SELECT coalesce(jsonb_object_agg(s.key, s.value) FILTER (WHERE s.reason IS NULL), '{}'),
+           jsonb_object_agg(s.key, s.reason) FILTER (WHERE s.reason IS NOT NULL)
+      INTO identities, identity_refusals
+      FROM (SELECT e.key, e.value, customer_profile._identity_refusal(e.key, e.value) AS reason
+              FROM jsonb_each_text(parts.identities) e) s;
+    SELECT coalesce(jsonb_object_agg(s.key, s.value) FILTER (WHERE s.reason IS NULL), '{}'),
+           array_agg(s.reason ORDER BY s.key) FILTER (WHERE s.reason IS NOT NULL)
+      INTO traits, trait_refusals
+      FROM (SELECT e.key, e.value, customer_profile._trait_refusal(e.key, e.value) AS reason
+              FROM jsonb_each(parts.traits) e) s;
+    IF identities <> '{}' THEN   -- a row without any identifier cannot be tied to a person
+        IF traits = '{}' THEN
+            who := customer_profile.resolve_identity(identities, config.source);
+        ELSE
+            who := customer_profile.trait_observe(identities, traits, config.source, now());
+        END IF;
+    END IF;
+    IF identity_refusals IS NOT NULL OR trait_refusals IS NOT NULL THEN
+        INSERT INTO customer_profile.identity_conflict (rule, namespace_id, kept_profile_id, detail, source)
+        SELECT 'invalid_identifier', n.namespace_id, who, format('%s: %s', config.table_oid, r.value), config.source
+          FROM jsonb_each_text(identity_refusals) r
+          LEFT JOIN customer_profile.namespace n ON n.name = r.key
+        UNION ALL
+        SELECT 'invalid_trait', NULL, who, format('%s: %s', config.table_oid, r.reason), config.source
+          FROM unnest(trait_refusals) r(reason);
+    END IF;
+    RETURN who;
+END
+$$;
+
+-- Withdraws what one row contributed; an identifier that cannot be hashed
+-- (malformed, so never stored) matches nothing instead of raising.
+CREATE OR REPLACE FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts record;
+    affected bigint[];
+    trait_names text[];
+BEGIN
+    parts := customer_profile._attached_row(config, row_json);
+    SELECT array_agg(k) INTO trait_names FROM jsonb_object_keys(config.trait_columns) k;
+    WITH gone AS (
+        DELETE FROM customer_profile.trait_observation o
+         USING customer_profile.identity i
+         WHERE o.identity_id = i.identity_id
+           AND o.source = config.source
+           AND o.trait = ANY(trait_names)
+           AND i.value_hash IN (SELECT customer_profile._identity_hash_or_null(e.key, e.value)
+                                  FROM jsonb_each_text(parts.identities) e)
+        RETURNING i.profile_id)
+    SELECT array_agg(DISTINCT g.profile_id) INTO affected FROM gone g;
+    PERFORM customer_profile._profile_recompute(p, trait_names) FROM unnest(affected) p;
+END
+$$;
+
 -- The trigger finds the configuration of a partition through its ancestors.
 CREATE OR REPLACE FUNCTION customer_profile._attached_row_changed() RETURNS trigger
     LANGUAGE plpgsql
@@ -561,11 +662,13 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION customer_profile._attached_config(regclass),
+REVOKE ALL ON FUNCTION customer_profile._attached_config(regclass), customer_profile._identity_refusal(text, text),
+    customer_profile._trait_refusal(text, jsonb),
     customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text),
     customer_profile.profile_attach_backfill(regclass, integer) FROM PUBLIC;
 -- Internal helpers run as their caller, like every _ function (1.5).
-GRANT EXECUTE ON FUNCTION customer_profile._attached_config(regclass),
+GRANT EXECUTE ON FUNCTION customer_profile._attached_config(regclass), customer_profile._identity_refusal(text, text),
+    customer_profile._trait_refusal(text, jsonb),
     customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text)
     TO customer_profile_reader, customer_profile_admin;
 GRANT EXECUTE ON FUNCTION customer_profile.profile_attach_backfill(regclass, integer) TO customer_profile_admin;
