@@ -2,6 +2,10 @@
 -- (different spend, visits and plan) must come back as three clusters
 -- (adjusted Rand index >= 0.9), stored as segments auto_cluster_1..3 with a
 -- summary in original units; a changed profile moves with feature_refresh().
+-- A fresh extension: the suites share one database, and features and
+-- clusters cover every profile.
+DROP EXTENSION customer_profile CASCADE;
+CREATE EXTENSION customer_profile;
 SET search_path = customer_profile, public;
 SELECT regress.err($$SELECT * FROM customer_profile.profile_cluster(3)$$) AS before_any_feature;
 SELECT regress.err($$SELECT customer_profile.feature_build()$$) AS build_without_features;
