@@ -9,7 +9,9 @@ CREATE EXTENSION customer_profile;
 SET search_path = customer_profile, public;
 SELECT regress.err($$SELECT * FROM customer_profile.profile_cluster(3)$$) AS before_any_feature;
 SELECT regress.err($$SELECT customer_profile.feature_build()$$) AS build_without_features;
-SELECT feature_define('ltv', 'LTV') AS ltv, feature_define('visits', 'count(visit)') AS visits,
+-- An unquoted name with capitals would be folded to lower case: refused (issue 13).
+SELECT regress.err($$SELECT customer_profile.feature_define('ltv', 'LTV')$$) AS capitals_refused;
+SELECT feature_define('ltv', 'ltv') AS ltv, feature_define('visits', 'count(visit)') AS visits,
        feature_define('plan', 'plan', 'category') AS plan;
 -- 40 people per group; deterministic noise from the person's number.
 CREATE TEMP TABLE planted AS

@@ -14,7 +14,8 @@ namespace {
 
 struct Token {
     enum class Kind { end, ident, quoted_ident, number, string, symbol } kind = Kind::end;
-    std::string text;  // identifier (lower-cased unless quoted), number, string contents, symbol
+    std::string text;     // identifier (lower-cased unless quoted), number, string contents, symbol
+    std::string spelled;  // an identifier with capitals as written (empty otherwise)
     std::size_t column = 0;
 };
 
@@ -51,6 +52,7 @@ std::vector<Token> tokenize(std::string_view in) {
             while (j < in.size() && (std::isalnum(static_cast<unsigned char>(in[j])) || in[j] == '_')) ++j;
             t.kind = Token::Kind::ident;
             t.text = lower(in.substr(i, j - i));
+            if (t.text != in.substr(i, j - i)) t.spelled = std::string(in.substr(i, j - i));
             i = j;
         } else if (std::isdigit(c) ||
                    (c == '.' && i + 1 < in.size() && std::isdigit(static_cast<unsigned char>(in[i + 1])))) {
@@ -319,8 +321,28 @@ private:
     std::string name(const char* what) {
         const Token& t = peek();
         if (t.kind == Token::Kind::quoted_ident || (t.kind == Token::Kind::ident && !is_reserved(t.text)))
-            return next().text;
+            return name_token();
         fail(std::string("expected ") + what);
+    }
+
+    // Names (traits, event types, properties) are case-sensitive, and an
+    // unquoted name is folded to lower case as in SQL: lastVisit would read
+    // a trait lastvisit that nobody has, and never match. Refused instead,
+    // so the mistake shows when the predicate is written (keywords and
+    // function names are not names: any case reads the same).
+    std::string name_token() {
+        const Token& t = next();
+        if (t.kind == Token::Kind::ident && !t.spelled.empty()) {
+            auto cut = [](const std::string& s) { return s.size() > 40 ? s.substr(0, utf8_prefix(s, 40)) + "..." : s; };
+            std::string shown = cut(t.spelled), folded = cut(t.text);
+            throw Error(ErrorCode::invalid_text,
+                        "syntax error at column " + std::to_string(t.column) + ": unquoted name " + shown +
+                            " would be read as " + folded + " (unquoted names are folded to lower case)",
+                        {},
+                        "Names are case-sensitive: write \"" + shown +
+                            "\" in double quotes for the name as written, or " + folded + " in lower case.");
+        }
+        return t.text;
     }
 
     TraitValue literal(const std::string& what) {
@@ -424,7 +446,7 @@ private:
         }
         if (t.kind == Token::Kind::quoted_ident || (t.kind == Token::Kind::ident && !is_reserved(t.text) && !call)) {
             o.kind = Operand::Kind::trait;
-            o.name = next().text;
+            o.name = name_token();
             return o;
         }
         if (t.kind == Token::Kind::ident && call && !is_reserved(t.text)) fail("unknown function " + t.text + "()");

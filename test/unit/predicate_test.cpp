@@ -130,6 +130,40 @@ TEST(Predicate, ErrorsNameTheColumnAndWhatWasExpected) {
     EXPECT_EQ(error_of("a not = 1"), "syntax error at column 7: expected IN, BETWEEN, LIKE or ILIKE after 'not'");
 }
 
+// Names are case-sensitive and an unquoted name is folded to lower case:
+// lastVisit would silently read a trait lastvisit, so it is refused, with
+// a hint to quote it. Keywords and function names read the same in any case.
+TEST(Predicate, UnquotedNamesWithCapitalsAreRefused) {
+    EXPECT_EQ(error_of("has(lastVisit)"),
+              "syntax error at column 5: unquoted name lastVisit would be read as lastvisit (unquoted names are "
+              "folded to lower case)");
+    EXPECT_EQ(error_of("lastVisit > now() - 7 days"),
+              "syntax error at column 1: unquoted name lastVisit would be read as lastvisit (unquoted names are "
+              "folded to lower case)");
+    for (const char* text :
+         {"Tier = 'gold'", "count(Purchase) > 1", "sum(purchase.Revenue) > 1", "last_seen(EmailOpen) > now()",
+          "count(x where Channel = 'web') > 0", "ltv IN (1) AND TIER = 'x'"})
+        EXPECT_NE(error_of(text).find("folded to lower case"), std::string::npos) << text;
+    try {
+        parse_predicate("has(lastVisit)");
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::invalid_text);
+        EXPECT_EQ(e.hint(),
+                  "Names are case-sensitive: write \"lastVisit\" in double quotes for the name as written, or "
+                  "lastvisit in lower case.");
+    }
+    // Quoted: the name as written, and it stays quoted in normalized form.
+    EXPECT_EQ(normalized("has(\"lastVisit\") AND \"lastVisit\" > now() - 3 days"),
+              "has(\"lastVisit\") AND \"lastVisit\" > now() - 3 days");
+    EXPECT_EQ(normalized("COUNT(purchase WITHIN 7 DAYS) > 0 AND NOT Known OR city IS Null AND x = True"),
+              "count(purchase within 1 week) > 0 AND NOT known OR city IS NULL AND x = TRUE");
+    EXPECT_EQ(normalized("Consent(email_marketing) AND In_Segment('vip') AND Has(tier)"),
+              "consent(email_marketing) AND in_segment('vip') AND has(tier)");
+    EXPECT_EQ(format_operand(parse_operand("SUM(purchase.revenue WITHIN 30 DAYS)")),
+              "sum(purchase.revenue within 30 days)");
+}
+
 TEST(Predicate, LimitsStopHostileInput) {
     std::string deep(200, '(');
     deep += "a = 1" + std::string(200, ')');
