@@ -32,7 +32,7 @@ PG_CPPFLAGS = -isystem $(PG_INCLUDE_SERVER) -Isrc
 # 15 does not mark PGDLLEXPORT symbols, so no -fvisibility=hidden).
 VISIBILITY = -fno-semantic-interposition
 PG_CXXFLAGS = -std=c++17 -Wno-register $(WARNINGS) $(VISIBILITY)
-SHLIB_LINK += -lphonenumber -lre2 -lstdc++ -Wl,-Bsymbolic-functions
+SHLIB_LINK += -lphonenumber -lre2 -licuuc -lstdc++ -Wl,-Bsymbolic-functions
 
 # Debian's PGXS would also emit LLVM bitcode with clang, which ignores
 # PG_CXXFLAGS; the extension has no use for JIT inlining.
@@ -84,7 +84,9 @@ FUZZ_SEED ?= 1
 FUZZ_TARGETS = predicate profile identifier
 FUZZ_FLAGS = -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_predicate = $(addprefix src/core/,predicate.cpp predicate_parser.cpp predicate_format.cpp predicate_codec.cpp \
-	predicate_eval.cpp predicate_schedule.cpp predicate_sql.cpp profile.cpp behavior.cpp text_literal.cpp timestamp_text.cpp)
+	predicate_eval.cpp predicate_schedule.cpp predicate_sql.cpp predicate_check.cpp profile.cpp behavior.cpp \
+	text_literal.cpp timestamp_text.cpp unicode_case.cpp)
+FUZZ_LIBS_predicate = -licuuc
 FUZZ_profile = $(addprefix src/core/,profile.cpp profile_codec.cpp profile_json.cpp behavior.cpp timestamp_text.cpp \
 	text_literal.cpp)
 FUZZ_identifier = $(addprefix src/core/,identity_normalize.cpp profile.cpp)

@@ -16,9 +16,16 @@ struct PredicateSchema {
     std::function<std::optional<TraitType>(const std::string&)> trait_type;
     // Whether property is a declared measure of event_type; unset: not checked.
     std::function<bool(const std::string& event_type, const std::string& property)> is_measure;
+    // The declared type of an event property (event_property_define); nullopt
+    // (or unset) for an undeclared one, read as JSON gives it: text, number,
+    // boolean or text[], never a timestamp.
+    std::function<std::optional<TraitType>(const std::string& event_type, const std::string& property)>
+        event_property_type;
 };
 
 // Throws Error(invalid_parameter) with "type error: ..." naming the parts.
+// An undeclared event property compared with a timestamp could never match
+// (JSON has no timestamps): refused, with a hint to declare it.
 void check_predicate(const PredicateNode& node, const PredicateSchema& schema);
 
 }  // namespace customer_profile::core

@@ -2,9 +2,9 @@
 #include "predicate_eval.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 #include "error.hpp"
+#include "unicode_case.hpp"
 
 namespace customer_profile::core {
 namespace {
@@ -123,15 +123,17 @@ bool op_holds(CompareOp op, int cmp) {
     return false;
 }
 
-// A text[] trait compared with = / <> / IN means "contains".
+// A text[] trait compared with = / <> / IN means "contains" (on either
+// side of = and <>: 'yoga' = interests reads as interests = 'yoga').
 Truth contains(const Value& array, const Value& item) {
     if (item.type != TraitType::text) return Truth::unknown;
     return truth(std::find(array.array.begin(), array.array.end(), item.text) != array.array.end());
 }
 
 Truth compare_values(const Value& a, CompareOp op, const Value& b) {
-    if (a.type == TraitType::text_array && (op == CompareOp::eq || op == CompareOp::ne)) {
-        Truth t = contains(a, b);
+    if ((a.type == TraitType::text_array || b.type == TraitType::text_array) &&
+        (op == CompareOp::eq || op == CompareOp::ne)) {
+        Truth t = a.type == TraitType::text_array ? contains(a, b) : contains(b, a);
         return op == CompareOp::eq ? t : negate(t);
     }
     auto cmp = compare(a, b);
@@ -220,30 +222,13 @@ std::size_t char_length(std::string_view s, std::size_t i) {
     return std::min(n, s.size() - i);
 }
 
-bool same_char(std::string_view a, std::size_t i, std::size_t n, std::string_view b, std::size_t j, std::size_t m,
-               bool fold) {
-    if (n != m) return false;
-    for (std::size_t k = 0; k < n; ++k) {
-        char x = a[i + k], y = b[j + k];
-        if (fold) {
-            x = static_cast<char>(std::tolower(static_cast<unsigned char>(x)));
-            y = static_cast<char>(std::tolower(static_cast<unsigned char>(y)));
-        }
-        if (x != y) return false;
-    }
-    return true;
-}
-
-}  // namespace
-
-Day window_first_day(Micros now, Micros within) {
-    Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
-    return day_of(now) - static_cast<Day>(days) + 1;
+bool same_char(std::string_view a, std::size_t i, std::size_t n, std::string_view b, std::size_t j, std::size_t m) {
+    return n == m && a.compare(i, n, b, j, m) == 0;
 }
 
 // Greedy wildcard matching with one backtrack point (the last %): linear
 // in practice, O(text * pattern) at worst, never exponential.
-bool like_match(std::string_view text, std::string_view pattern, bool fold) {
+bool like_match_exact(std::string_view text, std::string_view pattern) {
     std::size_t t = 0, p = 0;
     std::size_t star_p = std::string_view::npos, star_t = 0;
     while (t < text.size()) {
@@ -261,7 +246,7 @@ bool like_match(std::string_view text, std::string_view pattern, bool fold) {
             }
             std::size_t pp = pattern[p] == '\\' && p + 1 < pattern.size() ? p + 1 : p;
             std::size_t pn = char_length(pattern, pp);
-            if (same_char(text, t, tn, pattern, pp, pn, fold)) {
+            if (same_char(text, t, tn, pattern, pp, pn)) {
                 p = pp + pn;
                 t += tn;
                 continue;
@@ -274,6 +259,20 @@ bool like_match(std::string_view text, std::string_view pattern, bool fold) {
     }
     while (p < pattern.size() && pattern[p] == '%') ++p;
     return p == pattern.size();
+}
+
+}  // namespace
+
+Day window_first_day(Micros now, Micros within) {
+    Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
+    return day_of(now) - static_cast<Day>(days) + 1;
+}
+
+// ILIKE as PostgreSQL runs it in a UTF-8 database: LIKE on the lower case
+// of both sides (see unicode_case.hpp).
+bool like_match(std::string_view text, std::string_view pattern, bool case_insensitive) {
+    if (!case_insensitive) return like_match_exact(text, pattern);
+    return like_match_exact(unicode_lower(text), unicode_lower(pattern));
 }
 
 Truth evaluate(const PredicateNode& node, const EvaluationContext& context) {

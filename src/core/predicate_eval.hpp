@@ -55,7 +55,8 @@ inline bool matches(const PredicateNode& node, const EvaluationContext& context)
 }
 
 // SQL LIKE: % any run, _ one character (UTF-8 aware), \ escapes; ILIKE
-// folds ASCII letters.
+// compares the Unicode lower case of both sides, as PostgreSQL's ILIKE under
+// COLLATE "und-x-icu" does (unicode_case.hpp).
 bool like_match(std::string_view text, std::string_view pattern, bool case_insensitive);
 
 // First day of a window of `within` ending today (whole UTC days).

@@ -2,6 +2,8 @@
 #include "predicate_sql.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "behavior.hpp"
 #include "predicate_format.hpp"
@@ -52,8 +54,32 @@ std::string cast_for(TraitType type) {
 }
 
 struct Scope {
-    std::string object;  // p.traits, or e.properties inside a where filter
+    std::string object;                       // p.traits, or e.properties inside a where filter
+    const std::string* event_type = nullptr;  // inside a where filter: the event type
+    const PredicateSchema* schema = nullptr;
 };
+
+// The declared type of a name in this scope (trait or event property).
+std::optional<TraitType> declared_type(const std::string& name, const Scope& scope) {
+    if (scope.event_type != nullptr)
+        return scope.schema->event_property_type ? scope.schema->event_property_type(*scope.event_type, name)
+                                                 : std::nullopt;
+    return scope.schema->trait_type ? scope.schema->trait_type(name) : std::nullopt;
+}
+
+// The SQL type _event_property() returns for a declared event property.
+const char* property_sql_type(TraitType type) {
+    switch (type) {
+        case TraitType::number:
+            return "float8";
+        case TraitType::boolean:
+            return "boolean";
+        case TraitType::timestamp:
+            return "timestamptz";
+        default:
+            return "text";
+    }
+}
 
 std::string node_sql(const PredicateNode& n, const Scope& scope);
 
@@ -68,6 +94,10 @@ std::string window_start(Micros within) {
 std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
     switch (o.kind) {
         case Operand::Kind::trait: {
+            if (scope.event_type != nullptr)
+                if (auto declared = declared_type(o.name, scope))
+                    return "customer_profile._event_property(" + scope.object + " -> " + literal(o.name) +
+                           ", NULL::" + property_sql_type(*declared) + ")";
             std::string s = "(" + scope.object + " ->> " + literal(o.name) + ")";
             std::string cast = cast_for(hint);
             return cast.empty() ? s : "(" + s + cast + ")";
@@ -95,10 +125,17 @@ std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
                 if (o.within != 0) s += ", " + interval(o.within);
                 return s + ")";
             }
-            Scope events{"e.properties"};
-            std::string agg = o.kind == Operand::Kind::count
-                                  ? "count(*)"
-                                  : "coalesce(sum((e.properties ->> " + literal(o.property) + ")::numeric), 0)";
+            Scope events{"e.properties", &o.name, scope.schema};
+            std::string agg = "count(*)";
+            if (o.kind == Operand::Kind::sum) {
+                Operand measure;
+                measure.kind = Operand::Kind::trait;
+                measure.name = o.property;
+                agg = "coalesce(sum(" +
+                      (declared_type(o.property, events) ? operand_sql(measure, events, TraitType::number)
+                                                         : "(e.properties ->> " + literal(o.property) + ")::numeric") +
+                      "), 0)";
+            }
             std::string s = "(SELECT " + agg +
                             " FROM customer_profile.identity i JOIN customer_profile.event e ON e.identity_id = "
                             "i.identity_id WHERE i.profile_id = p.profile_id AND e.event_type = " +
@@ -110,7 +147,9 @@ std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
     return "NULL";
 }
 
-TraitType static_hint(const Operand& o) {
+// The type of an operand's value, for the cast of what it is compared with
+// (a trait without a declared type reads as text).
+TraitType static_hint(const Operand& o, const Scope& scope) {
     switch (o.kind) {
         case Operand::Kind::literal:
             return o.literal.type;
@@ -120,9 +159,38 @@ TraitType static_hint(const Operand& o) {
         case Operand::Kind::count:
         case Operand::Kind::sum:
             return TraitType::number;
-        default:
-            return TraitType::text;
+        case Operand::Kind::trait: {
+            auto declared = declared_type(o.name, scope);
+            return declared && *declared != TraitType::text_array ? *declared : TraitType::text;
+        }
     }
+    return TraitType::text;
+}
+
+// How a name compared with text by = / <> / IN reads: as one value, as a
+// text[] (the comparison then tests containment, as in the evaluator), or,
+// undeclared, by what its JSON value is.
+enum class ArrayRead { no, yes, by_json };
+
+ArrayRead array_read(const Operand& o, const Scope& scope) {
+    if (o.kind != Operand::Kind::trait) return ArrayRead::no;
+    auto declared = declared_type(o.name, scope);
+    if (!declared) return ArrayRead::by_json;
+    return *declared == TraitType::text_array ? ArrayRead::yes : ArrayRead::no;
+}
+
+// The array form, the scalar form, or a CASE on the JSON type choosing one.
+std::string array_or_scalar(ArrayRead read, const Operand& o, const Scope& scope, const std::string& as_array,
+                            const std::string& as_scalar) {
+    if (read == ArrayRead::yes) return as_array;
+    if (read == ArrayRead::no) return as_scalar;
+    return "(CASE WHEN jsonb_typeof(" + scope.object + " -> " + literal(o.name) + ") = 'array' THEN " + as_array +
+           " ELSE " + as_scalar + " END)";
+}
+
+// The array operand contains the text item.
+std::string contains_sql(const Operand& array, const Scope& scope, const std::string& item) {
+    return "((" + scope.object + " -> " + literal(array.name) + ") @> jsonb_build_array(" + item + "))";
 }
 
 std::string node_sql(const PredicateNode& n, const Scope& scope) {
@@ -140,11 +208,30 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
         case K::not_:
             return "NOT " + node_sql(n.children.front(), scope);
         case K::compare: {
-            TraitType lh = static_hint(n.right), rh = static_hint(n.left);
+            TraitType lh = static_hint(n.right, scope), rh = static_hint(n.left, scope);
+            // Two names, one of them declared: both read as the declared type.
+            if (n.left.kind == Operand::Kind::trait && n.right.kind == Operand::Kind::trait) {
+                if (lh == TraitType::text) lh = rh;
+                if (rh == TraitType::text) rh = lh;
+            }
             bool text = lh == TraitType::text && rh == TraitType::text;
             bool ordered = n.op != CompareOp::eq && n.op != CompareOp::ne;
-            return "(" + operand_sql(n.left, scope, lh) + (text && ordered ? " COLLATE \"C\" " : " ") +
-                   compare_op_text(n.op) + " " + operand_sql(n.right, scope, rh) + ")";
+            std::string right = operand_sql(n.right, scope, rh);
+            std::string scalar = "(" + operand_sql(n.left, scope, lh) + (text && ordered ? " COLLATE \"C\" " : " ") +
+                                 compare_op_text(n.op) + " " + right + ")";
+            if (!text || ordered) return scalar;
+            // tags = 'blue' (or 'blue' = tags) tests containment when tags is
+            // a text[]; with two names, the left one decides.
+            const Operand* array = &n.left;
+            const Operand* item = &n.right;
+            ArrayRead read = array_read(n.left, scope);
+            if (read == ArrayRead::no) {
+                std::swap(array, item);
+                read = array_read(n.right, scope);
+            }
+            if (read == ArrayRead::no) return scalar;
+            std::string contains = contains_sql(*array, scope, operand_sql(*item, scope, TraitType::text));
+            return array_or_scalar(read, *array, scope, n.op == CompareOp::eq ? contains : "NOT " + contains, scalar);
         }
         case K::in_list: {
             TraitType hint = TraitType::text;
@@ -155,17 +242,31 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
                 }
             std::string s = "(" + operand_sql(n.left, scope, hint) + (n.negated ? " NOT IN (" : " IN (");
             for (std::size_t i = 0; i < n.list.size(); ++i) s += (i ? ", " : "") + value_sql(n.list[i]);
-            return s + "))";
+            s += "))";
+            ArrayRead read = hint == TraitType::text ? array_read(n.left, scope) : ArrayRead::no;
+            if (read == ArrayRead::no) return s;
+            // A text[] is IN the list when it contains an item; an item that
+            // is not text makes that test unknown, as in the evaluator.
+            std::string any = "(";
+            for (std::size_t i = 0; i < n.list.size(); ++i)
+                any += (i ? " OR " : "") + (n.list[i].type == TraitType::text
+                                                ? contains_sql(n.left, scope, value_sql(n.list[i]))
+                                                : std::string("NULL"));
+            any += ")";
+            return array_or_scalar(read, n.left, scope, n.negated ? "NOT " + any : any, s);
         }
         case K::between: {
-            TraitType hint = static_hint(n.right);
+            TraitType hint = static_hint(n.right, scope);
             bool text = hint == TraitType::text;
             return "(" + operand_sql(n.left, scope, hint) + (text ? " COLLATE \"C\"" : "") +
                    (n.negated ? " NOT BETWEEN " : " BETWEEN ") + operand_sql(n.right, scope, hint) + " AND " +
-                   operand_sql(n.upper, scope, static_hint(n.upper)) + ")";
+                   operand_sql(n.upper, scope, static_hint(n.upper, scope)) + ")";
         }
         case K::like:
-            return "(" + operand_sql(n.left, scope, TraitType::text) + (n.negated ? " NOT " : " ") +
+            // ILIKE folds under the ICU root locale, whatever the database's
+            // locale, as the evaluator does (unicode_case.hpp).
+            return "(" + operand_sql(n.left, scope, TraitType::text) +
+                   (n.case_insensitive ? " COLLATE \"und-x-icu\"" : "") + (n.negated ? " NOT " : " ") +
                    (n.case_insensitive ? "ILIKE " : "LIKE ") + literal(n.name) + ")";
         case K::is_null:
             return "(" + operand_sql(n.left, scope, TraitType::text) + (n.negated ? " IS NOT NULL)" : " IS NULL)");
@@ -272,8 +373,8 @@ json node_json(const PredicateNode& n) {
 
 }  // namespace
 
-std::string predicate_sql(const PredicateNode& node) {
-    return node_sql(node, Scope{"p.traits"});
+std::string predicate_sql(const PredicateNode& node, const PredicateSchema& schema) {
+    return node_sql(node, Scope{"p.traits", nullptr, &schema});
 }
 
 std::string predicate_tree_json(const PredicateNode& node) {

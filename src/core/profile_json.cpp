@@ -2,6 +2,7 @@
 #include "profile_json.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
@@ -183,15 +184,89 @@ TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitTyp
     return value_from_json(v, type ? *type : infer_type(v, name), name);
 }
 
-Profile properties_as_traits(std::string_view json_object) {
+namespace {
+
+// [+-]digits[.digits][(e|E)[+-]digits], finite: what a decimal string may be.
+std::optional<double> decimal_number(const std::string& s) {
+    std::size_t i = 0, n = s.size(), digits = 0;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; ++i) ++digits;
+    if (i < n && s[i] == '.')
+        for (++i; i < n && s[i] >= '0' && s[i] <= '9'; ++i) ++digits;
+    if (digits == 0) return std::nullopt;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        std::size_t exponent = 0;
+        if (++i < n && (s[i] == '+' || s[i] == '-')) ++i;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; ++i) ++exponent;
+        if (exponent == 0) return std::nullopt;
+    }
+    if (i != n) return std::nullopt;
+    double d = std::strtod(s.c_str(), nullptr);
+    if (!std::isfinite(d)) return std::nullopt;
+    return d;
+}
+
+TraitValue property_from_json(const json& v, TraitType type) {
+    TraitValue out;
+    switch (type) {
+        case TraitType::number:
+            if (v.is_number() && std::isfinite(v.get<double>())) {
+                out.number = v.get<double>();
+            } else if (auto d = v.is_string() ? decimal_number(v.get_ref<const std::string&>()) : std::nullopt) {
+                out.number = *d;
+            } else {
+                return {};
+            }
+            break;
+        case TraitType::text:
+            if (!v.is_string()) return {};
+            out.text = v.get<std::string>();
+            break;
+        case TraitType::boolean:
+            if (v.is_boolean()) {
+                out.boolean = v.get<bool>();
+            } else if (v.is_string() &&
+                       (v.get_ref<const std::string&>() == "true" || v.get_ref<const std::string&>() == "false")) {
+                out.boolean = v.get_ref<const std::string&>() == "true";
+            } else {
+                return {};
+            }
+            break;
+        case TraitType::timestamp: {
+            auto t = v.is_string() ? parse_property_timestamp(v.get_ref<const std::string&>()) : std::nullopt;
+            if (!t) return {};
+            out.timestamp = *t;
+            break;
+        }
+        default:
+            return {};
+    }
+    out.type = type;
+    return out;
+}
+
+}  // namespace
+
+TraitValue property_value_as(std::string_view json_value, TraitType type) {
+    json v = json::parse(json_value.begin(), json_value.end(), nullptr, false);
+    if (v.is_discarded()) return {};
+    return property_from_json(v, type);
+}
+
+Profile properties_as_traits(std::string_view json_object, const PropertyTypes& declared) {
     json v = json::parse(json_object.begin(), json_object.end(), nullptr, false);
     if (v.is_discarded() || !v.is_object()) throw Error(ErrorCode::invalid_text, "properties are not a JSON object");
     Profile out;
     for (auto it = v.begin(); it != v.end(); ++it) {
         if (it.key().empty() || it.key().size() > kMaxTraitNameBytes) continue;
+        Trait t;
+        t.name = it.key();
+        if (auto d = declared.find(t.name); d != declared.end()) {
+            t.value = property_from_json(it.value(), d->second);
+            if (t.value.type != TraitType::null) out.put(std::move(t));
+            continue;
+        }
         try {
-            Trait t;
-            t.name = it.key();
             t.value = value_from_json(it.value(), infer_type(it.value(), t.name), t.name);
             out.put(std::move(t));
         } catch (const Error&) {

@@ -8,6 +8,7 @@
 // format(p), and parse(format(p)) == p exactly.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,10 +35,21 @@ std::string profile_traits_json(const Profile& profile);
 // inferred from the JSON value pass std::nullopt. Errors name the trait.
 TraitValue parse_trait_value(std::string_view json_value, std::optional<TraitType> type, const std::string& name);
 
+// The declared types of one event type's properties (event_property_define).
+using PropertyTypes = std::map<std::string, TraitType>;
+
 // An event's properties (a JSON object) as traits, so a predicate's where
-// filter evaluates on them like on a profile. Values that are no trait type
-// (nested objects, mixed arrays) are left out. Throws on malformed JSON.
-Profile properties_as_traits(std::string_view json_object);
+// filter evaluates on them like on a profile. A declared property is read
+// as its type (property_value_as); an undeclared one as JSON gives it, and
+// values that are no trait type (nested objects, mixed arrays) are left
+// out. Throws on malformed JSON.
+Profile properties_as_traits(std::string_view json_object, const PropertyTypes& declared = {});
+
+// One property's JSON value read as a declared type, null when it does not
+// convert: a number from a JSON number or a decimal string ("3", "-2.5e3");
+// text from a string; a boolean from true/false or "true"/"false"; a
+// timestamp from an ISO 8601 string (parse_property_timestamp).
+TraitValue property_value_as(std::string_view json_value, TraitType type);
 
 // {"revenue": 14.5, ...}: the measure totals of one event type's summary.
 std::string measure_totals_json(const EventSummary& summary);

@@ -78,20 +78,27 @@ std::string format_timestamp(Micros t) {
     return buf;
 }
 
-Micros parse_timestamp(std::string_view s) {
+namespace {
+
+// lenient: a missing zone is UTC, a date alone is its midnight.
+Micros parse(std::string_view s, bool lenient) {
     std::size_t pos = 0;
     int year = digits(s, pos, 4);
     expect(s, pos, '-');
     int month = digits(s, pos, 2);
     expect(s, pos, '-');
     int day = digits(s, pos, 2);
-    if (pos >= s.size() || (s[pos] != 'T' && s[pos] != ' ')) bad("expected 'T' between date and time");
-    ++pos;
-    int hour = digits(s, pos, 2);
-    expect(s, pos, ':');
-    int minute = digits(s, pos, 2);
-    expect(s, pos, ':');
-    int second = digits(s, pos, 2);
+    bool date_only = lenient && pos == s.size();
+    int hour = 0, minute = 0, second = 0;
+    if (!date_only) {
+        if (pos >= s.size() || (s[pos] != 'T' && s[pos] != ' ')) bad("expected 'T' between date and time");
+        ++pos;
+        hour = digits(s, pos, 2);
+        expect(s, pos, ':');
+        minute = digits(s, pos, 2);
+        expect(s, pos, ':');
+        second = digits(s, pos, 2);
+    }
     Micros fraction = 0;
     if (pos < s.size() && s[pos] == '.') {
         ++pos;
@@ -104,7 +111,9 @@ Micros parse_timestamp(std::string_view s) {
         for (; n < 6; ++n) fraction *= 10;
     }
     Micros offset = 0;
-    if (pos < s.size() && s[pos] == 'Z') {
+    if (lenient && pos == s.size()) {
+        // no zone: UTC
+    } else if (pos < s.size() && s[pos] == 'Z') {
         ++pos;
     } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
         int sign = s[pos++] == '-' ? -1 : 1;
@@ -124,6 +133,20 @@ Micros parse_timestamp(std::string_view s) {
     Micros t = days * kMicrosPerDay + ((hour * 60 + minute) * 60 + second) * kMicrosPerSecond + fraction - offset;
     if (!timestamp_in_range(t)) bad("outside years 0001-9999 once converted to UTC");
     return t;
+}
+
+}  // namespace
+
+Micros parse_timestamp(std::string_view s) {
+    return parse(s, false);
+}
+
+std::optional<Micros> parse_property_timestamp(std::string_view s) {
+    try {
+        return parse(s, true);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
 }
 
 }  // namespace customer_profile::core

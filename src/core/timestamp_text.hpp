@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,10 @@ std::string format_timestamp(Micros t);
 // Accepts YYYY-MM-DD[T| ]HH:MM:SS[.f{1,6}](Z|+HH[:MM]|-HH[:MM]) for years
 // 0001-9999; throws Error(invalid_text) otherwise.
 Micros parse_timestamp(std::string_view text);
+
+// An event property declared as a timestamp (event_property_define): the
+// form above, or without a zone (UTC), or a date alone (its midnight UTC),
+// as applications send them; nullopt for anything else.
+std::optional<Micros> parse_property_timestamp(std::string_view text);
 
 }  // namespace customer_profile::core

@@ -16,6 +16,7 @@ bool stale = true;
 std::set<std::int64_t> partition_months;  // months since 2000-01 known to have a partition
 
 CachedPlan measures_plan{"SELECT event_type, property FROM customer_profile.event_measure ORDER BY 1, 2", 0, {}};
+CachedPlan property_types_plan{"SELECT event_type, property, type FROM customer_profile.event_property", 0, {}};
 CachedPlan ensure_plan{"SELECT customer_profile.event_partitions_ensure($1, $2)", 2, {TIMESTAMPTZOID, TIMESTAMPTZOID}};
 
 Oid relation_oid(const char* name) {
@@ -33,9 +34,16 @@ std::unique_ptr<BehaviorCatalog> load() {
     if (!OidIsValid(catalog->measure_relid)) return catalog;  // before 1.2
     catalog->event_relid = relation_oid("event");
     catalog->installed = true;
+    catalog->property_relid = relation_oid("event_property");  // from 1.6 on
     spi_connect();
     std::uint64_t n = spi_run(measures_plan, nullptr, nullptr, true);
     for (std::uint64_t row = 0; row < n; ++row) catalog->measures[spi_bytes(row, 1)].push_back(spi_bytes(row, 2));
+    if (OidIsValid(catalog->property_relid)) {
+        n = spi_run(property_types_plan, nullptr, nullptr, true);
+        for (std::uint64_t row = 0; row < n; ++row)
+            catalog->property_types[spi_bytes(row, 1)][spi_bytes(row, 2)] =
+                core::trait_type_from_name(spi_bytes(row, 3));
+    }
     spi_finish();
     return catalog;
 }
@@ -58,6 +66,12 @@ const std::vector<std::string>* BehaviorCatalog::measures_of(const std::string& 
     return it == measures.end() ? nullptr : &it->second;
 }
 
+const core::PropertyTypes& BehaviorCatalog::property_types_of(const std::string& event_type) const {
+    static const core::PropertyTypes none;
+    auto it = property_types.find(event_type);
+    return it == property_types.end() ? none : it->second;
+}
+
 const BehaviorCatalog& behavior_catalog() {
     if (stale || !cached) {
         cached.reset();
@@ -69,7 +83,9 @@ const BehaviorCatalog& behavior_catalog() {
 
 void behavior_catalog_invalidate(Datum, Oid relid) {
     if (relid == InvalidOid || !cached || relid == cached->event_relid) partition_months.clear();
-    if (relid == InvalidOid || !cached || !cached->installed || relid == cached->measure_relid) stale = true;
+    if (relid == InvalidOid || !cached || !cached->installed || relid == cached->measure_relid ||
+        relid == cached->property_relid || !OidIsValid(cached->property_relid))
+        stale = true;
 }
 
 void ensure_event_partitions(const std::vector<TimestampTz>& times) {

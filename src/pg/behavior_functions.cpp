@@ -192,3 +192,49 @@ CP_FUNCTION(last_seen) {
     if (s == nullptr) PG_RETURN_NULL();
     PG_RETURN_TIMESTAMPTZ(s->last_at);
 }
+
+// _event_property(value jsonb, as_type anyelement) returns anyelement: one
+// event property read as a declared type (as_type is NULL::float8, text,
+// boolean or timestamptz), converted as where filters convert it
+// (core::property_value_as); NULL when missing or when it does not convert.
+// The equivalent SQL of segment_explain reads declared properties with it.
+CP_FUNCTION(event_property) {
+    Oid type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+    cp::core::TraitType as;
+    switch (type) {
+        case FLOAT8OID:
+            as = cp::core::TraitType::number;
+            break;
+        case TEXTOID:
+            as = cp::core::TraitType::text;
+            break;
+        case BOOLOID:
+            as = cp::core::TraitType::boolean;
+            break;
+        case TIMESTAMPTZOID:
+            as = cp::core::TraitType::timestamp;
+            break;
+        default:
+            throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
+                                  "_event_property() reads float8, text, boolean or timestamptz values");
+    }
+    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    std::string json;
+    cp::pg::pg_guard([&] {
+        Jsonb* jb = PG_GETARG_JSONB_P(0);
+        json.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+    });
+    cp::core::TraitValue v = cp::core::property_value_as(json, as);
+    switch (v.type) {
+        case cp::core::TraitType::number:
+            PG_RETURN_FLOAT8(v.number);
+        case cp::core::TraitType::text:
+            return cp::pg::text_datum(v.text);
+        case cp::core::TraitType::boolean:
+            PG_RETURN_BOOL(v.boolean);
+        case cp::core::TraitType::timestamp:
+            PG_RETURN_TIMESTAMPTZ(v.timestamp);
+        default:
+            PG_RETURN_NULL();
+    }
+}

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 
+#include "behavior_catalog.hpp"
 #include "behavior_store.hpp"
 #include "boundary.hpp"
 #include "core/behavior_codec.hpp"
@@ -166,9 +167,11 @@ private:
         std::uint64_t n = spi_run(events_plan, args, nullptr, !fresh_);
         std::vector<std::string> rows;
         for (std::uint64_t row = 0; row < n; ++row) rows.push_back(spi_bytes(row, 1));
+        // Declared properties are read as their types (stay as a timestamp).
+        const core::PropertyTypes declared = behavior_catalog().property_types_of(o.name);
         double total = 0;
         for (const auto& json : rows) {
-            core::Profile properties = core::properties_as_traits(json);
+            core::Profile properties = core::properties_as_traits(json, declared);
             core::EvaluationContext c;
             c.traits = &properties;
             c.now = GetCurrentTransactionStartTimestamp();

@@ -44,23 +44,41 @@ CP_FUNCTION(segment_predicate_send) {
     return cp::pg::send_bytes(cp::pg::profile_arg(fcinfo, 0));
 }
 
-// segment_predicate_check(segment_predicate) returns boolean: true, or a
-// 22023 "type error: ..." against the declared trait types and measures.
-CP_FUNCTION(segment_predicate_check) {
-    cp::core::PredicateNode tree = cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0));
+namespace {
+
+// What the catalog declares: trait types, measures and event property types
+// (the caches outlive the call; the schema is used within it).
+cp::core::PredicateSchema declared_schema() {
     const cp::pg::TraitCatalog& traits = cp::pg::trait_catalog();
     const cp::pg::BehaviorCatalog& behavior = cp::pg::behavior_catalog();
     cp::core::PredicateSchema schema;
-    schema.trait_type = [&](const std::string& name) -> std::optional<cp::core::TraitType> {
+    schema.trait_type = [&traits](const std::string& name) -> std::optional<cp::core::TraitType> {
         auto it = traits.definitions.find(name);
         if (it == traits.definitions.end() || !it->second.type) return std::nullopt;
         return *it->second.type;
     };
-    schema.is_measure = [&](const std::string& type, const std::string& property) {
+    schema.is_measure = [&behavior](const std::string& type, const std::string& property) {
         const auto* measures = behavior.measures_of(type);
         return measures != nullptr && std::find(measures->begin(), measures->end(), property) != measures->end();
     };
-    cp::core::check_predicate(tree, schema);
+    schema.event_property_type = [&behavior](const std::string& type,
+                                             const std::string& property) -> std::optional<cp::core::TraitType> {
+        const cp::core::PropertyTypes& types = behavior.property_types_of(type);
+        auto it = types.find(property);
+        if (it == types.end()) return std::nullopt;
+        return it->second;
+    };
+    return schema;
+}
+
+}  // namespace
+
+// segment_predicate_check(segment_predicate) returns boolean: true, or a
+// 22023 "type error: ..." against the declared trait types, measures and
+// event property types.
+CP_FUNCTION(segment_predicate_check) {
+    cp::core::PredicateNode tree = cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0));
+    cp::core::check_predicate(tree, declared_schema());
     PG_RETURN_BOOL(true);
 }
 
@@ -71,9 +89,11 @@ CP_FUNCTION(segment_predicate_references) {
     return cp::pg::text_array(names, std::vector<bool>(names.size(), false));
 }
 
-// segment_predicate_sql(segment_predicate) returns text: the equivalent SQL condition over profiles p
+// segment_predicate_sql(segment_predicate) returns text: the equivalent SQL
+// condition over profiles p, reading names by their declared types
 CP_FUNCTION(segment_predicate_sql) {
-    std::string sql = cp::core::predicate_sql(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
+    cp::core::PredicateNode tree = cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0));
+    std::string sql = cp::core::predicate_sql(tree, declared_schema());
     return cp::pg::text_datum(sql);
 }
 

@@ -687,6 +687,219 @@ GRANT EXECUTE ON FUNCTION customer_profile.profile_attach_backfill(regclass, int
 -- (defect 10).
 -- ===========================================================================
 
+-- Typed event properties. A where filter reads an event's properties from
+-- JSON, which has no timestamps: `stay > timestamp '...'` on an undeclared
+-- property could never be true. A declared property is read as its type (an
+-- ISO 8601 text as a timestamp, a decimal string as a number); comparing an
+-- undeclared one with a timestamp is refused at creation
+-- (segment_predicate_check).
+CREATE TABLE customer_profile.event_property (
+    event_type text NOT NULL,
+    property text NOT NULL CHECK (octet_length(property) BETWEEN 1 AND 63),
+    type text NOT NULL CHECK (type IN ('number', 'text', 'timestamp', 'boolean')),
+    defined_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (event_type, property)
+);
+COMMENT ON TABLE customer_profile.event_property IS
+    'Declared types of event properties (event_property_define): where filters of count/sum read them as that type.';
+COMMENT ON COLUMN customer_profile.event_property.event_type IS 'The event type whose property this is.';
+COMMENT ON COLUMN customer_profile.event_property.property IS 'The property name, a key of the event''s properties.';
+COMMENT ON COLUMN customer_profile.event_property.type IS 'number, text, timestamp or boolean.';
+COMMENT ON COLUMN customer_profile.event_property.defined_at IS 'When the type was declared or last changed.';
+CREATE TRIGGER event_property_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON customer_profile.event_property FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.event_property', '');
+GRANT SELECT ON customer_profile.event_property TO customer_profile_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE ON customer_profile.event_property TO customer_profile_admin;
+
+-- The names of the segments whose predicate passes the type check now.
+CREATE FUNCTION customer_profile._segments_well_typed() RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    names text[] := '{}';
+BEGIN
+    FOR s IN SELECT g.name, g.predicate FROM customer_profile.segment g ORDER BY g.name LOOP
+        BEGIN
+            PERFORM customer_profile.segment_predicate_check(s.predicate);
+            names := names || s.name;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;  -- already ill-typed: not the caller's doing
+        END;
+    END LOOP;
+    RETURN names;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segments_well_typed() IS
+    'Internal: the segments whose predicate passes segment_predicate_check() against the current declarations.';
+
+CREATE FUNCTION customer_profile.event_property_define(event_type text, property text, type text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    before text[];
+    s record;
+    msg text;
+BEGIN
+    IF event_type IS NULL OR property IS NULL OR type IS NULL THEN
+        RAISE EXCEPTION 'event_property_define: event type, property and type are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF event_type = '' OR octet_length(event_type) > 200 OR event_type ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid event type %', quote_literal(left(event_type, 40))
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 200 bytes, no control characters.';
+    END IF;
+    IF property = '' OR octet_length(property) > 63 OR property ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid property name %', quote_literal(left(property, 40))
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 63 bytes, no control characters.';
+    END IF;
+    IF type NOT IN ('number', 'text', 'timestamp', 'boolean') THEN
+        RAISE EXCEPTION 'unknown event property type %', quote_literal(left(type, 40))
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Event property types are number, text, timestamp and boolean.';
+    END IF;
+    IF type <> 'number' AND EXISTS (SELECT 1 FROM customer_profile.event_measure m
+                                     WHERE m.event_type = event_property_define.event_type
+                                       AND m.property = event_property_define.property) THEN
+        RAISE EXCEPTION 'property "%" of event type "%" is a measure, so it is a number', property, event_type
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Measures are summed as numbers: declare it as number, or use another property.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.event_property p
+                WHERE p.event_type = event_property_define.event_type
+                  AND p.property = event_property_define.property AND p.type = event_property_define.type) THEN
+        RETURN;  -- declared so already
+    END IF;
+    -- A new or changed type must not break a segment that reads the
+    -- property: check them all before and after (segments are few).
+    before := customer_profile._segments_well_typed();
+    INSERT INTO customer_profile.event_property AS p (event_type, property, type)
+    VALUES (event_property_define.event_type, event_property_define.property, event_property_define.type)
+    ON CONFLICT ON CONSTRAINT event_property_pkey DO UPDATE SET type = EXCLUDED.type, defined_at = now();
+    FOR s IN SELECT g.name, g.predicate FROM customer_profile.segment g WHERE g.name = ANY (before) ORDER BY g.name LOOP
+        BEGIN
+            PERFORM customer_profile.segment_predicate_check(s.predicate);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            RAISE EXCEPTION 'declaring property "%" of event type "%" as % would break segment "%": %',
+                            property, event_type, type, s.name, msg
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Change or drop that segment first (segment_alter, segment_drop).';
+        END;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.event_property_define(text, text, text) IS
+    'Declares the type of an event property (number, text, timestamp or boolean): where filters of count/sum then read it as that type, e.g. an ISO 8601 date as a timestamp.';
+REVOKE ALL ON FUNCTION customer_profile.event_property_define(text, text, text),
+              customer_profile._segments_well_typed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._segments_well_typed() TO customer_profile_reader;
+GRANT EXECUTE ON FUNCTION customer_profile.event_property_define(text, text, text),
+                          customer_profile._segments_well_typed() TO customer_profile_admin;
+
+-- A measure is summed as a number: a property declared with another type
+-- cannot become one.
+CREATE OR REPLACE FUNCTION customer_profile.event_measure_define(event_type text, property text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    declared text;
+BEGIN
+    IF event_type IS NULL OR property IS NULL THEN
+        RAISE EXCEPTION 'event_measure_define: event type and property are required'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF event_type = '' OR octet_length(event_type) > 200 OR event_type ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid event type %', quote_literal(left(event_type, 40))
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 200 bytes, no control characters.';
+    END IF;
+    IF property = '' OR octet_length(property) > 63 OR property ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid property name %', quote_literal(left(property, 40))
+            USING ERRCODE = 'invalid_parameter_value', HINT = '1 to 63 bytes, no control characters.';
+    END IF;
+    SELECT p.type INTO declared FROM customer_profile.event_property p
+     WHERE p.event_type = event_measure_define.event_type AND p.property = event_measure_define.property;
+    IF declared IS NOT NULL AND declared <> 'number' THEN
+        RAISE EXCEPTION 'property "%" of event type "%" is declared as %, not as a number', property, event_type, declared
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A measure is summed as a number: declare the property as number first (event_property_define).';
+    END IF;
+    INSERT INTO customer_profile.event_measure AS m (event_type, property)
+    VALUES (event_measure_define.event_type, event_measure_define.property)
+    ON CONFLICT ON CONSTRAINT event_measure_pkey DO NOTHING;
+END
+$$;
+
+-- One declared event property read as its type, for the equivalent SQL of
+-- segment_explain: _event_property(e.properties -> 'stay', NULL::timestamptz).
+CREATE FUNCTION customer_profile._event_property(value jsonb, as_type anyelement) RETURNS anyelement
+    AS 'MODULE_PATHNAME', 'cp_event_property' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._event_property(jsonb, anyelement) IS
+    'Internal: an event property value read as the type of as_type (float8, text, boolean, timestamptz) as where filters read declared properties; NULL when it does not convert.';
+REVOKE ALL ON FUNCTION customer_profile._event_property(jsonb, anyelement) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._event_property(jsonb, anyelement)
+    TO customer_profile_reader, customer_profile_admin;
+
+-- The equivalent SQL reads names by their declared types (a text[] trait
+-- compared with = / <> / IN tests containment; a declared event property
+-- goes through _event_property) and runs ILIKE under COLLATE "und-x-icu",
+-- as the evaluator folds case: it reads the catalog, so STABLE.
+CREATE OR REPLACE FUNCTION customer_profile._segment_predicate_sql(predicate customer_profile.segment_predicate)
+    RETURNS text
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_sql' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- Segments stored by 1.5 that the checks of 1.6 would have refused are kept
+-- (they may be fixed with event_property_define or segment_alter), and named
+-- in a warning: a predicate comparing an undeclared event property with a
+-- timestamp, or one reading a lower-case name where only a mixed-case trait
+-- exists (an unquoted lastVisit was folded to lastvisit).
+DO $upgrade$
+DECLARE
+    s record;
+    msg text;
+    folded text;
+BEGIN
+    FOR s IN SELECT g.name, g.predicate FROM customer_profile.segment g ORDER BY g.name LOOP
+        BEGIN
+            PERFORM customer_profile.segment_predicate_check(s.predicate);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            RAISE WARNING 'segment "%" does not pass the type check of version 1.6: %', s.name, msg
+                USING HINT = 'Fix it with segment_alter(), or declare the event property with event_property_define().';
+        END;
+    END LOOP;
+    FOR s IN
+        WITH mixed AS (
+            SELECT d.name FROM customer_profile.trait_definition d WHERE d.name <> lower(d.name)
+            UNION SELECT DISTINCT o.trait FROM customer_profile.trait_observation o WHERE o.trait <> lower(o.trait)),
+        reads AS (
+            SELECT g.name AS segment, r.value #>> '{}' AS trait
+              FROM customer_profile.segment g,
+                   jsonb_path_query(customer_profile._segment_predicate_tree(g.predicate),
+                                    'strict $.**.trait') AS r(value)
+            UNION
+            SELECT g.name, r.value #>> '{}'
+              FROM customer_profile.segment g,
+                   jsonb_path_query(customer_profile._segment_predicate_tree(g.predicate),
+                                    'strict $.**.has') AS r(value))
+        SELECT r.segment, r.trait, string_agg(DISTINCT m.name, ', ') AS spelled
+          FROM reads r JOIN mixed m ON lower(m.name) = r.trait
+         WHERE NOT EXISTS (SELECT 1 FROM mixed x WHERE x.name = r.trait)
+           AND NOT EXISTS (SELECT 1 FROM customer_profile.trait_definition d WHERE d.name = r.trait)
+         GROUP BY r.segment, r.trait ORDER BY 1, 2
+    LOOP
+        RAISE WARNING 'segment "%" reads trait %, but only % exists: an unquoted name was folded to lower case',
+                      s.segment, s.trait, s.spelled
+            USING HINT = pg_catalog.format('Write the name in double quotes in the predicate, e.g. "%s", and segment_alter() it.',
+                                           split_part(s.spelled, ', ', 1));
+    END LOOP;
+END
+$upgrade$;
+
 -- ===========================================================================
 -- Workers: a database that does not exist yet is logged once, then retried
 -- with back-off (defect 14).

@@ -7,7 +7,9 @@
 // from a client): refused with core::Error or decoded to a tree whose
 // re-encoding (what recv stores) is canonical and decodes to the same tree.
 // Text is also parsed as a value expression, which must re-parse from its
-// normalized form. Anything else (a crash, a sanitizer
+// normalized form. Trees are also type-checked and written as SQL against a
+// schema declaring trait and event property types, and evaluated on traits
+// that need Unicode case folding (ILIKE). Anything else (a crash, a sanitizer
 // report, another exception, a broken round trip) is a finding.
 #include <cstdint>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/predicate_check.hpp"
 #include "core/predicate_codec.hpp"
 #include "core/predicate_eval.hpp"
 #include "core/predicate_format.hpp"
@@ -46,6 +49,16 @@ const Profile& sample_profile() {
         t.value.type = TraitType::number;
         t.value.number = 250;
         p.put(t);
+        t.name = "city";
+        t.value = {};
+        t.value.type = TraitType::text;
+        t.value.text = "ΣΑΣ İstanbul Zürich ǅ";
+        p.put(t);
+        t.name = "tags";
+        t.value = {};
+        t.value.type = TraitType::text_array;
+        t.value.array = {"blue", "ΣΑΣ"};
+        p.put(t);
         t.name = "signup_at";
         t.value = {};
         t.value.type = TraitType::timestamp;
@@ -66,6 +79,27 @@ const Behavior& sample_behavior() {
     return b;
 }
 
+const PredicateSchema& sample_schema() {
+    static const PredicateSchema s = [] {
+        PredicateSchema s;
+        s.trait_type = [](const std::string& name) -> std::optional<TraitType> {
+            if (name == "tier" || name == "city") return TraitType::text;
+            if (name == "ltv") return TraitType::number;
+            if (name == "tags") return TraitType::text_array;
+            return std::nullopt;
+        };
+        s.is_measure = [](const std::string&, const std::string& property) { return property == "revenue"; };
+        s.event_property_type = [](const std::string&, const std::string& property) -> std::optional<TraitType> {
+            if (property == "stay") return TraitType::timestamp;
+            if (property == "n") return TraitType::number;
+            if (property == "c") return TraitType::text;
+            return std::nullopt;
+        };
+        return s;
+    }();
+    return s;
+}
+
 void exercise(const PredicateNode& tree) {
     EvaluationContext c;
     c.traits = &sample_profile();
@@ -78,6 +112,12 @@ void exercise(const PredicateNode& tree) {
     (void)evaluate(tree, c);
     (void)next_change(tree, c);
     (void)predicate_sql(tree);
+    (void)predicate_sql(tree, sample_schema());
+    try {
+        check_predicate(tree, sample_schema());
+    } catch (const Error&) {
+        // refused: fine
+    }
     (void)predicate_tree_json(tree);
     (void)predicate_dependencies(tree);
     (void)referenced_segments(tree);

@@ -3,7 +3,10 @@
 // (profile_recv). Text must be refused with core::Error or parse into a
 // profile whose text form parses back to the same profile and whose binary
 // form decodes to it; accepted binary must re-encode to the same bytes
-// (the decoder accepts only the canonical form). Anything else is a finding.
+// (the decoder accepts only the canonical form). Text is also read as event
+// properties (where filters), declared and undeclared: a value of the
+// declared type or null, never an exception for a JSON value. Anything else
+// is a finding.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,6 +36,19 @@ void exercise(const Profile& p) {
     }
 }
 
+// An event's properties, as a where filter reads them.
+void fuzz_properties(std::string_view json) {
+    for (TraitType type : {TraitType::number, TraitType::text, TraitType::boolean, TraitType::timestamp}) {
+        TraitValue v = property_value_as(json, type);
+        require(v.type == type || v.type == TraitType::null, "a property converts to another type");
+    }
+    try {
+        (void)properties_as_traits(json, {{"stay", TraitType::timestamp}, {"n", TraitType::number}});
+    } catch (const Error&) {
+        // not a JSON object: refused
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -49,6 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         exercise(p);
         return 0;
     }
+    fuzz_properties(input);
     Profile p;
     try {
         p = parse_profile_json(input);

@@ -106,3 +106,106 @@ TEST(PredicateCheck, ListsWhatAPredicateReads) {
     EXPECT_EQ(format_predicate(cheapest_first(parse_predicate("consent(a) AND tier = 'x'"))),
               "tier = 'x' AND consent(a)");
 }
+
+// JSON has no timestamps: an undeclared event property compared with one
+// could never match. Refused at creation, with a hint to declare it.
+TEST(PredicateCheck, UndeclaredEventPropertyComparedWithATimestampIsRefused) {
+    const char* refused[] = {
+        "count(booking where stay > timestamp '2027-01-01T00:00:00Z' within 30 days) > 0",
+        "count(booking where stay BETWEEN timestamp '2027-01-01T00:00:00Z' AND timestamp '2028-01-01T00:00:00Z') > 0",
+        "count(booking where stay IN (timestamp '2027-01-01T00:00:00Z')) > 0",
+        "count(booking where timestamp '2027-01-01T00:00:00Z' <= stay) > 0",
+        "count(booking where NOT (nights > 2 OR stay = timestamp '2027-01-01T00:00:00Z')) > 0"};
+    for (const char* text : refused)
+        EXPECT_EQ(check_error(text),
+                  "type error: property \"stay\" of event type \"booking\" is compared with a timestamp, but it is "
+                  "not declared as one: its JSON value is text, a number or a boolean, so the comparison could "
+                  "never be true")
+            << text;
+    try {
+        check_predicate(parse_predicate("count(\"it's\" where \"o'k\" > timestamp '2027-01-01T00:00:00Z') > 0"), {});
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::invalid_parameter);
+        EXPECT_EQ(
+            e.hint(),
+            "Declare its type first: SELECT customer_profile.event_property_define('it''s', 'o''k', 'timestamp');");
+    }
+    // A trait compared with a timestamp is fine: traits can hold timestamps.
+    EXPECT_EQ(check_error("anything > timestamp '2027-01-01T00:00:00Z'"), "ok");
+}
+
+// The equivalent SQL reads values as the evaluator does: a text[] trait
+// compared with = / <> / IN tests containment (undeclared: when its JSON
+// value is an array), and ILIKE folds case under COLLATE "und-x-icu".
+TEST(PredicateSql, ReadsTextArraysAsArraysAndFoldsIlikeUnderIcu) {
+    EXPECT_EQ(predicate_sql(parse_predicate("tags IN ('blue')")),
+              "(CASE WHEN jsonb_typeof(p.traits -> 'tags') = 'array' THEN (((p.traits -> 'tags') @> "
+              "jsonb_build_array('blue'))) ELSE ((p.traits ->> 'tags') IN ('blue')) END)");
+    EXPECT_EQ(predicate_sql(parse_predicate("tags NOT IN ('blue', NULL)")),
+              "(CASE WHEN jsonb_typeof(p.traits -> 'tags') = 'array' THEN NOT (((p.traits -> 'tags') @> "
+              "jsonb_build_array('blue')) OR NULL) ELSE ((p.traits ->> 'tags') NOT IN ('blue', NULL)) END)");
+    EXPECT_EQ(predicate_sql(parse_predicate("tags <> 'blue'")),
+              "(CASE WHEN jsonb_typeof(p.traits -> 'tags') = 'array' THEN NOT ((p.traits -> 'tags') @> "
+              "jsonb_build_array('blue')) ELSE ((p.traits ->> 'tags') <> 'blue') END)");
+    EXPECT_EQ(predicate_sql(parse_predicate("email ILIKE '%.EDU' AND email NOT LIKE 'x%'")),
+              "(((p.traits ->> 'email') COLLATE \"und-x-icu\" ILIKE '%.EDU') AND ((p.traits ->> 'email') NOT LIKE "
+              "'x%'))");
+    // Declared types: a text[] is always an array, other types never are.
+    PredicateSchema s = schema();
+    EXPECT_EQ(predicate_sql(parse_predicate("interests IN ('yoga', 'chess') AND tier = 'gold'"), s),
+              "((((p.traits -> 'interests') @> jsonb_build_array('yoga')) OR ((p.traits -> 'interests') @> "
+              "jsonb_build_array('chess'))) AND ((p.traits ->> 'tier') = 'gold'))");
+    EXPECT_EQ(predicate_sql(parse_predicate("'yoga' = interests"), s),
+              "((p.traits -> 'interests') @> jsonb_build_array('yoga'))");
+    // Two traits, one declared: both read as the declared type.
+    EXPECT_EQ(predicate_sql(parse_predicate("ltv >= score AND score < ltv"), s),
+              "((((p.traits ->> 'ltv')::numeric) >= ((p.traits ->> 'score')::numeric)) AND "
+              "(((p.traits ->> 'score')::numeric) < ((p.traits ->> 'ltv')::numeric)))");
+}
+
+// A declared event property is read through _event_property(), which
+// converts as the evaluator does; an undeclared one as before.
+TEST(PredicateSql, ReadsDeclaredEventPropertiesByTheirType) {
+    PredicateSchema s = schema();
+    s.event_property_type = [](const std::string& type, const std::string& property) -> std::optional<TraitType> {
+        if (type != "booking") return std::nullopt;
+        if (property == "stay") return TraitType::timestamp;
+        if (property == "nights" || property == "price") return TraitType::number;
+        if (property == "channel") return TraitType::text;
+        return std::nullopt;
+    };
+    const char* text =
+        "sum(booking.price where stay > timestamp '2027-01-01T00:00:00Z' AND nights >= 3 AND channel ILIKE 'w%' AND "
+        "other = 'x') > 0";
+    EXPECT_EQ(check_error(text), "type error: \"price\" is not a declared measure of event type \"booking\"");
+    s.is_measure = [](const std::string&, const std::string&) { return true; };
+    check_predicate(parse_predicate(text), s);
+    EXPECT_EQ(predicate_sql(parse_predicate(text), s),
+              "((SELECT coalesce(sum(customer_profile._event_property(e.properties -> 'price', NULL::float8)), 0) "
+              "FROM customer_profile.identity i JOIN customer_profile.event e ON e.identity_id = i.identity_id WHERE "
+              "i.profile_id = p.profile_id AND e.event_type = 'booking' AND "
+              "(((customer_profile._event_property(e.properties -> 'stay', NULL::timestamptz) > timestamptz "
+              "'2027-01-01T00:00:00.000000Z') AND (customer_profile._event_property(e.properties -> 'nights', "
+              "NULL::float8) >= 3) AND (customer_profile._event_property(e.properties -> 'channel', NULL::text) "
+              "COLLATE \"und-x-icu\" ILIKE 'w%') AND (CASE WHEN jsonb_typeof(e.properties -> 'other') = 'array' THEN "
+              "((e.properties -> 'other') @> jsonb_build_array('x')) ELSE ((e.properties ->> 'other') = 'x') END)))) "
+              "> 0)");
+    // Declared: compared with values of its type only.
+    auto error = [&](const char* t) -> std::string {
+        try {
+            check_predicate(parse_predicate(t), s);
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "ok";
+    };
+    EXPECT_EQ(error("count(booking where stay > 5) > 0"), "type error: stay is timestamp but the literal is number");
+    EXPECT_EQ(error("count(booking where nights = '3') > 0"), "type error: nights is number but '3' is text");
+    EXPECT_EQ(error("count(booking where channel LIKE 'w%' AND stay IS NULL) > 0"), "ok");
+    EXPECT_EQ(error("count(booking where nights LIKE '1%') > 0"),
+              "type error: LIKE and ILIKE need text, but nights is number");
+    // The same names on another event type are undeclared there.
+    EXPECT_EQ(error("count(visit where stay > timestamp '2027-01-01T00:00:00Z') > 0").substr(0, 44),
+              "type error: property \"stay\" of event type \"v");
+}

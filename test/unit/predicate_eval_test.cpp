@@ -116,6 +116,27 @@ TEST_F(PredicateEval, LikeAndIlike) {
     EXPECT_FALSE(like_match(std::string(20000, 'a'), std::string(50, '%') + "b", false));
 }
 
+// ILIKE is LIKE on the lower case of both sides, as PostgreSQL runs it under
+// COLLATE "und-x-icu" (ICU's full lower-case mapping, root locale), so the
+// equivalent SQL of segment_explain finds the same people.
+TEST_F(PredicateEval, IlikeFoldsAllOfUnicode) {
+    EXPECT_EQ(eval("city ILIKE 'zÜRICH'"), Truth::true_);
+    EXPECT_EQ(eval("city NOT ILIKE 'ZÜRICH'"), Truth::false_);
+    EXPECT_EQ(eval("city LIKE 'zürich'"), Truth::false_);  // LIKE keeps case
+    EXPECT_TRUE(like_match("ÉVRY", "évry", true));
+    EXPECT_TRUE(like_match("évry", "ÉVRY", true));
+    EXPECT_TRUE(like_match("ÉCOLE", "_cole", true));  // _ is one character after folding too
+    EXPECT_TRUE(like_match("ΣΟΦΊΑ", "σοφία", true));
+    EXPECT_TRUE(like_match("ДОБРО ПОЖАЛОВАТЬ", "добро%", true));
+    EXPECT_TRUE(like_match("ǅemal", "ǆemal", true));              // a title-case letter
+    EXPECT_TRUE(like_match("ΣΑΣ", "σας", true));                  // a final capital sigma lowers to ς
+    EXPECT_FALSE(like_match("ΣΑΣ", "σασ", true));                 // as lower('ΣΑΣ' COLLATE "und-x-icu") = 'σας'
+    EXPECT_TRUE(like_match("İstanbul", "i\u0307stanbul", true));  // U+0130 lowers to i + U+0307
+    EXPECT_FALSE(like_match("straße", "STRASSE", true));          // lower case, not case folding
+    EXPECT_TRUE(like_match("50% OFF", "50\\% off", true));
+    EXPECT_FALSE(like_match("ÉVRY", "évry", false));
+}
+
 TEST_F(PredicateEval, BehaviorWindowsAndLastSeen) {
     EXPECT_EQ(eval("count(purchase within 30 days) >= 2"), Truth::true_);
     EXPECT_EQ(eval("count(purchase within 7 days) = 1"), Truth::true_);
