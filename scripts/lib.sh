@@ -8,7 +8,7 @@ PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # several checkouts can install and test side by side.
 PG_BIN=${CP_PG_BIN:-/usr/lib/postgresql/15/bin}
 REQUIRED_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libpqxx-dev libipc-run-perl
-    libphonenumber-dev libre2-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev cmake g++ make pkg-config clang-format
+    libphonenumber-dev libre2-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev cmake g++ make pkg-config clang-format
     clang libclang-rt-14-dev)
 
 # Runs a command as root: directly when we are root, else through sudo.
