@@ -71,3 +71,14 @@ SELECT profile_segment(:anon, 'known_visitors') AS before_login;
 SELECT resolve_identity('{"cookie": "ck-9", "email": "dee@x.com"}') = :anon AS same_profile;
 SELECT profile_segment(:anon, 'known_visitors') AS after_login;
 SELECT * FROM regress.membership_drift();
+
+-- A new profile enters the segments an empty profile matches.
+SELECT segment_create('no_orders', 'NOT (count(order) >= 1)') > 0 AS created;
+SELECT * FROM segment_refresh('no_orders');
+SELECT resolve_identity('{"cookie": "ck-new"}') AS newcomer \gset
+SELECT profile_segment(:newcomer, 'no_orders') AS live, EXISTS (SELECT 1 FROM segment_membership m JOIN segment s USING (segment_id)
+        WHERE m.profile_id = :newcomer AND s.name = 'no_orders' AND m.exited_at IS NULL) AS stored;
+SELECT * FROM regress.membership_drift();
+-- Consent given with an array of values for a namespace.
+SELECT consent_set('{"cookie": ["ck-new", "ck-other"]}', 'email_marketing', true, 'web') = :newcomer AS consent_recorded;
+SELECT profile_consent(:newcomer, 'email_marketing') AS granted;

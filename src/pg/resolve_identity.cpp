@@ -261,14 +261,17 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
         recompute_profile_traits(survivor, nullptr);
         // The merged-away profiles leave their segments (they resolve to the survivor now).
         stream_deleted_profiles(plan.merged_profiles);
-    } else if (plan.survivor != 0 && std::any_of(plan.attach.begin(), plan.attach.end(),
-                                                 [&](int i) { return input.identifiers[i].ns->is_known; })) {
-        // A known identifier joined an existing profile: `known` may have changed.
-        ProfileChange change;
-        change.profiles.push_back(survivor);
-        change.everything = true;
-        stream_segments(change);
     }
+    // New profiles enter the segments an empty profile matches (NOT count(...),
+    // anonymous, ...); a known identifier joining an existing profile may
+    // change `known`. Both re-evaluate every segment.
+    ProfileChange created;
+    created.profiles = fresh;
+    created.everything = true;
+    if (plan.merged_profiles.empty() && plan.survivor != 0 &&
+        std::any_of(plan.attach.begin(), plan.attach.end(), [&](int i) { return input.identifiers[i].ns->is_known; }))
+        created.profiles.push_back(survivor);
+    stream_segments(created);
     // The call is about its strongest identifier: answer with that
     // identifier's profile, even when a guard rail kept it out of the survivor
     // (a second crm_id sharing a family email is its own person).

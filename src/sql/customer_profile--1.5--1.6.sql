@@ -120,6 +120,57 @@ CREATE OR REPLACE VIEW customer_profile.customer_value AS
           FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior, m.r || m.c))
                WITH ORDINALITY AS t(v, i)) x;
 
+-- consent_set finds the identifier to keep the statement on among arrays of
+-- values too (it raised 23502 for {"cookie": ["a", "b"]}).
+CREATE OR REPLACE FUNCTION customer_profile.consent_set(identities jsonb, purpose text, granted boolean, source text,
+                                                        observed_at timestamptz DEFAULT now())
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pid bigint;
+    carrier bigint;
+BEGIN
+    IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid consent purpose %', coalesce(quote_literal(left(purpose, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter (e.g. email_marketing).';
+    END IF;
+    IF granted IS NULL OR source IS NULL OR observed_at IS NULL THEN
+        RAISE EXCEPTION 'granted, source and observed_at are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(source) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a source of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (observed_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59+00') THEN
+        RAISE EXCEPTION 'observed_at must be within years 0001-9999' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    pid := customer_profile.resolve_identity(identities, consent_set.source);
+    IF pid IS NULL THEN
+        RAISE EXCEPTION 'no usable identifier in %', identities USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The statement is kept on the first of the given identifiers (by namespace) that is stored.
+    -- A namespace may hold an array of values (as resolve_identity takes
+    -- them); blocked or malformed values are skipped, as resolution skipped them.
+    SELECT i.identity_id INTO carrier
+      FROM jsonb_each(identities) e
+     CROSS JOIN LATERAL jsonb_array_elements_text(
+               CASE jsonb_typeof(e.value) WHEN 'array' THEN e.value ELSE jsonb_build_array(e.value) END) AS v(value)
+      JOIN customer_profile.identity i ON i.value_hash = customer_profile._identity_hash_or_null(e.key, v.value)
+     WHERE i.profile_id = pid
+     ORDER BY e.key, v.value LIMIT 1;
+    INSERT INTO customer_profile.consent (identity_id, purpose, granted, source, observed_at)
+    VALUES (carrier, consent_set.purpose, consent_set.granted, consent_set.source, consent_set.observed_at);
+    -- Held until commit, as a trait or event change holds it: a concurrent
+    -- refresh, merge or erasure of the profile waits and then sees the
+    -- membership this may change.
+    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = pid FOR NO KEY UPDATE;
+    PERFORM customer_profile._segment_stream(ARRAY[pid], 'consent:' || consent_set.purpose);
+    RETURN pid;
+END
+$$;
+
 -- ===========================================================================
 -- Erasure and identifier removal: match by namespace and normalized value,
 -- never by substring; removed identifiers take their events along
