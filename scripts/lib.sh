@@ -44,8 +44,12 @@ cluster_user() {
     if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi
 }
 
+# As root, from /: the project may live where the cluster user cannot enter
+# (a clone in /root, mode 0700), and a PostgreSQL 15 program started from such
+# a directory warns "could not change directory" on stderr after finding its
+# own path, which breaks TAP's poll_query_until. Pass absolute paths.
 as_cluster_user() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # Starts a throwaway cluster on a private socket directory and port.
