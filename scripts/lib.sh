@@ -44,8 +44,12 @@ cluster_user() {
     if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi
 }
 
+# As root, from /: the project may live where the cluster user cannot enter
+# (a clone in /root, mode 0700), and a PostgreSQL 15 program started from such
+# a directory warns "could not change directory" on stderr after finding its
+# own path, which breaks TAP's poll_query_until. Pass absolute paths.
 as_cluster_user() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # Starts a throwaway cluster on a private socket directory and port.
@@ -75,4 +79,46 @@ stop_cluster() {
         rm -rf "$CLUSTER_DIR"
     fi
     CLUSTER_DIR=
+}
+
+# Runs TAP files of test/tap (names) with PostgreSQL::Test::Cluster, which
+# refuses root: as the cluster user, from a copy of test/tap it owns. Sets
+# TAP_FILES and TAP_FAILED; the prove output goes to $1 and to stdout.
+#
+# As root, prove starts from a directory the cluster user cannot enter, the
+# way a clone in /root (mode 0700) does, so that every run meets that case:
+# a PostgreSQL 15 program started there warns "could not change directory"
+# on stderr, which poll_query_until reads as a failure (each poll then waits
+# its whole timeout: the run took an hour).
+run_tap() {
+    local log=$1 tap_dir unenterable rc=0 stderr pgxs_dir files=()
+    shift
+    TAP_FILES=$#
+    TAP_FAILED=0
+    tap_dir=$(mktemp -d /tmp/customer_profile_tap.XXXXXX)
+    cp -r "$PROJECT_ROOT/test/tap" "$tap_dir/"
+    for f in "$@"; do files+=("$tap_dir/tap/$f"); done
+    [ "$(id -u)" -eq 0 ] && chown -R postgres: "$tap_dir"
+    unenterable=$(mktemp -d /tmp/customer_profile_root_only.XXXXXX)
+    chmod 700 "$unenterable"
+    pgxs_dir=$(dirname "$("$PG_BIN/pg_config" --pgxs)")
+    # A program that writes to stderr as the cluster user fails every file
+    # in seconds instead of one poll timeout after another.
+    stderr=$(cd "$unenterable" && as_cluster_user "$PG_BIN/psql" --version 2>&1 >/dev/null || true)
+    if [ -n "$stderr" ]; then
+        echo "psql run as $(cluster_user) writes to stderr, which breaks PostgreSQL::Test::Cluster: $stderr" | tee "$log"
+        rc=1
+    else
+        (cd "$unenterable" && as_cluster_user env PATH="$PG_BIN:$PATH" TESTDIR="$tap_dir" \
+            PG_REGRESS="$pgxs_dir/../test/regress/pg_regress" \
+            prove -I "$pgxs_dir/../test/perl" "${files[@]}") >"$log" 2>&1 || rc=$?
+        cat "$log"
+    fi
+    TAP_FAILED=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* test programs.*/\1/p' "$log")
+    TAP_FAILED=${TAP_FAILED:-0}
+    if [ "$rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then TAP_FAILED=$TAP_FILES; fi
+    if [ "$TAP_FAILED" -gt 0 ]; then
+        find "$tap_dir/tmp_check/log" -name '*.log' -exec tail -30 {} \; 2>/dev/null || true
+    fi
+    rm -rf "$tap_dir" "$unenterable"
 }

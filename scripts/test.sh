@@ -74,23 +74,8 @@ integration soak "soak with cancelled queries and terminated backends, then a fu
 stop_cluster
 
 echo "== TAP tests (PostgreSQL::Test::Cluster: restarts, crash recovery)"
-# TAP clusters refuse root: run from a copy owned by the cluster user.
-TAP_DIR=$(mktemp -d /tmp/customer_profile_tap.XXXXXX)
-cp -r test/tap "$TAP_DIR/"
-[ "$(id -u)" -eq 0 ] && chown -R postgres: "$TAP_DIR"
-tap_rc=0
-as_cluster_user env PATH="$PG_BIN:$PATH" TESTDIR="$TAP_DIR" PG_REGRESS="$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress" \
-    prove -I "$(dirname "$(pg_config --pgxs)")/../test/perl" "$TAP_DIR"/tap/*.pl >"$LOGS/tap.log" 2>&1 || tap_rc=$?
-cat "$LOGS/tap.log"
-tap_files=$(ls test/tap/*.pl | wc -l)
-tap_failed=$(sed -n 's/^Failed \([0-9]*\)\/[0-9]* test programs.*/\1/p' "$LOGS/tap.log")
-tap_failed=${tap_failed:-0}
-if [ "$tap_rc" -ne 0 ] && [ "$tap_failed" -eq 0 ]; then tap_failed=$tap_files; fi
-if [ "$tap_failed" -gt 0 ]; then
-    find "$TAP_DIR/tmp_check/log" -name '*.log' -exec tail -30 {} \; 2>/dev/null || true
-fi
-count $((tap_files - tap_failed)) "$tap_failed"
-rm -rf "$TAP_DIR"
+run_tap "$LOGS/tap.log" $(cd test/tap && ls *.pl)
+count $((TAP_FILES - TAP_FAILED)) "$TAP_FAILED"
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

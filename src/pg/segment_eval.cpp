@@ -271,10 +271,17 @@ CP_FUNCTION(segment_evaluate_all) {
     cp::pg::spi_connect();
     bool parallel_function = false;
     cp::pg::pg_guard([&] {
-        parallel_function = OidIsValid(DatumGetObjectId(DirectFunctionCall1(
-            to_regprocedure,
-            CStringGetTextDatum("customer_profile._segment_matches_columns(bigint, customer_profile.profile, bytea, "
-                                "customer_profile.segment_predicate)"))));
+        // to_regprocedure() returns NULL for a missing function, which
+        // DirectFunctionCall1 turned into "function ... returned NULL": with
+        // this library, segment_refresh() of a 1.3 install always failed.
+        LOCAL_FCINFO(call, 1);
+        InitFunctionCallInfoData(*call, nullptr, 1, InvalidOid, nullptr, nullptr);
+        call->args[0].value = CStringGetTextDatum(
+            "customer_profile._segment_matches_columns(bigint, customer_profile.profile, bytea, "
+            "customer_profile.segment_predicate)");
+        call->args[0].isnull = false;
+        Datum oid = to_regprocedure(call);
+        parallel_function = !call->isnull && OidIsValid(DatumGetObjectId(oid));
     });
     std::vector<std::int64_t> members;
     if (parallel_function && OidIsValid(predicate_type)) {

@@ -8,6 +8,16 @@
 // in tables only (the inbox itself and worker_state), so a restarted worker
 // simply continues: an event is removed from the inbox in the transaction
 // that applies it.
+//
+// The databases of customer_profile.worker_databases get their workers
+// through a launcher each: connecting to a database that does not exist is
+// a FATAL, which the postmaster would repeat every restart delay. A
+// launcher connects to no database, reads pg_database, and when the
+// database is there (and accepts connections) registers the worker for it
+// (a dynamic worker: it survives crash restarts like a static one, and exits
+// for good on SIGTERM) and exits 0, which unregisters the launcher. Until
+// then it logs the missing database once and looks again after 1 s, 2 s,
+// 4 s ... up to 30 s.
 #include <algorithm>
 
 #include "guc.hpp"
@@ -27,6 +37,8 @@ void handle_sigterm(SIGNAL_ARGS) {
 }
 
 constexpr int kRestartSeconds = 5;
+constexpr long kLauncherFirstRetryMs = 1000;
+constexpr long kLauncherMaxRetryMs = 30000;
 constexpr long kHeartbeatMs = 1000;
 constexpr long kWindowsIntervalMs = 1000;  // how often due segment windows are re-evaluated
 
@@ -39,6 +51,50 @@ void fill_worker(BackgroundWorker* w, const char* database_label) {
     snprintf(w->bgw_function_name, BGW_MAXLEN, "cp_worker_main");
     snprintf(w->bgw_type, BGW_MAXLEN, "customer_profile worker");
     snprintf(w->bgw_name, BGW_MAXLEN, "customer_profile worker for %s", database_label);
+}
+
+// A launcher waits for one database of customer_profile.worker_databases
+// (named in bgw_extra), without a database connection of its own.
+void fill_launcher(BackgroundWorker* w, const char* database_name) {
+    memset(w, 0, sizeof *w);
+    w->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    w->bgw_start_time = BgWorkerStart_RecoveryFinished;
+    w->bgw_restart_time = kRestartSeconds;
+    snprintf(w->bgw_library_name, BGW_MAXLEN, "customer_profile");
+    snprintf(w->bgw_function_name, BGW_MAXLEN, "cp_launcher_main");
+    snprintf(w->bgw_type, BGW_MAXLEN, "customer_profile launcher");
+    snprintf(w->bgw_name, BGW_MAXLEN, "customer_profile launcher for %s", database_name);
+    w->bgw_main_arg = ObjectIdGetDatum(InvalidOid);
+    snprintf(w->bgw_extra, BGW_EXTRALEN, "%s", database_name);
+}
+
+enum class DatabaseState { missing, closed, ready };
+
+// Whether a database exists and accepts connections. From a process
+// connected to no database, with a heap scan of the shared catalog
+// pg_database as the autovacuum launcher does: opening one of its indexes
+// (get_database_oid, the syscache) may read pg_class, which needs a
+// database (e.g. right after a crash restart removed the relcache init file).
+DatabaseState database_state(const char* name, Oid* database) {
+    DatabaseState state = DatabaseState::missing;
+    *database = InvalidOid;
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    (void)GetTransactionSnapshot();
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    HeapTuple tuple;
+    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        auto* db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+        if (strcmp(NameStr(db->datname), name) != 0) continue;
+        *database = db->oid;
+        state = db->datallowconn ? DatabaseState::ready : DatabaseState::closed;
+        break;
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    CommitTransactionCommand();
+    return state;
 }
 
 // Runs one statement in its own transaction; returns SPI_processed, or -1
@@ -244,6 +300,46 @@ void worker_loop() {
     }
 }
 
+// The launcher's loop: waits for the database, starts its worker, returns.
+void launcher_loop(const char* name) {
+    long retry_ms = kLauncherFirstRetryMs;
+    bool logged_no_slot = false;
+    DatabaseState logged = DatabaseState::ready;  // the last state logged
+    while (!got_sigterm) {
+        Oid database = InvalidOid;
+        DatabaseState state = database_state(name, &database);
+        if (state == DatabaseState::ready) {
+            BackgroundWorker w;
+            fill_worker(&w, name);
+            w.bgw_main_arg = ObjectIdGetDatum(database);
+            Oid role = InvalidOid;  // the bootstrap superuser, as a worker connected by name
+            memcpy(w.bgw_extra, &role, sizeof role);
+            BackgroundWorkerHandle* handle;
+            if (RegisterDynamicBackgroundWorker(&w, &handle)) {
+                if (logged != DatabaseState::ready)
+                    ereport(LOG, (errmsg("customer_profile: database \"%s\" is ready; starting its worker", name)));
+                return;
+            }
+            if (!logged_no_slot)
+                ereport(WARNING,
+                        (errmsg("customer_profile: no background worker slot is free for the worker of database \"%s\"",
+                                name),
+                         errdetail("Trying again with a growing interval, up to %ld s.", kLauncherMaxRetryMs / 1000),
+                         errhint("Raise max_worker_processes.")));
+            logged_no_slot = true;
+        } else if (state != logged) {
+            ereport(LOG,
+                    (errmsg("customer_profile: database \"%s\" named in customer_profile.worker_databases %s", name,
+                            state == DatabaseState::missing ? "does not exist" : "does not accept connections"),
+                     errdetail("Its worker starts once it does; looking again with a growing interval, up to %ld s.",
+                               kLauncherMaxRetryMs / 1000)));
+            logged = state;
+        }
+        if (!nap(retry_ms)) return;
+        retry_ms = std::min(retry_ms * 2, kLauncherMaxRetryMs);
+    }
+}
+
 }  // namespace
 
 void register_preloaded_workers() {
@@ -259,9 +355,7 @@ void register_preloaded_workers() {
         if (strlen(name) >= BGW_EXTRALEN)
             ereport(ERROR, (errcode(ERRCODE_NAME_TOO_LONG), errmsg("database name \"%s\" is too long", name)));
         BackgroundWorker w;
-        fill_worker(&w, name);
-        w.bgw_main_arg = ObjectIdGetDatum(InvalidOid);  // connect by the name in bgw_extra
-        snprintf(w.bgw_extra, BGW_EXTRALEN, "%s", name);
+        fill_launcher(&w, name);
         RegisterBackgroundWorker(&w);
     }
 }
@@ -274,15 +368,24 @@ void cp_worker_main(Datum main_arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
     Oid database = DatumGetObjectId(main_arg);
-    if (OidIsValid(database)) {
-        Oid role;
-        memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof role);
-        BackgroundWorkerInitializeConnectionByOid(database, role, 0);
-    } else {
-        BackgroundWorkerInitializeConnection(MyBgworkerEntry->bgw_extra, nullptr, 0);
-    }
+    Oid role;
+    memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof role);
+    BackgroundWorkerInitializeConnectionByOid(database, role, 0);
     pgstat_report_appname("customer_profile worker");
     worker_loop();
+    proc_exit(0);
+}
+
+void cp_launcher_main(Datum main_arg) {
+    using namespace customer_profile::pg;
+    pqsignal(SIGTERM, handle_sigterm);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    BackgroundWorkerUnblockSignals();
+    char name[NAMEDATALEN];
+    strlcpy(name, MyBgworkerEntry->bgw_extra, sizeof name);
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);  // shared catalogs only
+    pgstat_report_appname("customer_profile launcher");
+    launcher_loop(name);
     proc_exit(0);
 }
 

@@ -4,13 +4,15 @@
 
 namespace customer_profile::pg {
 
-// From _PG_init while shared_preload_libraries loads: one worker per
-// database named in customer_profile.worker_databases.
+// From _PG_init while shared_preload_libraries loads: one launcher per
+// database named in customer_profile.worker_databases, which starts the
+// database's worker once the database exists (worker.cpp).
 void register_preloaded_workers();
 
 }  // namespace customer_profile::pg
 
 extern "C" {
-// Background worker entry point (bgw_function_name).
+// Background worker entry points (bgw_function_name).
 PGDLLEXPORT void cp_worker_main(Datum main_arg);
+PGDLLEXPORT void cp_launcher_main(Datum main_arg);
 }

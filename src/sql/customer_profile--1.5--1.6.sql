@@ -955,3 +955,27 @@ $upgrade$;
 -- Workers: a database that does not exist yet is logged once, then retried
 -- with back-off (defect 14).
 -- ===========================================================================
+
+-- ===========================================================================
+-- Upgrades end where a fresh install starts: drift found by comparing their
+-- definitions (defect 12, sql/upgrade.sql).
+-- ===========================================================================
+
+-- 1.5 granted ALL ON ALL TABLES to customer_profile_admin, which reached the
+-- event partitions that existed then (created since 1.2) but none created
+-- later, nor any of a fresh install: the admin reads events through
+-- customer_profile.event, whose grants apply to every partition. ALL
+-- included TRIGGER, a row trigger on a partition fires for rows inserted
+-- through the parent.
+DO $partitions$
+DECLARE
+    part regclass;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'customer_profile_admin') THEN
+        FOR part IN SELECT i.inhrelid::regclass FROM pg_catalog.pg_inherits i
+                     WHERE i.inhparent = 'customer_profile.event'::regclass LOOP
+            EXECUTE pg_catalog.format('REVOKE ALL ON TABLE %s FROM customer_profile_admin', part);
+        END LOOP;
+    END IF;
+END
+$partitions$;
