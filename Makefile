@@ -83,7 +83,7 @@ FUZZ_SECONDS ?= 120
 FUZZ_SEED ?= 1
 FUZZ_TARGETS = predicate profile identifier
 FUZZ_FLAGS = -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_predicate = $(addprefix src/core/,predicate.cpp predicate_parser.cpp predicate_format.cpp predicate_codec.cpp \
+FUZZ_predicate = $(addprefix src/core/,predicate.cpp like_match.cpp predicate_parser.cpp predicate_format.cpp predicate_codec.cpp \
 	predicate_eval.cpp predicate_schedule.cpp predicate_sql.cpp predicate_check.cpp profile.cpp behavior.cpp \
 	text_literal.cpp timestamp_text.cpp unicode_case.cpp)
 FUZZ_LIBS_predicate = -licuuc

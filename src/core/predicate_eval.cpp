@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "error.hpp"
-#include "unicode_case.hpp"
+#include "like_match.hpp"
 
 namespace customer_profile::core {
 namespace {
@@ -190,7 +190,7 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
         case K::like: {
             Value v = operand_value(n.left, c);
             if (v.type != TraitType::text) return Truth::unknown;
-            Truth t = truth(like_match(v.text, n.name, n.case_insensitive));
+            Truth t = truth(like_match(v.text, n.name, n.case_insensitive, c.cancel));
             return n.negated ? negate(t) : t;
         }
         case K::is_null: {
@@ -215,64 +215,11 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
     return Truth::unknown;
 }
 
-// Length of the UTF-8 character starting at s[i] (1 for invalid bytes).
-std::size_t char_length(std::string_view s, std::size_t i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-    return std::min(n, s.size() - i);
-}
-
-bool same_char(std::string_view a, std::size_t i, std::size_t n, std::string_view b, std::size_t j, std::size_t m) {
-    return n == m && a.compare(i, n, b, j, m) == 0;
-}
-
-// Greedy wildcard matching with one backtrack point (the last %): linear
-// in practice, O(text * pattern) at worst, never exponential.
-bool like_match_exact(std::string_view text, std::string_view pattern) {
-    std::size_t t = 0, p = 0;
-    std::size_t star_p = std::string_view::npos, star_t = 0;
-    while (t < text.size()) {
-        if (p < pattern.size() && pattern[p] == '%') {
-            star_p = ++p;
-            star_t = t;
-            continue;
-        }
-        if (p < pattern.size()) {
-            std::size_t tn = char_length(text, t);
-            if (pattern[p] == '_') {
-                ++p;
-                t += tn;
-                continue;
-            }
-            std::size_t pp = pattern[p] == '\\' && p + 1 < pattern.size() ? p + 1 : p;
-            std::size_t pn = char_length(pattern, pp);
-            if (same_char(text, t, tn, pattern, pp, pn)) {
-                p = pp + pn;
-                t += tn;
-                continue;
-            }
-        }
-        if (star_p == std::string_view::npos) return false;
-        star_t += char_length(text, star_t);
-        t = star_t;
-        p = star_p;
-    }
-    while (p < pattern.size() && pattern[p] == '%') ++p;
-    return p == pattern.size();
-}
-
 }  // namespace
 
 Day window_first_day(Micros now, Micros within) {
     Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
     return day_of(now) - static_cast<Day>(days) + 1;
-}
-
-// ILIKE as PostgreSQL runs it in a UTF-8 database: LIKE on the lower case
-// of both sides (see unicode_case.hpp).
-bool like_match(std::string_view text, std::string_view pattern, bool case_insensitive) {
-    if (!case_insensitive) return like_match_exact(text, pattern);
-    return like_match_exact(unicode_lower(text), unicode_lower(pattern));
 }
 
 Truth evaluate(const PredicateNode& node, const EvaluationContext& context) {

@@ -6,6 +6,8 @@
 // properties) is asked through callbacks that the glue implements.
 #pragma once
 
+#include "like_match.hpp"
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,6 +33,8 @@ struct EvaluationContext {
     // predicate needs it).
     std::function<bool()> known_lookup;
     Micros now = 0;  // the transaction's time
+    // Polled by loops whose length a user controls (LIKE over a long text).
+    CancelCheck cancel = nullptr;
     // consent(purpose): the latest statement (nullopt: never stated, which
     // is not consent); unknown when not set.
     std::function<std::optional<bool>(const std::string&)> consent;
@@ -53,11 +57,6 @@ TraitValue operand_value(const Operand& operand, const EvaluationContext& contex
 inline bool matches(const PredicateNode& node, const EvaluationContext& context) {
     return evaluate(node, context) == Truth::true_;
 }
-
-// SQL LIKE: % any run, _ one character (UTF-8 aware), \ escapes; ILIKE
-// compares the Unicode lower case of both sides, as PostgreSQL's ILIKE under
-// COLLATE "und-x-icu" does (unicode_case.hpp).
-bool like_match(std::string_view text, std::string_view pattern, bool case_insensitive);
 
 // First day of a window of `within` ending today (whole UTC days).
 Day window_first_day(Micros now, Micros within);

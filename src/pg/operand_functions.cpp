@@ -98,6 +98,7 @@ CP_FUNCTION(operand_values) {
     if (!PG_ARGISNULL(1)) traits = cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 1));
     if (!PG_ARGISNULL(2)) behavior = cp::pg::behavior_from_datum(PG_GETARG_DATUM(2));
     cp::core::EvaluationContext context;
+    context.cancel = cp::pg::cancel_requested;
     context.traits = &traits;
     context.behavior = &behavior;
     context.now = GetCurrentTransactionStartTimestamp();
@@ -131,6 +132,7 @@ CP_FUNCTION(feature_vector) {
     if (!PG_ARGISNULL(1)) profile = cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 1));
     if (!PG_ARGISNULL(2)) behavior = cp::pg::behavior_from_datum(PG_GETARG_DATUM(2));
     cp::core::EvaluationContext context;
+    context.cancel = cp::pg::cancel_requested;
     context.traits = &profile;
     context.behavior = &behavior;
     context.now = GetCurrentTransactionStartTimestamp();

@@ -111,6 +111,8 @@ public:
 
     bool matches(const core::PredicateNode& tree) {
         core::EvaluationContext c;
+        c.cancel = cancel_requested;
+        c.cancel = cancel_requested;
         c.traits = &facts_.traits;
         c.behavior = &facts_.behavior;
         c.trait_lookup = facts_.trait_source;
@@ -173,6 +175,8 @@ private:
         for (const auto& json : rows) {
             core::Profile properties = core::properties_as_traits(json, declared);
             core::EvaluationContext c;
+            c.cancel = cancel_requested;
+            c.cancel = cancel_requested;
             c.traits = &properties;
             c.now = GetCurrentTransactionStartTimestamp();
             if (!core::matches(o.where.front(), c)) continue;
@@ -317,6 +321,7 @@ bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree,
 
 std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const core::PredicateNode& tree) {
     core::EvaluationContext c;
+    c.cancel = cancel_requested;
     c.traits = &facts.traits;
     c.behavior = &facts.behavior;
     c.trait_lookup = facts.trait_source;

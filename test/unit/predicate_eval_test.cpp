@@ -3,6 +3,10 @@
 // and the callbacks for what the profile alone cannot answer.
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <vector>
+
 #include "core/predicate_eval.hpp"
 #include "core/predicate_parser.hpp"
 
@@ -229,4 +233,85 @@ TEST_F(PredicateEval, CheapestFirstOrderGivesTheSameAnswers) {
     EXPECT_EQ(ordered.children[0].left.kind, Operand::Kind::trait);
     EXPECT_EQ(ordered.children[1].left.kind, Operand::Kind::count);
     EXPECT_EQ(ordered.children[2].kind, PredicateNode::Kind::known);
+}
+
+// The LIKE matcher (RE2) agrees with a reference dynamic program on random
+// patterns and texts over a small alphabet with a multi-byte character and
+// escaped wildcards.
+namespace {
+struct Element {
+    enum { any_run, one_char, literal } kind;
+    std::string c;
+};
+bool like_reference(const std::vector<std::string>& t, const std::vector<Element>& p) {
+    std::vector<std::vector<char>> m(t.size() + 1, std::vector<char>(p.size() + 1, 0));
+    m[0][0] = 1;
+    for (std::size_t j = 1; j <= p.size(); ++j) m[0][j] = p[j - 1].kind == Element::any_run && m[0][j - 1];
+    for (std::size_t i = 1; i <= t.size(); ++i)
+        for (std::size_t j = 1; j <= p.size(); ++j) {
+            const Element& e = p[j - 1];
+            if (e.kind == Element::any_run)
+                m[i][j] = m[i - 1][j] || m[i][j - 1];
+            else
+                m[i][j] = m[i - 1][j - 1] && (e.kind == Element::one_char || t[i - 1] == e.c);
+        }
+    return m[t.size()][p.size()];
+}
+}  // namespace
+
+TEST(LikeMatch, AgreesWithAReferenceOnRandomInput) {
+    const std::vector<std::string> alphabet = {"a", "b", "\xc3\xa9", "%", "_", "\\"};
+    std::mt19937 rng(42);
+    for (int round = 0; round < 20000; ++round) {
+        std::vector<std::string> text;
+        std::vector<Element> pattern;
+        std::string text_s, pattern_s;
+        for (int i = static_cast<int>(rng() % 7); i > 0; --i) {
+            text.push_back(alphabet[rng() % alphabet.size()]);
+            text_s += text.back();
+        }
+        for (int i = static_cast<int>(rng() % 6); i > 0; --i) {
+            switch (rng() % 4) {
+                case 0:
+                    pattern.push_back({Element::any_run, ""});
+                    pattern_s += "%";
+                    break;
+                case 1:
+                    pattern.push_back({Element::one_char, ""});
+                    pattern_s += "_";
+                    break;
+                default: {
+                    std::string c = alphabet[rng() % alphabet.size()];
+                    pattern.push_back({Element::literal, c});
+                    pattern_s += (c == "%" || c == "_" || c == "\\" ? "\\" : "") + c;
+                }
+            }
+        }
+        ASSERT_EQ(like_match(text_s, pattern_s, false), like_reference(text, pattern))
+            << "text '" << text_s << "' pattern '" << pattern_s << "'";
+    }
+}
+
+TEST(LikeMatch, HostilePatternsOverLongTexts) {
+    // O(text x pattern) for a backtracking matcher: 64 kB x 32 kB.
+    std::string text(65536, 'a');
+    std::string pattern = "%" + std::string(32768, 'a') + "b%";
+    EXPECT_FALSE(like_match(text, pattern, false));
+    std::string many;
+    for (int i = 0; i < 5000; ++i) many += "a%";
+    EXPECT_FALSE(like_match(text, many + "b", true));
+    EXPECT_TRUE(like_match(text, many, true));
+}
+
+TEST(LikeMatch, SlowPiecesPollTheCancelCheck) {
+    // A piece with _ is tried at each position (O(text x piece)): the loop
+    // polls the cancel check, so statement_timeout stops it.
+    std::string text(65536, 'a');
+    std::string pattern = "%" + std::string(30000, 'a') + "_b%";
+    try {
+        like_match(text, pattern, false, [] { return true; });
+        FAIL() << "the cancel check was not polled";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::query_canceled);
+    }
 }
