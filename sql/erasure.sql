@@ -156,3 +156,16 @@ DELETE FROM segment_membership;
 DELETE FROM segment_consumer;
 DELETE FROM segment_schedule;
 DELETE FROM event_inbox;
+
+-- A queued row that names someone by a proper identifier belongs to that
+-- person: loose values in it (other keys, nested) are not compared with the
+-- forgotten person's identifiers (review of 1.6: both rows were deleted).
+SELECT resolve_identity('{"email": "loose-a@x.com", "cookie": "1"}') IS NOT NULL AS a,
+       resolve_identity('{"email": "loose-b@x.com"}') IS NOT NULL AS b;
+INSERT INTO event_inbox (identities, event_type, occurred_at, event_id) VALUES
+    ('{"email": "loose-b@x.com", "user_id": "1"}', 'visit', now()::text, 'loose-1'),
+    ('{"email": "loose-b@x.com", "utm": {"campaign": "1"}}', 'visit', now()::text, 'loose-2'),
+    ('{"user_id": "1"}', 'visit', now()::text, 'loose-3');  -- names nobody properly: compared loosely
+SELECT profile_forget('email', 'loose-a@x.com') IS NOT NULL AS forgotten;
+SELECT event_id FROM event_inbox WHERE event_id LIKE 'loose-%' ORDER BY 1;
+DELETE FROM event_inbox WHERE event_id LIKE 'loose-%';

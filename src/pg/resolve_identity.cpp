@@ -123,9 +123,13 @@ std::vector<std::int64_t> profiles_of(const std::map<std::string, Found>& found)
     return profiles;
 }
 
+// The same identity rows with the same owners: an identifier removed and
+// created again meanwhile (same hash, same profile) has another identity id,
+// and a link to the old one would point at nothing.
 bool same_owners(const std::map<std::string, Found>& a, const std::map<std::string, Found>& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
-               return x.first == y.first && x.second.profile_id == y.second.profile_id;
+               return x.first == y.first && x.second.profile_id == y.second.profile_id &&
+                      x.second.identity_id == y.second.identity_id;
            });
 }
 

@@ -48,6 +48,14 @@ cp::pg::CachedPlan upsert_observations_plan{
     6,
     {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID}};
 
+constexpr int kMaxAttempts = 50;
+
+cp::pg::CachedPlan lock_profile_plan{
+    "SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE", 1, {INT8OID}};
+// Run after the lock (a new snapshot): is the identity still the profile's?
+cp::pg::CachedPlan holder_plan{
+    "SELECT 1 FROM customer_profile.identity WHERE identity_id = $1 AND profile_id = $2", 2, {INT8OID, INT8OID}};
+
 }  // namespace
 
 // trait_observe(identities jsonb, traits jsonb, source text, observed_at timestamptz)
@@ -70,8 +78,26 @@ CP_FUNCTION(trait_observe) {
         identities = PG_GETARG_JSONB_P(0);
         source_datum = PointerGetDatum(PG_GETARG_TEXT_PP(2));
     });
-    std::optional<cp::pg::Resolution> who = cp::pg::resolve_identities(identities, source_datum, false);
-    if (!who) PG_RETURN_NULL();  // every identifier was blocked (and logged)
+    // The observation is recorded under the profile's lock, on an identity
+    // still in that profile: an erasure or removal we waited for may have
+    // deleted it (the observation would be left behind, attached to no one),
+    // so then the person is resolved again.
+    std::optional<cp::pg::Resolution> who;
+    for (int attempt = 0;; ++attempt) {
+        who = cp::pg::resolve_identities(identities, source_datum, false);
+        if (!who) PG_RETURN_NULL();  // every identifier was blocked (and logged)
+        cp::pg::spi_connect();
+        Datum lock_args[1] = {Int64GetDatum(who->profile_id)};
+        Datum holder_args[2] = {Int64GetDatum(who->anchor_identity), Int64GetDatum(who->profile_id)};
+        bool held = cp::pg::spi_run(lock_profile_plan, lock_args, nullptr, false) == 1 &&
+                    cp::pg::spi_run(holder_plan, holder_args, nullptr, false) == 1;
+        cp::pg::spi_finish();
+        if (held) break;
+        if (attempt == kMaxAttempts)
+            throw cp::core::Error(cp::core::ErrorCode::serialization_failure,
+                                  "could not record the observation: its profile kept changing concurrently", {},
+                                  "Retry the transaction.");
+    }
     std::vector<std::string> names, types, values;
     for (const auto& o : observations) {
         names.push_back(o.name);

@@ -121,7 +121,8 @@ CREATE OR REPLACE VIEW customer_profile.customer_value AS
                WITH ORDINALITY AS t(v, i)) x;
 
 -- consent_set finds the identifier to keep the statement on among arrays of
--- values too (it raised 23502 for {"cookie": ["a", "b"]}).
+-- values too (it raised 23502 for {"cookie": ["a", "b"]}), and records it
+-- under the profile's lock on an identifier that still exists.
 CREATE OR REPLACE FUNCTION customer_profile.consent_set(identities jsonb, purpose text, granted boolean, source text,
                                                         observed_at timestamptz DEFAULT now())
     RETURNS bigint
@@ -146,26 +147,36 @@ BEGIN
     IF NOT (observed_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59+00') THEN
         RAISE EXCEPTION 'observed_at must be within years 0001-9999' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    pid := customer_profile.resolve_identity(identities, consent_set.source);
-    IF pid IS NULL THEN
-        RAISE EXCEPTION 'no usable identifier in %', identities USING ERRCODE = 'invalid_parameter_value';
+    -- The statement is kept on the first of the given identifiers (by
+    -- namespace) that is stored, under the profile's lock: an erasure or
+    -- removal we waited for may have deleted it, and then the person is
+    -- resolved again (a consent must never be left attached to no one).
+    FOR attempt IN 1..50 LOOP
+        pid := customer_profile.resolve_identity(identities, consent_set.source);
+        IF pid IS NULL THEN
+            RAISE EXCEPTION 'no usable identifier in %', identities USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- Held until commit, as a trait or event change holds it: a concurrent
+        -- refresh, merge or erasure of the profile waits and then sees the
+        -- membership this may change.
+        PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = pid FOR NO KEY UPDATE;
+        -- A namespace may hold an array of values (as resolve_identity takes
+        -- them); blocked or malformed values are skipped, as resolution skipped them.
+        SELECT i.identity_id INTO carrier
+          FROM jsonb_each(identities) e
+         CROSS JOIN LATERAL jsonb_array_elements_text(
+                   CASE jsonb_typeof(e.value) WHEN 'array' THEN e.value ELSE jsonb_build_array(e.value) END) AS v(value)
+          JOIN customer_profile.identity i ON i.value_hash = customer_profile._identity_hash_or_null(e.key, v.value)
+         WHERE i.profile_id = pid
+         ORDER BY e.key, v.value LIMIT 1;
+        EXIT WHEN carrier IS NOT NULL;
+    END LOOP;
+    IF carrier IS NULL THEN
+        RAISE EXCEPTION 'could not record the consent: its profile kept changing concurrently'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
     END IF;
-    -- The statement is kept on the first of the given identifiers (by namespace) that is stored.
-    -- A namespace may hold an array of values (as resolve_identity takes
-    -- them); blocked or malformed values are skipped, as resolution skipped them.
-    SELECT i.identity_id INTO carrier
-      FROM jsonb_each(identities) e
-     CROSS JOIN LATERAL jsonb_array_elements_text(
-               CASE jsonb_typeof(e.value) WHEN 'array' THEN e.value ELSE jsonb_build_array(e.value) END) AS v(value)
-      JOIN customer_profile.identity i ON i.value_hash = customer_profile._identity_hash_or_null(e.key, v.value)
-     WHERE i.profile_id = pid
-     ORDER BY e.key, v.value LIMIT 1;
     INSERT INTO customer_profile.consent (identity_id, purpose, granted, source, observed_at)
     VALUES (carrier, consent_set.purpose, consent_set.granted, consent_set.source, consent_set.observed_at);
-    -- Held until commit, as a trait or event change holds it: a concurrent
-    -- refresh, merge or erasure of the profile waits and then sees the
-    -- membership this may change.
-    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = pid FOR NO KEY UPDATE;
     PERFORM customer_profile._segment_stream(ARRAY[pid], 'consent:' || consent_set.purpose);
     RETURN pid;
 END
@@ -213,15 +224,19 @@ CREATE FUNCTION customer_profile._identities_match(identities jsonb, hashes byte
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
-        SELECT EXISTS (
-            SELECT 1
+        WITH v AS (
+            SELECT v.value, n.namespace_id IS NOT NULL AS keyed,
+                   CASE WHEN n.namespace_id IS NOT NULL THEN customer_profile._identity_hash_or_null(v.key, v.value) END AS h
               FROM customer_profile._identifier_values(identities) v
-              LEFT JOIN customer_profile.namespace n ON n.name = v.key
-             WHERE CASE WHEN n.namespace_id IS NOT NULL
-                        THEN customer_profile._identity_hash_or_null(v.key, v.value) = ANY (hashes)
-                        ELSE EXISTS (SELECT 1 FROM pg_catalog.unnest(namespaces) s(ns)
-                                      WHERE customer_profile._identity_hash_or_null(s.ns, v.value) = ANY (hashes))
-                   END);
+              LEFT JOIN customer_profile.namespace n ON n.name = v.key)
+        -- An identifier under its namespace's key names its holder.
+        SELECT EXISTS (SELECT 1 FROM v WHERE v.h = ANY (hashes))
+            -- Values under no key or another key are compared in every
+            -- namespace of the person only when the row names nobody by a
+            -- proper identifier (a row that does belongs to that person).
+            OR (NOT EXISTS (SELECT 1 FROM v WHERE v.h IS NOT NULL)
+                AND EXISTS (SELECT 1 FROM v, pg_catalog.unnest(namespaces) s(ns)
+                             WHERE NOT v.keyed AND customer_profile._identity_hash_or_null(s.ns, v.value) = ANY (hashes)));
     END;
 COMMENT ON FUNCTION customer_profile._identities_match(jsonb, bytea[], text[]) IS
     'Internal: whether an inbox or dead-letter row names one of the identifier hashes, key by key (a value under no namespace key is tried in each of the given namespaces).';
@@ -286,6 +301,23 @@ BEGIN
             SELECT m.merged_profile_id FROM customer_profile.profile_merge m JOIN merged ON m.into_profile_id = merged.id
         )
         SELECT array_agg(id ORDER BY id) INTO profiles FROM merged;
+        -- Again with every identifier the profile holds now that it is
+        -- locked: one merged in while we waited has queued events too. Rows a
+        -- worker holds are skipped (it waits for our lock; applied after the
+        -- erasure they arrive as a new person, as any later event does).
+        SELECT array_agg(i.value_hash), array_agg(DISTINCT ns.name) INTO hashes, namespaces
+          FROM customer_profile.identity i JOIN customer_profile.namespace ns USING (namespace_id)
+         WHERE i.profile_id = pid;
+        DELETE FROM customer_profile.event_inbox x
+         WHERE x.inbox_id IN (SELECT q.inbox_id FROM customer_profile.event_inbox q
+                               WHERE customer_profile._identities_match(q.identities, hashes, namespaces)
+                               FOR UPDATE SKIP LOCKED);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        removed := jsonb_set(removed, '{queued_events}', to_jsonb((removed->>'queued_events')::bigint + n));
+        DELETE FROM customer_profile.event_dead_letter d
+         WHERE customer_profile._identities_match(d.identities, hashes, namespaces);
+        GET DIAGNOSTICS n = ROW_COUNT;
+        removed := jsonb_set(removed, '{dead_letters}', to_jsonb((removed->>'dead_letters')::bigint + n));
     END IF;
 
     WITH gone AS (
