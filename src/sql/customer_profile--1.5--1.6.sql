@@ -553,6 +553,31 @@ END
 $$;
 
 -- The trigger finds the configuration of a partition through its ancestors.
+-- The JSON of an attached row's mapped columns, built without running code
+-- the table's owner controls: to_jsonb(NEW) calls any cast to json defined
+-- for a column's type (an owner can create one for an enum or composite of
+-- theirs), and the trigger runs as the extension owner. Columns of built-in
+-- types go through to_jsonb (no user cast can exist from them); others
+-- through their type's output function (format %s), as text.
+CREATE FUNCTION customer_profile._attached_row_expr(config customer_profile.attached_table, rel regclass, alias text)
+    RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT coalesce('(SELECT jsonb_object_agg(k, v) FROM (VALUES '
+                        || string_agg(format('(%L, %s)', c.col,
+                                             CASE WHEN a.atttypid < 16384 THEN format('to_jsonb(%s.%I)', alias, c.col)
+                                                  ELSE format('to_jsonb(format(%L, %s.%I))', '%s', alias, c.col) END),
+                                      ', ' ORDER BY c.col)
+                        || ') AS x(k, v))', '''{}''::jsonb')
+          FROM (SELECT m.value #>> '{}' AS col FROM pg_catalog.jsonb_each(config.identity_columns) m
+                UNION
+                SELECT m.value #>> '{}' FROM pg_catalog.jsonb_each(config.trait_columns) m) c
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = rel AND a.attname = c.col AND a.attnum > 0 AND NOT a.attisdropped;
+    END;
+COMMENT ON FUNCTION customer_profile._attached_row_expr(customer_profile.attached_table, regclass, text) IS
+    'Internal: an SQL expression building the JSON of the mapped columns of a row of rel named alias, running no code of the table owner.';
+
 CREATE OR REPLACE FUNCTION customer_profile._attached_row_changed() RETURNS trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -560,19 +585,29 @@ CREATE OR REPLACE FUNCTION customer_profile._attached_row_changed() RETURNS trig
 AS $$
 DECLARE
     config customer_profile.attached_table;
+    row_sql text;
+    old_json jsonb;
+    new_json jsonb;
 BEGIN
     config := customer_profile._attached_config(TG_RELID);
     IF config.table_oid IS NULL THEN
         RETURN NULL;
     END IF;
+    row_sql := 'SELECT ' || customer_profile._attached_row_expr(config, TG_RELID, '($1)');
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        IF TG_OP = 'DELETE' OR customer_profile._attached_row(config, to_jsonb(OLD)) IS DISTINCT FROM
-                               customer_profile._attached_row(config, to_jsonb(NEW)) THEN
-            PERFORM customer_profile._attached_withdraw(config, to_jsonb(OLD));
+        EXECUTE row_sql INTO old_json USING OLD;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE row_sql INTO new_json USING NEW;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        IF TG_OP = 'DELETE' OR customer_profile._attached_row(config, old_json) IS DISTINCT FROM
+                               customer_profile._attached_row(config, new_json) THEN
+            PERFORM customer_profile._attached_withdraw(config, old_json);
         END IF;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM customer_profile._attached_apply(config, to_jsonb(NEW));
+        PERFORM customer_profile._attached_apply(config, new_json);
     END IF;
     RETURN NULL;
 END
@@ -592,7 +627,7 @@ DECLARE
     total bigint;
 BEGIN
     EXECUTE format('SELECT count(*) FROM %s', tbl) INTO total;
-    FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %s t', tbl) LOOP
+    FOR r IN EXECUTE format('SELECT %s AS j FROM %s t', customer_profile._attached_row_expr(config, tbl, 't'), tbl) LOOP
         PERFORM customer_profile._attached_apply(config, r.j);
         done := done + 1;
         IF done % greatest(batch_size, 1) = 0 THEN
@@ -737,7 +772,7 @@ BEGIN
     END IF;
     EXECUTE format('DROP TRIGGER IF EXISTS customer_profile_attached ON %s', tbl);
     IF withdraw_observations THEN
-        FOR r IN EXECUTE format('SELECT to_jsonb(t) AS j FROM %s t', tbl) LOOP
+        FOR r IN EXECUTE format('SELECT %s AS j FROM %s t', customer_profile._attached_row_expr(config, tbl, 't'), tbl) LOOP
             PERFORM customer_profile._attached_withdraw(config, r.j);
         END LOOP;
     END IF;
@@ -755,6 +790,10 @@ GRANT EXECUTE ON FUNCTION customer_profile._attached_config(regclass), customer_
     customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text)
     TO customer_profile_reader, customer_profile_admin;
 GRANT EXECUTE ON FUNCTION customer_profile.profile_attach_backfill(regclass, integer) TO customer_profile_admin;
+-- Runs as the trigger's owner, or as the admin attaching, detaching or backfilling.
+REVOKE ALL ON FUNCTION customer_profile._attached_row_expr(customer_profile.attached_table, regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._attached_row_expr(customer_profile.attached_table, regclass, text)
+    TO customer_profile_admin;
 
 -- ===========================================================================
 -- Activation: the outbox is read below a snapshot horizon, so no committed
