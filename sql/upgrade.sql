@@ -269,6 +269,12 @@ ALTER EXTENSION customer_profile UPDATE TO '1.5';
 SELECT customer_profile.value_define('revenue', 'sum(buy.amount)') AS revenue;
 SELECT customer_profile.resolve_identity('{"email": "gone@x.com"}') IS NOT NULL AS to_forget;
 SELECT customer_profile.profile_forget('email', 'gone@x.com') > 0 AS forgotten;
+-- 1.5's identity_remove leaves the identifier's events behind (issue 13, defect 4).
+SELECT customer_profile.resolve_identity('{"email": "orph@x.com", "cookie": "orph-ck"}') IS NOT NULL AS person;
+SELECT customer_profile.track('{"cookie": "orph-ck"}', 'visit', now(), '{}', 'orph-ev') IS NOT NULL AS tracked;
+SELECT customer_profile.identity_remove('cookie', 'orph-ck') AS carved_out;
+SELECT count(*) AS orphaned_events_in_1_5 FROM customer_profile.event e
+ WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.identity_id = e.identity_id);
 
 ALTER EXTENSION customer_profile UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'customer_profile';
@@ -287,6 +293,13 @@ SELECT tier, ltv FROM customer_profile.profiles_wide
  WHERE profile_id = customer_profile.identity_lookup('email', 'kept@x.com');
 SELECT customer_profile.event_count(customer_profile.identity_lookup('email', 'kept@x.com'), 'buy') AS kept_buys,
        customer_profile.event_sum(customer_profile.identity_lookup('email', 'ann@x.com'), 'buy', 'amount') AS ann_amount;
+-- The update removed them, and the same event delivered again counts.
+SELECT count(*) AS orphaned_events FROM customer_profile.event e
+ WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.identity_id = e.identity_id);
+SELECT customer_profile.track('{"cookie": "orph-ck"}', 'visit', now(), '{}', 'orph-ev') AS redelivered \gset
+SELECT customer_profile.event_count(:redelivered, 'visit') AS redelivered_counts;
+SELECT count(*) > 0 AS recomputed
+  FROM customer_profile.unified_profile u, LATERAL customer_profile.profile_recompute(u.profile_id);
 -- Profiles created before 1.2 take events.
 SELECT customer_profile.track('{"email": "kept@x.com"}', 'visit', now()) = customer_profile.identity_lookup('email', 'kept@x.com') AS tracks_after_update;
 SELECT customer_profile.event_count(customer_profile.identity_lookup('email', 'kept@x.com'), 'visit') AS visits;

@@ -163,8 +163,10 @@ CP_FUNCTION(profile_recompute) {
     if (PG_ARGISNULL(0)) PG_RETURN_VOID();
     std::int64_t profile_id = PG_GETARG_INT64(0);
     if (PG_ARGISNULL(1)) {
+        // Everything (identities changed): behavior first, as the trait
+        // recompute re-evaluates every segment of the profile.
+        cp::pg::recompute_profile_behavior(profile_id);
         cp::pg::recompute_profile_traits(profile_id, nullptr);
-        cp::pg::recompute_profile_behavior(profile_id);  // everything: identities changed
     } else {
         std::vector<std::string> traits = text_array_arg(fcinfo, 1);
         cp::pg::recompute_profile_traits(profile_id, &traits);

@@ -182,6 +182,26 @@ BEGIN
 END
 $$;
 
+-- Repairs what 1.5 could leave wrong: events whose identifier is gone (its
+-- identity_remove kept them, and their ids blocked a redelivery), and, on
+-- request, summaries, traits and memberships (profile_recompute).
+WITH gone AS (
+    DELETE FROM customer_profile.event e
+     WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.identity_id = e.identity_id)
+    RETURNING e.event_id)
+DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id;
+
+CREATE FUNCTION customer_profile.profile_recompute(profile_id bigint) RETURNS void
+    LANGUAGE sql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT customer_profile._profile_recompute(customer_profile.profile_resolve(profile_recompute.profile_id), NULL);
+    END;
+COMMENT ON FUNCTION customer_profile.profile_recompute(bigint) IS
+    'Recomputes a profile''s behavior summary from its stored events and its traits from their observations, then re-evaluates its segments. After an update from 1.5: SELECT count(*) FROM customer_profile.unified_profile u, LATERAL customer_profile.profile_recompute(u.profile_id);';
+REVOKE ALL ON FUNCTION customer_profile.profile_recompute(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile.profile_recompute(bigint) TO customer_profile_admin;
+
 -- ===========================================================================
 -- Erasure and identifier removal: match by namespace and normalized value,
 -- never by substring; removed identifiers take their events along
