@@ -69,6 +69,7 @@ integration() {
 }
 integration identity_stress "concurrent resolve_identity stress"
 integration segment_listen "LISTEN hears every segment entry and exit exactly once"
+integration outbox_stress "outbox under four writers and a polling consumer: nothing lost, nothing twice, in order"
 integration soak "soak with cancelled queries and terminated backends, then a full consistency check"
 
 stop_cluster

@@ -820,6 +820,168 @@ GRANT EXECUTE ON FUNCTION customer_profile._attached_row_expr(customer_profile.a
 -- change is skipped (defect 8).
 -- ===========================================================================
 
+-- Outbox positions are handed out in one order and committed in another, so
+-- "above my acknowledged position" skipped a transaction that took a lower
+-- position and committed later. Each row now records the transaction that
+-- wrote it (xid8), and a consumer reads in batches bounded by snapshots, as
+-- PgQ's ticks do: a batch holds the rows of the transactions that are
+-- visible in its snapshot but were not in the previous one (the horizon).
+-- Every committed transaction becomes visible in exactly one next snapshot,
+-- so each change is delivered, and batches follow commit order. Inside a
+-- batch rows come by position, which for one profile in one segment is the
+-- commit order (the second writer waits for the first one's membership row
+-- before it takes its position).
+--
+-- Transaction ids mean something only inside the cluster that gave them
+-- out, so rows and consumers also record the cluster (_cluster_id()). Rows
+-- written before 1.6, and rows restored from another cluster, count as
+-- committed before every snapshot taken here.
+CREATE FUNCTION customer_profile._cluster_id() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'cp_cluster_id' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION customer_profile._cluster_id() IS
+    'Internal: the system identifier of this cluster, the space that outbox transaction ids and consumer snapshots belong to.';
+REVOKE ALL ON FUNCTION customer_profile._cluster_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._cluster_id() TO customer_profile_reader;
+
+-- Existing rows keep NULL in both columns (no rewrite): they committed
+-- before the update, which waited for every writer of the table.
+ALTER TABLE customer_profile.segment_outbox
+    ADD COLUMN xact_id xid8,
+    ADD COLUMN cluster_id bigint;
+ALTER TABLE customer_profile.segment_outbox
+    ALTER COLUMN xact_id SET DEFAULT pg_catalog.pg_current_xact_id(),
+    ALTER COLUMN cluster_id SET DEFAULT customer_profile._cluster_id(),
+    ADD CONSTRAINT segment_outbox_xact_check CHECK ((xact_id IS NULL) = (cluster_id IS NULL));
+CREATE INDEX segment_outbox_xact_idx ON customer_profile.segment_outbox (xact_id);
+COMMENT ON TABLE customer_profile.segment_outbox IS
+    'Every segment entry and exit (position: the row, also in NOTIFY customer_profile_segment); consumers read it with segment_outbox_read() in commit order.';
+COMMENT ON COLUMN customer_profile.segment_outbox.xact_id IS
+    'The transaction that wrote the change (NULL before 1.6): consumers read by snapshot, not by position.';
+COMMENT ON COLUMN customer_profile.segment_outbox.cluster_id IS
+    'The cluster whose transaction xact_id is (_cluster_id()); rows from another cluster (a restored dump) count as committed long ago.';
+
+ALTER TABLE customer_profile.segment_consumer
+    ADD COLUMN horizon pg_snapshot,
+    ADD COLUMN batch pg_snapshot,
+    ADD COLUMN cluster_id bigint;
+COMMENT ON TABLE customer_profile.segment_consumer IS
+    'Each outbox consumer''s bookmark: the snapshot it has read up to (horizon), the batch it is reading and how far it acknowledged it.';
+COMMENT ON COLUMN customer_profile.segment_consumer.position IS
+    'Acknowledged position inside the current batch: its rows up to here are handled (before the first batch: skip rows up to here).';
+COMMENT ON COLUMN customer_profile.segment_consumer.horizon IS
+    'Every change of a transaction visible in this snapshot has been delivered (NULL: no batch finished yet).';
+COMMENT ON COLUMN customer_profile.segment_consumer.batch IS
+    'The batch being read: changes of the transactions visible in this snapshot and not in horizon.';
+COMMENT ON COLUMN customer_profile.segment_consumer.cluster_id IS
+    'The cluster whose transactions horizon and batch describe; another value (after a restore) makes the next read start again from a safe position.';
+
+-- The next changes for a consumer. Opens a batch when it has none, and when
+-- the current one has nothing left after the acknowledged position, makes
+-- it the horizon and opens the next (what committed since).
+CREATE OR REPLACE FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer DEFAULT 1000,
+                                                                purpose text DEFAULT NULL)
+    RETURNS TABLE (outbox_position bigint, segment text, profile_id bigint, change text, changed_at timestamptz)
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    here bigint := customer_profile._cluster_id();
+    c record;
+    restored_top bigint;
+    safe bigint;
+    found_rows bigint;
+    opened boolean := false;
+BEGIN
+    IF consumer IS NULL OR length(consumer) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a consumer name of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_changes IS NULL OR max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.segment_consumer AS k (consumer) VALUES (segment_outbox_read.consumer)
+    ON CONFLICT ON CONSTRAINT segment_consumer_pkey DO NOTHING;
+    -- One reader of a consumer at a time: the batch and the position move together.
+    SELECT k.position, k.horizon, k.batch, k.cluster_id INTO c FROM customer_profile.segment_consumer k
+     WHERE k.consumer = segment_outbox_read.consumer FOR UPDATE;
+
+    IF c.cluster_id IS DISTINCT FROM here THEN
+        IF c.horizon IS NOT NULL OR c.batch IS NOT NULL THEN
+            -- The snapshots speak of another cluster's transactions (this
+            -- database was restored from a dump, or pg_upgraded). Judge the
+            -- restored rows by the old snapshots, in their own id space, and
+            -- start again just below the first one not delivered: changes may
+            -- come twice, none is lost. Rows written here since the restore
+            -- have higher positions (the sequence was restored).
+            SELECT max(o.position) INTO restored_top FROM customer_profile.segment_outbox o
+             WHERE o.cluster_id IS DISTINCT FROM here;
+            SELECT min(o.position) - 1 INTO safe FROM customer_profile.segment_outbox o
+             WHERE o.position <= restored_top
+               AND NOT ((c.horizon IS NOT NULL
+                         AND (o.cluster_id IS DISTINCT FROM c.cluster_id
+                              OR pg_visible_in_snapshot(o.xact_id, c.horizon)))
+                        OR ((c.batch IS NULL OR o.cluster_id IS DISTINCT FROM c.cluster_id
+                             OR pg_visible_in_snapshot(o.xact_id, c.batch))
+                            AND o.position <= c.position));
+            c.position := coalesce(least(safe, restored_top), restored_top, 0);
+            c.horizon := NULL;
+            c.batch := NULL;
+        END IF;
+        c.cluster_id := here;
+    END IF;
+
+    LOOP
+        IF c.batch IS NULL OR found_rows = 0 THEN
+            -- A new batch: what committed up to now. The finished one (if
+            -- any) becomes the horizon; the position restarts below the
+            -- batch's first row.
+            IF c.batch IS NOT NULL THEN
+                c.horizon := c.batch;
+            END IF;
+            c.batch := pg_current_snapshot();
+            IF c.horizon IS NOT NULL THEN
+                SELECT coalesce(min(o.position) - 1, 0) INTO c.position FROM customer_profile.segment_outbox o
+                 WHERE o.cluster_id = here
+                   AND o.xact_id >= pg_snapshot_xmin(c.horizon) AND o.xact_id < pg_snapshot_xmax(c.batch)
+                   AND NOT pg_visible_in_snapshot(o.xact_id, c.horizon)
+                   AND pg_visible_in_snapshot(o.xact_id, c.batch);
+            END IF;
+            UPDATE customer_profile.segment_consumer k
+               SET position = c.position, horizon = c.horizon, batch = c.batch, cluster_id = c.cluster_id
+             WHERE k.consumer = segment_outbox_read.consumer;
+            opened := true;
+        END IF;
+        IF c.horizon IS NULL THEN
+            -- The first batch: everything visible in it after the position.
+            RETURN QUERY SELECT o.position, o.segment, o.profile_id, o.change, o.changed_at
+                           FROM customer_profile.segment_outbox o
+                          WHERE o.position > c.position
+                            AND (o.cluster_id IS DISTINCT FROM here OR pg_visible_in_snapshot(o.xact_id, c.batch))
+                            AND (segment_outbox_read.purpose IS NULL
+                                 OR customer_profile.profile_consent(o.profile_id, segment_outbox_read.purpose) IS TRUE)
+                          ORDER BY o.position LIMIT max_changes;
+        ELSE
+            RETURN QUERY SELECT o.position, o.segment, o.profile_id, o.change, o.changed_at
+                           FROM customer_profile.segment_outbox o
+                          WHERE o.position > c.position AND o.cluster_id = here
+                            AND o.xact_id >= pg_snapshot_xmin(c.horizon) AND o.xact_id < pg_snapshot_xmax(c.batch)
+                            AND NOT pg_visible_in_snapshot(o.xact_id, c.horizon)
+                            AND pg_visible_in_snapshot(o.xact_id, c.batch)
+                            AND (segment_outbox_read.purpose IS NULL
+                                 OR customer_profile.profile_consent(o.profile_id, segment_outbox_read.purpose) IS TRUE)
+                          ORDER BY o.position LIMIT max_changes;
+        END IF;
+        GET DIAGNOSTICS found_rows = ROW_COUNT;
+        -- Rows left in this batch, or a batch opened just now: stop here.
+        EXIT WHEN found_rows > 0 OR opened;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_outbox_read(text, integer, text) IS
+    'The next changes for a consumer (registered on first read): every committed change once it is visible, in batches that follow commit order (by position inside a batch); a change comes again until acknowledged. With a purpose, only the changes of people who granted it.';
+
+COMMENT ON FUNCTION customer_profile.segment_outbox_ack(text, bigint) IS
+    'Marks the changes of the consumer''s current batch up to a position (the last outbox_position read) as handled; the next read moves on to what committed since. Positions never move back inside a batch.';
+
 -- ===========================================================================
 -- BI views survive trait redefinition and dump/restore (defect 9).
 -- ===========================================================================
