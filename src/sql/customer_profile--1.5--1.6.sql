@@ -986,6 +986,266 @@ COMMENT ON FUNCTION customer_profile.segment_outbox_ack(text, bigint) IS
 -- BI views survive trait redefinition and dump/restore (defect 9).
 -- ===========================================================================
 
+-- profiles_wide used to be an extension member, dropped and created again by
+-- every trait_define: a user's view on it made every trait_define fail, and
+-- since pg_dump does not dump members, a dumped view on it met a
+-- profiles_wide with the columns of a fresh install at restore (42703). It
+-- is an ordinary view now, which pg_dump dumps with its columns before the
+-- views built on it, and which DROP EXTENSION drops (_depend_on_extension).
+-- A fresh install has none until a trait is defined: at restore, the dumped
+-- view must not meet one created by CREATE EXTENSION.
+CREATE FUNCTION customer_profile._depend_on_extension(rel regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'cp_depend_on_extension' LANGUAGE C STRICT;
+COMMENT ON FUNCTION customer_profile._depend_on_extension(regclass) IS
+    'Internal: rel is dropped with the extension without being a member of it (pg_dump dumps it).';
+REVOKE ALL ON FUNCTION customer_profile._depend_on_extension(regclass) FROM PUBLIC;
+
+ALTER EXTENSION customer_profile DROP VIEW customer_profile.profiles_wide;
+DO $wide$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.trait_definition)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+                        WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                          AND d.refobjid = 'customer_profile.profiles_wide'::pg_catalog.regclass
+                          AND r.ev_class <> d.refobjid) THEN
+        DROP VIEW customer_profile.profiles_wide;  -- a fresh install, or no trait yet
+    ELSE
+        PERFORM customer_profile._depend_on_extension('customer_profile.profiles_wide');
+    END IF;
+END
+$wide$;
+
+-- The column type of a trait type, and the expression of a column.
+CREATE FUNCTION customer_profile._trait_column_type(type text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT CASE _trait_column_type.type
+                   WHEN 'number' THEN 'double precision'
+                   WHEN 'boolean' THEN 'boolean'
+                   WHEN 'timestamp' THEN 'timestamp with time zone'
+                   WHEN 'text[]' THEN 'text[]'
+                   ELSE 'text'
+               END;
+    END;
+COMMENT ON FUNCTION customer_profile._trait_column_type(text) IS
+    'Internal: the SQL type of a trait''s column in profiles_wide.';
+CREATE FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT pg_catalog.format(
+            CASE _profiles_wide_column.column_type
+                WHEN 'double precision' THEN 'customer_profile.profile_trait_text(u.data, %1$L)::double precision AS %1$I'
+                WHEN 'boolean' THEN 'customer_profile.profile_trait_text(u.data, %1$L)::boolean AS %1$I'
+                WHEN 'timestamp with time zone' THEN 'customer_profile.profile_trait_text(u.data, %1$L)::timestamptz AS %1$I'
+                WHEN 'text[]' THEN 'ARRAY(SELECT pg_catalog.jsonb_array_elements_text('
+                                   'customer_profile.profile_trait_value(u.data, %1$L))) AS %1$I'
+                ELSE 'customer_profile.profile_trait_text(u.data, %1$L) AS %1$I'
+            END, _profiles_wide_column.trait);
+    END;
+COMMENT ON FUNCTION customer_profile._profiles_wide_column(text, text) IS
+    'Internal: the select-list entry of one profiles_wide column.';
+REVOKE ALL ON FUNCTION customer_profile._trait_column_type(text), customer_profile._profiles_wide_column(text, text)
+    FROM PUBLIC;
+
+-- Gives a relation the privileges of an ACL (NULL: the owner's defaults),
+-- revoking what it has beyond them. Grants are made as the owner.
+CREATE FUNCTION customer_profile._relation_acl_restore(rel regclass, acl aclitem[]) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner oid;
+    current_acl aclitem[];
+    e record;
+BEGIN
+    SELECT c.relowner, c.relacl INTO owner, current_acl FROM pg_class c WHERE c.oid = rel;
+    acl := coalesce(acl, acldefault('r', owner));
+    current_acl := coalesce(current_acl, acldefault('r', owner));
+    FOR e IN SELECT x.grantee, x.privilege_type, x.is_grantable FROM aclexplode(current_acl) x
+             EXCEPT SELECT y.grantee, y.privilege_type, y.is_grantable FROM aclexplode(acl) y LOOP
+        EXECUTE format('REVOKE %s ON %s FROM %s', e.privilege_type, rel,
+                       CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(e.grantee::regrole::text) END);
+    END LOOP;
+    FOR e IN SELECT y.grantee, y.privilege_type, y.is_grantable FROM aclexplode(acl) y
+             EXCEPT SELECT x.grantee, x.privilege_type, x.is_grantable FROM aclexplode(current_acl) x LOOP
+        EXECUTE format('GRANT %s ON %s TO %s%s', e.privilege_type, rel,
+                       CASE WHEN e.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(e.grantee::regrole::text) END,
+                       CASE WHEN e.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._relation_acl_restore(regclass, aclitem[]) IS
+    'Internal: gives a re-created view the privileges it had.';
+REVOKE ALL ON FUNCTION customer_profile._relation_acl_restore(regclass, aclitem[]) FROM PUBLIC;
+
+-- Regenerates profiles_wide without touching what users built on it: the
+-- existing columns keep their places, new traits come last, so in the
+-- common case (a new trait, a new policy) CREATE OR REPLACE VIEW suffices.
+-- A column whose trait is gone stays while a view reads it. When a column
+-- must change type or go, the views on profiles_wide (and on them) are
+-- saved, dropped and created again as they were: definition, options,
+-- owner, privileges, comments; one that cannot follow the change stops it
+-- (2BP01, naming the view) and nothing changes.
+CREATE OR REPLACE FUNCTION customer_profile._profiles_wide_rebuild() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wide oid;
+    names text[] := '{}';
+    types text[] := '{}';
+    in_place boolean := true;
+    body text := 'SELECT u.profile_id';
+    a record;
+    d record;
+    v record;
+    dependents jsonb;
+    wide_acl aclitem[];
+    blocker text;
+BEGIN
+    -- One rebuild at a time: each reads the view it replaces.
+    PERFORM pg_advisory_xact_lock(hashtext('customer_profile.profiles_wide'));
+    wide := to_regclass('customer_profile.profiles_wide');
+    IF wide IS NOT NULL THEN
+        FOR a IN SELECT c.attname::text AS name, format_type(c.atttypid, c.atttypmod) AS type, t.type AS trait_type,
+                        EXISTS (SELECT 1 FROM pg_depend p JOIN pg_rewrite r ON r.oid = p.objid
+                                 WHERE p.classid = 'pg_rewrite'::regclass AND p.refclassid = 'pg_class'::regclass
+                                   AND p.refobjid = wide AND p.refobjsubid = c.attnum AND r.ev_class <> wide) AS read
+                   FROM pg_attribute c
+                   LEFT JOIN customer_profile.trait_definition t ON t.name = c.attname::text
+                  WHERE c.attrelid = wide AND c.attnum > 1 AND NOT c.attisdropped
+                  ORDER BY c.attnum LOOP
+            IF a.trait_type IS NOT NULL THEN
+                names := names || a.name;
+                types := types || customer_profile._trait_column_type(a.trait_type);
+                in_place := in_place AND a.type = customer_profile._trait_column_type(a.trait_type);
+            ELSIF a.read THEN
+                names := names || a.name;  -- no longer declared, still read by a view
+                types := types || a.type;
+            ELSE
+                in_place := false;
+            END IF;
+        END LOOP;
+    END IF;
+    FOR d IN SELECT t.name, t.type FROM customer_profile.trait_definition t
+              WHERE t.name <> 'profile_id' AND t.name <> ALL (names) ORDER BY t.created_at, t.name LOOP
+        names := names || d.name;
+        types := types || customer_profile._trait_column_type(d.type);
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
+        body := body || ', ' || customer_profile._profiles_wide_column(names[i], types[i]);
+    END LOOP;
+    body := body || ' FROM customer_profile.unified_profile u';
+
+    IF wide IS NULL THEN
+        EXECUTE 'CREATE VIEW customer_profile.profiles_wide AS ' || body;
+    ELSIF in_place THEN
+        EXECUTE 'CREATE OR REPLACE VIEW customer_profile.profiles_wide AS ' || body;
+    ELSE
+        -- Every view on profiles_wide, directly or through other views, deepest last.
+        WITH RECURSIVE dep(oid, depth) AS (
+            SELECT r.ev_class, 1 FROM pg_depend p JOIN pg_rewrite r ON r.oid = p.objid
+             WHERE p.classid = 'pg_rewrite'::regclass AND p.refclassid = 'pg_class'::regclass
+               AND p.refobjid = wide AND r.ev_class <> wide
+            UNION
+            SELECT r.ev_class, dep.depth + 1 FROM dep
+              JOIN pg_depend p ON p.refobjid = dep.oid AND p.classid = 'pg_rewrite'::regclass
+                              AND p.refclassid = 'pg_class'::regclass
+              JOIN pg_rewrite r ON r.oid = p.objid AND r.ev_class <> dep.oid)
+        SELECT jsonb_agg(jsonb_build_object(
+                   'view', x.oid::regclass::text, 'kind', c.relkind, 'owner', c.relowner::regrole::text,
+                   'definition', rtrim(pg_get_viewdef(x.oid), '; ' || chr(10)),
+                   'options', coalesce(array_to_string(c.reloptions, ', '), ''), 'acl', c.relacl::text[],
+                   'comment', obj_description(x.oid, 'pg_class'),
+                   'columns', (SELECT coalesce(jsonb_object_agg(t.attname, col_description(x.oid, t.attnum)), '{}')
+                                 FROM pg_attribute t WHERE t.attrelid = x.oid AND t.attnum > 0
+                                  AND col_description(x.oid, t.attnum) IS NOT NULL),
+                   'extra', EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.oid)
+                            OR EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = x.oid AND w.rulename <> '_RETURN')
+                            OR EXISTS (SELECT 1 FROM pg_attrdef f WHERE f.adrelid = x.oid))
+                 ORDER BY x.depth, x.oid)
+          INTO dependents
+          FROM (SELECT dep.oid, max(dep.depth) AS depth FROM dep GROUP BY dep.oid) x JOIN pg_class c ON c.oid = x.oid;
+        SELECT string_agg(e ->> 'view', ', ') INTO blocker FROM jsonb_array_elements(dependents) e
+         WHERE e ->> 'kind' <> 'v' OR (e ->> 'extra')::boolean;
+        IF blocker IS NOT NULL THEN
+            RAISE EXCEPTION 'profiles_wide must be created again for this trait change, and % cannot be re-created automatically', blocker
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Materialized views, and views with triggers, rules or column defaults, must be dropped before the change and created again after it.';
+        END IF;
+        FOR v IN SELECT j.e FROM jsonb_array_elements(coalesce(dependents, '[]')) WITH ORDINALITY AS j(e, n) ORDER BY j.n DESC LOOP
+            EXECUTE format('DROP VIEW %s', v.e ->> 'view');
+        END LOOP;
+        SELECT c.relacl INTO wide_acl FROM pg_class c WHERE c.oid = wide;
+        DROP VIEW customer_profile.profiles_wide;  -- RESTRICT: another kind of dependent names itself here
+        EXECUTE 'CREATE VIEW customer_profile.profiles_wide AS ' || body;
+        PERFORM customer_profile._relation_acl_restore('customer_profile.profiles_wide', wide_acl);
+        FOR v IN SELECT j.e FROM jsonb_array_elements(coalesce(dependents, '[]')) WITH ORDINALITY AS j(e, n) ORDER BY j.n LOOP
+            BEGIN
+                EXECUTE format('CREATE VIEW %s%s AS %s', v.e ->> 'view',
+                               CASE WHEN v.e ->> 'options' <> '' THEN ' WITH (' || (v.e ->> 'options') || ')' ELSE '' END,
+                               v.e ->> 'definition');
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'view % reads profiles_wide and cannot follow this trait change: %', v.e ->> 'view', SQLERRM
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          HINT = 'Drop the view, change the trait, then create the view again.';
+            END;
+            EXECUTE format('ALTER VIEW %s OWNER TO %s', v.e ->> 'view', v.e ->> 'owner');
+            PERFORM customer_profile._relation_acl_restore(
+                (v.e ->> 'view')::regclass,
+                CASE WHEN jsonb_typeof(v.e -> 'acl') = 'array'
+                     THEN ARRAY(SELECT x::aclitem FROM jsonb_array_elements_text(v.e -> 'acl') x) END);
+            EXECUTE format('COMMENT ON VIEW %s IS %L', v.e ->> 'view', v.e ->> 'comment');
+            FOR d IN SELECT x.k, x.c FROM jsonb_each_text(v.e -> 'columns') AS x(k, c) LOOP
+                EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v.e ->> 'view', d.k, d.c);
+            END LOOP;
+        END LOOP;
+    END IF;
+    -- Never a member, even when an extension script runs this.
+    IF EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_class'::regclass
+                  AND p.objid = 'customer_profile.profiles_wide'::regclass AND p.deptype = 'e') THEN
+        ALTER EXTENSION customer_profile DROP VIEW customer_profile.profiles_wide;
+    END IF;
+    PERFORM customer_profile._depend_on_extension('customer_profile.profiles_wide');
+    COMMENT ON VIEW customer_profile.profiles_wide IS
+        'One row per profile, one typed column per declared trait, in declaration order (a new trait is a new last column); views built on it survive trait definitions, pg_dump and pg_restore.';
+    COMMENT ON COLUMN customer_profile.profiles_wide.profile_id IS 'The profile.';
+    FOR d IN SELECT c.attname::text AS name, t.type, t.policy FROM pg_attribute c
+               LEFT JOIN customer_profile.trait_definition t ON t.name = c.attname::text
+              WHERE c.attrelid = 'customer_profile.profiles_wide'::regclass AND c.attnum > 1 AND NOT c.attisdropped LOOP
+        EXECUTE format('COMMENT ON COLUMN customer_profile.profiles_wide.%I IS %L', d.name,
+                       CASE WHEN d.type IS NULL THEN 'No longer a declared trait: kept while a view reads this column.'
+                            ELSE format('Trait %s (%s, policy %s).', d.name, d.type, d.policy) END);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._profiles_wide_rebuild() IS
+    'Internal: brings profiles_wide in line with the trait definitions, keeping the views built on it (profiles_wide_refresh grants it).';
+
+-- At restore, the dumped profiles_wide is created before the trait
+-- definitions arrive; pg_dump does not dump its dependency on the
+-- extension, so the definitions' arrival records it again.
+CREATE FUNCTION customer_profile._profiles_wide_restored() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF to_regclass('customer_profile.profiles_wide') IS NOT NULL THEN
+        PERFORM customer_profile._depend_on_extension('customer_profile.profiles_wide');
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._profiles_wide_restored() IS
+    'Internal trigger: a restored profiles_wide is dropped with the extension again.';
+REVOKE ALL ON FUNCTION customer_profile._profiles_wide_restored() FROM PUBLIC;
+CREATE TRIGGER trait_definition_wide_view AFTER INSERT ON customer_profile.trait_definition
+    FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._profiles_wide_restored();
+COMMENT ON FUNCTION customer_profile.profiles_wide_refresh() IS
+    'Brings profiles_wide in line with the trait definitions (trait_define calls it), keeping the views built on it.';
+
 -- ===========================================================================
 -- Predicates that could never match are refused or compared correctly
 -- (defect 10).
