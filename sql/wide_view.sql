@@ -3,7 +3,33 @@
 -- failed once such a view existed ("cannot drop view profiles_wide because
 -- other objects depend on it").
 \set VERBOSITY terse
+SET client_min_messages = warning;
+DROP EXTENSION customer_profile CASCADE;
+RESET client_min_messages;
+
+-- The update from 1.5 keeps a user's view on profiles_wide. Here the 1.5
+-- view is also stale (a trait definition was deleted without a refresh), so
+-- the update creates profiles_wide again, and the user's view with it: it
+-- stays the user's (not an extension member, so pg_dump dumps it).
+CREATE EXTENSION customer_profile VERSION '1.5';
+SELECT customer_profile.trait_define('tier', 'text');
+SELECT customer_profile.trait_define('stale', 'number');
+SELECT customer_profile.trait_observe('{"email": "old@x.com"}', '{"tier": "gold"}', 'crm') > 0 AS observed;
+DELETE FROM customer_profile.trait_definition WHERE name = 'stale';
+CREATE VIEW public.gold_before_update AS SELECT profile_id, tier FROM customer_profile.profiles_wide WHERE tier = 'gold';
+ALTER EXTENSION customer_profile UPDATE;
+SELECT attname FROM pg_attribute
+ WHERE attrelid = 'customer_profile.profiles_wide'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT tier FROM public.gold_before_update;
+SELECT c.relname, count(d.objid) AS extension_member FROM pg_class c
+  LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+ WHERE c.oid IN ('customer_profile.profiles_wide'::regclass, 'public.gold_before_update'::regclass)
+ GROUP BY 1 ORDER BY 1;
+SELECT customer_profile.trait_define('ltv', 'number');
+SELECT tier FROM public.gold_before_update;
+DROP VIEW public.gold_before_update;
 DROP EXTENSION customer_profile;
+
 CREATE EXTENSION customer_profile;
 SET search_path = customer_profile, public;
 SELECT trait_define('tier', 'text');

@@ -1000,21 +1000,6 @@ COMMENT ON FUNCTION customer_profile._depend_on_extension(regclass) IS
     'Internal: rel is dropped with the extension without being a member of it (pg_dump dumps it).';
 REVOKE ALL ON FUNCTION customer_profile._depend_on_extension(regclass) FROM PUBLIC;
 
-ALTER EXTENSION customer_profile DROP VIEW customer_profile.profiles_wide;
-DO $wide$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM customer_profile.trait_definition)
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
-                        WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-                          AND d.refobjid = 'customer_profile.profiles_wide'::pg_catalog.regclass
-                          AND r.ev_class <> d.refobjid) THEN
-        DROP VIEW customer_profile.profiles_wide;  -- a fresh install, or no trait yet
-    ELSE
-        PERFORM customer_profile._depend_on_extension('customer_profile.profiles_wide');
-    END IF;
-END
-$wide$;
-
 -- The column type of a trait type, and the expression of a column.
 CREATE FUNCTION customer_profile._trait_column_type(type text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -1192,6 +1177,10 @@ BEGIN
                     USING ERRCODE = 'dependent_objects_still_exist',
                           HINT = 'Drop the view, change the trait, then create the view again.';
             END;
+            IF EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_class'::regclass
+                          AND p.objid = (v.e ->> 'view')::regclass AND p.deptype = 'e') THEN
+                EXECUTE format('ALTER EXTENSION customer_profile DROP VIEW %s', v.e ->> 'view');  -- a user's view
+            END IF;
             EXECUTE format('ALTER VIEW %s OWNER TO %s', v.e ->> 'view', v.e ->> 'owner');
             PERFORM customer_profile._relation_acl_restore(
                 (v.e ->> 'view')::regclass,
@@ -1223,6 +1212,25 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile._profiles_wide_rebuild() IS
     'Internal: brings profiles_wide in line with the trait definitions, keeping the views built on it (profiles_wide_refresh grants it).';
+
+-- The update: an install without traits and without views on profiles_wide
+-- (a fresh one) has none from now on; otherwise it is brought to this
+-- version's form (column comments) while it is still a member, which an
+-- extension script may replace, and leaves the extension.
+DO $wide$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM customer_profile.trait_definition)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+                        WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                          AND d.refobjid = 'customer_profile.profiles_wide'::pg_catalog.regclass
+                          AND r.ev_class <> d.refobjid) THEN
+        ALTER EXTENSION customer_profile DROP VIEW customer_profile.profiles_wide;
+        DROP VIEW customer_profile.profiles_wide;
+    ELSE
+        PERFORM customer_profile._profiles_wide_rebuild();
+    END IF;
+END
+$wide$;
 
 -- At restore, the dumped profiles_wide is created before the trait
 -- definitions arrive; pg_dump does not dump its dependency on the
