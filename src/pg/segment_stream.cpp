@@ -1,4 +1,5 @@
-// Streaming re-evaluation (see segment_stream.hpp).
+// Streaming re-evaluation (see segment_stream.hpp, which states the lock
+// order).
 #include "segment_stream.hpp"
 
 #include <algorithm>
@@ -81,6 +82,18 @@ CachedPlan outbox_plan{
     3,
     {TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
 
+// The definitions as one snapshot sees them (id and stored predicate).
+std::vector<std::pair<std::int32_t, std::string>> definitions_under(Snapshot snapshot) {
+    std::uint64_t n = spi_run_snapshot(definitions_plan, nullptr, nullptr, snapshot);
+    std::vector<std::pair<std::int32_t, std::string>> out;
+    for (std::uint64_t row = 0; row < n; ++row) out.emplace_back(spi_int4(row, 1), spi_bytes(row, 3));
+    return out;
+}
+
+// Called with the definitions lock held (lock_definitions): an invalidation
+// sent by a definition that committed while we waited for the lock has been
+// received, and the reload reads with a new snapshot, taken after the lock
+// (the statement's snapshot may predate the commit we waited for).
 const SegmentCatalog& segment_catalog() {
     if (stale || !cached) {
         cached.reset();
@@ -96,16 +109,38 @@ const SegmentCatalog& segment_catalog() {
                 true));
         });
         if (OidIsValid(c->relid)) {
-            std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, true);
+            std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, false);  // a new snapshot
+            std::vector<std::pair<std::int32_t, std::string>> seen;
             for (std::uint64_t row = 0; row < n; ++row) {
                 SegmentDef d;
                 d.id = spi_int4(row, 1);
                 d.name = spi_bytes(row, 2);
-                d.tree = core::cheapest_first(core::decode_predicate(spi_bytes(row, 3)));
+                std::string stored = spi_bytes(row, 3);
+                d.tree = core::cheapest_first(core::decode_predicate(stored));
                 d.deps = core::predicate_dependencies(d.tree);
                 d.refers_to = core::referenced_segments(d.tree);
                 c->segments.push_back(std::move(d));
+                seen.emplace_back(c->segments.back().id, std::move(stored));
             }
+            // REPEATABLE READ and SERIALIZABLE read with the transaction's
+            // snapshot: definitions committed after it cannot be evaluated
+            // on data read with it, nor ignored (the refresh that came with
+            // them did not see this transaction's changes).
+            bool newer = false;
+            if (IsolationUsesXactSnapshot()) {
+                Snapshot latest = nullptr;
+                pg_guard([&] { latest = RegisterSnapshot(GetLatestSnapshot()); });
+                try {
+                    newer = definitions_under(latest) != seen;
+                } catch (...) {
+                    pg_guard([&] { UnregisterSnapshot(latest); });
+                    throw;
+                }
+                pg_guard([&] { UnregisterSnapshot(latest); });
+            }
+            if (newer)
+                throw core::Error(core::ErrorCode::serialization_failure,
+                                  "segment definitions changed after this transaction's snapshot was taken");
         }
         cached = std::move(c);
     }
@@ -160,10 +195,23 @@ std::string notify_payload(const std::string& segment, std::int64_t profile, con
            "\", \"position\": " + std::to_string(position) + "}";
 }
 
+// Takes the segment definitions lock in ROW SHARE mode, held to commit (see
+// segment_stream.hpp); InvalidOid before 1.3 (no segment table). Acquiring
+// it processes the invalidations that arrived meanwhile.
+Oid lock_definitions() {
+    Oid relid = InvalidOid;
+    pg_guard([&] {
+        relid = RangeVarGetRelid(makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("segment"), -1),
+                                 RowShareLock, true);
+    });
+    return relid;
+}
+
 }  // namespace
 
 void stream_segments(const ProfileChange& change) {
     if (change.profiles.empty()) return;
+    lock_definitions();  // first: the definitions read below must stay current until we commit
     const SegmentCatalog& catalog = segment_catalog();
     if (catalog.segments.empty()) return;
     std::vector<const SegmentDef*> segments = affected(catalog, change);
@@ -189,6 +237,9 @@ void stream_segments(const ProfileChange& change) {
     }
     bool reschedule =
         catalog.has_schedule && std::any_of(segments.begin(), segments.end(), [](auto* s) { return s->deps.time; });
+    // A profile that is gone keeps no schedule row, whatever the segments
+    // read (a refresh may have scheduled it while its deletion was pending).
+    bool unschedule_gone = catalog.has_schedule;
     std::vector<std::int64_t> enter_p, exit_p, out_p, due_p, due_at, undue_p;
     std::vector<std::int32_t> enter_s, exit_s;
     std::vector<std::string> out_seg, out_change;
@@ -206,6 +257,10 @@ void stream_segments(const ProfileChange& change) {
             out_sid.push_back(s->id);
             out_p.push_back(p);
             out_change.push_back(member ? "enter" : "exit");
+        }
+        if (!live && unschedule_gone) {
+            undue_p.push_back(p);
+            continue;
         }
         if (!reschedule) continue;
         std::optional<core::Micros> due;
@@ -308,4 +363,21 @@ CP_FUNCTION(segment_stream) {
     cp::pg::stream_segments(change);
     cp::pg::spi_finish();
     PG_RETURN_VOID();
+}
+
+// _segment_definitions_lock() returns boolean: takes the segment definitions
+// lock in ROW SHARE mode, as a stream does (segment_windows_run calls it
+// before it takes schedule rows); true when this transaction also holds it
+// in EXCLUSIVE mode (segment_create, segment_alter or segment_drop ran in it,
+// or the refresh took it to schedule a definition's windows).
+CP_FUNCTION(segment_definitions_lock) {
+    Oid relid = cp::pg::lock_definitions();
+    bool exclusive = false;
+    cp::pg::pg_guard([&] {
+        if (!OidIsValid(relid)) return;
+        LOCKTAG tag;
+        SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+        exclusive = LockHeldByMe(&tag, ExclusiveLock) || LockHeldByMe(&tag, AccessExclusiveLock);
+    });
+    PG_RETURN_BOOL(exclusive);
 }

@@ -5,6 +5,25 @@
 // outbox, and each is announced with NOTIFY customer_profile_segment.
 // Definitions are cached per backend (reloaded after a relcache
 // invalidation sent by the segment table's statement trigger).
+//
+// Locking: the segment definitions lock is the table lock on
+// customer_profile.segment. A stream takes it in ROW SHARE mode before it
+// reads the definitions and holds it to commit, so no definition it
+// evaluated changes under it; segment_create, segment_alter (of a predicate)
+// and segment_drop, and the refresh that first schedules a definition's
+// windows, take it in EXCLUSIVE mode, which waits for every transaction
+// that has streamed and holds back every stream until they commit. A stream
+// that waited receives the invalidation with the lock and reloads with a new
+// snapshot. The lock order is:
+//   definitions lock -> profile rows (FOR UPDATE / FOR SHARE) ->
+//   membership, outbox and schedule rows.
+// A writer takes its profile locks before it streams, so it may wait for
+// the definitions lock while holding them: a transaction holding the
+// definitions lock in EXCLUSIVE mode therefore waits for no profile lock (its
+// refresh evaluates with new snapshots but locks no profile; each writer
+// held back streams after it commits, with new reads, and corrects what it
+// changed meanwhile), and every writer of membership and schedule rows
+// streams, or calls _segment_definitions_lock(), before writing them.
 #pragma once
 
 #include <cstdint>

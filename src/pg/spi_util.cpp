@@ -28,6 +28,24 @@ std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, 
     return processed;
 }
 
+std::uint64_t spi_run_snapshot(CachedPlan& plan, const Datum* values, const char* nulls, Snapshot snapshot) {
+    std::uint64_t processed = 0;
+    pg_guard([&] {
+        if (plan.plan == nullptr) {
+            SPIPlanPtr p = SPI_prepare(plan.sql, plan.nargs, plan.argtypes);
+            if (p == nullptr)
+                elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+            SPI_keepplan(p);
+            plan.plan = p;
+        }
+        int rc = SPI_execute_snapshot(plan.plan, const_cast<Datum*>(values), nulls, snapshot, InvalidSnapshot, true,
+                                      false, 0);
+        if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+        processed = SPI_processed;
+    });
+    return processed;
+}
+
 std::uint64_t spi_exec(const char* sql, bool read_only) {
     std::uint64_t processed = 0;
     pg_guard([&] {

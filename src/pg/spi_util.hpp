@@ -20,6 +20,9 @@ struct CachedPlan {
 
 // Executes a cached plan; returns SPI_processed. Must be inside SPI_connect.
 std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only, long max_rows = 0);
+// Executes a cached plan read-only under the given snapshot (e.g. the latest
+// one, to compare with what the transaction's snapshot sees).
+std::uint64_t spi_run_snapshot(CachedPlan& plan, const Datum* values, const char* nulls, Snapshot snapshot);
 // Executes one-off SQL without parameters; returns SPI_processed.
 std::uint64_t spi_exec(const char* sql, bool read_only);
 

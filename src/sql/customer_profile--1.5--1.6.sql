@@ -8,11 +8,125 @@
 -- of a person re-evaluates its segments (defects 1, 3, 5, 11).
 -- ===========================================================================
 
+-- The segment definitions lock (segment_stream.hpp states the lock order):
+-- the table lock on customer_profile.segment. Every stream holds it in ROW
+-- SHARE mode from its first read of the definitions until it commits;
+-- segment_create, segment_alter (of a predicate) and segment_drop take it in
+-- EXCLUSIVE mode first. Before 1.6 a transaction streamed with the
+-- definitions its backend had cached, or read with a snapshot older than an
+-- alter it had waited for: after an alter and its refresh committed, it
+-- stored memberships of the old predicate (and a profile it merged away
+-- stayed in a segment created meanwhile).
+CREATE FUNCTION customer_profile._segment_definitions_lock() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'cp_segment_definitions_lock' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION customer_profile._segment_definitions_lock() IS
+    'Internal: takes the segment definitions lock in ROW SHARE mode, as streaming does, until commit; true when this transaction holds it in EXCLUSIVE mode (it created, altered or dropped a segment).';
+REVOKE ALL ON FUNCTION customer_profile._segment_definitions_lock() FROM PUBLIC;
+-- Not the reader: holding the lock holds back segment_alter.
+GRANT EXECUTE ON FUNCTION customer_profile._segment_definitions_lock()
+    TO customer_profile_writer, customer_profile_admin;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+    id integer;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid segment name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF predicate IS NULL THEN
+        RAISE EXCEPTION 'the predicate of segment "%" is NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Waits for every transaction that has streamed; streams wait for us.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = segment_create.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    compiled := predicate::customer_profile.segment_predicate;
+    INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
+    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
+    RETURNING segment_id INTO id;
+    RETURN id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL,
+                                                          description text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+BEGIN
+    IF predicate IS NOT NULL THEN
+        -- Before the segment's row: waits for every transaction that has
+        -- streamed (with the old predicate); streams wait for our commit.
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    END IF;
+    PERFORM 1 FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF predicate IS NOT NULL THEN
+        compiled := predicate::customer_profile.segment_predicate;
+        UPDATE customer_profile.segment s
+           SET predicate = compiled, refers_to = customer_profile._segment_validate(segment_alter.name, compiled),
+               updated_at = now()
+         WHERE s.name = segment_alter.name;
+    END IF;
+    IF description IS NOT NULL THEN
+        UPDATE customer_profile.segment s SET description = segment_alter.description, updated_at = now()
+         WHERE s.name = segment_alter.name;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_alter(text, text, text) IS
+    'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people and holds back their segment updates until it commits: refresh the segment in the same transaction or the next.';
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_drop(name text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    user_segment text;
+    id integer;
+BEGIN
+    -- No stream may enter anyone into the segment once its memberships are gone.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.name INTO user_segment FROM customer_profile.segment s
+     WHERE segment_drop.name = ANY (s.refers_to) AND s.name <> segment_drop.name LIMIT 1;
+    IF user_segment IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" is used by segment "%"', name, user_segment
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    DELETE FROM customer_profile.segment s WHERE s.name = segment_drop.name RETURNING segment_id INTO id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id;
+END
+$$;
+
 -- A refresh locks the profiles whose membership would change in one
 -- statement and evaluates them in the next: a statement's snapshot predates
 -- the locks it waited for, so evaluating in the locking statement read the
 -- person's identifiers, consents and events as they were before a merge or
 -- an event it had waited behind (only the locked row itself is re-read).
+-- Under the definitions lock in EXCLUSIVE mode (after segment_create or
+-- segment_alter in the same transaction, and for the first refresh of a
+-- definition that reads time, which schedules every profile) it locks no
+-- profile: a writer holding one waits for that lock to stream, and would
+-- deadlock with us; it streams after we commit instead, with the new
+-- definition and new reads. The first scheduling runs under that lock so that
+-- a profile whose deletion is pending (an erasure or merge that streamed,
+-- which the lock waits for) is not scheduled again once it is gone.
 CREATE OR REPLACE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint)
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -22,13 +136,28 @@ DECLARE
     members bigint[];
     due_ids bigint[];
     due_times timestamptz[];
+    changing bigint[];
     locked bigint[];
+    exclusive boolean;
 BEGIN
+    -- The definitions lock comes before the segment's row (segment_alter's order).
+    SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s WHERE s.name = segment_refresh.name;
+    IF FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    END IF;
     SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
       FROM customer_profile.segment s
      WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    exclusive := customer_profile._segment_definitions_lock();
+    IF NOT exclusive AND customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;  -- altered since the first read
+        exclusive := true;
     END IF;
     -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
     members := customer_profile._segment_evaluate_all(seg.predicate);
@@ -47,11 +176,16 @@ BEGIN
     candidates AS (
         (SELECT unnest(members) AS profile_id EXCEPT SELECT c.profile_id FROM current_members c)
         UNION ALL
-        (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members))),
-    locking AS (
-        SELECT u.profile_id FROM customer_profile.unified_profile u JOIN candidates c USING (profile_id)
-         ORDER BY u.profile_id FOR SHARE OF u)
-    SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+        (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members)))
+    SELECT array_agg(c.profile_id) INTO changing FROM candidates c;
+    IF exclusive THEN
+        locked := changing;  -- no profile lock: see above
+    ELSE
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u JOIN unnest(changing) AS c(profile_id) USING (profile_id)
+             ORDER BY u.profile_id FOR SHARE OF u)
+        SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    END IF;
     -- Memberships of profiles deleted meanwhile are closed by their deletion.
     WITH current_members AS (
         SELECT m.profile_id FROM customer_profile.segment_membership m JOIN unnest(locked) AS l(profile_id) USING (profile_id)
@@ -99,6 +233,54 @@ BEGIN
                           json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
                                             'source', 'refresh')::text);
     END IF;
+END
+$$;
+
+-- The worker's windows run takes the definitions lock before it takes
+-- schedule rows (a refresh under the lock in EXCLUSIVE mode writes them).
+CREATE OR REPLACE FUNCTION customer_profile.segment_windows_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    due bigint[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM customer_profile._segment_definitions_lock();
+    WITH taken AS (
+        DELETE FROM customer_profile.segment_schedule s
+         WHERE s.profile_id IN (SELECT d.profile_id FROM customer_profile.segment_schedule d
+                                 WHERE d.due_at <= now() ORDER BY d.due_at LIMIT max_profiles
+                                   FOR UPDATE SKIP LOCKED)
+        RETURNING s.profile_id)
+    SELECT array_agg(t.profile_id ORDER BY t.profile_id) INTO due FROM taken t;
+    IF due IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- The same order as event ingestion locks profiles: no deadlock with it.
+    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (due)
+      ORDER BY u.profile_id FOR UPDATE;
+    PERFORM customer_profile._segment_stream(due, 'time');
+    RETURN cardinality(due);
+END
+$$;
+
+-- Every deletion of profiles streams their exits, even when no segment was
+-- visible to the deleting statement: the stream takes the definitions lock
+-- (a segment created meanwhile waits for it, or it for the segment) and
+-- removes the profiles' schedule rows.
+CREATE OR REPLACE FUNCTION customer_profile._profiles_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone bigint[];
+BEGIN
+    SELECT array_agg(g.profile_id) INTO gone FROM deleted_profiles g;
+    PERFORM customer_profile._segment_stream(gone, 'gone');
+    RETURN NULL;
 END
 $$;
 
