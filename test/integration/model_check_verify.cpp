@@ -378,9 +378,10 @@ Invariant memberships(Tx& tx, Shared& sh, const std::set<long long>& live, const
             bool is_stored = stored.count(k) > 0, is_live = live_eval.count(k) > 0;
             bool is_per_profile = per_profile.count(k) > 0, is_own = own(segment, p) == Tri::True;
             if (is_stored != is_live || is_stored != is_per_profile || is_stored != is_own)
-                inv.add(is_stored != is_live ? "stored differs from @@"
-                        : is_live != is_own  ? "@@ differs from the own evaluation"
-                                             : "profile_segment differs from @@",
+                inv.add(std::string(is_stored != is_live ? "stored differs from @@"
+                                    : is_live != is_own  ? "@@ differs from the own evaluation"
+                                                         : "profile_segment differs from @@") +
+                            " in " + segment,
                         "segment " + segment + " (" + m->to_text() + ") profile " + std::to_string(p) + " " +
                             history_of(h, p) + ": stored " + yes(is_stored) + ", @@ " + yes(is_live) +
                             ", profile_segment " + yes(is_per_profile) + ", own evaluation " + yes(is_own) + "; " +
