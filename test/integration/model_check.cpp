@@ -146,6 +146,68 @@ void consume(const Shared& sh, const std::atomic<bool>& drained, std::vector<Cha
     }
 }
 
+// Applies the inbox in batches of random size, as the worker would, until
+// the writers are done and the inbox is empty.
+void drain(Shared& sh, int index, const std::atomic<bool>& writers_done) {
+    std::mt19937_64 rng(sh.cfg.seed * 7919ULL + index);
+    int slot = sh.cfg.writers + index;
+    std::unique_ptr<pqxx::connection> c;
+    auto connect = [&] {
+        sh.backend_pids[slot] = 0;
+        c = std::make_unique<pqxx::connection>(sh.cfg.conninfo);
+        pqxx::nontransaction n(*c);
+        n.exec("SET client_min_messages = error");
+        sh.backend_pids[slot] = c->backendpid();
+    };
+    connect();
+    int idle_after_done = 0;
+    while (idle_after_done < 3) {
+        bool done = writers_done.load();
+        long taken = -1;
+        try {
+            pqxx::work tx(*c);
+            if (!done && rng() % 10 == 0)
+                tx.exec("SET LOCAL statement_timeout = '" + std::to_string(2 + rng() % 10) + "ms'");
+            auto row = tx.exec_params("SELECT taken, dead_lettered FROM customer_profile.event_inbox_drain($1)",
+                                      static_cast<int>(1 + rng() % 40))[0];
+            taken = row[0].as<long>();
+            tx.commit();
+            sh.counters.drained += taken;
+        } catch (const pqxx::failure& e) {
+            ++sh.counters.drain_failures;
+            auto sql = dynamic_cast<const pqxx::sql_error*>(&e);
+            auto rollback = dynamic_cast<const pqxx::transaction_rollback*>(&e);
+            if (!sql && !rollback) {
+                if (!c->is_open()) connect();
+                continue;
+            }
+            std::string state = sql ? sql->sqlstate() : rollback_state(*rollback);
+            if (state != "57014" && state != "40P01" && state != "40001") {
+                ++sh.counters.unexpected;
+                std::lock_guard<std::mutex> lock(sh.mutex);
+                auto& ex = sh.unexpected[state];
+                if (ex.size() < 5) ex.push_back(std::string("event_inbox_drain: ") + e.what());
+            }
+            try {
+                pqxx::nontransaction n(*c);
+                n.exec("ROLLBACK");
+            } catch (const std::exception&) {
+                connect();
+            }
+        } catch (const std::exception&) {
+            ++sh.counters.drain_failures;
+            if (!c->is_open()) connect();
+        }
+        if (taken == 0) {
+            if (done) ++idle_after_done;
+            std::this_thread::sleep_for(std::chrono::milliseconds(done ? 100 : 10));
+        } else if (taken > 0) {
+            idle_after_done = 0;
+        }
+    }
+    sh.backend_pids[slot] = 0;
+}
+
 // Cancels a random session's statement every 60-300 ms.
 void chaos(Shared& sh) {
     std::mt19937_64 rng(sh.cfg.seed + 23);
@@ -206,7 +268,7 @@ int main(int argc, char** argv) {
         });
         std::thread chaos_thread([&] { chaos(sh); });
         std::vector<std::thread> drainers, writers;
-        for (int d = 0; d < cfg.drainers; ++d) drainers.emplace_back([&, d] { run_drainer(sh, d, writers_done); });
+        for (int d = 0; d < cfg.drainers; ++d) drainers.emplace_back([&, d] { drain(sh, d, writers_done); });
         auto started = std::chrono::steady_clock::now();
         for (int w = 0; w < cfg.writers; ++w) writers.emplace_back([&, w] { run_writer(sh, w); });
         std::this_thread::sleep_for(std::chrono::seconds(cfg.seconds));

@@ -1,12 +1,12 @@
-// Shared pieces of the model-based concurrency test (model_check.cpp): the
-// identifier pools the sessions draw from, what the sessions record about
-// what they committed, the predicate model used to create segments and to
-// evaluate them independently, and the two halves of the program (the
-// workload in model_check_workload.cpp, the invariants in
-// model_check_verify.cpp).
+// Shared pieces of the model-based concurrency test: the identifier pools
+// the sessions draw from and the predicate model (model_check_model.cpp),
+// what the sessions record about what they committed, the writers
+// (model_check_workload.cpp) and the invariants (model_check_verify.cpp);
+// model_check.cpp sets up, runs the drainers, the outbox consumer, the
+// LISTENer and the cancels, and reports.
 //
-// Locking: Shared is written by every session thread; each container has its
-// own mutex, the counters are atomics. A person of the erasure pool is used
+// Locking: Shared is written by every session thread; its containers are
+// guarded by Shared::mutex, the counters are atomics. A person of the erasure pool is used
 // under a shared lock held until the transaction ends, and retired (its
 // generation bumped) under an exclusive try-lock, so that no identifier of a
 // generation is ever written again once its erasure starts.
@@ -140,6 +140,10 @@ std::string erasure_token(int p, int generation);
 std::vector<Identifier> erasable_identifiers(const std::string& token);
 std::vector<Identifier> merge_pool_candidates(const Shared& sh);  // every merge-pool identifier that may exist
 
+// libpqxx 6 reports deadlocks and serialization failures as
+// transaction_rollback, which is not an sql_error: the SQLSTATE it stands for.
+std::string rollback_state(const pqxx::transaction_rollback& e);
+
 // What reached the systems of action during the run.
 using Change = std::tuple<long long, std::string, long long, std::string>;  // position, segment, profile, change
 struct Deliveries {
@@ -148,11 +152,10 @@ struct Deliveries {
     std::map<std::string, long long> refresh_announced;  // segment -> entries + exits announced by refreshes
 };
 
-// The two halves: sessions changing people until sh.stop (writers and
-// drainers, each on its own connection), and the comparison of the stored
-// state with the reference; verify() returns how many invariants failed.
+// The two halves: writers changing people until sh.stop, each on its own
+// connection, and the comparison of the stored state with the reference;
+// verify() returns how many invariants failed.
 void run_writer(Shared& sh, int index);
-void run_drainer(Shared& sh, int index, const std::atomic<bool>& writers_done);
 int verify(Shared& sh, const Deliveries& deliveries);
 
 }  // namespace model_check

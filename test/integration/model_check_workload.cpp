@@ -1,8 +1,8 @@
-// The sessions of the model-based concurrency test: writers running random
-// transactions of one to four operations that change people (every kind the
-// extension offers), with random rollbacks and statement timeouts, and
-// drainers applying the inbox. What committed is recorded in Shared for the
-// reference; everything else the check needs is read from the database.
+// The writers of the model-based concurrency test: random transactions of
+// one to four operations that change people (every kind the extension
+// offers), with random rollbacks and statement timeouts. What committed is
+// recorded in Shared for the reference; everything else the check needs is
+// read from the database.
 #include "model_check.hpp"
 
 #include <chrono>
@@ -11,59 +11,7 @@
 
 namespace model_check {
 
-std::string merge_crm(int p) {
-    return "mc-crm-" + std::to_string(p);
-}
-std::string merge_email(int p) {
-    return "mc" + std::to_string(p) + "@example.com";
-}
-std::string cookie(long k) {
-    return "mc-ck-" + std::to_string(k);
-}
-std::string device(int k) {
-    return "mc-dev-" + std::to_string(k);
-}
-std::string erasure_token(int p, int generation) {
-    return "mcf" + std::to_string(p) + "g" + std::to_string(generation) + "x";
-}
-std::vector<Identifier> erasable_identifiers(const std::string& token) {
-    return {{"crm_id", token}, {"email", token + "@forget.example"}, {"cookie", "ck-" + token}};
-}
-
-std::vector<Identifier> merge_pool_candidates(const Shared& sh) {
-    std::vector<Identifier> all;
-    for (int p = 0; p < sh.cfg.merge_people; ++p) {
-        all.push_back({"crm_id", merge_crm(p)});
-        all.push_back({"email", merge_email(p)});
-    }
-    for (int d = 0; d < sh.cfg.devices; ++d) all.push_back({"device_id", device(d)});
-    long base = sh.cookie_base();
-    for (long k = std::max(0L, base - 3L * sh.cfg.cookie_window); k < base + sh.cfg.cookie_window; ++k)
-        all.push_back({"cookie", cookie(k)});
-    return all;
-}
-
-Shared::Shared(const Config& c) : cfg(c), backend_pids(c.writers + c.drainers) {
-    for (int p = 0; p < cfg.erasable_people; ++p) erasable.push_back(std::make_unique<ErasablePerson>());
-    for (const char* op :
-         {"resolve", "resolve_batch", "track", "track_batch", "inbox", "trait_observe", "consent_set",
-          "identity_unlink", "identity_remove", "identity_rebuild", "profile_forget", "crm_upsert", "crm_update",
-          "crm_delete", "segment_refresh", "segment_alter", "segment_create", "redeliver"}) {
-        counters.ops[op];
-        counters.op_us[op];
-    }
-    for (auto& pid : backend_pids) pid = 0;
-}
-
 namespace {
-
-// libpqxx 6 reports deadlocks and serialization failures as
-// transaction_rollback, which is not an sql_error: recover the SQLSTATE.
-std::string rollback_state(const pqxx::transaction_rollback& e) {
-    if (dynamic_cast<const pqxx::deadlock_detected*>(&e)) return "40P01";
-    if (dynamic_cast<const pqxx::serialization_failure*>(&e)) return "40001";
-    return "40000";
-}
 
 std::vector<Identifier> identifiers_of(const json& identities) {
     std::vector<Identifier> out;
@@ -688,68 +636,6 @@ private:
 
 void run_writer(Shared& sh, int index) {
     Writer(sh, index).run();
-}
-
-// Applies the inbox in batches of random size, as the worker would, until
-// the writers are done and the inbox is empty.
-void run_drainer(Shared& sh, int index, const std::atomic<bool>& writers_done) {
-    std::mt19937_64 rng(sh.cfg.seed * 7919ULL + index);
-    int slot = sh.cfg.writers + index;
-    std::unique_ptr<pqxx::connection> c;
-    auto connect = [&] {
-        sh.backend_pids[slot] = 0;
-        c = std::make_unique<pqxx::connection>(sh.cfg.conninfo);
-        pqxx::nontransaction n(*c);
-        n.exec("SET client_min_messages = error");
-        sh.backend_pids[slot] = c->backendpid();
-    };
-    connect();
-    int idle_after_done = 0;
-    while (idle_after_done < 3) {
-        bool done = writers_done.load();
-        long taken = -1;
-        try {
-            pqxx::work tx(*c);
-            if (!done && rng() % 10 == 0)
-                tx.exec("SET LOCAL statement_timeout = '" + std::to_string(2 + rng() % 10) + "ms'");
-            auto row = tx.exec_params("SELECT taken, dead_lettered FROM customer_profile.event_inbox_drain($1)",
-                                      static_cast<int>(1 + rng() % 40))[0];
-            taken = row[0].as<long>();
-            tx.commit();
-            sh.counters.drained += taken;
-        } catch (const pqxx::failure& e) {
-            ++sh.counters.drain_failures;
-            auto sql = dynamic_cast<const pqxx::sql_error*>(&e);
-            auto rollback = dynamic_cast<const pqxx::transaction_rollback*>(&e);
-            if (!sql && !rollback) {
-                if (!c->is_open()) connect();
-                continue;
-            }
-            std::string state = sql ? sql->sqlstate() : rollback_state(*rollback);
-            if (state != "57014" && state != "40P01" && state != "40001") {
-                ++sh.counters.unexpected;
-                std::lock_guard<std::mutex> lock(sh.mutex);
-                auto& ex = sh.unexpected[state];
-                if (ex.size() < 5) ex.push_back(std::string("event_inbox_drain: ") + e.what());
-            }
-            try {
-                pqxx::nontransaction n(*c);
-                n.exec("ROLLBACK");
-            } catch (const std::exception&) {
-                connect();
-            }
-        } catch (const std::exception&) {
-            ++sh.counters.drain_failures;
-            if (!c->is_open()) connect();
-        }
-        if (taken == 0) {
-            if (done) ++idle_after_done;
-            std::this_thread::sleep_for(std::chrono::milliseconds(done ? 100 : 10));
-        } else if (taken > 0) {
-            idle_after_done = 0;
-        }
-    }
-    sh.backend_pids[slot] = 0;
 }
 
 }  // namespace model_check

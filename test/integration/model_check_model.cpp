@@ -1,9 +1,62 @@
-// The test's own model of the segment predicates it uses: random predicates
-// for segment_create/segment_alter, written in the documented language, and
-// their three-valued evaluation from facts the test computes itself.
+// The test's model: the identifier pools the sessions draw from, and the
+// segment predicates it uses (random predicates for segment_create and
+// segment_alter, written in the documented language, and their three-valued
+// evaluation from facts the test computes itself).
 #include "model_check.hpp"
 
 namespace model_check {
+
+std::string merge_crm(int p) {
+    return "mc-crm-" + std::to_string(p);
+}
+std::string merge_email(int p) {
+    return "mc" + std::to_string(p) + "@example.com";
+}
+std::string cookie(long k) {
+    return "mc-ck-" + std::to_string(k);
+}
+std::string device(int k) {
+    return "mc-dev-" + std::to_string(k);
+}
+std::string erasure_token(int p, int generation) {
+    return "mcf" + std::to_string(p) + "g" + std::to_string(generation) + "x";
+}
+std::vector<Identifier> erasable_identifiers(const std::string& token) {
+    return {{"crm_id", token}, {"email", token + "@forget.example"}, {"cookie", "ck-" + token}};
+}
+
+std::vector<Identifier> merge_pool_candidates(const Shared& sh) {
+    std::vector<Identifier> all;
+    for (int p = 0; p < sh.cfg.merge_people; ++p) {
+        all.push_back({"crm_id", merge_crm(p)});
+        all.push_back({"email", merge_email(p)});
+    }
+    for (int d = 0; d < sh.cfg.devices; ++d) all.push_back({"device_id", device(d)});
+    long base = sh.cookie_base();
+    for (long k = std::max(0L, base - 3L * sh.cfg.cookie_window); k < base + sh.cfg.cookie_window; ++k)
+        all.push_back({"cookie", cookie(k)});
+    return all;
+}
+
+Shared::Shared(const Config& c) : cfg(c), backend_pids(c.writers + c.drainers) {
+    for (int p = 0; p < cfg.erasable_people; ++p) erasable.push_back(std::make_unique<ErasablePerson>());
+    for (const char* op :
+         {"resolve", "resolve_batch", "track", "track_batch", "inbox", "trait_observe", "consent_set",
+          "identity_unlink", "identity_remove", "identity_rebuild", "profile_forget", "crm_upsert", "crm_update",
+          "crm_delete", "segment_refresh", "segment_alter", "segment_create", "redeliver"}) {
+        counters.ops[op];
+        counters.op_us[op];
+    }
+    for (auto& pid : backend_pids) pid = 0;
+}
+
+// libpqxx 6 reports deadlocks and serialization failures as
+// transaction_rollback, which is not an sql_error: recover the SQLSTATE.
+std::string rollback_state(const pqxx::transaction_rollback& e) {
+    if (dynamic_cast<const pqxx::deadlock_detected*>(&e)) return "40P01";
+    if (dynamic_cast<const pqxx::serialization_failure*>(&e)) return "40001";
+    return "40000";
+}
 
 namespace {
 
