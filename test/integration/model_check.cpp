@@ -186,7 +186,7 @@ void drain(Shared& sh, int index, const std::atomic<bool>& writers_done) {
                 ++sh.counters.unexpected;
                 std::lock_guard<std::mutex> lock(sh.mutex);
                 auto& ex = sh.unexpected[state];
-                if (ex.size() < 5) ex.push_back(std::string("event_inbox_drain: ") + e.what());
+                if (++ex.count <= 5) ex.examples.push_back(std::string("event_inbox_drain: ") + e.what());
             }
             try {
                 pqxx::nontransaction n(*c);

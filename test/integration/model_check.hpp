@@ -119,7 +119,11 @@ struct Shared {
     std::set<std::string> erased_tokens;             // erasable generations whose profile_forget() committed
     std::map<std::string, PredicatePtr> predicates;  // every predicate given to segment_create/alter, by text
     std::vector<std::string> dynamic_segments;       // created segments (committed)
-    std::map<std::string, std::vector<std::string>> unexpected;  // sqlstate -> examples
+    struct Unexpected {
+        long count = 0;
+        std::vector<std::string> examples;  // the first few
+    };
+    std::map<std::string, Unexpected> unexpected;  // by SQLSTATE
 
     explicit Shared(const Config& c);
     // The window of cookies in use: it slides as transactions start.

@@ -615,9 +615,11 @@ int verify(Shared& sh, const Deliveries& deliveries) {
     Invariant errors{"no operation failed with an unexpected error"};
     {
         std::lock_guard<std::mutex> lock(sh.mutex);
-        for (const auto& [state, examples] : sh.unexpected)
-            for (const auto& e : examples) errors.add("unexpected error", state + " " + e);
-        errors.problems = std::max(errors.problems, sh.counters.unexpected.load());
+        for (const auto& [state, u] : sh.unexpected) {
+            for (const auto& e : u.examples) errors.add("unexpected " + state, state + " " + e);
+            errors.problems += u.count - static_cast<long>(u.examples.size());
+            errors.kinds["unexpected " + state] = u.count;
+        }
     }
     failed += report(errors);
     tx.abort();

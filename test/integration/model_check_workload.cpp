@@ -108,8 +108,8 @@ private:
             ++k.unexpected;
             std::lock_guard<std::mutex> lock(sh_.mutex);
             auto& ex = sh_.unexpected[state.empty() ? "(none)" : state];
-            if (ex.size() < 5)
-                ex.push_back(current_op_ + ": " + what.substr(0, 300) + " [" + query.substr(0, 200) + "]");
+            if (++ex.count <= 5)
+                ex.examples.push_back(current_op_ + ": " + what.substr(0, 300) + " [" + query.substr(0, 200) + "]");
         }
     }
 
