@@ -166,6 +166,7 @@ std::vector<std::pair<std::string, PredicatePtr>> fixed_segments() {
         {"mc_mailable", node(K::And, {atom(K::Consent, "email_marketing"), atom(K::InSegment, "mc_visitors")})},
         {"mc_regulars", node(K::And, {atom(K::CountGe, "visit", "", 3, true), atom(K::Known)})},
         {"mc_tagged", node(K::And, {atom(K::TraitText, "tags", "red"), atom(K::TraitNum, "ltv", ">=", 100)})},
+        {"mc_prospects", node(K::Not, {atom(K::CountGe, "purchase", "", 1)})},  // true for a new, empty profile
     };
 }
 
