@@ -36,3 +36,25 @@ DROP FUNCTION public.mood_json(public.mood);
 DROP TYPE public.mood;
 REVOKE CREATE ON SCHEMA public FROM regress_crm_owner;
 DROP ROLE regress_crm_owner;
+
+-- Domains are read as their base type; NULL stays NULL in a column of a
+-- domain or enum (review of 1.6: numbers and booleans from domains were
+-- refused, NULL became '').
+SELECT trait_define('amount', 'number', 'max'), trait_define('vip', 'boolean', 'latest'), trait_define('level', 'text', 'latest');
+CREATE DOMAIN public.money_amount AS numeric;
+CREATE DOMAIN public.money_amount2 AS public.money_amount;
+CREATE DOMAIN public.flag AS boolean;
+CREATE DOMAIN public.email_t AS text;
+CREATE TYPE public.level_e AS ENUM ('gold', 'silver');
+CREATE TABLE public.crm_typed (id int PRIMARY KEY, email public.email_t, amount public.money_amount2, vip public.flag,
+                               level public.level_e);
+SELECT profile_attach_table('public.crm_typed', 'crm', '{"email": "email"}',
+                            '{"amount": "amount", "vip": "vip", "level": "level"}') AS backfilled;
+INSERT INTO public.crm_typed VALUES (1, 'typed@x.com', 7.5, false, 'gold'), (2, NULL, 1, true, NULL);
+UPDATE public.crm_typed SET level = NULL WHERE id = 1;
+SELECT profile_traits(profile_get('email', 'typed@x.com')) AS traits;
+SELECT count(*) AS refusals FROM identity_conflict WHERE detail LIKE '%crm_typed%' OR rule = 'blocked_value';
+SELECT profile_detach_table('public.crm_typed', true);
+DROP TABLE public.crm_typed;
+DROP DOMAIN public.money_amount2; DROP DOMAIN public.money_amount; DROP DOMAIN public.flag; DROP DOMAIN public.email_t;
+DROP TYPE public.level_e;

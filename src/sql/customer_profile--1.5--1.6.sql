@@ -766,16 +766,32 @@ CREATE FUNCTION customer_profile._attached_row_expr(config customer_profile.atta
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
     BEGIN ATOMIC
+        WITH RECURSIVE cols AS (
+            SELECT c.col, a.atttypid AS typ
+              FROM (SELECT m.value #>> '{}' AS col FROM pg_catalog.jsonb_each(config.identity_columns) m
+                    UNION
+                    SELECT m.value #>> '{}' FROM pg_catalog.jsonb_each(config.trait_columns) m) c
+              JOIN pg_catalog.pg_attribute a
+                ON a.attrelid = rel AND a.attname = c.col AND a.attnum > 0 AND NOT a.attisdropped),
+        -- A domain is read as its base type (a cast from a domain is never a
+        -- user's function: PostgreSQL ignores casts from domains).
+        base(col, typ, depth) AS (
+            SELECT cols.col, cols.typ, 0 FROM cols
+            UNION ALL
+            SELECT b.col, t.typbasetype, b.depth + 1
+              FROM base b JOIN pg_catalog.pg_type t ON t.oid = b.typ WHERE t.typtype = 'd'),
+        resolved AS (SELECT DISTINCT ON (base.col) base.col, base.typ FROM base ORDER BY base.col, base.depth DESC)
         SELECT coalesce('(SELECT jsonb_object_agg(k, v) FROM (VALUES '
-                        || string_agg(format('(%L, %s)', c.col,
-                                             CASE WHEN a.atttypid < 16384 THEN format('to_jsonb(%s.%I)', alias, c.col)
-                                                  ELSE format('to_jsonb(format(%L, %s.%I))', '%s', alias, c.col) END),
-                                      ', ' ORDER BY c.col)
+                        || string_agg(format('(%L, %s)', r.col,
+                                             CASE WHEN r.typ < 16384
+                                                  THEN format('to_jsonb(%s.%I::%s)', alias, r.col, r.typ::regtype)
+                                                  -- NULL stays NULL (format() would make it '')
+                                                  ELSE format('CASE WHEN num_nulls(%1$s.%2$I) = 1 THEN NULL '
+                                                              'ELSE to_jsonb(format(%3$L, %1$s.%2$I)) END',
+                                                              alias, r.col, '%s') END),
+                                      ', ' ORDER BY r.col)
                         || ') AS x(k, v))', '''{}''::jsonb')
-          FROM (SELECT m.value #>> '{}' AS col FROM pg_catalog.jsonb_each(config.identity_columns) m
-                UNION
-                SELECT m.value #>> '{}' FROM pg_catalog.jsonb_each(config.trait_columns) m) c
-          JOIN pg_catalog.pg_attribute a ON a.attrelid = rel AND a.attname = c.col AND a.attnum > 0 AND NOT a.attisdropped;
+          FROM resolved r;
     END;
 COMMENT ON FUNCTION customer_profile._attached_row_expr(customer_profile.attached_table, regclass, text) IS
     'Internal: an SQL expression building the JSON of the mapped columns of a row of rel named alias, running no code of the table owner.';
@@ -1057,6 +1073,30 @@ COMMENT ON COLUMN customer_profile.segment_consumer.batch IS
 COMMENT ON COLUMN customer_profile.segment_consumer.cluster_id IS
     'The cluster whose transactions horizon and batch describe; another value (after a restore) makes the next read start again from a safe position.';
 
+-- The snapshot a consumer's batch is cut with: the current one, with the
+-- reading transaction itself counted as still running. A snapshot never
+-- lists its own transaction, so once a later one committed, the reader's
+-- own xid looked committed to the batch, and changes the reader's
+-- transaction made after closing a batch were taken as delivered (review of
+-- 1.6: a consumer that drained the outbox, then tracked an event in the same
+-- transaction, never received that change).
+CREATE FUNCTION customer_profile._outbox_snapshot() RETURNS pg_snapshot
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH s AS (SELECT pg_current_snapshot() AS snap, pg_current_xact_id_if_assigned() AS own)
+        SELECT CASE WHEN s.own IS NULL OR pg_visible_in_snapshot(s.own, s.snap) IS FALSE THEN s.snap
+                    ELSE (least(pg_snapshot_xmin(s.snap), s.own)::text || ':' || pg_snapshot_xmax(s.snap)::text || ':'
+                          || (SELECT string_agg(x::text, ',' ORDER BY x)
+                                FROM (SELECT pg_snapshot_xip(s.snap) UNION SELECT s.own) AS u(x)))::pg_snapshot
+               END
+          FROM s;
+    END;
+COMMENT ON FUNCTION customer_profile._outbox_snapshot() IS
+    'Internal: pg_current_snapshot() with the calling transaction counted as running (a batch never includes the reader''s own uncommitted changes).';
+REVOKE ALL ON FUNCTION customer_profile._outbox_snapshot() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._outbox_snapshot() TO customer_profile_writer, customer_profile_admin;
+
 -- The next changes for a consumer. Opens a batch when it has none, and when
 -- the current one has nothing left after the acknowledged position, makes
 -- it the horizon and opens the next (what committed since).
@@ -1119,7 +1159,7 @@ BEGIN
             IF c.batch IS NOT NULL THEN
                 c.horizon := c.batch;
             END IF;
-            c.batch := pg_current_snapshot();
+            c.batch := customer_profile._outbox_snapshot();
             IF c.horizon IS NOT NULL THEN
                 SELECT coalesce(min(o.position) - 1, 0) INTO c.position FROM customer_profile.segment_outbox o
                  WHERE o.cluster_id = here
