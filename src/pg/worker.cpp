@@ -350,10 +350,18 @@ void register_preloaded_workers() {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("invalid list syntax in customer_profile.worker_databases")));
     ListCell* cell;
+    List* seen = NIL;
     foreach (cell, names) {
         const char* name = static_cast<const char*>(lfirst(cell));
         if (strlen(name) >= BGW_EXTRALEN)
             ereport(ERROR, (errcode(ERRCODE_NAME_TOO_LONG), errmsg("database name \"%s\" is too long", name)));
+        // A database named twice gets one launcher (and one worker).
+        bool duplicate = false;
+        ListCell* other;
+        foreach (other, seen)
+            if (strcmp(static_cast<const char*>(lfirst(other)), name) == 0) duplicate = true;
+        if (duplicate) continue;
+        seen = lappend(seen, const_cast<char*>(name));
         BackgroundWorker w;
         fill_launcher(&w, name);
         RegisterBackgroundWorker(&w);

@@ -8,11 +8,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+# Each database is named twice: it gets one launcher and one worker.
 my $node = PostgreSQL::Test::Cluster->new('missing_database');
 $node->init;
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'customer_profile'
-customer_profile.worker_databases = 'postgres, later_db'
+customer_profile.worker_databases = 'postgres, later_db, postgres, later_db'
 customer_profile.naptime = 50ms
 restart_after_crash = on
 });
