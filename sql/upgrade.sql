@@ -380,7 +380,7 @@ ALTER TABLE customer_profile.namespace DISABLE TRIGGER namespace_changed;
 REVOKE SELECT ON customer_profile.profiles FROM customer_profile_reader;
 GRANT SELECT (identity_a) ON customer_profile.identity_link TO customer_profile_reader;
 GRANT USAGE ON SCHEMA customer_profile TO PUBLIC;
-REVOKE USAGE ON TYPE customer_profile.profile FROM PUBLIC;
+GRANT USAGE ON TYPE customer_profile.profile TO PUBLIC;
 ALTER SEQUENCE customer_profile.identity_identity_id_seq INCREMENT BY 2;
 COMMENT ON COLUMN customer_profile.identity.last_seen IS 'drift';
 ALTER EXTENSION customer_profile DROP FUNCTION customer_profile.segment_members(text);

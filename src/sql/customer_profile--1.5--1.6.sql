@@ -1722,3 +1722,53 @@ BEGIN
     END IF;
 END
 $partitions$;
+
+-- ===========================================================================
+-- Least privilege (issue 14): no role gets ALL; the catalogs are written only
+-- through the extension's functions; internal functions are no oracle; the
+-- worker runs as a role of its own. sql/privileges.sql lists every privilege
+-- granted here, docs/security.md gives the reason for each. This section
+-- comes last: functions replaced above get their attributes and grants here.
+-- ===========================================================================
+
+-- Defect 1: GRANT ALL ON ALL TABLES (1.5) gave the admin TRIGGER on every
+-- table of the extension: its own trigger function on event_key ran inside
+-- the worker (the bootstrap superuser) and inside any superuser's call of an
+-- extension function. ALL also held TRUNCATE (which fires no DELETE trigger:
+-- the admin could empty identity and leave profiles, memberships and the
+-- outbox inconsistent) and REFERENCES. Every privilege is granted by name now.
+REVOKE ALL ON ALL TABLES IN SCHEMA customer_profile FROM customer_profile_admin;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA customer_profile FROM customer_profile_admin;
+-- What the admin writes directly (the definitions), until the section below
+-- moves those writes behind functions.
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON customer_profile.settings, customer_profile.namespace, customer_profile.trait_definition,
+       customer_profile.event_measure, customer_profile.event_property, customer_profile.segment,
+       customer_profile.attached_table, customer_profile.value_measure, customer_profile.feature,
+       customer_profile.feature_list, customer_profile.cluster_model, customer_profile.erasure
+    TO customer_profile_admin;
+
+-- The writer used every sequence (1.5); it needs those of the serial columns
+-- it fills (identity columns take their values without a privilege check).
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA customer_profile FROM customer_profile_writer;
+GRANT USAGE ON SEQUENCE customer_profile.unified_profile_profile_id_seq, customer_profile.identity_identity_id_seq,
+    customer_profile.profile_split_split_id_seq, customer_profile.identity_conflict_conflict_id_seq
+    TO customer_profile_writer;
+
+-- profiles_wide is replaced with every trait definition: its grants are
+-- given again each time, SELECT to the reader (the admin reads it as one).
+CREATE OR REPLACE FUNCTION customer_profile.profiles_wide_refresh() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM customer_profile._profiles_wide_rebuild();
+    GRANT SELECT ON customer_profile.profiles_wide TO customer_profile_reader;
+END
+$$;
+
+-- Types are usable by PUBLIC by default: not these. USAGE lets a role create
+-- objects of the type (a reader's materialized view of profiles); using
+-- values of it (casts, columns of views) needs none.
+REVOKE USAGE ON TYPE customer_profile.profile, customer_profile.segment_predicate FROM PUBLIC;
+GRANT USAGE ON TYPE customer_profile.profile, customer_profile.segment_predicate TO customer_profile_reader;
