@@ -2,6 +2,7 @@
 #include "identity_catalog.hpp"
 
 #include "boundary.hpp"
+#include "owner_context.hpp"
 #include "sha256.hpp"
 #include "spi_util.hpp"
 
@@ -26,38 +27,13 @@ CachedPlan settings_plan{
     0,
     {}};
 
-// Runs the catalog queries as the owner of customer_profile.settings: the
-// salt is needed to hash any identifier, yet no role but the owner may read
-// it (with the salt, a stored hash could be reversed by guessing).
-class AsSettingsOwner {
-public:
-    AsSettingsOwner() {
-        Oid owner = InvalidOid;
-        pg_guard([&] {
-            Oid relid = RangeVarGetRelid(
-                makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("settings"), -1), NoLock, true);
-            if (!OidIsValid(relid)) return;
-            HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-            if (!HeapTupleIsValid(tuple)) return;
-            owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-            ReleaseSysCache(tuple);
-        });
-        GetUserIdAndSecContext(&saved_user_, &saved_context_);
-        if (OidIsValid(owner)) SetUserIdAndSecContext(owner, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
-    }
-    ~AsSettingsOwner() { SetUserIdAndSecContext(saved_user_, saved_context_); }
-    AsSettingsOwner(const AsSettingsOwner&) = delete;
-    AsSettingsOwner& operator=(const AsSettingsOwner&) = delete;
-
-private:
-    Oid saved_user_ = InvalidOid;
-    int saved_context_ = 0;
-};
-
 std::unique_ptr<IdentityCatalog> load() {
     auto catalog = std::make_unique<IdentityCatalog>();
     spi_connect();
-    AsSettingsOwner as_owner;
+    // As the owner of customer_profile.settings: the salt is needed to hash
+    // any identifier, yet no role but the owner may read it (with the salt,
+    // a stored hash could be reversed by guessing).
+    AsTableOwner as_owner("settings");
     if (spi_run(settings_plan, nullptr, nullptr, true) != 1)
         throw core::Error(core::ErrorCode::internal, "customer_profile.settings must hold exactly one row");
     catalog->salt = spi_bytes(0, 1);

@@ -1739,13 +1739,11 @@ $partitions$;
 -- outbox inconsistent) and REFERENCES. Every privilege is granted by name now.
 REVOKE ALL ON ALL TABLES IN SCHEMA customer_profile FROM customer_profile_admin;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA customer_profile FROM customer_profile_admin;
--- What the admin writes directly (the definitions), until the section below
--- moves those writes behind functions.
-GRANT SELECT, INSERT, UPDATE, DELETE
-    ON customer_profile.settings, customer_profile.namespace, customer_profile.trait_definition,
-       customer_profile.event_measure, customer_profile.event_property, customer_profile.segment,
-       customer_profile.attached_table, customer_profile.value_measure, customer_profile.feature,
-       customer_profile.feature_list, customer_profile.cluster_model, customer_profile.erasure
+-- The admin reads the definitions and writes the data tables as a writer
+-- (it is one); it writes the definitions only through the functions below.
+-- Two reads of its own: the erasure log, and the settings but the salt.
+GRANT SELECT ON customer_profile.erasure TO customer_profile_admin;
+GRANT SELECT (max_identities_per_profile, default_phone_region) ON customer_profile.settings
     TO customer_profile_admin;
 
 -- The writer used every sequence (1.5); it needs those of the serial columns
@@ -1772,3 +1770,296 @@ $$;
 -- values of it (casts, columns of views) needs none.
 REVOKE USAGE ON TYPE customer_profile.profile, customer_profile.segment_predicate FROM PUBLIC;
 GRANT USAGE ON TYPE customer_profile.profile, customer_profile.segment_predicate TO customer_profile_reader;
+
+-- The catalogs (settings, namespace, trait_definition, event_measure,
+-- event_property, segment, attached_table, value_measure, feature and what
+-- feature_build and profile_cluster derive, the erasure log) are written
+-- only through these functions, which run as the extension's owner. Each is
+-- executable by the admin alone and checks its arguments itself (an admin
+-- writing namespace or attached_table directly skipped those checks); each
+-- pins search_path and quotes every name it puts into SQL.
+ALTER FUNCTION customer_profile.identity_namespace_create(text, text, boolean, integer, integer, boolean, text[], text[])
+    SECURITY DEFINER;
+ALTER FUNCTION customer_profile.identity_namespace_alter(text, boolean, integer, integer, text[], text[]) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.trait_define(text, text, text, text[]) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.event_measure_define(text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.event_property_define(text, text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.segment_create(text, text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.segment_alter(text, text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.segment_drop(text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.segment_refresh(text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.value_define(text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.value_drop(text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.feature_define(text, text, text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.feature_drop(text) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.feature_build() SECURITY DEFINER;
+ALTER FUNCTION customer_profile.profile_cluster(integer, text[], bigint) SECURITY DEFINER;
+ALTER FUNCTION customer_profile.profile_forget(text, text) SECURITY DEFINER;
+
+-- The settings but the salt, which never changes through a function (every
+-- stored hash depends on it).
+CREATE FUNCTION customer_profile.settings_alter(max_identities_per_profile integer DEFAULT NULL,
+                                                default_phone_region text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF max_identities_per_profile IS NOT NULL AND max_identities_per_profile < 1 THEN
+        RAISE EXCEPTION 'max_identities_per_profile must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF default_phone_region IS NOT NULL AND NOT customer_profile._phone_region_valid(default_phone_region) THEN
+        RAISE EXCEPTION 'unknown phone region %', quote_literal(left(default_phone_region, 16))
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'A two-letter region code such as US or DE.';
+    END IF;
+    UPDATE customer_profile.settings s
+       SET max_identities_per_profile = coalesce(settings_alter.max_identities_per_profile, s.max_identities_per_profile),
+           default_phone_region = coalesce(settings_alter.default_phone_region, s.default_phone_region);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.settings_alter(integer, text) IS
+    'Changes the per-database identity settings (NULL keeps a value): the cap of identifiers per profile and the region of phone numbers written without a country code. The salt cannot be changed.';
+REVOKE ALL ON FUNCTION customer_profile.settings_alter(integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile.settings_alter(integer, text) TO customer_profile_admin;
+
+-- Defect 2: the admin could rewrite attached_table to map another column
+-- (an ssn) to a trait, and the attach trigger, running as the extension's
+-- owner, copied it into profiles. Now the attaching role is recorded, it
+-- must be allowed to create the trigger on the table (own it, or hold
+-- TRIGGER) and to SELECT every mapped column (checked as itself, by
+-- _attached_table_insert, before the row is written as the owner), and the
+-- trigger checks on every row that it still may.
+ALTER TABLE customer_profile.attached_table ADD COLUMN attached_by regrole;
+COMMENT ON COLUMN customer_profile.attached_table.attached_by IS
+    'The role that attached the table: its mapped columns flow only while it may SELECT each of them.';
+-- Tables attached before 1.6: their owner (who did attach is not known).
+-- Rows of tables dropped since are forgotten (they were not dumped either).
+DELETE FROM customer_profile.attached_table a WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = a.table_oid);
+UPDATE customer_profile.attached_table a SET attached_by = c.relowner::regrole
+  FROM pg_catalog.pg_class c WHERE c.oid = a.table_oid;
+ALTER TABLE customer_profile.attached_table ALTER COLUMN attached_by SET NOT NULL;
+
+-- The row type gained a column: the function returning it is defined again.
+CREATE OR REPLACE FUNCTION customer_profile._attached_config(rel regclass) RETURNS customer_profile.attached_table
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+        SELECT a.*
+          FROM (SELECT rel, 0::bigint   -- pg_partition_ancestors() is empty for a table that is no partition
+                UNION ALL
+                SELECT p.relid, p.depth FROM pg_catalog.pg_partition_ancestors(rel) WITH ORDINALITY AS p(relid, depth))
+               AS t(relid, depth)
+          JOIN customer_profile.attached_table a ON a.table_oid = t.relid
+         ORDER BY t.depth
+         LIMIT 1;
+    END;
+
+CREATE FUNCTION customer_profile._attached_table_insert(tbl regclass, source text, identity_columns jsonb,
+                                                        trait_columns jsonb)
+    RETURNS void
+    AS 'MODULE_PATHNAME', 'cp_attached_table_insert' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION customer_profile._attached_table_insert(regclass, text, jsonb, jsonb) IS
+    'Internal: records an attachment (as the extension''s owner) once the calling role was found allowed to create triggers on the table and to SELECT every mapped column (42501 otherwise).';
+
+-- The first mapped column of an attached table that the role which attached
+-- it may not SELECT (now), NULL when it may read them all.
+CREATE FUNCTION customer_profile._attached_unreadable_column(config customer_profile.attached_table) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT a.attname::text
+          FROM (SELECT m.value #>> '{}' AS col FROM pg_catalog.jsonb_each(config.identity_columns) m
+                UNION
+                SELECT m.value #>> '{}' FROM pg_catalog.jsonb_each(config.trait_columns) m) c
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = config.table_oid AND a.attname = c.col AND a.attnum > 0
+                                        AND NOT a.attisdropped
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = config.attached_by)
+            OR NOT pg_catalog.has_column_privilege(config.attached_by::oid, config.table_oid::oid, a.attnum, 'SELECT')
+         ORDER BY a.attnum
+         LIMIT 1;
+    END;
+COMMENT ON FUNCTION customer_profile._attached_unreadable_column(customer_profile.attached_table) IS
+    'Internal: the first mapped column that the role which attached the table may no longer SELECT, NULL when it may read them all.';
+
+-- The trigger refuses a row (42501, so the write fails and nothing flows
+-- unseen) once the attaching role lost SELECT on a mapped column: its values
+-- would reach profiles through the trigger, which runs as the owner.
+CREATE OR REPLACE FUNCTION customer_profile._attached_row_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    denied text;
+    row_sql text;
+    old_json jsonb;
+    new_json jsonb;
+BEGIN
+    config := customer_profile._attached_config(TG_RELID);
+    IF config.table_oid IS NULL THEN
+        RETURN NULL;
+    END IF;
+    denied := customer_profile._attached_unreadable_column(config);
+    IF denied IS NOT NULL THEN
+        RAISE EXCEPTION 'role % attached table %, but may not read its column "%"', config.attached_by::text,
+                        config.table_oid, denied
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The values of the mapped columns flow into profiles only while the role that attached the table may read them.',
+                  HINT = 'Grant it SELECT on the column again, or detach the table (customer_profile.profile_detach_table) and attach it again.';
+    END IF;
+    row_sql := 'SELECT ' || customer_profile._attached_row_expr(config, TG_RELID, '($1)');
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        EXECUTE row_sql INTO old_json USING OLD;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        EXECUTE row_sql INTO new_json USING NEW;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        IF TG_OP = 'DELETE' OR customer_profile._attached_row(config, old_json) IS DISTINCT FROM
+                               customer_profile._attached_row(config, new_json) THEN
+            PERFORM customer_profile._attached_withdraw(config, old_json);
+        END IF;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM customer_profile._attached_apply(config, new_json);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Attaching: as before, the row recorded by _attached_table_insert (which
+-- checks the caller's rights), then the trigger created and the rows read as
+-- the caller.
+CREATE OR REPLACE FUNCTION customer_profile.profile_attach_table(tbl regclass, source text, identity_columns jsonb,
+                                                                 trait_columns jsonb DEFAULT '{}',
+                                                                 batch_size integer DEFAULT 1000)
+    RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    mapping record;
+    other regclass;
+BEGIN
+    IF tbl IS NULL OR source IS NULL OR identity_columns IS NULL OR trait_columns IS NULL THEN
+        RAISE EXCEPTION 'table, source, identity_columns and trait_columns must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(identity_columns) <> 'object' OR identity_columns = '{}' THEN
+        RAISE EXCEPTION 'identity_columns must be a non-empty object of namespace -> column'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Example: {"crm_id": "id", "email": "email"}';
+    END IF;
+    IF jsonb_typeof(trait_columns) <> 'object' THEN
+        RAISE EXCEPTION 'trait_columns must be an object of trait -> column' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF source = '' OR length(source) > 200 THEN
+        RAISE EXCEPTION 'source must be 1 to 200 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.attached_table a WHERE a.table_oid = tbl) THEN
+        RAISE EXCEPTION 'table % is already attached', tbl USING ERRCODE = 'duplicate_object';
+    END IF;
+    other := (customer_profile._attached_config(tbl)).table_oid;
+    IF other IS NOT NULL THEN
+        RAISE EXCEPTION 'table % is a partition of %, which is attached', tbl, other
+            USING ERRCODE = 'duplicate_object', HINT = 'Its rows already flow in; a row must flow in once.';
+    END IF;
+    SELECT a.table_oid INTO other
+      FROM pg_catalog.pg_partition_tree(tbl) t
+      JOIN customer_profile.attached_table a ON a.table_oid = t.relid
+     ORDER BY t.level, t.relid::oid
+     LIMIT 1;
+    IF other IS NOT NULL THEN
+        RAISE EXCEPTION 'partition % of % is attached', other, tbl
+            USING ERRCODE = 'duplicate_object', HINT = 'Detach the partition first; a row must flow in once.';
+    END IF;
+    FOR mapping IN SELECT 'identity' AS kind, key, value FROM jsonb_each(identity_columns)
+                   UNION ALL SELECT 'trait', key, value FROM jsonb_each(trait_columns) LOOP
+        IF jsonb_typeof(mapping.value) <> 'string' THEN
+            RAISE EXCEPTION '% "%" must map to a column name (a JSON string)', mapping.kind, mapping.key
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+                                                     AND a.attname = mapping.value #>> '{}') THEN
+            RAISE EXCEPTION 'column "%" of % does not exist', mapping.value #>> '{}', tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF mapping.kind = 'identity' AND NOT EXISTS (
+                SELECT 1 FROM customer_profile.namespace n WHERE n.name = mapping.key) THEN
+            RAISE EXCEPTION 'unknown identity namespace "%"', mapping.key USING ERRCODE = 'undefined_object';
+        END IF;
+    END LOOP;
+    PERFORM customer_profile._attached_table_insert(tbl, source, identity_columns, trait_columns);
+    SELECT * INTO config FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+    -- On a partitioned table, PostgreSQL clones the trigger to every
+    -- partition, present and future (CREATE, ATTACH PARTITION).
+    EXECUTE format('CREATE OR REPLACE TRIGGER customer_profile_attached AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION customer_profile._attached_row_changed()', tbl);
+    RETURN customer_profile._attached_backfill(config, tbl, batch_size, 'profile_attach_table');
+END
+$$;
+
+-- Forgetting an attachment, as the owner, once its trigger is gone: dropping
+-- that takes the table's owner, so whoever may detach a table (its owner,
+-- through profile_detach_table) or has dropped it may forget it.
+CREATE FUNCTION customer_profile._attached_table_forget(tbl regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = tbl AND t.tgname = 'customer_profile_attached' AND t.tgparentid = 0
+                  AND t.tgfoid = 'customer_profile._attached_row_changed()'::regprocedure) THEN
+        RAISE EXCEPTION 'table % still has the trigger of its attachment', tbl
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Detach it with customer_profile.profile_detach_table().';
+    END IF;
+    DELETE FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._attached_table_forget(regclass) IS
+    'Internal: deletes the attachment of a table whose trigger is gone (42501 while it is there).';
+
+-- Detaching: the trigger is dropped and the rows are read as the caller (the
+-- table's owner), then the attachment forgotten.
+CREATE OR REPLACE FUNCTION customer_profile.profile_detach_table(tbl regclass, withdraw_observations boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    config customer_profile.attached_table;
+    parent regclass;
+    r record;
+BEGIN
+    SELECT * INTO config FROM customer_profile.attached_table a WHERE a.table_oid = tbl;
+    IF NOT FOUND THEN
+        parent := (customer_profile._attached_config(tbl)).table_oid;
+        IF parent IS NOT NULL THEN
+            RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object',
+                HINT = format('It is a partition of %s, which is attached: detach that table, or take this partition '
+                              'out of it with ALTER TABLE ... DETACH PARTITION.', parent);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid = tbl AND t.tgname = 'customer_profile_attached' AND t.tgparentid = 0
+                      AND t.tgfoid = 'customer_profile._attached_row_changed()'::regprocedure) THEN
+            EXECUTE format('DROP TRIGGER customer_profile_attached ON %s', tbl);
+            RAISE NOTICE 'table % had a trigger of customer_profile but no configuration (restored from a dump made before 1.6?): trigger dropped', tbl;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'table % is not attached', tbl USING ERRCODE = 'undefined_object';
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS customer_profile_attached ON %s', tbl);
+    IF withdraw_observations THEN
+        FOR r IN EXECUTE format('SELECT %s AS j FROM %s t', customer_profile._attached_row_expr(config, tbl, 't'), tbl) LOOP
+            PERFORM customer_profile._attached_withdraw(config, r.j);
+        END LOOP;
+    END IF;
+    PERFORM customer_profile._attached_table_forget(tbl);
+END
+$$;
+
+REVOKE ALL ON FUNCTION customer_profile._attached_table_insert(regclass, text, jsonb, jsonb),
+    customer_profile._attached_unreadable_column(customer_profile.attached_table),
+    customer_profile._attached_table_forget(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._attached_table_insert(regclass, text, jsonb, jsonb),
+    customer_profile._attached_table_forget(regclass) TO customer_profile_admin;
