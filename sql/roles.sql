@@ -37,6 +37,16 @@ SELECT regress.err($$SELECT customer_profile.resolve_identity('{"email": "new@ex
 SELECT regress.err($$INSERT INTO customer_profile.event_inbox (identities, event_type) VALUES ('{}', 'x')$$) AS enqueue;
 SELECT regress.err($$SELECT customer_profile.segment_create('r', 'known')$$) AS define_segment;
 SELECT regress.err($$SELECT customer_profile.profile_forget('email', 'roles@example.com')$$) AS forget;
+-- Issue 14, defect 3: no internal function is a way around a refusal; the
+-- hash oracle is refused under its internal name too.
+SELECT regress.err($$SELECT customer_profile._identity_hash_or_null('email', 'roles@example.com')$$) AS internal_hash;
+SELECT regress.err($$SELECT customer_profile._identity_find('email', 'roles@example.com')$$) AS internal_find;
+SELECT regress.err($$SELECT customer_profile._profile_recompute(1, NULL)$$) AS internal_recompute;
+-- Defect 5: identity_explain shows raw identifiers (and needs the hash),
+-- identity_components the links: both are the writer's.
+SELECT regress.err($$SELECT customer_profile.identity_explain('email', 'roles@example.com', 'crm_id', 'role-1')$$)
+       AS explain;
+SELECT regress.err($$SELECT count(*) FROM customer_profile.identity_components()$$) AS components;
 
 \c - cp_writer
 SELECT customer_profile.resolve_identity('{"email": "roles@example.com", "phone": "+33 6 00 00 00 01"}') = :p AS resolve,
@@ -55,6 +65,8 @@ SELECT regress.err($$SELECT customer_profile.identity_namespace_create('w')$$) A
 SELECT regress.err($$SELECT customer_profile.profile_export('email', 'roles@example.com')$$) AS export;
 SELECT regress.err($$SELECT customer_profile.profile_forget('email', 'roles@example.com')$$) AS forget;
 SELECT regress.err($$DELETE FROM customer_profile.erasure$$) AS erasure_log;
+SELECT customer_profile.identity_explain('email', 'roles@example.com', 'crm_id', 'role-1') ->> 'reason' AS explain;
+SELECT count(*) > 0 AS components FROM customer_profile.identity_components();
 
 \c - cp_admin
 SELECT customer_profile.trait_define('role_tier', 'text');
@@ -63,8 +75,23 @@ SELECT customer_profile.segment_create('role_gold', 'tier = ''gold''') > 0 AS de
 SELECT (customer_profile.profile_export('crm_id', 'role-1') ->> 'profile_id')::bigint = :p AS export;
 SELECT customer_profile.profile_forget('crm_id', 'role-1') IS NOT NULL AS forget;
 SELECT customer_profile.identity_lookup('email', 'roles@example.com') IS NULL AS forgotten;
+-- Defect 5: workers are the superuser's.
+SELECT regress.err($$SELECT customer_profile.worker_start()$$) AS worker_start;
+SELECT regress.err($$SELECT customer_profile.worker_stop()$$) AS worker_stop;
 
 \c - :superuser
+-- Granted EXECUTE by mistake, identity_components() still reads no link its
+-- caller may not SELECT (the reader may read identity ids, not links), and
+-- worker_start() still starts no worker.
+GRANT EXECUTE ON FUNCTION customer_profile.identity_components() TO cp_reader;
+GRANT EXECUTE ON FUNCTION customer_profile.worker_start() TO cp_admin;
+\c - cp_reader
+SELECT regress.err($$SELECT count(*) FROM customer_profile.identity_components()$$) AS components_granted;
+\c - cp_admin
+SELECT regress.err($$SELECT customer_profile.worker_start()$$) AS worker_start_granted;
+\c - :superuser
+REVOKE EXECUTE ON FUNCTION customer_profile.identity_components() FROM cp_reader;
+REVOKE EXECUTE ON FUNCTION customer_profile.worker_start() FROM cp_admin;
 SELECT customer_profile.segment_drop('role_known'), customer_profile.segment_drop('role_gold');
 DELETE FROM customer_profile.trait_definition WHERE name = 'role_tier';
 SELECT customer_profile.profiles_wide_refresh();

@@ -23,6 +23,10 @@
 #include "trait_catalog.hpp"
 #include "spi_util.hpp"
 
+extern "C" {
+#include "utils/acl.h"
+}
+
 namespace customer_profile::pg {
 namespace {
 
@@ -75,6 +79,19 @@ Oid relation_oid(const char* name) {
     return oid;
 }
 
+// Refuses (42501, as a SELECT would) unless the current user may read the
+// column: a heap scan passes no executor permission check, and
+// identity_components() would otherwise show identity_link to a role that
+// may not SELECT it (issue 14, defect 5).
+void check_column_privilege(Oid relid, AttrNumber attnum, const char* table) {
+    pg_guard([&] {
+        Oid user = GetUserId();
+        if (pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK &&
+            pg_attribute_aclcheck(relid, attnum, user, ACL_SELECT) != ACLCHECK_OK)
+            aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, table);
+    });
+}
+
 // Scans a table and calls take(values) for each row with the named int columns.
 template <typename Take>
 void scan_columns(const char* table, std::vector<const char*> columns, Snapshot snapshot, Take&& take) {
@@ -84,6 +101,7 @@ void scan_columns(const char* table, std::vector<const char*> columns, Snapshot 
         AttrNumber a = InvalidAttrNumber;
         pg_guard([&] { a = get_attnum(relid, c); });
         if (a == InvalidAttrNumber) throw core::Error(core::ErrorCode::internal, std::string("missing column ") + c);
+        check_column_privilege(relid, a, table);
         attnums.push_back(a);
     }
     std::vector<Datum> values(columns.size());

@@ -404,6 +404,12 @@ PG_FUNCTION_INFO_V1(cp_worker_start);
 }
 extern "C" Datum cp_worker_start(PG_FUNCTION_ARGS) {
     using namespace customer_profile::pg;
+    // Workers belong to the server's administration (issue 14, defect 5):
+    // refused even where EXECUTE was granted.
+    if (!superuser())
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied to start a customer_profile worker"),
+                        errdetail("Only superusers may start workers.")));
     BackgroundWorker w;
     fill_worker(&w, get_database_name(MyDatabaseId));
     w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);

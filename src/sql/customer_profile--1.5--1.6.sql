@@ -1819,8 +1819,6 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.settings_alter(integer, text) IS
     'Changes the per-database identity settings (NULL keeps a value): the cap of identifiers per profile and the region of phone numbers written without a country code. The salt cannot be changed.';
-REVOKE ALL ON FUNCTION customer_profile.settings_alter(integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION customer_profile.settings_alter(integer, text) TO customer_profile_admin;
 
 -- Defect 2: the admin could rewrite attached_table to map another column
 -- (an ssn) to a trait, and the attach trigger, running as the extension's
@@ -2058,8 +2056,142 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION customer_profile._attached_table_insert(regclass, text, jsonb, jsonb),
-    customer_profile._attached_unreadable_column(customer_profile.attached_table),
-    customer_profile._attached_table_forget(regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION customer_profile._attached_table_insert(regclass, text, jsonb, jsonb),
-    customer_profile._attached_table_forget(regclass) TO customer_profile_admin;
+-- Who may execute what, function by function. 1.5 gave every role every
+-- internal (_) function and the admin every function: the reader could call
+-- _identity_hash_or_null(), the hash oracle identity_hash() is refused to
+-- it for (defect 3), the admin worker_start() (defect 5). Now a role gets a
+-- function when it is its API, or when a function of its API runs it as the
+-- caller (a SECURITY DEFINER function runs its internals as the owner: they
+-- are granted to no one). Trigger functions are granted to no one: a trigger
+-- runs its function without an EXECUTE check. sql/privileges.sql shows the
+-- result; docs/security.md gives the reason for each grant.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA customer_profile
+    FROM PUBLIC, customer_profile_reader, customer_profile_writer, customer_profile_admin;
+
+-- Reader: lookups, profiles, segments, behavior, value, similarity.
+GRANT EXECUTE ON FUNCTION
+    customer_profile.identity_lookup(text, text),
+    customer_profile.identity_normalize(text, text),
+    customer_profile.profile_resolve(bigint),
+    customer_profile.profile_get(bigint),
+    customer_profile.profile_get(text, text),
+    customer_profile.profile_explain(customer_profile.profile),
+    customer_profile.profile_traits(customer_profile.profile),
+    customer_profile.profile_trait_value(customer_profile.profile, text),
+    customer_profile.profile_trait_text(customer_profile.profile, text),
+    customer_profile.profile_has_trait(customer_profile.profile, text),
+    customer_profile.profile_from_binary(bytea),
+    customer_profile.profile_in(cstring), customer_profile.profile_out(customer_profile.profile),
+    customer_profile.profile_recv(internal), customer_profile.profile_send(customer_profile.profile),
+    customer_profile.profile_matches(customer_profile.profile, customer_profile.segment_predicate),
+    customer_profile.unified_profile_matches(customer_profile.unified_profile, customer_profile.segment_predicate),
+    customer_profile.profile_behavior(bigint),
+    customer_profile.event_count(bigint, text, interval),
+    customer_profile.event_sum(bigint, text, text, interval),
+    customer_profile.last_seen(bigint, text),
+    customer_profile.profile_consent(bigint, text),
+    customer_profile.profile_segment(bigint),
+    customer_profile.profile_segment(bigint, text),
+    customer_profile.segment_matches(bigint, customer_profile.segment_predicate),
+    customer_profile.segment_members(text),
+    customer_profile.segment_size(text),
+    customer_profile.segment_explain(text),
+    customer_profile.segment_predicate_check(customer_profile.segment_predicate),
+    customer_profile.segment_predicate_in(cstring),
+    customer_profile.segment_predicate_out(customer_profile.segment_predicate),
+    customer_profile.segment_predicate_recv(internal),
+    customer_profile.segment_predicate_send(customer_profile.segment_predicate),
+    customer_profile.profile_value(bigint),
+    customer_profile.profile_rfm(),
+    customer_profile.segment_lookalike(text, integer),
+    customer_profile.profile_similar(bigint, integer),
+    -- run as the reader by the functions above and the views it reads
+    customer_profile._operand_values(bigint, customer_profile.profile, bytea, text[]),
+    customer_profile._vector_search(real[], integer, bigint[]),
+    customer_profile._segment_predicate_sql(customer_profile.segment_predicate),
+    customer_profile._segment_predicate_tree(customer_profile.segment_predicate),
+    customer_profile._event_property(jsonb, anyelement),
+    -- a constant list, the default of an argument of identity_namespace_create:
+    -- a default is evaluated before the function's own EXECUTE check, so a
+    -- role refused that function would be told about this one instead
+    customer_profile._default_blocked_values()
+    TO customer_profile_reader;
+
+-- Writer: ingestion, consent, outbox consumers, raw identifiers. Defect 5:
+-- identity_explain (it shows raw identifier values and needs identity_hash)
+-- and identity_components (the links) are the writer's, not the reader's.
+GRANT EXECUTE ON FUNCTION
+    customer_profile.resolve_identity(jsonb, text),
+    customer_profile.trait_observe(jsonb, jsonb, text, timestamptz),
+    customer_profile.track(jsonb, text, timestamptz, jsonb, text),
+    customer_profile.consent_set(jsonb, text, boolean, text, timestamptz),
+    customer_profile.event_inbox_drain(integer),
+    customer_profile.event_partitions_ensure(timestamptz, timestamptz),
+    customer_profile.feature_refresh(integer),
+    customer_profile.segment_outbox_read(text, integer, text),
+    customer_profile.segment_outbox_ack(text, bigint),
+    customer_profile.identity_hash(text, text),
+    customer_profile.profile_identities(bigint),
+    customer_profile.identity_explain(text, text, text, text),
+    customer_profile.identity_components(),
+    -- run as the writer by the functions above, and by the trigger that
+    -- makes deleted profiles leave their segments
+    customer_profile._identity_hash_or_null(text, text),
+    customer_profile._identity_find(text, text),
+    customer_profile._identity_link_path(bigint, bigint, bigint[], bigint[]),
+    customer_profile._segment_stream(bigint[], text),
+    customer_profile._feature_layout(),
+    customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]),
+    customer_profile._nearest_cluster(real[], integer[], float8[])
+    TO customer_profile_writer;
+
+-- Admin: definitions (SECURITY DEFINER, above), the identity graph, attached
+-- tables, erasure and subject access, repairs. Not worker_start() nor
+-- worker_stop(): workers are the superuser's (defect 5).
+GRANT EXECUTE ON FUNCTION
+    customer_profile.identity_namespace_create(text, text, boolean, integer, integer, boolean, text[], text[]),
+    customer_profile.identity_namespace_alter(text, boolean, integer, integer, text[], text[]),
+    customer_profile.settings_alter(integer, text),
+    customer_profile.trait_define(text, text, text, text[]),
+    customer_profile.profiles_wide_refresh(),
+    customer_profile.event_measure_define(text, text),
+    customer_profile.event_property_define(text, text, text),
+    customer_profile.segment_create(text, text, text),
+    customer_profile.segment_alter(text, text, text),
+    customer_profile.segment_drop(text),
+    customer_profile.segment_refresh(text),
+    customer_profile.segment_windows_run(integer),
+    customer_profile.value_define(text, text),
+    customer_profile.value_drop(text, text),
+    customer_profile.feature_define(text, text, text),
+    customer_profile.feature_drop(text),
+    customer_profile.feature_build(),
+    customer_profile.profile_cluster(integer, text[], bigint),
+    customer_profile.identity_unlink(text, text, text, text),
+    customer_profile.identity_remove(text, text),
+    customer_profile.identity_rebuild(),
+    customer_profile.identity_check(),
+    customer_profile.profile_recompute(bigint),
+    customer_profile.profile_attach_table(regclass, text, jsonb, jsonb, integer),
+    customer_profile.profile_attach_backfill(regclass, integer),
+    customer_profile.profile_detach_table(regclass, boolean),
+    customer_profile.profile_export(text, text),
+    customer_profile.profile_forget(text, text),
+    customer_profile.retention_run(),
+    -- run as the admin by the functions above (CREATE TRIGGER needs EXECUTE
+    -- on the attach trigger's function)
+    customer_profile._identity_lock(bigint),
+    customer_profile._identity_split(bigint, text),
+    customer_profile._profile_recompute(bigint, text[]),
+    customer_profile._attached_config(regclass),
+    customer_profile._attached_table_insert(regclass, text, jsonb, jsonb),
+    customer_profile._attached_table_forget(regclass),
+    customer_profile._attached_row_changed(),
+    customer_profile._attached_row_expr(customer_profile.attached_table, regclass, text),
+    customer_profile._attached_backfill(customer_profile.attached_table, regclass, integer, text),
+    customer_profile._attached_row(customer_profile.attached_table, jsonb),
+    customer_profile._attached_apply(customer_profile.attached_table, jsonb),
+    customer_profile._attached_withdraw(customer_profile.attached_table, jsonb),
+    customer_profile._identity_refusal(text, text),
+    customer_profile._trait_refusal(text, jsonb)
+    TO customer_profile_admin;
