@@ -1,6 +1,7 @@
 // The extension's settings. Contexts: postmaster for what is read once at
-// start (worker databases), sighup for worker cadence, suset for what changes
-// stored results (horizon, TTL) so an ordinary user cannot alter them.
+// start (worker databases), sighup for worker cadence and the worker's role,
+// suset for what changes stored results (horizon, TTL) so an ordinary user
+// cannot alter them.
 #include "guc.hpp"
 
 #include "core/behavior.hpp"
@@ -15,6 +16,7 @@ int guc_feature_refresh_interval_s = 60;
 int guc_behavior_horizon_days = 400;
 int guc_anonymous_ttl_days = 90;
 char* guc_worker_databases = nullptr;
+char* guc_worker_role = nullptr;
 
 void define_settings() {
     DefineCustomIntVariable("customer_profile.batch_size", "Inbox events a worker applies per transaction.", nullptr,
@@ -36,6 +38,13 @@ void define_settings() {
                             "Anonymous profiles idle longer than this many days are purged by retention.",
                             "0 keeps them forever.", &guc_anonymous_ttl_days, 90, 0, 36500, PGC_SUSET, 0, nullptr,
                             nullptr, nullptr);
+    // Sighup: set by the superuser in the server's configuration only. The
+    // worker connects as the bootstrap superuser (a background worker of
+    // PostgreSQL 15 can only connect as a role that may log in) and runs every
+    // transaction as this role (worker.cpp).
+    DefineCustomStringVariable("customer_profile.worker_role", "The role the inbox workers work as.",
+                               "A role that is no superuser; it needs the grants of customer_profile_worker.",
+                               &guc_worker_role, "customer_profile_worker", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     // A postmaster setting can only be defined while preloading.
     if (!process_shared_preload_libraries_in_progress) return;
     DefineCustomStringVariable("customer_profile.worker_databases",

@@ -16,6 +16,8 @@ extern int guc_anonymous_ttl_days;
 // Databases that get a worker at server start (postmaster; needs
 // shared_preload_libraries).
 extern char* guc_worker_databases;
+// The role the workers run their transactions as (sighup).
+extern char* guc_worker_role;
 
 void define_settings();
 

@@ -9,6 +9,17 @@
 // simply continues: an event is removed from the inbox in the transaction
 // that applies it.
 //
+// Rights: a worker connects as the bootstrap superuser (in PostgreSQL 15 a
+// background worker can only connect as a role that may log in) and runs
+// every transaction as customer_profile.worker_role (customer_profile_worker
+// by default, which holds exactly the grants the worker's work needs),
+// switched to the way autovacuum runs as a table's owner:
+// SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION, with the
+// settings a transaction changes undone after it. So a trigger someone put
+// on an extension table runs with that role's rights, never a superuser's
+// (issue 14, defect 1). A role that does not exist or is a superuser is
+// refused: the worker then applies nothing and says so once in the log.
+//
 // The databases of customer_profile.worker_databases get their workers
 // through a launcher each: connecting to a database that does not exist is
 // a FATAL, which the postmaster would repeat every restart delay. A
@@ -23,6 +34,10 @@
 #include "guc.hpp"
 #include "pg_headers.hpp"
 #include "worker.hpp"
+
+extern "C" {
+#include "utils/acl.h"
+}
 
 namespace customer_profile::pg {
 namespace {
@@ -97,32 +112,77 @@ DatabaseState database_state(const char* name, Oid* database) {
     return state;
 }
 
-// Runs one statement in its own transaction; returns SPI_processed, or -1
-// when the statement failed (the error is logged and remembered).
+// The last problem with customer_profile.worker_role that was logged ("" when
+// the role was fine), so that it is logged once, not every retry.
+char logged_role_problem[NAMEDATALEN + 64];
+
+// The role named by customer_profile.worker_role, looked up in the running
+// transaction (the setting may change on reload); InvalidOid when it does not
+// exist or is a superuser.
+Oid worker_role() {
+    const char* name = guc_worker_role != nullptr ? guc_worker_role : "";
+    Oid role = get_role_oid(name, true);
+    const char* problem = !OidIsValid(role) ? "does not exist" : superuser_arg(role) ? "is a superuser" : nullptr;
+    if (problem == nullptr) {
+        logged_role_problem[0] = '\0';
+        return role;
+    }
+    char key[sizeof logged_role_problem];
+    snprintf(key, sizeof key, "%s %s", name, problem);
+    if (strcmp(key, logged_role_problem) != 0) {
+        ereport(WARNING,
+                (errmsg("customer_profile worker: role \"%s\" of customer_profile.worker_role %s", name, problem),
+                 errdetail("The worker applies nothing until the setting names a role that exists and is no "
+                           "superuser: it runs every transaction as that role."),
+                 errhint("CREATE EXTENSION customer_profile creates customer_profile_worker; another role needs its "
+                         "grants (GRANT customer_profile_worker TO ...). Reload after changing the setting.")));
+        strlcpy(logged_role_problem, key, sizeof logged_role_problem);
+    }
+    return InvalidOid;
+}
+
+// Runs one statement in its own transaction, as the worker's role; returns
+// SPI_processed, or -1 when the statement failed (the error is logged and
+// remembered) or the role cannot be used.
 char last_error[512];
 
 int64 run_transaction(const char* activity, const char* sql, int nargs, Oid* types, Datum* values, int64* out,
                       int nout) {
-    int64 processed = -1;
+    volatile int64 processed = -1;  // set inside PG_TRY, read after it
     MemoryContext context = CurrentMemoryContext;
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PG_TRY();
     {
-        SPI_connect();
-        PushActiveSnapshot(GetTransactionSnapshot());
-        pgstat_report_activity(STATE_RUNNING, activity);
-        int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
-        if (rc < 0) elog(ERROR, "customer_profile worker: %s failed: %s", activity, SPI_result_code_string(rc));
-        processed = static_cast<int64>(SPI_processed);
-        for (int i = 0; i < nout && SPI_processed > 0; ++i) {
-            bool isnull = false;
-            Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
-            out[i] = isnull ? 0 : DatumGetInt64(d);
+        Oid role = worker_role();
+        if (!OidIsValid(role)) {
+            snprintf(last_error, sizeof last_error, "the role of customer_profile.worker_role cannot be used");
+            CommitTransactionCommand();  // nothing was written
+        } else {
+            // An error below aborts the transaction, which restores the user,
+            // the security context and the settings too.
+            Oid saved_user = InvalidOid;
+            int saved_context = 0;
+            GetUserIdAndSecContext(&saved_user, &saved_context);
+            SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+            int guc_level = NewGUCNestLevel();
+            SPI_connect();
+            PushActiveSnapshot(GetTransactionSnapshot());
+            pgstat_report_activity(STATE_RUNNING, activity);
+            int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+            if (rc < 0) elog(ERROR, "customer_profile worker: %s failed: %s", activity, SPI_result_code_string(rc));
+            processed = static_cast<int64>(SPI_processed);
+            for (int i = 0; i < nout && SPI_processed > 0; ++i) {
+                bool isnull = false;
+                Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+                out[i] = isnull ? 0 : DatumGetInt64(d);
+            }
+            SPI_finish();
+            PopActiveSnapshot();
+            AtEOXact_GUC(false, guc_level);  // a SET made by anything it ran does not outlive it
+            SetUserIdAndSecContext(saved_user, saved_context);
+            CommitTransactionCommand();
         }
-        SPI_finish();
-        PopActiveSnapshot();
-        CommitTransactionCommand();
     }
     PG_CATCH();
     {
@@ -312,8 +372,6 @@ void launcher_loop(const char* name) {
             BackgroundWorker w;
             fill_worker(&w, name);
             w.bgw_main_arg = ObjectIdGetDatum(database);
-            Oid role = InvalidOid;  // the bootstrap superuser, as a worker connected by name
-            memcpy(w.bgw_extra, &role, sizeof role);
             BackgroundWorkerHandle* handle;
             if (RegisterDynamicBackgroundWorker(&w, &handle)) {
                 if (logged != DatabaseState::ready)
@@ -376,9 +434,8 @@ void cp_worker_main(Datum main_arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     BackgroundWorkerUnblockSignals();
     Oid database = DatumGetObjectId(main_arg);
-    Oid role;
-    memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof role);
-    BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+    // As the bootstrap superuser; the work runs as customer_profile.worker_role.
+    BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
     pgstat_report_appname("customer_profile worker");
     worker_loop();
     proc_exit(0);
@@ -397,8 +454,8 @@ void cp_launcher_main(Datum main_arg) {
     proc_exit(0);
 }
 
-// worker_start() returns integer: one more worker for this database, as the
-// calling role; its pid.
+// worker_start() returns integer: one more worker for this database (working
+// as customer_profile.worker_role, like every worker); its pid.
 extern "C" {
 PG_FUNCTION_INFO_V1(cp_worker_start);
 }
@@ -413,8 +470,6 @@ extern "C" Datum cp_worker_start(PG_FUNCTION_ARGS) {
     BackgroundWorker w;
     fill_worker(&w, get_database_name(MyDatabaseId));
     w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-    Oid role = GetUserId();
-    memcpy(w.bgw_extra, &role, sizeof role);
     w.bgw_notify_pid = MyProcPid;
     BackgroundWorkerHandle* handle;
     if (!RegisterDynamicBackgroundWorker(&w, &handle))

@@ -2195,3 +2195,55 @@ GRANT EXECUTE ON FUNCTION
     customer_profile._identity_refusal(text, text),
     customer_profile._trait_refusal(text, jsonb)
     TO customer_profile_admin;
+
+-- The worker's own role (defect 1). The inbox workers ran as the bootstrap
+-- superuser, so any trigger on the tables they write ran as one. Now every
+-- transaction of a worker runs as customer_profile.worker_role, by default
+-- this role: it cannot log in (the worker connects as the bootstrap
+-- superuser and switches, src/pg/worker.cpp), is a member of no other role,
+-- and holds exactly what the worker's work needs: draining the inbox
+-- (resolution, merges, events, behavior, streaming segments), sliding
+-- windows, feature vectors, retention (SECURITY DEFINER) and its own status.
+DO $role$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'customer_profile_worker') THEN
+        CREATE ROLE customer_profile_worker NOLOGIN;
+    END IF;
+END
+$role$;
+COMMENT ON ROLE customer_profile_worker IS
+    'customer_profile: what the inbox workers run as (customer_profile.worker_role); nothing else should be granted it.';
+GRANT USAGE ON SCHEMA customer_profile TO customer_profile_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON customer_profile.worker_state TO customer_profile_worker;
+-- Taking inbox rows FOR UPDATE needs UPDATE; applied rows are deleted.
+GRANT SELECT, UPDATE, DELETE ON customer_profile.event_inbox TO customer_profile_worker;
+GRANT INSERT ON customer_profile.event_dead_letter, customer_profile.identity_conflict TO customer_profile_worker;
+GRANT SELECT, INSERT ON customer_profile.event, customer_profile.event_key, customer_profile.identity_link,
+    customer_profile.profile_merge, customer_profile.segment_outbox TO customer_profile_worker;
+GRANT SELECT, INSERT, UPDATE ON customer_profile.identity, customer_profile.segment_membership
+    TO customer_profile_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON customer_profile.unified_profile, customer_profile.segment_schedule,
+    customer_profile.profile_feature TO customer_profile_worker;
+GRANT SELECT ON customer_profile.namespace, customer_profile.trait_definition, customer_profile.trait_observation,
+    customer_profile.event_measure, customer_profile.event_property, customer_profile.segment,
+    customer_profile.consent, customer_profile.feature, customer_profile.feature_list,
+    customer_profile.cluster_model TO customer_profile_worker;
+GRANT USAGE ON SEQUENCE customer_profile.unified_profile_profile_id_seq, customer_profile.identity_identity_id_seq,
+    customer_profile.identity_conflict_conflict_id_seq TO customer_profile_worker;
+GRANT EXECUTE ON FUNCTION
+    customer_profile.event_inbox_drain(integer),
+    customer_profile.segment_windows_run(integer),
+    customer_profile.feature_refresh(integer),
+    customer_profile.retention_run(),
+    customer_profile.event_partitions_ensure(timestamptz, timestamptz),
+    -- run as the worker by the functions above (and by the query that reads
+    -- the segments' predicates)
+    customer_profile.profile_resolve(bigint),
+    customer_profile.segment_predicate_send(customer_profile.segment_predicate),
+    customer_profile._segment_stream(bigint[], text),
+    customer_profile._feature_layout(),
+    customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]),
+    customer_profile._nearest_cluster(real[], integer[], float8[])
+    TO customer_profile_worker;
+-- The workers' status is the worker's to write; the writer reads it.
+REVOKE INSERT, UPDATE, DELETE ON customer_profile.worker_state FROM customer_profile_writer;

@@ -136,6 +136,10 @@ ok($node->poll_query_until('postgres',
 # exactly once when the cause is gone.
 $node->safe_psql('postgres', q{
 CREATE TABLE allow_boom (ok boolean);
+-- The worker runs as customer_profile_worker (not a superuser): a trigger put
+-- on the extension's tables runs with that role's rights, so it is granted
+-- what this one reads.
+GRANT SELECT ON allow_boom TO customer_profile_worker;
 -- The extension's statements run with search_path = pg_catalog, pg_temp, so a
 -- trigger on its tables names its own objects with their schema.
 CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
