@@ -2245,5 +2245,5 @@ GRANT EXECUTE ON FUNCTION
     customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]),
     customer_profile._nearest_cluster(real[], integer[], float8[])
     TO customer_profile_worker;
--- The workers' status is the worker's to write; the writer reads it.
-REVOKE INSERT, UPDATE, DELETE ON customer_profile.worker_state FROM customer_profile_writer;
+-- The workers' status is the worker's to write; the writer reads it as a reader.
+REVOKE ALL ON customer_profile.worker_state FROM customer_profile_writer;
