@@ -2142,7 +2142,10 @@ GRANT EXECUTE ON FUNCTION
     customer_profile._segment_stream(bigint[], text),
     customer_profile._feature_layout(),
     customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]),
-    customer_profile._nearest_cluster(real[], integer[], float8[])
+    customer_profile._nearest_cluster(real[], integer[], float8[]),
+    -- the default of segment_outbox.cluster_id (a column default runs as the
+    -- inserting role), and read by segment_outbox_read
+    customer_profile._cluster_id()
     TO customer_profile_writer;
 
 -- Admin: definitions (SECURITY DEFINER, above), the identity graph, attached
@@ -2193,7 +2196,10 @@ GRANT EXECUTE ON FUNCTION
     customer_profile._attached_apply(customer_profile.attached_table, jsonb),
     customer_profile._attached_withdraw(customer_profile.attached_table, jsonb),
     customer_profile._identity_refusal(text, text),
-    customer_profile._trait_refusal(text, jsonb)
+    customer_profile._trait_refusal(text, jsonb),
+    -- taken by segment_windows_run (held until commit, it holds back
+    -- segment_alter: not the reader's nor the writer's)
+    customer_profile._segment_definitions_lock()
     TO customer_profile_admin;
 
 -- The worker's own role (defect 1). The inbox workers ran as the bootstrap
@@ -2243,7 +2249,9 @@ GRANT EXECUTE ON FUNCTION
     customer_profile._segment_stream(bigint[], text),
     customer_profile._feature_layout(),
     customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]),
-    customer_profile._nearest_cluster(real[], integer[], float8[])
+    customer_profile._nearest_cluster(real[], integer[], float8[]),
+    customer_profile._segment_definitions_lock(),
+    customer_profile._cluster_id()
     TO customer_profile_worker;
 -- The workers' status is the worker's to write; the writer reads it as a reader.
 REVOKE ALL ON customer_profile.worker_state FROM customer_profile_writer;
