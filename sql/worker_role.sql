@@ -3,7 +3,7 @@
 -- Here each statement the worker runs (src/pg/worker.cpp) runs as that role,
 -- over inbox rows that take every path: new people, a merge, a duplicate
 -- event id, a malformed row, a blocked identifier, segments streaming (with
--- a window and consent), feature vectors, retention. test/tap/007_worker_role.pl
+-- a window and consent), feature vectors, retention. test/tap/008_worker_role.pl
 -- shows the worker process itself working as the role.
 \set VERBOSITY terse
 SELECT rolname, rolcanlogin, rolsuper, rolinherit FROM pg_roles WHERE rolname = 'customer_profile_worker';
