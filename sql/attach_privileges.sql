@@ -83,6 +83,28 @@ RESET SESSION AUTHORIZATION;
 SELECT count(*) AS attachments, (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'ap_crm.customers'::regclass) AS triggers
   FROM customer_profile.attached_table;
 
+-- The attaching role is dropped: the table's rows are refused, not read for
+-- nobody (the attachment names its role, so a dump restored where that role
+-- is missing keeps it, refusing rows until the role exists).
+CREATE ROLE regress_ap_gone IN ROLE customer_profile_admin;
+SET SESSION AUTHORIZATION regress_ap_crm;
+CREATE TABLE ap_crm.leads (id int PRIMARY KEY, email text);
+GRANT USAGE ON SCHEMA ap_crm TO regress_ap_gone;
+GRANT TRIGGER, SELECT ON ap_crm.leads TO regress_ap_gone;
+RESET SESSION AUTHORIZATION;
+SET ROLE regress_ap_gone;
+SELECT customer_profile.profile_attach_table('ap_crm.leads', 'leads', '{"crm_id": "id"}') AS backfilled;
+RESET ROLE;
+SET SESSION AUTHORIZATION regress_ap_crm;
+REVOKE ALL ON ap_crm.leads FROM regress_ap_gone;
+REVOKE ALL ON SCHEMA ap_crm FROM regress_ap_gone;
+RESET SESSION AUTHORIZATION;
+DROP ROLE regress_ap_gone;
+SET SESSION AUTHORIZATION regress_ap_crm;
+SELECT regress.err($$INSERT INTO ap_crm.leads VALUES (9104, 'ap4@x.com')$$) AS after_drop_role;
+RESET SESSION AUTHORIZATION;
+SELECT customer_profile.profile_detach_table('ap_crm.leads');
+
 -- Settings: the admin reads and changes them but the salt.
 SET SESSION AUTHORIZATION regress_ap_admin;
 SELECT max_identities_per_profile, default_phone_region FROM customer_profile.settings;

@@ -35,9 +35,9 @@ cp::pg::CachedPlan forget_dropped_plan{
     {}};
 cp::pg::CachedPlan insert_plan{
     "INSERT INTO customer_profile.attached_table (table_oid, source, identity_columns, trait_columns, attached_by) "
-    "VALUES ($1, $2, $3, $4, $5)",
+    "VALUES ($1, $2, $3, $4, $5::name)",
     5,
-    {REGCLASSOID, TEXTOID, JSONBOID, JSONBOID, REGROLEOID}};
+    {REGCLASSOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID}};
 
 }  // namespace
 
@@ -52,8 +52,9 @@ CP_FUNCTION(attached_table_insert) {
                                   "table, source, identity_columns and trait_columns must not be NULL");
     Oid relid = PG_GETARG_OID(0);
     Oid caller = GetUserId();  // SECURITY INVOKER: the attaching role
-    Datum args[5] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), PG_GETARG_DATUM(3),
-                     ObjectIdGetDatum(caller)};
+    Datum caller_name = 0;
+    cp::pg::pg_guard([&] { caller_name = CStringGetTextDatum(GetUserNameFromId(caller, false)); });
+    Datum args[5] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), PG_GETARG_DATUM(3), caller_name};
 
     cp::pg::spi_connect();
     std::uint64_t n = cp::pg::spi_run(mapped_columns_plan, &args[2], nullptr, true);

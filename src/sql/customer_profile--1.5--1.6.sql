@@ -1827,13 +1827,15 @@ COMMENT ON FUNCTION customer_profile.settings_alter(integer, text) IS
 -- TRIGGER) and to SELECT every mapped column (checked as itself, by
 -- _attached_table_insert, before the row is written as the owner), and the
 -- trigger checks on every row that it still may.
-ALTER TABLE customer_profile.attached_table ADD COLUMN attached_by regrole;
+-- By name, not regrole: a dump restored into a cluster where the role is
+-- missing keeps the attachment (its rows are refused until the role exists).
+ALTER TABLE customer_profile.attached_table ADD COLUMN attached_by name;
 COMMENT ON COLUMN customer_profile.attached_table.attached_by IS
-    'The role that attached the table: its mapped columns flow only while it may SELECT each of them.';
+    'The role that attached the table: its mapped columns flow only while it exists and may SELECT each of them.';
 -- Tables attached before 1.6: their owner (who did attach is not known).
 -- Rows of tables dropped since are forgotten (they were not dumped either).
 DELETE FROM customer_profile.attached_table a WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = a.table_oid);
-UPDATE customer_profile.attached_table a SET attached_by = c.relowner::regrole
+UPDATE customer_profile.attached_table a SET attached_by = pg_catalog.pg_get_userbyid(c.relowner)
   FROM pg_catalog.pg_class c WHERE c.oid = a.table_oid;
 ALTER TABLE customer_profile.attached_table ALTER COLUMN attached_by SET NOT NULL;
 
@@ -1859,7 +1861,8 @@ COMMENT ON FUNCTION customer_profile._attached_table_insert(regclass, text, json
     'Internal: records an attachment (as the extension''s owner) once the calling role was found allowed to create triggers on the table and to SELECT every mapped column (42501 otherwise).';
 
 -- The first mapped column of an attached table that the role which attached
--- it may not SELECT (now), NULL when it may read them all.
+-- it may not SELECT (now; every column when the role is gone), NULL when it
+-- may read them all.
 CREATE FUNCTION customer_profile._attached_unreadable_column(config customer_profile.attached_table) RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -1870,8 +1873,9 @@ CREATE FUNCTION customer_profile._attached_unreadable_column(config customer_pro
                 SELECT m.value #>> '{}' FROM pg_catalog.jsonb_each(config.trait_columns) m) c
           JOIN pg_catalog.pg_attribute a ON a.attrelid = config.table_oid AND a.attname = c.col AND a.attnum > 0
                                         AND NOT a.attisdropped
-         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid = config.attached_by)
-            OR NOT pg_catalog.has_column_privilege(config.attached_by::oid, config.table_oid::oid, a.attnum, 'SELECT')
+         WHERE CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = config.attached_by)
+                    THEN NOT pg_catalog.has_column_privilege(config.attached_by, config.table_oid::oid, a.attnum, 'SELECT')
+                    ELSE true END
          ORDER BY a.attnum
          LIMIT 1;
     END;
@@ -1898,8 +1902,13 @@ BEGIN
         RETURN NULL;
     END IF;
     denied := customer_profile._attached_unreadable_column(config);
-    IF denied IS NOT NULL THEN
-        RAISE EXCEPTION 'role % attached table %, but may not read its column "%"', config.attached_by::text,
+    IF denied IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = config.attached_by) THEN
+        RAISE EXCEPTION 'role %, which attached table %, does not exist', config.attached_by, config.table_oid
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The values of the mapped columns flow into profiles only while the role that attached the table may read them.',
+                  HINT = 'Detach the table (customer_profile.profile_detach_table) and attach it again.';
+    ELSIF denied IS NOT NULL THEN
+        RAISE EXCEPTION 'role % attached table %, but may not read its column "%"', config.attached_by,
                         config.table_oid, denied
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'The values of the mapped columns flow into profiles only while the role that attached the table may read them.',
