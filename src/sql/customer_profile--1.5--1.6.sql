@@ -2153,8 +2153,10 @@ GRANT EXECUTE ON FUNCTION
     customer_profile._feature_vector(bigint, customer_profile.profile, bytea, text[], float8[], float8[], text[], text[]),
     customer_profile._nearest_cluster(real[], integer[], float8[]),
     -- the default of segment_outbox.cluster_id (a column default runs as the
-    -- inserting role), and read by segment_outbox_read
-    customer_profile._cluster_id()
+    -- inserting role), and read by segment_outbox_read, with the snapshot
+    -- its batches are cut with
+    customer_profile._cluster_id(),
+    customer_profile._outbox_snapshot()
     TO customer_profile_writer;
 
 -- Admin: definitions (SECURITY DEFINER, above), the identity graph, attached
