@@ -2073,7 +2073,9 @@ $$;
 -- caller (a SECURITY DEFINER function runs its internals as the owner: they
 -- are granted to no one). Trigger functions are granted to no one: a trigger
 -- runs its function without an EXECUTE check. sql/privileges.sql shows the
--- result; docs/security.md gives the reason for each grant.
+-- result; docs/security.md gives the reason for each grant. The revoke below
+-- also takes back the grants of the sections above: a function added there
+-- gets its grants in the lists that follow.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA customer_profile
     FROM PUBLIC, customer_profile_reader, customer_profile_writer, customer_profile_admin;
 
