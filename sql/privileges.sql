@@ -36,12 +36,13 @@ objects(kind, object, acl) AS (
     SELECT 'function', p.oid::regprocedure::text, coalesce(p.proacl, acldefault('f', p.proowner))
       FROM pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace
     UNION ALL
-    -- Types of their own; array types and row types of tables follow their
-    -- element and their table.
+    -- Types, row types of tables and views included (USAGE on one lets a
+    -- role pin the table in a column of its own); array types follow their
+    -- element. Row types of event partitions are checked with the partitions.
     SELECT 'type', t.oid::regtype::text, coalesce(t.typacl, acldefault('T', t.typowner))
       FROM pg_type t
      WHERE t.typnamespace = 'customer_profile'::regnamespace AND t.typelem = 0
-       AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))
+       AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relispartition))
 SELECT r.name, o.kind, o.object, a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
   FROM objects o CROSS JOIN LATERAL aclexplode(o.acl) a JOIN roles r ON r.oid = a.grantee;
 
@@ -76,6 +77,13 @@ SELECT count(*) AS other_grantees
 SELECT count(*) AS partition_grants
   FROM pg_class c, aclexplode(c.relacl) a
  WHERE c.relispartition AND c.relnamespace = 'customer_profile'::regnamespace AND a.grantee <> c.relowner;
+SELECT count(*) AS partition_row_types_usable
+  FROM pg_class c JOIN pg_type t ON t.oid = c.reltype, aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
+ WHERE c.relispartition AND c.relnamespace = 'customer_profile'::regnamespace AND a.grantee <> t.typowner;
+SELECT customer_profile.event_partitions_ensure(now() + interval '2 months', now() + interval '2 months') >= 0 AS created;
+SELECT count(*) AS partition_row_types_usable_after
+  FROM pg_class c JOIN pg_type t ON t.oid = c.reltype, aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
+ WHERE c.relispartition AND c.relnamespace = 'customer_profile'::regnamespace AND a.grantee <> t.typowner;
 -- Every object of the extension belongs to the role that created it.
 SELECT count(*) AS not_owned_by_the_extension_owner
   FROM (SELECT c.relowner AS owner FROM pg_class c WHERE c.relnamespace = 'customer_profile'::regnamespace

@@ -35,7 +35,7 @@ cp::pg::CachedPlan forget_dropped_plan{
     {}};
 cp::pg::CachedPlan insert_plan{
     "INSERT INTO customer_profile.attached_table (table_oid, source, identity_columns, trait_columns, attached_by) "
-    "VALUES ($1, $2, $3, $4, $5::name)",
+    "VALUES ($1, $2, $3, $4, $5::name) ON CONFLICT (table_oid) DO NOTHING",
     5,
     {REGCLASSOID, TEXTOID, JSONBOID, JSONBOID, TEXTOID}};
 
@@ -89,7 +89,9 @@ CP_FUNCTION(attached_table_insert) {
     {
         cp::pg::AsTableOwner as_owner("attached_table");
         cp::pg::spi_run(forget_dropped_plan, nullptr, nullptr, false);
-        cp::pg::spi_run(insert_plan, args, nullptr, false);
+        if (cp::pg::spi_run(insert_plan, args, nullptr, false) == 0)
+            throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "the table is already attached", {},
+                                  "Detach it first (customer_profile.profile_detach_table).");
     }
     cp::pg::spi_finish();
     PG_RETURN_VOID();

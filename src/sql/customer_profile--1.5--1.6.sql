@@ -1762,6 +1762,8 @@ AS $$
 BEGIN
     PERFORM customer_profile._profiles_wide_rebuild();
     GRANT SELECT ON customer_profile.profiles_wide TO customer_profile_reader;
+    -- Its row type, too, is nobody's to pin in a column (review of issue 14).
+    REVOKE USAGE ON TYPE customer_profile.profiles_wide FROM PUBLIC;
 END
 $$;
 
@@ -2239,8 +2241,11 @@ GRANT SELECT, UPDATE, DELETE ON customer_profile.event_inbox TO customer_profile
 GRANT INSERT ON customer_profile.event_dead_letter, customer_profile.identity_conflict TO customer_profile_worker;
 GRANT SELECT, INSERT ON customer_profile.event, customer_profile.event_key, customer_profile.identity_link,
     customer_profile.profile_merge, customer_profile.segment_outbox TO customer_profile_worker;
-GRANT SELECT, INSERT, UPDATE ON customer_profile.identity, customer_profile.segment_membership
-    TO customer_profile_worker;
+GRANT SELECT, INSERT, UPDATE ON customer_profile.segment_membership TO customer_profile_worker;
+-- Identities: written, and found by hash; their raw values are never read
+-- back (review of issue 14: the worker could read them).
+GRANT SELECT (identity_id, namespace_id, value_hash, profile_id, first_seen, last_seen), INSERT, UPDATE
+    ON customer_profile.identity TO customer_profile_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON customer_profile.unified_profile, customer_profile.segment_schedule,
     customer_profile.profile_feature TO customer_profile_worker;
 GRANT SELECT ON customer_profile.namespace, customer_profile.trait_definition, customer_profile.trait_observation,
@@ -2268,3 +2273,65 @@ GRANT EXECUTE ON FUNCTION
     TO customer_profile_worker;
 -- The workers' status is the worker's to write; the writer reads it as a reader.
 REVOKE ALL ON customer_profile.worker_state FROM customer_profile_writer;
+
+-- Review of issue 14: event_partitions_ensure runs as the owner and is the
+-- writer's and the worker's; any range of 20 years was accepted, so a loop
+-- could create millions of tables. Only months that can hold an event are
+-- created: from the behavior horizon to a year ahead (track() refuses events
+-- more than a day ahead).
+CREATE OR REPLACE FUNCTION customer_profile.event_partitions_ensure(from_time timestamptz, to_time timestamptz)
+    RETURNS integer
+    LANGUAGE plpgsql STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m date;
+    created integer := 0;
+    name text;
+    horizon_days integer := coalesce(nullif(current_setting('customer_profile.behavior_horizon', true), '')::integer, 400);
+BEGIN
+    IF to_time < from_time THEN
+        RETURN 0;
+    END IF;
+    IF from_time < now() - make_interval(days => horizon_days + 31) OR to_time > now() + interval '1 year' THEN
+        RAISE EXCEPTION 'event_partitions_ensure: months outside the behavior horizon or more than a year ahead'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Partitions hold events from %s to %s.',
+                                  now() - make_interval(days => horizon_days + 31), now() + interval '1 year');
+    END IF;
+    -- Concurrent callers would race on the same table name.
+    PERFORM pg_advisory_xact_lock(hashtext('customer_profile.event_partitions'));
+    m := date_trunc('month', from_time AT TIME ZONE 'UTC')::date;
+    WHILE m <= (to_time AT TIME ZONE 'UTC')::date LOOP
+        name := 'event_' || to_char(m, 'YYYYMM');
+        IF to_regclass(format('customer_profile.%I', name)) IS NULL THEN
+            EXECUTE format('CREATE TABLE customer_profile.%I PARTITION OF customer_profile.event '
+                           'FOR VALUES FROM (%L) TO (%L)', name,
+                           (m::timestamp AT TIME ZONE 'UTC'), ((m + interval '1 month')::timestamp AT TIME ZONE 'UTC'));
+            EXECUTE format('CREATE INDEX %I ON customer_profile.%I (identity_id, occurred_at)',
+                           name || '_identity_idx', name);
+            EXECUTE format('REVOKE USAGE ON TYPE customer_profile.%I FROM PUBLIC', name);
+            created := created + 1;
+        END IF;
+        m := (m + interval '1 month')::date;
+    END LOOP;
+    RETURN created;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.event_partitions_ensure(timestamptz, timestamptz) IS
+    'Creates the monthly event partitions (UTC months) covering a range within the behavior horizon and at most a year ahead; returns how many were created.';
+
+-- Review of issue 14: the row types of the extension's tables and views were
+-- usable by PUBLIC, so any role could pin a table in a column of its own and
+-- make a later update fail (ALTER TABLE ... TYPE).
+DO $$
+DECLARE
+    t regtype;
+BEGIN
+    FOR t IN SELECT ty.oid::regtype FROM pg_catalog.pg_type ty JOIN pg_catalog.pg_class c ON c.oid = ty.typrelid
+              WHERE c.relnamespace = 'customer_profile'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+    LOOP
+        EXECUTE format('REVOKE USAGE ON TYPE %s FROM PUBLIC', t);
+    END LOOP;
+END
+$$;
