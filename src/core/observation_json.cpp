@@ -23,13 +23,25 @@ Trait observation_from(const std::string& name, const nlohmann::json& value, con
     return check_observation(std::move(t), def);
 }
 
+// Parses JSON text; a number beyond the float8 range (1e400) is refused as
+// out of range (22003), anything else that does not parse as malformed.
+nlohmann::json parse_json(std::string_view text, const std::string& what) {
+    try {
+        return nlohmann::json::parse(text.begin(), text.end());
+    } catch (const nlohmann::json::out_of_range&) {
+        throw Error(ErrorCode::out_of_range, what + ": a number is out of range",
+                    "Numbers are stored as float8 (about 1.8e308 at most).");
+    } catch (const nlohmann::json::exception&) {
+        throw Error(ErrorCode::invalid_text, what + ": malformed JSON");
+    }
+}
+
 }  // namespace
 
 std::vector<Trait> parse_observations(std::string_view json_text, const std::string& source, Micros observed_at,
                                       const DefinitionLookup& lookup) {
     using nlohmann::json;
-    json doc = json::parse(json_text.begin(), json_text.end(), nullptr, false);
-    if (doc.is_discarded()) throw Error(ErrorCode::invalid_text, "traits: malformed JSON");
+    json doc = parse_json(json_text, "traits");
     if (!doc.is_object())
         throw Error(ErrorCode::invalid_parameter, "traits must be a JSON object", {},
                     "Example: {\"tier\": \"gold\", \"city\": \"Lyon\"}");
@@ -43,8 +55,7 @@ std::vector<Trait> parse_observations(std::string_view json_text, const std::str
 
 Trait parse_observation(const std::string& name, std::string_view value_json, const std::string& source,
                         Micros observed_at, const TraitDefinition& def) {
-    nlohmann::json value = nlohmann::json::parse(value_json.begin(), value_json.end(), nullptr, false);
-    if (value.is_discarded()) throw Error(ErrorCode::invalid_text, "trait \"" + name + "\": malformed JSON value");
+    nlohmann::json value = parse_json(value_json, "trait \"" + name + "\"");
     return observation_from(name, value, source, observed_at, def);
 }
 

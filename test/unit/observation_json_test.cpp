@@ -73,3 +73,19 @@ TEST(ObservationJson, OneAtATimeRefusesWhatTheWholeObjectRefuses) {
         EXPECT_EQ(whole_ok, one_ok) << name << " = " << value;
     }
 }
+
+// A number beyond float8 is out of range (22003), not malformed JSON (review
+// of issue 13); JSON that does not parse is still malformed.
+TEST(ObservationJson, NumbersBeyondFloat8AreOutOfRange) {
+    auto code_of = [](auto&& call) {
+        try {
+            call();
+        } catch (const Error& e) {
+            return e.code();
+        }
+        return ErrorCode::internal;
+    };
+    EXPECT_EQ(code_of([] { parse_observation("spend", "1e400", "crm", 0, lookup("spend")); }), ErrorCode::out_of_range);
+    EXPECT_EQ(code_of([] { parse_observations("{\"spend\": -1e400}", "crm", 0, lookup); }), ErrorCode::out_of_range);
+    EXPECT_EQ(code_of([] { parse_observations("{\"spend\": ", "crm", 0, lookup); }), ErrorCode::invalid_text);
+}
