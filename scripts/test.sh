@@ -20,6 +20,9 @@ if make -s format-check >"$LOGS/format.log" 2>&1; then count 1 0; else cat "$LOG
 echo "== boundary lint (scripts/lint.sh)"
 if bash scripts/lint.sh >"$LOGS/lint.log" 2>&1; then count 1 0; else cat "$LOGS/lint.log"; count 0 1; fi
 
+echo "== released SQL scripts unchanged (scripts/check_sql_history.sh)"
+if bash scripts/check_sql_history.sh >"$LOGS/history.log" 2>&1; then count 1 0; else cat "$LOGS/history.log"; count 0 1; fi
+
 echo "== unit tests (GoogleTest via CTest)"
 cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/core -j2 >"$LOGS/cmake.log" 2>&1 || { cat "$LOGS/cmake.log"; exit 1; }

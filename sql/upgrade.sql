@@ -5,13 +5,12 @@
 -- the current API). Definitions, not names: function bodies and attributes,
 -- view definitions, columns, constraints, indexes, triggers, sequences,
 -- types, operators, ACLs, comments, extension membership and the tables
--- pg_dump saves. Both paths run the same scripts today (the install is 1.0
--- plus the chain); what differs is the data during each step and which
--- version's code generated the objects built from definitions
--- (profiles_wide, event partitions, attached tables' triggers). Once a
--- customer_profile--<version>.sql install script exists, CREATE EXTENSION
--- runs it instead and this comparison checks it against the chain. The end
--- shows that the comparison reports drift of every kind.
+-- pg_dump saves. The two paths run different scripts: CREATE EXTENSION runs
+-- the install script the build generates from src/sql/current, the update
+-- runs the released scripts of src/sql/history and then src/sql/upgrade. An
+-- object changed in src/sql/current without an update step (or the other way
+-- round) is a difference here. The end shows that the comparison reports
+-- drift of every kind.
 \set VERBOSITY terse
 SET client_min_messages = warning;
 DROP EXTENSION customer_profile CASCADE;

@@ -1,0 +1,826 @@
+-- Segments and activation: the segment_predicate type and its @@ operators,
+-- segment definitions, memberships kept current by streaming evaluation and
+-- sliding windows, and the outbox that delivers entries and exits to systems
+-- of action.
+
+CREATE TYPE customer_profile.segment_predicate;
+
+CREATE FUNCTION customer_profile.segment_predicate_in(cstring) RETURNS customer_profile.segment_predicate
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_in';
+REVOKE ALL ON FUNCTION customer_profile.segment_predicate_in(cstring) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_predicate_in(cstring) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) RETURNS cstring
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_out';
+REVOKE ALL ON FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_predicate_recv(internal) RETURNS customer_profile.segment_predicate
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_recv';
+REVOKE ALL ON FUNCTION customer_profile.segment_predicate_recv(internal) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_predicate_recv(internal) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) RETURNS bytea
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_send';
+REVOKE ALL ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) TO customer_profile_reader;
+GRANT ALL ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) TO customer_profile_worker;
+
+CREATE TYPE customer_profile.segment_predicate (
+    INTERNALLENGTH = variable,
+    INPUT = customer_profile.segment_predicate_in,
+    OUTPUT = customer_profile.segment_predicate_out,
+    RECEIVE = customer_profile.segment_predicate_recv,
+    SEND = customer_profile.segment_predicate_send,
+    ALIGNMENT = int4,
+    STORAGE = extended
+);
+COMMENT ON TYPE customer_profile.segment_predicate IS 'A segment predicate parsed and compiled once: text in, normalized text out, compact binary form stored.';
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+REVOKE ALL ON TYPE customer_profile.segment_predicate FROM PUBLIC;
+GRANT ALL ON TYPE customer_profile.segment_predicate TO customer_profile_reader;
+
+CREATE TABLE customer_profile.segment (
+    segment_id integer NOT NULL,
+    name text NOT NULL,
+    predicate customer_profile.segment_predicate NOT NULL,
+    refers_to text[] DEFAULT '{}'::text[] NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    windows_scheduled_for timestamp with time zone,
+    CONSTRAINT segment_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment', '');
+ALTER TABLE customer_profile.segment ALTER COLUMN segment_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME customer_profile.segment_segment_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_segment_id_seq', '');
+ALTER TABLE ONLY customer_profile.segment
+    ADD CONSTRAINT segment_name_key UNIQUE (name);
+ALTER TABLE ONLY customer_profile.segment
+    ADD CONSTRAINT segment_pkey PRIMARY KEY (segment_id);
+CREATE TRIGGER segment_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON customer_profile.segment FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();
+COMMENT ON TABLE customer_profile.segment IS 'Audiences: a name, a compiled predicate, the segments it refers to with in_segment().';
+GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_reader;
+GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_worker;
+REVOKE USAGE ON TYPE customer_profile.segment FROM PUBLIC;
+
+-- Consumers of the outbox keep their position here, so nothing is missed
+-- while they are down: read after the position, act, acknowledge.
+CREATE TABLE customer_profile.segment_consumer (
+    consumer text NOT NULL,
+    "position" bigint DEFAULT 0 NOT NULL,
+    acknowledged_at timestamp with time zone,
+    horizon pg_snapshot,
+    batch pg_snapshot,
+    cluster_id bigint,
+    CONSTRAINT segment_consumer_consumer_check CHECK (((length(consumer) >= 1) AND (length(consumer) <= 200)))
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_consumer', '');
+ALTER TABLE ONLY customer_profile.segment_consumer
+    ADD CONSTRAINT segment_consumer_pkey PRIMARY KEY (consumer);
+COMMENT ON TABLE customer_profile.segment_consumer IS 'Each outbox consumer''s bookmark: the snapshot it has read up to (horizon), the batch it is reading and how far it acknowledged it.';
+COMMENT ON COLUMN customer_profile.segment_consumer."position" IS 'Acknowledged position inside the current batch: its rows up to here are handled (before the first batch: skip rows up to here).';
+COMMENT ON COLUMN customer_profile.segment_consumer.horizon IS 'Every change of a transaction visible in this snapshot has been delivered (NULL: no batch finished yet).';
+COMMENT ON COLUMN customer_profile.segment_consumer.batch IS 'The batch being read: changes of the transactions visible in this snapshot and not in horizon.';
+COMMENT ON COLUMN customer_profile.segment_consumer.cluster_id IS 'The cluster whose transactions horizon and batch describe; another value (after a restore) makes the next read start again from a safe position.';
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.segment_consumer TO customer_profile_writer;
+REVOKE USAGE ON TYPE customer_profile.segment_consumer FROM PUBLIC;
+
+-- Membership, with history: one row per stay of a profile in a segment.
+CREATE TABLE customer_profile.segment_membership (
+    profile_id bigint NOT NULL,
+    segment_id integer NOT NULL,
+    entered_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    exited_at timestamp with time zone
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_membership', '');
+ALTER TABLE ONLY customer_profile.segment_membership
+    ADD CONSTRAINT segment_membership_pkey PRIMARY KEY (profile_id, segment_id, entered_at);
+CREATE UNIQUE INDEX segment_membership_current_idx ON customer_profile.segment_membership USING btree (segment_id, profile_id) WHERE (exited_at IS NULL);
+COMMENT ON TABLE customer_profile.segment_membership IS 'Each stay of a profile in a segment: entered_at, and exited_at once it left (NULL while a member).';
+GRANT SELECT ON TABLE customer_profile.segment_membership TO customer_profile_reader;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.segment_membership TO customer_profile_writer;
+GRANT SELECT,INSERT,UPDATE ON TABLE customer_profile.segment_membership TO customer_profile_worker;
+REVOKE USAGE ON TYPE customer_profile.segment_membership FROM PUBLIC;
+
+-- Entries and exits for systems of action, in order (position).
+CREATE TABLE customer_profile.segment_outbox (
+    "position" bigint NOT NULL,
+    segment text NOT NULL,
+    profile_id bigint NOT NULL,
+    change text NOT NULL,
+    changed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    xact_id xid8 DEFAULT pg_current_xact_id(),
+    cluster_id bigint DEFAULT customer_profile._cluster_id(),
+    CONSTRAINT segment_outbox_change_check CHECK ((change = ANY (ARRAY['enter'::text, 'exit'::text]))),
+    CONSTRAINT segment_outbox_xact_check CHECK (((xact_id IS NULL) = (cluster_id IS NULL)))
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_outbox', '');
+ALTER TABLE customer_profile.segment_outbox ALTER COLUMN "position" ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME customer_profile.segment_outbox_position_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_outbox_position_seq', '');
+ALTER TABLE ONLY customer_profile.segment_outbox
+    ADD CONSTRAINT segment_outbox_pkey PRIMARY KEY ("position");
+CREATE INDEX segment_outbox_xact_idx ON customer_profile.segment_outbox USING btree (xact_id);
+COMMENT ON TABLE customer_profile.segment_outbox IS 'Every segment entry and exit (position: the row, also in NOTIFY customer_profile_segment); consumers read it with segment_outbox_read() in commit order.';
+COMMENT ON COLUMN customer_profile.segment_outbox.xact_id IS 'The transaction that wrote the change (NULL before 1.6): consumers read by snapshot, not by position.';
+COMMENT ON COLUMN customer_profile.segment_outbox.cluster_id IS 'The cluster whose transaction xact_id is (_cluster_id()); rows from another cluster (a restored dump) count as committed long ago.';
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.segment_outbox TO customer_profile_writer;
+GRANT SELECT,INSERT ON TABLE customer_profile.segment_outbox TO customer_profile_worker;
+REVOKE USAGE ON TYPE customer_profile.segment_outbox FROM PUBLIC;
+
+-- When each profile must next be re-evaluated because time passed: the
+-- earliest time a window or a now() comparison of any segment can change.
+CREATE TABLE customer_profile.segment_schedule (
+    profile_id bigint NOT NULL,
+    due_at timestamp with time zone NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_schedule', '');
+ALTER TABLE ONLY customer_profile.segment_schedule
+    ADD CONSTRAINT segment_schedule_pkey PRIMARY KEY (profile_id);
+CREATE INDEX segment_schedule_due_idx ON customer_profile.segment_schedule USING btree (due_at);
+COMMENT ON TABLE customer_profile.segment_schedule IS 'Per profile, the next time a segment window or now() comparison can change its memberships (the worker acts then).';
+GRANT SELECT ON TABLE customer_profile.segment_schedule TO customer_profile_reader;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.segment_schedule TO customer_profile_writer;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.segment_schedule TO customer_profile_worker;
+REVOKE USAGE ON TYPE customer_profile.segment_schedule FROM PUBLIC;
+
+-- Value expressions are operands of the predicate language, evaluated on the
+-- stored profile: sum(purchase.amount), count(purchase within 90 days),
+-- last_seen(purchase), a number trait.
+CREATE FUNCTION customer_profile._operand_describe(expression text, OUT normalized text, OUT event_type text) RETURNS record
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_operand_describe';
+COMMENT ON FUNCTION customer_profile._operand_describe(expression text, OUT normalized text, OUT event_type text) IS 'Internal: a value expression in normalized form and the event type it reads (22P02 when malformed).';
+REVOKE ALL ON FUNCTION customer_profile._operand_describe(expression text, OUT normalized text, OUT event_type text) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile._operand_values(profile_id bigint, data customer_profile.profile, behavior bytea, expressions text[]) RETURNS double precision[]
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_operand_values';
+COMMENT ON FUNCTION customer_profile._operand_values(profile_id bigint, data customer_profile.profile, behavior bytea, expressions text[]) IS 'Internal: value expressions on a stored profile (numbers; booleans 1/0; times as days before now; NULL otherwise).';
+REVOKE ALL ON FUNCTION customer_profile._operand_values(profile_id bigint, data customer_profile.profile, behavior bytea, expressions text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._operand_values(profile_id bigint, data customer_profile.profile, behavior bytea, expressions text[]) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile._outbox_snapshot() RETURNS pg_snapshot
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ WITH s AS (
+          SELECT pg_current_snapshot() AS snap,
+             pg_current_xact_id_if_assigned() AS own
+         )
+  SELECT
+         CASE
+             WHEN ((s.own IS NULL) OR (pg_visible_in_snapshot(s.own, s.snap) IS FALSE)) THEN s.snap
+             ELSE ((((((LEAST(pg_snapshot_xmin(s.snap), s.own))::text || ':'::text) || (pg_snapshot_xmax(s.snap))::text) || ':'::text) || ( SELECT string_agg((u.x)::text, ','::text ORDER BY u.x) AS string_agg
+                FROM ( SELECT pg_snapshot_xip(s.snap) AS pg_snapshot_xip
+                     UNION
+                      SELECT s.own) u(x))))::pg_snapshot
+         END AS "case"
+    FROM s;
+END;
+COMMENT ON FUNCTION customer_profile._outbox_snapshot() IS 'Internal: pg_current_snapshot() with the calling transaction counted as running (a batch never includes the reader''s own uncommitted changes).';
+REVOKE ALL ON FUNCTION customer_profile._outbox_snapshot() FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._outbox_snapshot() TO customer_profile_writer;
+
+CREATE FUNCTION customer_profile._segment_definitions_lock() RETURNS boolean
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'cp_segment_definitions_lock';
+COMMENT ON FUNCTION customer_profile._segment_definitions_lock() IS 'Internal: takes the segment definitions lock in ROW SHARE mode, as streaming does, until commit; true when this transaction holds it in EXCLUSIVE mode (it created, altered or dropped a segment).';
+REVOKE ALL ON FUNCTION customer_profile._segment_definitions_lock() FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._segment_definitions_lock() TO customer_profile_admin;
+GRANT ALL ON FUNCTION customer_profile._segment_definitions_lock() TO customer_profile_worker;
+
+CREATE FUNCTION customer_profile._segment_evaluate_all(predicate customer_profile.segment_predicate) RETURNS bigint[]
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'cp_segment_evaluate_all';
+COMMENT ON FUNCTION customer_profile._segment_evaluate_all(predicate customer_profile.segment_predicate) IS 'Internal: every live profile matching a predicate now, sorted.';
+REVOKE ALL ON FUNCTION customer_profile._segment_evaluate_all(predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+-- The same on the columns: what segment_refresh() scans with (no whole-row
+-- value to build per profile).
+CREATE FUNCTION customer_profile._segment_matches_columns(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) RETURNS boolean
+    LANGUAGE c STABLE COST 50 PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_matches_columns';
+COMMENT ON FUNCTION customer_profile._segment_matches_columns(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) IS 'Internal: unified_profile @@ predicate on the columns of the row.';
+REVOKE ALL ON FUNCTION customer_profile._segment_matches_columns(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile._segment_next_change(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) RETURNS timestamp with time zone
+    LANGUAGE c STABLE COST 20 PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_next_change';
+COMMENT ON FUNCTION customer_profile._segment_next_change(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) IS 'Internal: the earliest time the predicate''s result for this profile can change without new data (NULL: never).';
+REVOKE ALL ON FUNCTION customer_profile._segment_next_change(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_reads_time';
+COMMENT ON FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) IS 'Internal: whether the predicate uses now() or a window, so its result can change as time passes.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile._segment_predicate_references(predicate customer_profile.segment_predicate) RETURNS text[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_references';
+COMMENT ON FUNCTION customer_profile._segment_predicate_references(predicate customer_profile.segment_predicate) IS 'Internal: the segments a predicate names with in_segment(), sorted.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_references(predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+-- The equivalent SQL reads names by their declared types (a text[] trait
+-- compared with = / <> / IN tests containment; a declared event property
+-- goes through _event_property) and runs ILIKE under COLLATE "und-x-icu",
+-- as the evaluator folds case: it reads the catalog, so STABLE.
+CREATE FUNCTION customer_profile._segment_predicate_sql(predicate customer_profile.segment_predicate) RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_sql';
+COMMENT ON FUNCTION customer_profile._segment_predicate_sql(predicate customer_profile.segment_predicate) IS 'Internal: the equivalent SQL condition over customer_profile.profiles p.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_sql(predicate customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._segment_predicate_sql(predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) RETURNS jsonb
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_tree';
+COMMENT ON FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) IS 'Internal: the parsed tree as JSON.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) RETURNS void
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'cp_segment_stream';
+COMMENT ON FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) IS 'Internal: re-evaluates profiles after time passed (''time'') or after they were deleted (''gone'').';
+REVOKE ALL ON FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) TO customer_profile_writer;
+GRANT ALL ON FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) TO customer_profile_worker;
+
+-- Checks a predicate for a segment: types against the declarations,
+-- referenced segments exist, and no chain of in_segment() leads back to it.
+CREATE FUNCTION customer_profile._segment_validate(name text, predicate customer_profile.segment_predicate) RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    refs text[] := customer_profile._segment_predicate_references(predicate);
+    missing text;
+    cycle text;
+BEGIN
+    PERFORM customer_profile.segment_predicate_check(predicate);
+    SELECT r INTO missing FROM unnest(refs) r
+     WHERE r <> _segment_validate.name AND NOT EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = r) LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" refers to unknown segment "%"', _segment_validate.name, missing USING ERRCODE = 'undefined_object';
+    END IF;
+    WITH RECURSIVE reach(seg, path) AS (
+        SELECT r, ARRAY[_segment_validate.name, r] FROM unnest(refs) r
+        UNION ALL
+        SELECT x, reach.path || x
+          FROM reach JOIN customer_profile.segment s ON s.name = reach.seg, unnest(s.refers_to) x
+         WHERE reach.seg <> _segment_validate.name AND NOT x = ANY (reach.path[2:])
+    )
+    SELECT array_to_string(path, ' -> ') INTO cycle FROM reach WHERE seg = _segment_validate.name LIMIT 1;
+    IF cycle IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" would depend on itself: %', _segment_validate.name, cycle
+            USING ERRCODE = 'invalid_object_definition';
+    END IF;
+    RETURN refs;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segment_validate(name text, predicate customer_profile.segment_predicate) IS 'Internal: type check, referenced segments exist, no in_segment() cycle; returns the references.';
+REVOKE ALL ON FUNCTION customer_profile._segment_validate(name text, predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+-- The names of the segments whose predicate passes the type check now.
+CREATE FUNCTION customer_profile._segments_well_typed() RETURNS text[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    s record;
+    names text[] := '{}';
+BEGIN
+    FOR s IN SELECT g.name, g.predicate FROM customer_profile.segment g ORDER BY g.name LOOP
+        BEGIN
+            PERFORM customer_profile.segment_predicate_check(s.predicate);
+            names := names || s.name;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;  -- already ill-typed: not the caller's doing
+        END;
+    END LOOP;
+    RETURN names;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segments_well_typed() IS 'Internal: the segments whose predicate passes segment_predicate_check() against the current declarations.';
+REVOKE ALL ON FUNCTION customer_profile._segments_well_typed() FROM PUBLIC;
+
+-- profile @@ segment_predicate: on the binary traits value alone.
+CREATE FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) RETURNS boolean
+    LANGUAGE c IMMUTABLE STRICT COST 10 PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_profile_matches';
+COMMENT ON FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) IS 'Whether a profile value''s traits satisfy a predicate (0A000 when the predicate also reads behavior, known/anonymous or segments).';
+REVOKE ALL ON FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.profile_segment(profile_id bigint) RETURNS SETOF text
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_profile_segments';
+COMMENT ON FUNCTION customer_profile.profile_segment(profile_id bigint) IS 'The segments the person is in now (evaluated live), by name.';
+REVOKE ALL ON FUNCTION customer_profile.profile_segment(profile_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.profile_segment(profile_id bigint) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) RETURNS boolean
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_profile_in_segment';
+COMMENT ON FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) IS 'Whether the person is in the segment now (evaluated live); NULL for an unknown profile, 42704 for an unknown segment.';
+REVOKE ALL ON FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL::text, description text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+BEGIN
+    IF predicate IS NOT NULL THEN
+        -- Before the segment's row: waits for every transaction that has
+        -- streamed (with the old predicate); streams wait for our commit.
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    END IF;
+    PERFORM 1 FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF predicate IS NOT NULL THEN
+        compiled := predicate::customer_profile.segment_predicate;
+        UPDATE customer_profile.segment s
+           SET predicate = compiled, refers_to = customer_profile._segment_validate(segment_alter.name, compiled),
+               updated_at = now()
+         WHERE s.name = segment_alter.name;
+    END IF;
+    IF description IS NOT NULL THEN
+        UPDATE customer_profile.segment s SET description = segment_alter.description, updated_at = now()
+         WHERE s.name = segment_alter.name;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) IS 'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people and holds back their segment updates until it commits: refresh the segment in the same transaction or the next.';
+REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    compiled customer_profile.segment_predicate;
+    id integer;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid segment name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF predicate IS NULL THEN
+        RAISE EXCEPTION 'the predicate of segment "%" is NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Waits for every transaction that has streamed; streams wait for us.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = segment_create.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    compiled := predicate::customer_profile.segment_predicate;
+    INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
+    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
+    RETURNING segment_id INTO id;
+    RETURN id;
+END
+$_$;
+COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles); returns its id.';
+REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.segment_drop(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    user_segment text;
+    id integer;
+BEGIN
+    -- No stream may enter anyone into the segment once its memberships are gone.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.name INTO user_segment FROM customer_profile.segment s
+     WHERE segment_drop.name = ANY (s.refers_to) AND s.name <> segment_drop.name LIMIT 1;
+    IF user_segment IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" is used by segment "%"', name, user_segment
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    DELETE FROM customer_profile.segment s WHERE s.name = segment_drop.name RETURNING segment_id INTO id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_drop(name text) IS 'Drops a segment that no other segment refers to.';
+REVOKE ALL ON FUNCTION customer_profile.segment_drop(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_drop(name text) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.segment_explain(name text, OUT predicate text, OUT tree jsonb, OUT equivalent_sql text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+BEGIN
+    SELECT s.predicate INTO compiled FROM customer_profile.segment s WHERE s.name = segment_explain.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    predicate := compiled::text;
+    tree := customer_profile._segment_predicate_tree(compiled);
+    equivalent_sql := 'SELECT p.profile_id FROM customer_profile.profiles p WHERE '
+                      || customer_profile._segment_predicate_sql(compiled);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_explain(name text, OUT predicate text, OUT tree jsonb, OUT equivalent_sql text) IS 'A segment''s normalized predicate, its parsed tree, and the equivalent SQL over the views (to check it by hand).';
+REVOKE ALL ON FUNCTION customer_profile.segment_explain(name text, OUT predicate text, OUT tree jsonb, OUT equivalent_sql text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_explain(name text, OUT predicate text, OUT tree jsonb, OUT equivalent_sql text) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_matches(profile_id bigint, predicate customer_profile.segment_predicate) RETURNS boolean
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_segment_matches';
+COMMENT ON FUNCTION customer_profile.segment_matches(profile_id bigint, predicate customer_profile.segment_predicate) IS 'Evaluates a predicate on one profile now (traits, behavior summary, known/anonymous, other segments); NULL for an unknown profile.';
+REVOKE ALL ON FUNCTION customer_profile.segment_matches(profile_id bigint, predicate customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_matches(profile_id bigint, predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_members(segment text) RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    id integer;
+BEGIN
+    SELECT s.segment_id INTO id FROM customer_profile.segment s WHERE s.name = segment_members.segment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', segment USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY SELECT m.profile_id FROM customer_profile.segment_membership m
+                  WHERE m.segment_id = id AND m.exited_at IS NULL ORDER BY m.profile_id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_members(segment text) IS 'The current members of a segment (as of its last refresh or change).';
+REVOKE ALL ON FUNCTION customer_profile.segment_members(segment text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_members(segment text) TO customer_profile_reader;
+
+CREATE FUNCTION customer_profile.segment_outbox_ack(consumer text, upto bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE customer_profile.segment_consumer c
+       SET position = greatest(c.position, upto), acknowledged_at = now()
+     WHERE c.consumer = segment_outbox_ack.consumer;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown consumer "%"', consumer USING ERRCODE = 'undefined_object',
+            HINT = 'A consumer exists once it has read with segment_outbox_read().';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_outbox_ack(consumer text, upto bigint) IS 'Marks the changes of the consumer''s current batch up to a position (the last outbox_position read) as handled; the next read moves on to what committed since. Positions never move back inside a batch.';
+REVOKE ALL ON FUNCTION customer_profile.segment_outbox_ack(consumer text, upto bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_outbox_ack(consumer text, upto bigint) TO customer_profile_writer;
+
+-- The next changes for a consumer. Opens a batch when it has none, and when
+-- the current one has nothing left after the acknowledged position, makes
+-- it the horizon and opens the next (what committed since).
+CREATE FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer DEFAULT 1000, purpose text DEFAULT NULL::text) RETURNS TABLE(outbox_position bigint, segment text, profile_id bigint, change text, changed_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    here bigint := customer_profile._cluster_id();
+    c record;
+    restored_top bigint;
+    safe bigint;
+    found_rows bigint;
+    opened boolean := false;
+BEGIN
+    IF consumer IS NULL OR length(consumer) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a consumer name of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_changes IS NULL OR max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.segment_consumer AS k (consumer) VALUES (segment_outbox_read.consumer)
+    ON CONFLICT ON CONSTRAINT segment_consumer_pkey DO NOTHING;
+    -- One reader of a consumer at a time: the batch and the position move together.
+    SELECT k.position, k.horizon, k.batch, k.cluster_id INTO c FROM customer_profile.segment_consumer k
+     WHERE k.consumer = segment_outbox_read.consumer FOR UPDATE;
+
+    IF c.cluster_id IS DISTINCT FROM here THEN
+        IF c.horizon IS NOT NULL OR c.batch IS NOT NULL THEN
+            -- The snapshots speak of another cluster's transactions (this
+            -- database was restored from a dump, or pg_upgraded). Judge the
+            -- restored rows by the old snapshots, in their own id space, and
+            -- start again just below the first one not delivered: changes may
+            -- come twice, none is lost. Rows written here since the restore
+            -- have higher positions (the sequence was restored).
+            SELECT max(o.position) INTO restored_top FROM customer_profile.segment_outbox o
+             WHERE o.cluster_id IS DISTINCT FROM here;
+            SELECT min(o.position) - 1 INTO safe FROM customer_profile.segment_outbox o
+             WHERE o.position <= restored_top
+               AND NOT ((c.horizon IS NOT NULL
+                         AND (o.cluster_id IS DISTINCT FROM c.cluster_id
+                              OR pg_visible_in_snapshot(o.xact_id, c.horizon)))
+                        OR ((c.batch IS NULL OR o.cluster_id IS DISTINCT FROM c.cluster_id
+                             OR pg_visible_in_snapshot(o.xact_id, c.batch))
+                            AND o.position <= c.position));
+            c.position := coalesce(least(safe, restored_top), restored_top, 0);
+            c.horizon := NULL;
+            c.batch := NULL;
+        END IF;
+        c.cluster_id := here;
+    END IF;
+
+    LOOP
+        IF c.batch IS NULL OR found_rows = 0 THEN
+            -- A new batch: what committed up to now. The finished one (if
+            -- any) becomes the horizon; the position restarts below the
+            -- batch's first row.
+            IF c.batch IS NOT NULL THEN
+                c.horizon := c.batch;
+            END IF;
+            c.batch := customer_profile._outbox_snapshot();
+            IF c.horizon IS NOT NULL THEN
+                SELECT coalesce(min(o.position) - 1, 0) INTO c.position FROM customer_profile.segment_outbox o
+                 WHERE o.cluster_id = here
+                   AND o.xact_id >= pg_snapshot_xmin(c.horizon) AND o.xact_id < pg_snapshot_xmax(c.batch)
+                   AND NOT pg_visible_in_snapshot(o.xact_id, c.horizon)
+                   AND pg_visible_in_snapshot(o.xact_id, c.batch);
+            END IF;
+            UPDATE customer_profile.segment_consumer k
+               SET position = c.position, horizon = c.horizon, batch = c.batch, cluster_id = c.cluster_id
+             WHERE k.consumer = segment_outbox_read.consumer;
+            opened := true;
+        END IF;
+        IF c.horizon IS NULL THEN
+            -- The first batch: everything visible in it after the position.
+            RETURN QUERY SELECT o.position, o.segment, o.profile_id, o.change, o.changed_at
+                           FROM customer_profile.segment_outbox o
+                          WHERE o.position > c.position
+                            AND (o.cluster_id IS DISTINCT FROM here OR pg_visible_in_snapshot(o.xact_id, c.batch))
+                            AND (segment_outbox_read.purpose IS NULL
+                                 OR customer_profile.profile_consent(o.profile_id, segment_outbox_read.purpose) IS TRUE)
+                          ORDER BY o.position LIMIT max_changes;
+        ELSE
+            RETURN QUERY SELECT o.position, o.segment, o.profile_id, o.change, o.changed_at
+                           FROM customer_profile.segment_outbox o
+                          WHERE o.position > c.position AND o.cluster_id = here
+                            AND o.xact_id >= pg_snapshot_xmin(c.horizon) AND o.xact_id < pg_snapshot_xmax(c.batch)
+                            AND NOT pg_visible_in_snapshot(o.xact_id, c.horizon)
+                            AND pg_visible_in_snapshot(o.xact_id, c.batch)
+                            AND (segment_outbox_read.purpose IS NULL
+                                 OR customer_profile.profile_consent(o.profile_id, segment_outbox_read.purpose) IS TRUE)
+                          ORDER BY o.position LIMIT max_changes;
+        END IF;
+        GET DIAGNOSTICS found_rows = ROW_COUNT;
+        -- Rows left in this batch, or a batch opened just now: stop here.
+        EXIT WHEN found_rows > 0 OR opened;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer, purpose text) IS 'The next changes for a consumer (registered on first read): every committed change once it is visible, in batches that follow commit order (by position inside a batch); a change comes again until acknowledged. With a purpose, only the changes of people who granted it.';
+REVOKE ALL ON FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer, purpose text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_outbox_read(consumer text, max_changes integer, purpose text) TO customer_profile_writer;
+
+CREATE FUNCTION customer_profile.segment_predicate_check(predicate customer_profile.segment_predicate) RETURNS boolean
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_check';
+COMMENT ON FUNCTION customer_profile.segment_predicate_check(predicate customer_profile.segment_predicate) IS 'True when the predicate fits the declared trait types and event measures; otherwise a 22023 type error.';
+REVOKE ALL ON FUNCTION customer_profile.segment_predicate_check(predicate customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_predicate_check(predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+-- A refresh locks the profiles whose membership would change in one
+-- statement and evaluates them in the next: a statement's snapshot predates
+-- the locks it waited for, so evaluating in the locking statement read the
+-- person's identifiers, consents and events as they were before a merge or
+-- an event it had waited behind (only the locked row itself is re-read).
+-- Under the definitions lock in EXCLUSIVE mode (after segment_create or
+-- segment_alter in the same transaction, and for the first refresh of a
+-- definition that reads time, which schedules every profile) it locks no
+-- profile: a writer holding one waits for that lock to stream, and would
+-- deadlock with us; it streams after we commit instead, with the new
+-- definition and new reads. The first scheduling runs under that lock so that
+-- a profile whose deletion is pending (an erasure or merge that streamed,
+-- which the lock waits for) is not scheduled again once it is gone.
+CREATE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    members bigint[];
+    due_ids bigint[];
+    due_times timestamptz[];
+    changing bigint[];
+    locked bigint[];
+    exclusive boolean;
+BEGIN
+    -- The definitions lock comes before the segment's row (segment_alter's order).
+    SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s WHERE s.name = segment_refresh.name;
+    IF FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    END IF;
+    SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s
+     WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    exclusive := customer_profile._segment_definitions_lock();
+    IF NOT exclusive AND customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;  -- altered since the first read
+        exclusive := true;
+    END IF;
+    -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
+    members := customer_profile._segment_evaluate_all(seg.predicate);
+    -- The scan above read a snapshot; profiles keep changing (streaming
+    -- applies events and traits meanwhile, merges and erasures delete
+    -- profiles). So each profile whose membership would change is locked (in
+    -- profile order, as ingestion locks them) and, in the next statement
+    -- (a new snapshot, taken after the locks were granted), evaluated again on
+    -- its newest state: a refresh never undoes a newer streamed change, and a
+    -- profile deleted meanwhile never comes back as a member.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    -- Set differences (hashed or sorted, linear whatever the statistics say;
+    -- an anti join planned on stale estimates was quadratic).
+    candidates AS (
+        (SELECT unnest(members) AS profile_id EXCEPT SELECT c.profile_id FROM current_members c)
+        UNION ALL
+        (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members)))
+    SELECT array_agg(c.profile_id) INTO changing FROM candidates c;
+    IF exclusive THEN
+        locked := changing;  -- no profile lock: see above
+    ELSE
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u JOIN unnest(changing) AS c(profile_id) USING (profile_id)
+             ORDER BY u.profile_id FOR SHARE OF u)
+        SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    END IF;
+    -- Memberships of profiles deleted meanwhile are closed by their deletion.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m JOIN unnest(locked) AS l(profile_id) USING (profile_id)
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    checked AS (
+        SELECT u.profile_id,
+               customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, seg.predicate) AS matches
+          FROM customer_profile.unified_profile u JOIN unnest(locked) AS l(profile_id) USING (profile_id)),
+    gone AS (SELECT k.profile_id FROM checked k WHERE NOT k.matches
+             INTERSECT SELECT c.profile_id FROM current_members c),
+    arrived AS (SELECT k.profile_id FROM checked k WHERE k.matches
+                EXCEPT SELECT c.profile_id FROM current_members c),
+    exits AS (
+        UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
+          FROM gone g
+         WHERE m.segment_id = seg.segment_id AND m.profile_id = g.profile_id AND m.exited_at IS NULL
+        RETURNING m.profile_id),
+    enters AS (  -- a member streamed in meanwhile is already there
+        INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
+        SELECT a.profile_id, seg.segment_id FROM arrived a
+        ON CONFLICT DO NOTHING
+        RETURNING profile_id),
+    changes AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT seg.name, profile_id, 'exit' FROM exits
+        UNION ALL
+        SELECT seg.name, profile_id, 'enter' FROM enters
+        RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
+      INTO entered, exited FROM changes;
+    IF customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        SELECT array_agg(x.profile_id), array_agg(x.due) INTO due_ids, due_times
+          FROM (SELECT u.profile_id,
+                       customer_profile._segment_next_change(u.profile_id, u.data, u.behavior, seg.predicate) AS due
+                  FROM customer_profile.unified_profile u) x
+         WHERE x.due IS NOT NULL;
+        INSERT INTO customer_profile.segment_schedule AS s (profile_id, due_at)
+        SELECT * FROM unnest(due_ids, due_times)
+        ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
+        UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF entered + exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
+                                            'source', 'refresh')::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass: records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts.';
+REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.segment_size(segment text) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT count(*) AS count
+    FROM customer_profile.segment_members(segment_size.segment) segment_members(segment_members);
+END;
+COMMENT ON FUNCTION customer_profile.segment_size(segment text) IS 'How many profiles are in a segment now (stored membership).';
+REVOKE ALL ON FUNCTION customer_profile.segment_size(segment text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_size(segment text) TO customer_profile_reader;
+
+-- The worker's windows run takes the definitions lock before it takes
+-- schedule rows (a refresh under the lock in EXCLUSIVE mode writes them).
+CREATE FUNCTION customer_profile.segment_windows_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    due bigint[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM customer_profile._segment_definitions_lock();
+    WITH taken AS (
+        DELETE FROM customer_profile.segment_schedule s
+         WHERE s.profile_id IN (SELECT d.profile_id FROM customer_profile.segment_schedule d
+                                 WHERE d.due_at <= now() ORDER BY d.due_at LIMIT max_profiles
+                                   FOR UPDATE SKIP LOCKED)
+        RETURNING s.profile_id)
+    SELECT array_agg(t.profile_id ORDER BY t.profile_id) INTO due FROM taken t;
+    IF due IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- The same order as event ingestion locks profiles: no deadlock with it.
+    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (due)
+      ORDER BY u.profile_id FOR UPDATE;
+    PERFORM customer_profile._segment_stream(due, 'time');
+    RETURN cardinality(due);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_windows_run(max_profiles integer) IS 'Re-evaluates the profiles whose segment windows or now() comparisons are due (what the worker runs every second); returns how many.';
+REVOKE ALL ON FUNCTION customer_profile.segment_windows_run(max_profiles integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_windows_run(max_profiles integer) TO customer_profile_admin;
+GRANT ALL ON FUNCTION customer_profile.segment_windows_run(max_profiles integer) TO customer_profile_worker;
+
+-- unified_profile @@ segment_predicate: the stored row (traits, behavior,
+-- known/anonymous, other segments). STABLE: it reads identities, segments
+-- and events; PARALLEL SAFE: everything it reads is read-only.
+CREATE FUNCTION customer_profile.unified_profile_matches(profile customer_profile.unified_profile, predicate customer_profile.segment_predicate) RETURNS boolean
+    LANGUAGE c STABLE STRICT COST 50 PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_unified_profile_matches';
+COMMENT ON FUNCTION customer_profile.unified_profile_matches(profile customer_profile.unified_profile, predicate customer_profile.segment_predicate) IS 'Whether a stored profile satisfies a predicate now (what segment_refresh() scans with).';
+REVOKE ALL ON FUNCTION customer_profile.unified_profile_matches(profile customer_profile.unified_profile, predicate customer_profile.segment_predicate) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.unified_profile_matches(profile customer_profile.unified_profile, predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+CREATE OPERATOR customer_profile.@@ (
+    FUNCTION = customer_profile.profile_matches,
+    LEFTARG = customer_profile.profile,
+    RIGHTARG = customer_profile.segment_predicate
+);
+COMMENT ON OPERATOR customer_profile.@@ (customer_profile.profile, customer_profile.segment_predicate) IS 'Whether a profile value''s traits satisfy a predicate.';
+
+CREATE OPERATOR customer_profile.@@ (
+    FUNCTION = customer_profile.unified_profile_matches,
+    LEFTARG = customer_profile.unified_profile,
+    RIGHTARG = customer_profile.segment_predicate
+);
+COMMENT ON OPERATOR customer_profile.@@ (customer_profile.unified_profile, customer_profile.segment_predicate) IS 'Whether a stored profile satisfies a predicate now.';
+
+CREATE VIEW customer_profile.segments AS
+ SELECT s.segment_id,
+    s.name,
+    (s.predicate)::text AS predicate,
+    s.refers_to,
+    s.description,
+    s.created_at,
+    s.updated_at
+   FROM customer_profile.segment s;
+COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
+GRANT SELECT ON TABLE customer_profile.segments TO customer_profile_reader;
+REVOKE USAGE ON TYPE customer_profile.segments FROM PUBLIC;
