@@ -640,9 +640,9 @@ REVOKE ALL ON FUNCTION customer_profile.identity_rebuild(OUT identities bigint, 
 GRANT ALL ON FUNCTION customer_profile.identity_rebuild(OUT identities bigint, OUT components bigint, OUT identities_moved bigint, OUT profiles_created bigint, OUT profiles_merged bigint) TO customer_profile_admin;
 
 -- An identifier's events stay with the identifier that carried them (a split
--- divides them that way): identity_remove now deletes them with their event
--- ids, instead of leaving them attached to no one (out of reach of
--- profile_forget, and dropping a redelivered event as a duplicate forever).
+-- divides them that way): identity_remove deletes them with their event ids,
+-- so that none is left attached to no one (out of reach of profile_forget,
+-- and dropping a redelivered event as a duplicate forever).
 CREATE FUNCTION customer_profile.identity_remove(namespace text, value text) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
