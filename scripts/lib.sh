@@ -97,6 +97,7 @@ run_tap() {
     TAP_FAILED=0
     tap_dir=$(mktemp -d /tmp/customer_profile_tap.XXXXXX)
     cp -r "$PROJECT_ROOT/test/tap" "$tap_dir/"
+    cp -r "$PROJECT_ROOT/docs" "$tap_dir/"  # read by 009_documentation.pl
     for f in "$@"; do files+=("$tap_dir/tap/$f"); done
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$tap_dir"
     unenterable=$(mktemp -d /tmp/customer_profile_root_only.XXXXXX)
