@@ -787,6 +787,14 @@ CREATE VIEW customer_profile.identities AS
    FROM (customer_profile.identity i
      JOIN customer_profile.namespace n USING (namespace_id));
 COMMENT ON VIEW customer_profile.identities IS 'Every identifier with its namespace and profile (raw value only where kept).';
+COMMENT ON COLUMN customer_profile.identities.identity_id IS 'The identifier.';
+COMMENT ON COLUMN customer_profile.identities.namespace IS 'Its namespace (crm_id, email, phone, device_id, cookie, or one of your own).';
+COMMENT ON COLUMN customer_profile.identities.is_known IS 'Whether the namespace identifies a known person.';
+COMMENT ON COLUMN customer_profile.identities.value IS 'The raw value as received, only where the namespace keeps raw values (keep_raw); NULL otherwise.';
+COMMENT ON COLUMN customer_profile.identities.value_hash IS 'The stored key in hex: SHA-256 of the salt, the namespace and the normalized value.';
+COMMENT ON COLUMN customer_profile.identities.profile_id IS 'The profile holding the identifier.';
+COMMENT ON COLUMN customer_profile.identities.first_seen IS 'When the identifier was first seen.';
+COMMENT ON COLUMN customer_profile.identities.last_seen IS 'When the identifier was last seen.';
 GRANT SELECT ON TABLE customer_profile.identities TO customer_profile_writer;
 REVOKE USAGE ON TYPE customer_profile.identities FROM PUBLIC;
 
@@ -799,6 +807,10 @@ CREATE VIEW customer_profile.identity_guard_stats AS
      LEFT JOIN customer_profile.namespace n USING (namespace_id))
   GROUP BY c.rule, n.name;
 COMMENT ON VIEW customer_profile.identity_guard_stats IS 'How often each guard rail refused a link, or an attached row''s identifier or trait value, per namespace.';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.rule IS 'The rule that refused: namespace_cap, profile_identity_cap, blocked_value, blocked_pattern, invalid_identifier or invalid_trait.';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.namespace IS 'The namespace the refusal concerned (NULL when none).';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.refusals IS 'How many refusals are recorded in identity_conflict.';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.last_refused_at IS 'When the latest refusal happened.';
 GRANT SELECT ON TABLE customer_profile.identity_guard_stats TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.identity_guard_stats FROM PUBLIC;
 
@@ -811,6 +823,12 @@ CREATE VIEW customer_profile.merges AS
     m.source
    FROM customer_profile.profile_merge m;
 COMMENT ON VIEW customer_profile.merges IS 'Merged-away profile ids, where they went, and the live profile they resolve to now.';
+COMMENT ON COLUMN customer_profile.merges.merged_profile_id IS 'The profile id merged away.';
+COMMENT ON COLUMN customer_profile.merges.into_profile_id IS 'The profile it was merged into.';
+COMMENT ON COLUMN customer_profile.merges.current_profile_id IS 'The live profile it resolves to now (following later merges; profile_resolve).';
+COMMENT ON COLUMN customer_profile.merges.merged_at IS 'When the merge happened.';
+COMMENT ON COLUMN customer_profile.merges.cause IS 'What merged it: resolve_identity (new evidence) or identity_rebuild.';
+COMMENT ON COLUMN customer_profile.merges.source IS 'The source of the evidence that caused the merge.';
 GRANT SELECT ON TABLE customer_profile.merges TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.merges FROM PUBLIC;
 

@@ -364,5 +364,11 @@ CREATE VIEW customer_profile.profiles AS
     customer_profile.profile_traits(p.data) AS traits
    FROM customer_profile.unified_profile p;
 COMMENT ON VIEW customer_profile.profiles IS 'One row per live profile: known or anonymous, how many identifiers, created and updated times.';
+COMMENT ON COLUMN customer_profile.profiles.profile_id IS 'The live profile (merged-away ids are in merges).';
+COMMENT ON COLUMN customer_profile.profiles.is_known IS 'Whether the profile holds an identifier of a known namespace (crm_id, email, phone, ...).';
+COMMENT ON COLUMN customer_profile.profiles.identity_count IS 'How many identifiers the profile holds.';
+COMMENT ON COLUMN customer_profile.profiles.created_at IS 'When the profile was created.';
+COMMENT ON COLUMN customer_profile.profiles.updated_at IS 'When its traits, behavior or identifiers last changed.';
+COMMENT ON COLUMN customer_profile.profiles.traits IS 'Every merged trait value as one jsonb object {"trait": value} (profile_traits).';
 GRANT SELECT ON TABLE customer_profile.profiles TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.profiles FROM PUBLIC;

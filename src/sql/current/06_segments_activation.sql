@@ -8,24 +8,32 @@ CREATE TYPE customer_profile.segment_predicate;
 CREATE FUNCTION customer_profile.segment_predicate_in(cstring) RETURNS customer_profile.segment_predicate
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_segment_predicate_in';
+COMMENT ON FUNCTION customer_profile.segment_predicate_in(cstring) IS
+    'Text input of segment_predicate: parses the predicate language (22P02 for a syntax error; segment_predicate_check checks the types).';
 REVOKE ALL ON FUNCTION customer_profile.segment_predicate_in(cstring) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_predicate_in(cstring) TO customer_profile_reader;
 
 CREATE FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) RETURNS cstring
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_segment_predicate_out';
+COMMENT ON FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) IS
+    'Text output of segment_predicate: the normalized predicate.';
 REVOKE ALL ON FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) TO customer_profile_reader;
 
 CREATE FUNCTION customer_profile.segment_predicate_recv(internal) RETURNS customer_profile.segment_predicate
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_segment_predicate_recv';
+COMMENT ON FUNCTION customer_profile.segment_predicate_recv(internal) IS
+    'Binary input of segment_predicate, validated like text input.';
 REVOKE ALL ON FUNCTION customer_profile.segment_predicate_recv(internal) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_predicate_recv(internal) TO customer_profile_reader;
 
 CREATE FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) RETURNS bytea
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_segment_predicate_send';
+COMMENT ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) IS
+    'Binary output of segment_predicate (format version byte first).';
 REVOKE ALL ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) TO customer_profile_reader;
 GRANT ALL ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) TO customer_profile_worker;
@@ -822,5 +830,12 @@ CREATE VIEW customer_profile.segments AS
     s.updated_at
    FROM customer_profile.segment s;
 COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
+COMMENT ON COLUMN customer_profile.segments.segment_id IS 'The segment.';
+COMMENT ON COLUMN customer_profile.segments.name IS 'Its name (segment_create).';
+COMMENT ON COLUMN customer_profile.segments.predicate IS 'Its predicate, normalized.';
+COMMENT ON COLUMN customer_profile.segments.refers_to IS 'The segments its predicate reads with in_segment().';
+COMMENT ON COLUMN customer_profile.segments.description IS 'Free text given at segment_create or segment_alter.';
+COMMENT ON COLUMN customer_profile.segments.created_at IS 'When the segment was created.';
+COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed.';
 GRANT SELECT ON TABLE customer_profile.segments TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.segments FROM PUBLIC;

@@ -87,6 +87,10 @@ CREATE VIEW customer_profile.customer_value AS
             COALESCE(sum((t.v)::numeric) FILTER (WHERE (t.i > cardinality(m.r))), (0)::numeric) AS cost
            FROM unnest(customer_profile._operand_values(u.profile_id, u.data, u.behavior, (m.r || m.c))) WITH ORDINALITY t(v, i)) x);
 COMMENT ON VIEW customer_profile.customer_value IS 'Per profile: revenue and cost to serve (the sums of the value_measure expressions) and margin.';
+COMMENT ON COLUMN customer_profile.customer_value.profile_id IS 'The profile.';
+COMMENT ON COLUMN customer_profile.customer_value.revenue IS 'Sum of the revenue value expressions (value_define(''revenue'', ...)).';
+COMMENT ON COLUMN customer_profile.customer_value.cost IS 'Sum of the cost-to-serve value expressions (value_define(''cost'', ...)).';
+COMMENT ON COLUMN customer_profile.customer_value.margin IS 'revenue minus cost.';
 GRANT SELECT ON TABLE customer_profile.customer_value TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.customer_value FROM PUBLIC;
 
@@ -160,5 +164,11 @@ CREATE VIEW customer_profile.most_profitable_customers AS
   WHERE ((v.revenue <> (0)::numeric) OR (v.cost <> (0)::numeric))
   ORDER BY v.margin DESC, v.profile_id;
 COMMENT ON VIEW customer_profile.most_profitable_customers IS 'Customers by margin (revenue minus cost to serve), with their rank by revenue alongside.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.profile_id IS 'The profile (customers with any revenue or cost).';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.revenue IS 'Sum of the revenue value expressions.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.cost IS 'Sum of the cost-to-serve value expressions.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.margin IS 'revenue minus cost; the view is ordered by it, highest first.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.margin_rank IS 'Rank by margin, 1 for the highest (ties share a rank).';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.revenue_rank IS 'Rank by revenue, 1 for the highest (ties share a rank).';
 GRANT SELECT ON TABLE customer_profile.most_profitable_customers TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.most_profitable_customers FROM PUBLIC;

@@ -72,5 +72,17 @@ CREATE VIEW customer_profile.worker_status AS
    FROM (customer_profile.worker_state w
      LEFT JOIN pg_stat_activity a ON (((a.pid = w.pid) AND (a.backend_type = 'customer_profile worker'::text))));
 COMMENT ON VIEW customer_profile.worker_status IS 'Inbox workers of this database: state, last heartbeat, batch size, events applied, and the age of the oldest inbox event.';
+COMMENT ON COLUMN customer_profile.worker_status.pid IS 'Process id of the worker.';
+COMMENT ON COLUMN customer_profile.worker_status.state IS 'idle, draining, or stopped (no such worker process runs now).';
+COMMENT ON COLUMN customer_profile.worker_status.started_at IS 'When the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.heartbeat_at IS 'When the worker last reported progress.';
+COMMENT ON COLUMN customer_profile.worker_status.batch_size IS 'Inbox rows per transaction (customer_profile.batch_size).';
+COMMENT ON COLUMN customer_profile.worker_status.batches IS 'Batches committed since the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.events_applied IS 'Events applied since the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.dead_lettered IS 'Inbox rows moved to event_dead_letter since the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.last_error IS 'The latest error that concerned a whole batch (the batch is retried).';
+COMMENT ON COLUMN customer_profile.worker_status.last_error_at IS 'When last_error happened.';
+COMMENT ON COLUMN customer_profile.worker_status.last_retention_at IS 'When the worker last ran retention_run().';
+COMMENT ON COLUMN customer_profile.worker_status.inbox_lag IS 'Age of the oldest queued inbox event (NULL when the inbox is empty).';
 GRANT SELECT ON TABLE customer_profile.worker_status TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.worker_status FROM PUBLIC;

@@ -2335,3 +2335,90 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ===========================================================================
+-- Comments for BI tools and \df+ (issue 15): every public function, view and
+-- view column has one, as in a fresh install (src/sql/current). JDBC
+-- (getColumns REMARKS), ODBC (SQLColumns) and \d+ show them;
+-- test/tap/009_documentation.pl fails when one is missing. Last, so that no
+-- view of this script is created again after its columns got their comments.
+-- ===========================================================================
+
+-- The segment_predicate type's I/O (profile's have had comments since 1.1).
+COMMENT ON FUNCTION customer_profile.segment_predicate_in(cstring) IS
+    'Text input of segment_predicate: parses the predicate language (22P02 for a syntax error; segment_predicate_check checks the types).';
+COMMENT ON FUNCTION customer_profile.segment_predicate_out(customer_profile.segment_predicate) IS
+    'Text output of segment_predicate: the normalized predicate.';
+COMMENT ON FUNCTION customer_profile.segment_predicate_recv(internal) IS
+    'Binary input of segment_predicate, validated like text input.';
+COMMENT ON FUNCTION customer_profile.segment_predicate_send(customer_profile.segment_predicate) IS
+    'Binary output of segment_predicate (format version byte first).';
+
+-- View profiles.
+COMMENT ON COLUMN customer_profile.profiles.profile_id IS 'The live profile (merged-away ids are in merges).';
+COMMENT ON COLUMN customer_profile.profiles.is_known IS 'Whether the profile holds an identifier of a known namespace (crm_id, email, phone, ...).';
+COMMENT ON COLUMN customer_profile.profiles.identity_count IS 'How many identifiers the profile holds.';
+COMMENT ON COLUMN customer_profile.profiles.created_at IS 'When the profile was created.';
+COMMENT ON COLUMN customer_profile.profiles.updated_at IS 'When its traits, behavior or identifiers last changed.';
+COMMENT ON COLUMN customer_profile.profiles.traits IS 'Every merged trait value as one jsonb object {"trait": value} (profile_traits).';
+
+-- View identities.
+COMMENT ON COLUMN customer_profile.identities.identity_id IS 'The identifier.';
+COMMENT ON COLUMN customer_profile.identities.namespace IS 'Its namespace (crm_id, email, phone, device_id, cookie, or one of your own).';
+COMMENT ON COLUMN customer_profile.identities.is_known IS 'Whether the namespace identifies a known person.';
+COMMENT ON COLUMN customer_profile.identities.value IS 'The raw value as received, only where the namespace keeps raw values (keep_raw); NULL otherwise.';
+COMMENT ON COLUMN customer_profile.identities.value_hash IS 'The stored key in hex: SHA-256 of the salt, the namespace and the normalized value.';
+COMMENT ON COLUMN customer_profile.identities.profile_id IS 'The profile holding the identifier.';
+COMMENT ON COLUMN customer_profile.identities.first_seen IS 'When the identifier was first seen.';
+COMMENT ON COLUMN customer_profile.identities.last_seen IS 'When the identifier was last seen.';
+
+-- View merges.
+COMMENT ON COLUMN customer_profile.merges.merged_profile_id IS 'The profile id merged away.';
+COMMENT ON COLUMN customer_profile.merges.into_profile_id IS 'The profile it was merged into.';
+COMMENT ON COLUMN customer_profile.merges.current_profile_id IS 'The live profile it resolves to now (following later merges; profile_resolve).';
+COMMENT ON COLUMN customer_profile.merges.merged_at IS 'When the merge happened.';
+COMMENT ON COLUMN customer_profile.merges.cause IS 'What merged it: resolve_identity (new evidence) or identity_rebuild.';
+COMMENT ON COLUMN customer_profile.merges.source IS 'The source of the evidence that caused the merge.';
+
+-- View identity_guard_stats.
+COMMENT ON COLUMN customer_profile.identity_guard_stats.rule IS 'The rule that refused: namespace_cap, profile_identity_cap, blocked_value, blocked_pattern, invalid_identifier or invalid_trait.';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.namespace IS 'The namespace the refusal concerned (NULL when none).';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.refusals IS 'How many refusals are recorded in identity_conflict.';
+COMMENT ON COLUMN customer_profile.identity_guard_stats.last_refused_at IS 'When the latest refusal happened.';
+
+-- View segments.
+COMMENT ON COLUMN customer_profile.segments.segment_id IS 'The segment.';
+COMMENT ON COLUMN customer_profile.segments.name IS 'Its name (segment_create).';
+COMMENT ON COLUMN customer_profile.segments.predicate IS 'Its predicate, normalized.';
+COMMENT ON COLUMN customer_profile.segments.refers_to IS 'The segments its predicate reads with in_segment().';
+COMMENT ON COLUMN customer_profile.segments.description IS 'Free text given at segment_create or segment_alter.';
+COMMENT ON COLUMN customer_profile.segments.created_at IS 'When the segment was created.';
+COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed.';
+
+-- View worker_status.
+COMMENT ON COLUMN customer_profile.worker_status.pid IS 'Process id of the worker.';
+COMMENT ON COLUMN customer_profile.worker_status.state IS 'idle, draining, or stopped (no such worker process runs now).';
+COMMENT ON COLUMN customer_profile.worker_status.started_at IS 'When the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.heartbeat_at IS 'When the worker last reported progress.';
+COMMENT ON COLUMN customer_profile.worker_status.batch_size IS 'Inbox rows per transaction (customer_profile.batch_size).';
+COMMENT ON COLUMN customer_profile.worker_status.batches IS 'Batches committed since the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.events_applied IS 'Events applied since the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.dead_lettered IS 'Inbox rows moved to event_dead_letter since the worker started.';
+COMMENT ON COLUMN customer_profile.worker_status.last_error IS 'The latest error that concerned a whole batch (the batch is retried).';
+COMMENT ON COLUMN customer_profile.worker_status.last_error_at IS 'When last_error happened.';
+COMMENT ON COLUMN customer_profile.worker_status.last_retention_at IS 'When the worker last ran retention_run().';
+COMMENT ON COLUMN customer_profile.worker_status.inbox_lag IS 'Age of the oldest queued inbox event (NULL when the inbox is empty).';
+
+-- View customer_value.
+COMMENT ON COLUMN customer_profile.customer_value.profile_id IS 'The profile.';
+COMMENT ON COLUMN customer_profile.customer_value.revenue IS 'Sum of the revenue value expressions (value_define(''revenue'', ...)).';
+COMMENT ON COLUMN customer_profile.customer_value.cost IS 'Sum of the cost-to-serve value expressions (value_define(''cost'', ...)).';
+COMMENT ON COLUMN customer_profile.customer_value.margin IS 'revenue minus cost.';
+
+-- View most_profitable_customers.
+COMMENT ON COLUMN customer_profile.most_profitable_customers.profile_id IS 'The profile (customers with any revenue or cost).';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.revenue IS 'Sum of the revenue value expressions.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.cost IS 'Sum of the cost-to-serve value expressions.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.margin IS 'revenue minus cost; the view is ordered by it, highest first.';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.margin_rank IS 'Rank by margin, 1 for the highest (ties share a rank).';
+COMMENT ON COLUMN customer_profile.most_profitable_customers.revenue_rank IS 'Rank by revenue, 1 for the highest (ties share a rank).';
