@@ -4,8 +4,10 @@
 # with "_"), a view, a type, a setting (a GUC customer_profile.*, with the
 # library preloaded so that postmaster settings exist too) or a column of the
 # settings table has no entry in docs/: its name, as a code span, in a
-# Markdown heading or in the first cell of a reference table row, e.g.
+# Markdown heading or in the first cell of a row of a reference table, e.g.
 #     ## `profiles_wide`
+#     | function | returns | what it does |
+#     | --- | --- | --- |
 #     | `resolve_identity(identities jsonb, source text DEFAULT NULL)` | ...
 # And fails when a public function, a view, any column of a view, a type or an
 # operator has no COMMENT: JDBC, ODBC and \df+ show them. profiles_wide exists
@@ -26,9 +28,14 @@ my $docs = defined $ENV{TESTDIR} && -d "$ENV{TESTDIR}/docs"
   : File::Spec->rel2abs(dirname(__FILE__) . '/../../docs');
 ok(-d $docs, "docs/ found at $docs");
 
-# Every name given an entry: code spans in headings and in the first cell of
-# table rows (the separator row and cells without code spans give nothing).
+# Every name given an entry: code spans in headings, and in the first cell of
+# the rows of reference tables: tables whose first header cell names what
+# they list (function, view, table, setting, column, type, operator; several
+# joined by "/"). Other tables (the grants in security.md, say) name
+# functions without documenting them, and give nothing.
 my %entry;
+my %kinds = map { $_ => 1 } qw(function functions operator operators view views table tables setting settings
+  column columns type types);
 opendir(my $dh, $docs) or die "cannot open $docs: $!";
 my @pages = sort grep { /\.md$/ } readdir($dh);
 closedir($dh);
@@ -36,14 +43,32 @@ ok(scalar(@pages) > 0, 'docs/ holds Markdown pages');
 for my $page (@pages)
 {
 	open(my $fh, '<', "$docs/$page") or die "cannot read $docs/$page: $!";
-	my $in_code = 0;
+	my ($in_code, $in_table, $reference) = (0, 0, 0);
 	while (my $line = <$fh>)
 	{
 		if ($line =~ /^\s*```/) { $in_code = !$in_code; next; }
 		next if $in_code;
 		my $text;
-		if ($line =~ /^#{1,6}\s/) { $text = $line; }
-		elsif ($line =~ /^\|((?:[^|\\]|\\.)*)\|/) { $text = $1; }
+		if ($line =~ /^\|((?:[^|\\]|\\.)*)\|/)
+		{
+			my $cell = $1;
+			if (!$in_table)
+			{
+				# The header row.
+				$in_table = 1;
+				(my $head = lc $cell) =~ s/`//g;
+				$head =~ s/\(.*//;
+				my @words = grep { $_ ne '' } map { s/^\s+|\s+$//gr } split m{/}, $head;
+				$reference = @words && !grep { !$kinds{$_} } @words;
+				next;
+			}
+			$text = $cell if $reference;
+		}
+		else
+		{
+			$in_table = 0;
+			$text = $line if $line =~ /^#{1,6}\s/;
+		}
 		next unless defined $text;
 		while ($text =~ /`([^`]+)`/g)
 		{
