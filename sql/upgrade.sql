@@ -25,6 +25,25 @@ CREATE FUNCTION pg_temp.acl(acl aclitem[], kind text, owner oid) RETURNS text
     SELECT string_agg(a::text, ' ' ORDER BY a::text)
       FROM unnest(coalesce(acl, CASE WHEN kind = 'c' THEN '{}' ELSE pg_catalog.acldefault(kind::"char", owner) END)) a
 $$;
+-- The rows the install writes: the default namespaces (and their sequence)
+-- and the settings but the salt, which is random. (Read at run time: the
+-- tables do not exist when the view is made.)
+CREATE FUNCTION pg_temp.install_rows() RETURNS TABLE (kind text, object text, attribute text, value text)
+    LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF to_regclass('customer_profile.namespace') IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE $q$
+        SELECT 'install row', 'namespace ' || n.name, 'row', (to_jsonb(n) - 'created_at')::text
+          FROM customer_profile.namespace n
+        UNION ALL
+        SELECT 'install row', 'settings', 'row', (to_jsonb(s) - 'salt')::text FROM customer_profile.settings s
+        UNION ALL
+        SELECT 'install row', 'namespace_namespace_id_seq', 'value', q.last_value::text
+          FROM customer_profile.namespace_namespace_id_seq q $q$;
+END
+$$;
 CREATE TEMP VIEW cp_definitions (kind, object, attribute, value) AS
 WITH ext AS (SELECT * FROM pg_extension WHERE extname = 'customer_profile'),
      nsp AS (SELECT oid FROM pg_namespace WHERE nspname = 'customer_profile'),
@@ -40,7 +59,8 @@ SELECT 'extension', 'customer_profile', a.attribute, a.value
        ('version', ext.extversion),
        ('schema', ext.extnamespace::regnamespace::text),
        ('relocatable', ext.extrelocatable::text),
-       ('owner', pg_get_userbyid(ext.extowner))) a(attribute, value)
+       ('owner', pg_get_userbyid(ext.extowner)),
+       ('comment', obj_description(ext.oid, 'pg_extension'))) a(attribute, value)
 UNION ALL
 SELECT 'extension', 'customer_profile', 'dumps ' || t.tbl::regclass::text, coalesce(t.cond, '')
   FROM ext, unnest(ext.extconfig, ext.extcondition) t(tbl, cond)
@@ -102,6 +122,8 @@ SELECT 'relation', c.reloid::regclass::text, a.attribute, a.value
        ('replica identity', c.relreplident::text),
        ('owner', pg_get_userbyid(c.relowner)),
        ('acl', pg_temp.acl(c.relacl, CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END, c.relowner)),
+       -- Who may use the row type (a column of it pins the relation).
+       ('row type acl', (SELECT pg_temp.acl(t.typacl, 'T', t.typowner) FROM pg_type t WHERE t.oid = c.reltype)),
        ('comment', obj_description(c.reloid, 'pg_class'))) a(attribute, value)
 UNION ALL
 -- Columns: position, type, default, not null, identity, generation,
@@ -121,6 +143,9 @@ SELECT 'column', c.reloid::regclass::text || '.' || quote_ident(t.attname), a.at
        ('collation', (SELECT co.collname FROM pg_collation co WHERE co.oid = t.attcollation
                          AND t.attcollation <> 'pg_catalog.default'::regcollation)),
        ('statistics', nullif(t.attstattarget, -1)::text),
+       ('storage', t.attstorage::text || '/' || coalesce(nullif(t.attcompression, '')::text, '-')),
+       -- (this server's build marks every column with a pg_attver option)
+       ('options', (SELECT string_agg(o, ',' ORDER BY o) FROM unnest(t.attoptions) o WHERE o NOT LIKE 'pg\_attver=%')),
        ('acl', pg_temp.acl(t.attacl, 'c', c.relowner)),
        ('comment', col_description(t.attrelid, t.attnum))) a(attribute, value)
 UNION ALL
@@ -190,6 +215,7 @@ SELECT 'type', t.oid::regtype::text, a.attribute, a.value
        ('functions', concat_ws(' ', t.typinput::regproc, t.typoutput::regproc, t.typreceive::regproc,
                                t.typsend::regproc, t.typmodin::regproc, t.typmodout::regproc, t.typanalyze::regproc)),
        ('storage', concat_ws(' ', t.typlen, t.typbyval, t.typalign, t.typstorage, t.typcollation <> 0)),
+       ('delimiter and preference', t.typdelim::text || ' ' || t.typispreferred::text),
        ('default', t.typdefault),
        ('domain of', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) || ' not null '
                           || t.typnotnull END),
@@ -216,7 +242,32 @@ SELECT 'cast', format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype
   FROM pg_cast c JOIN member m ON m.classid = 'pg_cast'::regclass AND m.objid = c.oid
 UNION ALL
 SELECT 'event trigger', e.evtname, 'definition', concat_ws(' ', e.evtevent, e.evtfoid::regproc, e.evtenabled, e.evttags::text)
-  FROM pg_event_trigger e JOIN member m ON m.classid = 'pg_event_trigger'::regclass AND m.objid = e.oid;
+  FROM pg_event_trigger e JOIN member m ON m.classid = 'pg_event_trigger'::regclass AND m.objid = e.oid
+UNION ALL
+-- Default privileges in the schema, or of the extension's roles anywhere.
+SELECT 'default acl', concat_ws(' ', pg_get_userbyid(d.defaclrole), d.defaclnamespace::regnamespace, d.defaclobjtype),
+       'acl', (SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM unnest(d.defaclacl) a)
+  FROM pg_default_acl d, nsp
+ WHERE d.defaclnamespace = nsp.oid OR pg_get_userbyid(d.defaclrole) LIKE 'customer\_profile\_%'
+UNION ALL
+-- The extension's roles: attributes, comment, memberships. Roles outlive
+-- DROP EXTENSION, so what an update alone does to them shows only in the
+-- comparison of two clusters (test/tap/010_install_paths.pl).
+SELECT 'role', r.rolname, a.attribute, a.value
+  FROM pg_roles r,
+       LATERAL (VALUES
+       ('attributes', concat_ws(' ', r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
+                                r.rolreplication, r.rolbypassrls, r.rolconnlimit, r.rolconfig::text)),
+       ('comment', shobj_description(r.oid, 'pg_authid')),
+       ('member of', (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m
+                        JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid)),
+       ('members among the extension''s roles',
+        (SELECT string_agg(u.rolname, ',' ORDER BY u.rolname) FROM pg_auth_members m
+           JOIN pg_roles u ON u.oid = m.member WHERE m.roleid = r.oid AND u.rolname LIKE 'customer\_profile\_%'))
+       ) a(attribute, value)
+ WHERE r.rolname LIKE 'customer\_profile\_%'
+UNION ALL
+SELECT * FROM pg_temp.install_rows();
 
 -- The upgrade path, each version with data written through its own API.
 CREATE EXTENSION customer_profile VERSION '1.0';
@@ -384,6 +435,16 @@ ALTER SEQUENCE customer_profile.identity_identity_id_seq INCREMENT BY 2;
 COMMENT ON COLUMN customer_profile.identity.last_seen IS 'drift';
 ALTER EXTENSION customer_profile DROP FUNCTION customer_profile.segment_members(text);
 UPDATE pg_extension SET extconfig = extconfig[2:], extcondition = extcondition[2:] WHERE extname = 'customer_profile';
+COMMENT ON EXTENSION customer_profile IS 'drift';
+ALTER TABLE customer_profile.segment ALTER COLUMN predicate SET STORAGE EXTERNAL;
+ALTER TABLE customer_profile.event_inbox ALTER COLUMN identities SET (n_distinct = 100);
+GRANT USAGE ON TYPE customer_profile.merges TO PUBLIC;
+ALTER DEFAULT PRIVILEGES IN SCHEMA customer_profile GRANT SELECT ON TABLES TO customer_profile_reader;
+COMMENT ON ROLE customer_profile_worker IS 'drift';
+GRANT customer_profile_reader TO customer_profile_worker;
+ALTER ROLE customer_profile_worker BYPASSRLS;
+UPDATE customer_profile.namespace SET priority = 21 WHERE name = 'cookie';
+ALTER SEQUENCE customer_profile.namespace_namespace_id_seq RESTART WITH 50;  -- transactional, unlike setval
 CREATE TEMP TABLE drifted ON COMMIT DROP AS SELECT * FROM cp_definitions;
 SELECT kind, object, found, string_agg(attribute, ', ' ORDER BY attribute) AS attributes
   FROM (SELECT kind, object, attribute,
