@@ -8,7 +8,8 @@ EXTENSION = customer_profile
 MODULE_big = customer_profile
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp))
+GLUE_SRCS = $(shell find src/pg -name '*.cpp' | sort)
+GLUE_HDRS = $(shell find src/pg -name '*.hpp' | sort)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 # SQL: src/sql/current holds the one current definition of every object, a
 # file per capability; the build concatenates them into the install script
@@ -63,7 +64,7 @@ CORE_CXXFLAGS = -std=c++17 -O2 -g -fPIC $(VISIBILITY) $(WARNINGS) -Isrc
 src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
 	$(CXX) $(CORE_CXXFLAGS) -c -o $@ $<
 
-$(GLUE_SRCS:.cpp=.o): $(wildcard src/pg/*.hpp) $(wildcard src/core/*.hpp)
+$(GLUE_SRCS:.cpp=.o): $(GLUE_HDRS) $(wildcard src/core/*.hpp)
 
 .PHONY: unit bench demo test format format-check
 unit:
@@ -81,10 +82,10 @@ bench:
 	bash bench/run.sh
 
 format:
-	clang-format -i src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/integration/*.cpp test/fuzz/*.cpp bench/*.cpp
+	clang-format -i src/core/*.[ch]pp $(GLUE_SRCS) $(GLUE_HDRS) test/unit/*.cpp test/integration/*.cpp test/fuzz/*.cpp bench/*.cpp
 
 format-check:
-	clang-format --dry-run --Werror src/core/*.[ch]pp src/pg/*.[ch]pp test/unit/*.cpp test/integration/*.cpp test/fuzz/*.cpp bench/*.cpp
+	clang-format --dry-run --Werror src/core/*.[ch]pp $(GLUE_SRCS) $(GLUE_HDRS) test/unit/*.cpp test/integration/*.cpp test/fuzz/*.cpp bench/*.cpp
 
 # libFuzzer on every parser of the core (clang, ASan + UBSan): FUZZ_RUNS
 # mutations per target (at most FUZZ_SECONDS), from test/fuzz/<target>_corpus

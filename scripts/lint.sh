@@ -6,9 +6,9 @@
 # Prints each violation and exits non-zero if there is one.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 status=0
-if hits=$(grep -nE 'catch *\( *(const +)?(customer_profile::pg::)?PgException' src/pg/*.cpp src/pg/*.hpp |
-          grep -vE '^src/pg/(boundary|subtransaction)\.(cpp|hpp):'); then
-    echo "PgException caught outside boundary.cpp and subtransaction.cpp:"
+if hits=$(grep -rnE --include='*.[ch]pp' 'catch *\( *(const +)?(customer_profile::pg::)?PgException' src/pg |
+          grep -vE '^src/pg/infra/(boundary|subtransaction)\.(cpp|hpp):'); then
+    echo "PgException caught outside infra/boundary.cpp and infra/subtransaction.cpp:"
     echo "$hits"
     status=1
 fi

@@ -1,6 +1,6 @@
 -- The worker's role (issue 14, defect 1): the inbox workers run every
 -- transaction as customer_profile_worker, not as the bootstrap superuser.
--- Here each statement the worker runs (src/pg/worker.cpp) runs as that role,
+-- Here each statement the worker runs (src/pg/worker/worker.cpp) runs as that role,
 -- over inbox rows that take every path: new people, a merge, a duplicate
 -- event id, a malformed row, a blocked identifier, segments streaming (with
 -- a window and consent), feature vectors, retention. test/tap/008_worker_role.pl

@@ -1,5 +1,5 @@
 // Errors raised by the pure C++ core. Each carries a code that the PostgreSQL
-// glue maps to a SQLSTATE in exactly one table (src/pg/error_map.cpp).
+// glue maps to a SQLSTATE in exactly one table (src/pg/infra/error_map.cpp).
 #pragma once
 
 #include <stdexcept>

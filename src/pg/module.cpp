@@ -1,10 +1,10 @@
 // Library entry: the module magic and _PG_init. Nothing else runs at load.
-#include "behavior_catalog.hpp"
-#include "guc.hpp"
-#include "identity_catalog.hpp"
-#include "segment_stream.hpp"
-#include "trait_catalog.hpp"
-#include "worker.hpp"
+#include "pg/behavior/behavior_catalog.hpp"
+#include "pg/infra/guc.hpp"
+#include "pg/identity/identity_catalog.hpp"
+#include "pg/segments/segment_stream.hpp"
+#include "pg/profile/trait_catalog.hpp"
+#include "pg/worker/worker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;

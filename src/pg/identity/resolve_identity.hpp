@@ -1,0 +1,31 @@
+// resolve_identity() as a C++ call for other glue (trait_observe).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "pg/infra/pg_headers.hpp"
+
+namespace customer_profile::pg {
+
+// The profile a call resolved to, and the identity that carries the call's
+// observations: its strongest identifier in that profile.
+struct Resolution {
+    std::int64_t profile_id = 0;
+    std::int64_t anchor_identity = 0;
+};
+
+// Resolves like resolve_identity(identities, source); nullopt when every
+// identifier was blocked. source is a text Datum unless source_null.
+std::optional<Resolution> resolve_identities(Jsonb* identities, Datum source, bool source_null);
+
+// The batch fast path: for each input whose identifiers are all known, in
+// one profile, none blocked and none due for a last_seen refresh (exactly
+// the calls for which resolve_identities() writes nothing), the same
+// Resolution, found with one index-probe pass over the whole batch;
+// nullopt for every other input (malformed ones included): resolve those
+// one by one.
+std::vector<std::optional<Resolution>> resolve_known(const std::vector<Jsonb*>& inputs);
+
+}  // namespace customer_profile::pg

@@ -1,0 +1,407 @@
+// Live segment evaluation for one profile: segment_matches(profile_id,
+// predicate) and profile_segment(profile_id[, segment]). The profile's
+// traits and behavior summary are read with index probes; in_segment()
+// evaluates the named segment's stored predicate (definitions are acyclic,
+// and depth is bounded anyway); a count/sum filtered on event properties
+// reads that profile's events of the type inside the window; consent()
+// reads the person's latest statement on the purpose.
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "pg/behavior/behavior_catalog.hpp"
+#include "pg/behavior/behavior_store.hpp"
+#include "pg/infra/boundary.hpp"
+#include "core/behavior_codec.hpp"
+#include "core/predicate_codec.hpp"
+#include "core/predicate_eval.hpp"
+#include "core/predicate_schedule.hpp"
+#include "core/profile_codec.hpp"
+#include "core/profile_json.hpp"
+#include "pg/infra/datum_convert.hpp"
+#include "pg/identity/identity_catalog.hpp"
+#include "pg/identity/identity_lookup.hpp"
+#include "pg/profile/profile_datum.hpp"
+#include "pg/segments/segment_eval.hpp"
+#include "pg/infra/spi_util.hpp"
+
+namespace cp = customer_profile;
+
+namespace customer_profile::pg {
+namespace {
+
+constexpr int kMaxSegmentDepth = 32;
+
+CachedPlan resolve_merged_plan{"SELECT customer_profile.profile_resolve($1)", 1, {INT8OID}};
+CachedPlan known_plan{
+    "SELECT EXISTS (SELECT 1 FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id) "
+    "WHERE i.profile_id = $1 AND n.is_known)",
+    1,
+    {INT8OID}};
+CachedPlan segment_plan{
+    "SELECT customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment WHERE name = $1",
+    1,
+    {TEXTOID}};
+CachedPlan all_segments_plan{
+    "SELECT name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment ORDER BY name",
+    0,
+    {}};
+// Consents are kept per identifier; the profile's identifiers carry them.
+CachedPlan consent_plan{
+    "SELECT c.granted FROM customer_profile.consent c JOIN customer_profile.identity i USING (identity_id) "
+    "WHERE i.profile_id = $1 AND c.purpose = $2 ORDER BY c.observed_at DESC, c.consent_id DESC LIMIT 1",
+    2,
+    {INT8OID, TEXTOID}};
+CachedPlan cluster_plan{
+    "SELECT cluster FROM customer_profile.profile_feature WHERE profile_id = $1 AND cluster IS NOT NULL", 1, {INT8OID}};
+CachedPlan events_plan{
+    "SELECT e.properties::text FROM customer_profile.identity i JOIN customer_profile.event e "
+    "ON e.identity_id = i.identity_id WHERE i.profile_id = $1 AND e.event_type = $2 AND e.occurred_at >= $3",
+    3,
+    {INT8OID, TEXTOID, TIMESTAMPTZOID}};
+
+std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = false,
+                                         const std::vector<std::int64_t>* known_ids = nullptr) {
+    const IdentityCatalog& catalog = identity_catalog();
+    bool found = false;
+    Datum data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
+    if (!found) {
+        Datum args[1] = {Int64GetDatum(profile_id)};
+        spi_run(resolve_merged_plan, args, nullptr, !fresh);
+        if (spi_isnull(0, 1)) return std::nullopt;
+        profile_id = spi_int8(0, 1);
+        data = fetch_profile_column(catalog, profile_id, catalog.attr_profile_data, fresh, &found);
+        if (!found) return std::nullopt;
+    }
+    ProfileFacts facts;
+    facts.profile_id = profile_id;
+    if (data != (Datum)0) {
+        struct varlena* v = reinterpret_cast<struct varlena*>(DatumGetPointer(data));
+        facts.traits = core::decode_profile(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+    }
+    if (catalog.attr_profile_behavior != InvalidAttrNumber)
+        facts.behavior =
+            behavior_from_datum(fetch_profile_column(catalog, profile_id, catalog.attr_profile_behavior, fresh));
+    if (known_ids != nullptr) facts.known = std::binary_search(known_ids->begin(), known_ids->end(), profile_id);
+    return facts;
+}
+
+bool lookup_known(std::int64_t profile_id, bool fresh) {
+    Datum args[1] = {Int64GetDatum(profile_id)};
+    spi_run(known_plan, args, nullptr, !fresh);
+    return spi_bool(0, 1);
+}
+
+std::optional<int> lookup_cluster(std::int64_t profile_id, bool fresh) {
+    Datum args[1] = {Int64GetDatum(profile_id)};
+    if (spi_run(cluster_plan, args, nullptr, !fresh) == 0) return std::nullopt;
+    return spi_int4(0, 1);
+}
+
+std::optional<bool> lookup_consent(std::int64_t profile_id, const std::string& purpose, bool fresh) {
+    Datum args[2] = {Int64GetDatum(profile_id), text_datum(purpose)};
+    if (spi_run(consent_plan, args, nullptr, !fresh) == 0) return std::nullopt;
+    return spi_bool(0, 1);
+}
+
+class Evaluator {
+public:
+    explicit Evaluator(const ProfileFacts& facts, bool fresh = false)
+        : facts_(facts), known_(facts.known), fresh_(fresh) {}
+
+    bool matches(const core::PredicateNode& tree) {
+        core::EvaluationContext c;
+        c.cancel = cancel_requested;
+        c.cancel = cancel_requested;
+        c.traits = &facts_.traits;
+        c.behavior = &facts_.behavior;
+        c.trait_lookup = facts_.trait_source;
+        c.behavior_lookup = facts_.behavior_source;
+        c.known_lookup = [this] {
+            if (!known_) known_ = lookup_known(facts_.profile_id, fresh_);
+            return *known_;
+        };
+        c.now = GetCurrentTransactionStartTimestamp();
+        c.consent = [this](const std::string& purpose) -> std::optional<bool> {
+            if (facts_.consent_source) return facts_.consent_source(purpose);
+            auto memo = consents_.find(purpose);
+            if (memo == consents_.end())
+                memo = consents_.emplace(purpose, lookup_consent(facts_.profile_id, purpose, fresh_)).first;
+            return memo->second;
+        };
+        c.cluster = [this]() -> std::optional<int> {
+            if (facts_.cluster_source) return facts_.cluster_source();
+            if (!cluster_looked_up_) {
+                cluster_ = lookup_cluster(facts_.profile_id, fresh_);
+                cluster_looked_up_ = true;
+            }
+            return cluster_;
+        };
+        c.in_segment = [this](const std::string& name) { return segment(name); };
+        c.filtered_aggregate = [this](const core::Operand& o, std::optional<core::Day> first) {
+            return filtered(o, first);
+        };
+        return core::matches(tree, c);
+    }
+
+    bool segment(const std::string& name) {
+        auto memo = memo_.find(name);
+        if (memo != memo_.end()) return memo->second;
+        if (++depth_ > kMaxSegmentDepth)
+            throw core::Error(core::ErrorCode::limit_exceeded, "segments refer to each other more than 32 levels deep");
+        Datum args[1] = {text_datum(name)};
+        if (spi_run(segment_plan, args, nullptr, !fresh_) == 0)
+            throw core::Error(core::ErrorCode::undefined_object, "unknown segment \"" + name + "\"");
+        // segment_predicate_send() returns the stored form itself.
+        core::PredicateNode tree = core::decode_predicate(spi_bytes(0, 1));
+        bool result = matches(tree);
+        --depth_;
+        memo_[name] = result;
+        return result;
+    }
+
+private:
+    double filtered(const core::Operand& o, std::optional<core::Day> first) {
+        core::Micros since = first ? static_cast<core::Micros>(*first) * core::kMicrosPerDay : core::kMinTimestamp;
+        Datum args[3] = {Int64GetDatum(facts_.profile_id), text_datum(o.name), TimestampTzGetDatum(since)};
+        // Streaming (fresh_) runs after this transaction stored the events:
+        // read them with a new snapshot, as every other lookup here.
+        std::uint64_t n = spi_run(events_plan, args, nullptr, !fresh_);
+        std::vector<std::string> rows;
+        for (std::uint64_t row = 0; row < n; ++row) rows.push_back(spi_bytes(row, 1));
+        // Declared properties are read as their types (stay as a timestamp).
+        const core::PropertyTypes declared = behavior_catalog().property_types_of(o.name);
+        double total = 0;
+        for (const auto& json : rows) {
+            core::Profile properties = core::properties_as_traits(json, declared);
+            core::EvaluationContext c;
+            c.cancel = cancel_requested;
+            c.cancel = cancel_requested;
+            c.traits = &properties;
+            c.now = GetCurrentTransactionStartTimestamp();
+            if (!core::matches(o.where.front(), c)) continue;
+            if (o.kind == core::Operand::Kind::count) {
+                total += 1;
+            } else if (const core::Trait* t = properties.find(o.property);
+                       t != nullptr && t->value.type == core::TraitType::number) {
+                total += t->value.number;
+            }
+        }
+        return total;
+    }
+
+    const ProfileFacts& facts_;
+    std::optional<bool> known_;
+    bool fresh_;
+    std::map<std::string, bool> memo_;
+    std::map<std::string, std::optional<bool>> consents_;
+    std::optional<int> cluster_;
+    bool cluster_looked_up_ = false;
+    int depth_ = 0;
+};
+
+}  // namespace
+}  // namespace customer_profile::pg
+
+namespace customer_profile::pg {
+namespace {
+
+CachedPlan known_profiles_plan{
+    "SELECT DISTINCT i.profile_id FROM customer_profile.identity i JOIN customer_profile.namespace n "
+    "USING (namespace_id) WHERE n.is_known",
+    0,
+    {}};
+
+// Every live profile that matches, read in batches through a cursor.
+std::vector<std::int64_t> evaluate_all(const core::PredicateNode& tree) {
+    std::vector<std::int64_t> known_ids;
+    std::uint64_t n = spi_run(known_profiles_plan, nullptr, nullptr, true);
+    for (std::uint64_t row = 0; row < n; ++row) known_ids.push_back(spi_int8(row, 1));
+    std::sort(known_ids.begin(), known_ids.end());
+    std::vector<std::int64_t> members;
+    Portal portal = nullptr;
+    pg_guard([&] {
+        portal = SPI_cursor_open_with_args(nullptr,
+                                           "SELECT profile_id, data, behavior FROM customer_profile.unified_profile", 0,
+                                           nullptr, nullptr, nullptr, true, 0);
+    });
+    for (;;) {
+        std::vector<ProfileFacts> batch;
+        pg_guard([&] {
+            SPI_cursor_fetch(portal, true, 10000);
+            for (std::uint64_t row = 0; row < SPI_processed; ++row) {
+                bool isnull = false;
+                HeapTuple tuple = SPI_tuptable->vals[row];
+                TupleDesc desc = SPI_tuptable->tupdesc;
+                ProfileFacts& f = batch.emplace_back();
+                f.profile_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+                Datum data = SPI_getbinval(tuple, desc, 2, &isnull);
+                if (!isnull) {
+                    struct varlena* v = PG_DETOAST_DATUM_PACKED(data);
+                    f.traits = core::decode_profile(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+                }
+                Datum behavior = SPI_getbinval(tuple, desc, 3, &isnull);
+                if (!isnull) {
+                    struct varlena* v = PG_DETOAST_DATUM_PACKED(behavior);
+                    f.behavior = core::decode_behavior(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+                }
+            }
+            SPI_freetuptable(SPI_tuptable);
+        });
+        if (batch.empty()) break;
+        for (auto& f : batch) {
+            if (cancel_requested())
+                throw core::Error(core::ErrorCode::query_canceled, "canceling statement due to user request");
+            f.known = std::binary_search(known_ids.begin(), known_ids.end(), f.profile_id);
+            if (Evaluator(f).matches(tree)) members.push_back(f.profile_id);
+        }
+    }
+    pg_guard([&] { SPI_cursor_close(portal); });
+    std::sort(members.begin(), members.end());
+    return members;
+}
+
+}  // namespace
+}  // namespace customer_profile::pg
+
+// _segment_evaluate_all(predicate segment_predicate) returns bigint[]: every live profile that matches
+// From 1.4 on, a query over the columns with a parallel-safe function, run
+// so that PostgreSQL may use parallel workers (a one-shot plan, no row
+// limit: PL/pgSQL's SELECT INTO and expressions never run in parallel).
+// Before 1.4 (no such function), one pass through a cursor.
+CP_FUNCTION(segment_evaluate_all) {
+    cp::core::PredicateNode tree = cp::core::decode_predicate(std::string(cp::pg::profile_arg(fcinfo, 0)));
+    Oid predicate_type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+    cp::pg::spi_connect();
+    bool parallel_function = false;
+    cp::pg::pg_guard([&] {
+        // to_regprocedure() returns NULL for a missing function, which
+        // DirectFunctionCall1 turned into "function ... returned NULL": with
+        // this library, segment_refresh() of a 1.3 install always failed.
+        LOCAL_FCINFO(call, 1);
+        InitFunctionCallInfoData(*call, nullptr, 1, InvalidOid, nullptr, nullptr);
+        call->args[0].value = CStringGetTextDatum(
+            "customer_profile._segment_matches_columns(bigint, customer_profile.profile, bytea, "
+            "customer_profile.segment_predicate)");
+        call->args[0].isnull = false;
+        Datum oid = to_regprocedure(call);
+        parallel_function = !call->isnull && OidIsValid(DatumGetObjectId(oid));
+    });
+    std::vector<std::int64_t> members;
+    if (parallel_function && OidIsValid(predicate_type)) {
+        cp::pg::pg_guard([&] {
+            Oid types[1] = {predicate_type};
+            Datum values[1] = {PG_GETARG_DATUM(0)};
+            int rc = SPI_execute_with_args(
+                "SELECT u.profile_id FROM customer_profile.unified_profile u "
+                "WHERE customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, $1)",
+                1, types, values, nullptr, true, 0);
+            if (rc != SPI_OK_SELECT)
+                elog(ERROR, "customer_profile: segment scan failed: %s", SPI_result_code_string(rc));
+        });
+        for (std::uint64_t row = 0; row < SPI_processed; ++row) members.push_back(cp::pg::spi_int8(row, 1));
+        std::sort(members.begin(), members.end());
+    } else {
+        members = cp::pg::evaluate_all(tree);
+    }
+    cp::pg::spi_finish();
+    return cp::pg::int8_array(members);
+}
+
+namespace customer_profile::pg {
+
+std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fresh_snapshot,
+                                               const std::vector<std::int64_t>* known_ids) {
+    return load_profile(profile_id, fresh_snapshot, known_ids);
+}
+
+bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree, bool fresh_snapshot) {
+    return Evaluator(facts, fresh_snapshot).matches(tree);
+}
+
+std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const core::PredicateNode& tree) {
+    core::EvaluationContext c;
+    c.cancel = cancel_requested;
+    c.traits = &facts.traits;
+    c.behavior = &facts.behavior;
+    c.trait_lookup = facts.trait_source;
+    c.behavior_lookup = facts.behavior_source;
+    c.now = GetCurrentTransactionStartTimestamp();
+    return core::next_change(tree, c);
+}
+
+bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot) {
+    return lookup_known(profile_id, fresh_snapshot);
+}
+
+std::optional<bool> profile_consent(std::int64_t profile_id, const std::string& purpose, bool fresh_snapshot) {
+    return lookup_consent(profile_id, purpose, fresh_snapshot);
+}
+
+std::optional<int> profile_cluster_of(std::int64_t profile_id, bool fresh_snapshot) {
+    return lookup_cluster(profile_id, fresh_snapshot);
+}
+
+}  // namespace customer_profile::pg
+
+// segment_matches(profile_id bigint, predicate segment_predicate) returns boolean; NULL for an unknown profile
+CP_FUNCTION(segment_matches) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_NULL();
+    std::string bytes(cp::pg::profile_arg(fcinfo, 1));
+    cp::core::PredicateNode tree = cp::core::decode_predicate(bytes);
+    cp::pg::spi_connect();
+    auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+    bool result = false;
+    if (facts) result = cp::pg::Evaluator(*facts).matches(tree);
+    cp::pg::spi_finish();
+    if (!facts) PG_RETURN_NULL();
+    PG_RETURN_BOOL(result);
+}
+
+// profile_segment(profile_id bigint, segment text) returns boolean
+CP_FUNCTION(profile_in_segment) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_NULL();
+    std::string name = cp::pg::text_arg(fcinfo, 1);
+    cp::pg::spi_connect();
+    auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+    bool result = false;
+    if (facts) {
+        cp::pg::Evaluator evaluator(*facts);
+        result = evaluator.segment(name);
+    } else {
+        Datum args[1] = {cp::pg::text_datum(name)};
+        if (cp::pg::spi_run(cp::pg::segment_plan, args, nullptr, true) == 0)
+            throw cp::core::Error(cp::core::ErrorCode::undefined_object, "unknown segment \"" + name + "\"");
+    }
+    cp::pg::spi_finish();
+    if (!facts) PG_RETURN_NULL();
+    PG_RETURN_BOOL(result);
+}
+
+// profile_segment(profile_id bigint) returns setof text: the segments the person is in now
+CP_FUNCTION(profile_segments) {
+    std::vector<std::string> names;
+    if (!PG_ARGISNULL(0)) {
+        cp::pg::spi_connect();
+        auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+        if (facts) {
+            std::uint64_t n = cp::pg::spi_run(cp::pg::all_segments_plan, nullptr, nullptr, true);
+            std::vector<std::pair<std::string, std::string>> segments;
+            for (std::uint64_t row = 0; row < n; ++row)
+                segments.emplace_back(cp::pg::spi_bytes(row, 1), cp::pg::spi_bytes(row, 2));
+            cp::pg::Evaluator evaluator(*facts);
+            for (const auto& [name, bytes] : segments)
+                if (evaluator.segment(name)) names.push_back(name);
+        }
+        cp::pg::spi_finish();
+    }
+    cp::pg::pg_guard([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    for (const auto& name : names)
+        cp::pg::pg_guard([&] {
+            Datum values[1] = {PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size())))};
+            bool nulls[1] = {false};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        });
+    return (Datum)0;
+}
