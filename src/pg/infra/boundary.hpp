@@ -3,7 +3,8 @@
 // 1. Every SQL-callable function is defined with CP_FUNCTION(name). Its body
 //    (the "_impl") runs inside a C++ try block; any exception is turned into
 //    ereport(ERROR) with a SQLSTATE *after* the catch handler has finished, so
-//    PostgreSQL's longjmp never crosses a live C++ frame of ours.
+//    PostgreSQL's longjmp never crosses a live C++ frame of ours. This file
+//    is the only one that writes PG_FUNCTION_INFO_V1 (scripts/lint.sh).
 // 2. While C++ objects with destructors are alive, PostgreSQL calls that can
 //    raise ERROR go through pg_guard(), which catches the longjmp in place,
 //    copies the whole ErrorData (SQLSTATE, detail, hint) and throws

@@ -31,6 +31,7 @@
 // 4 s ... up to 30 s.
 #include <algorithm>
 
+#include "pg/infra/boundary.hpp"
 #include "pg/infra/guc.hpp"
 #include "pg/infra/pg_headers.hpp"
 #include "pg/worker/worker.hpp"
@@ -455,31 +456,32 @@ void cp_launcher_main(Datum main_arg) {
 }
 
 // worker_start() returns integer: one more worker for this database (working
-// as customer_profile.worker_role, like every worker); its pid.
-extern "C" {
-PG_FUNCTION_INFO_V1(cp_worker_start);
-}
-extern "C" Datum cp_worker_start(PG_FUNCTION_ARGS) {
+// as customer_profile.worker_role, like every worker); its pid. PostgreSQL
+// calls only, no C++ object: the whole body runs inside pg_guard, so an
+// error reaches the caller unchanged through the boundary.
+CP_FUNCTION(worker_start) {
     using namespace customer_profile::pg;
-    // Workers belong to the server's administration (issue 14, defect 5):
-    // refused even where EXECUTE was granted.
-    if (!superuser())
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                        errmsg("permission denied to start a customer_profile worker"),
-                        errdetail("Only superusers may start workers.")));
-    BackgroundWorker w;
-    fill_worker(&w, get_database_name(MyDatabaseId));
-    w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-    w.bgw_notify_pid = MyProcPid;
-    BackgroundWorkerHandle* handle;
-    if (!RegisterDynamicBackgroundWorker(&w, &handle))
-        ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                        errmsg("could not start a customer_profile worker: no background worker slot is free"),
-                        errhint("Raise max_worker_processes.")));
-    pid_t pid;
-    BgwHandleStatus status = WaitForBackgroundWorkerStartup(handle, &pid);
-    if (status != BGWH_STARTED)
-        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES), errmsg("the customer_profile worker did not start"),
-                        errhint("See the server log.")));
+    pid_t pid = 0;
+    pg_guard([&] {
+        // Workers belong to the server's administration (issue 14, defect 5):
+        // refused even where EXECUTE was granted.
+        if (!superuser())
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("permission denied to start a customer_profile worker"),
+                            errdetail("Only superusers may start workers.")));
+        BackgroundWorker w;
+        fill_worker(&w, get_database_name(MyDatabaseId));
+        w.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+        w.bgw_notify_pid = MyProcPid;
+        BackgroundWorkerHandle* handle;
+        if (!RegisterDynamicBackgroundWorker(&w, &handle))
+            ereport(ERROR, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                            errmsg("could not start a customer_profile worker: no background worker slot is free"),
+                            errhint("Raise max_worker_processes.")));
+        BgwHandleStatus status = WaitForBackgroundWorkerStartup(handle, &pid);
+        if (status != BGWH_STARTED)
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+                            errmsg("the customer_profile worker did not start"), errhint("See the server log.")));
+    });
     PG_RETURN_INT32(pid);
 }
