@@ -97,11 +97,11 @@ FUZZ_SECONDS ?= 120
 FUZZ_SEED ?= 1
 FUZZ_TARGETS = predicate profile identifier
 FUZZ_FLAGS = -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_predicate = $(addprefix src/core/,predicate.cpp like_match.cpp predicate_parser.cpp predicate_format.cpp predicate_codec.cpp \
+FUZZ_predicate = $(addprefix src/core/,predicate.cpp like_match.cpp predicate_parser.cpp predicate_format.cpp predicate_codec.cpp trait_value_codec.cpp \
 	predicate_eval.cpp predicate_schedule.cpp predicate_sql.cpp predicate_check.cpp profile.cpp behavior.cpp \
 	text_literal.cpp timestamp_text.cpp unicode_case.cpp)
 FUZZ_LIBS_predicate = -licuuc
-FUZZ_profile = $(addprefix src/core/,profile.cpp profile_codec.cpp profile_json.cpp behavior.cpp timestamp_text.cpp \
+FUZZ_profile = $(addprefix src/core/,profile.cpp profile_codec.cpp trait_value_codec.cpp profile_json.cpp behavior.cpp timestamp_text.cpp \
 	text_literal.cpp)
 FUZZ_identifier = $(addprefix src/core/,identity_normalize.cpp profile.cpp)
 FUZZ_LIBS_identifier = -lphonenumber -lre2

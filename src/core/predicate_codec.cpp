@@ -1,37 +1,15 @@
 // Binary predicate codec (see predicate_codec.hpp for the layout).
 #include "predicate_codec.hpp"
 
-#include <cmath>
-
 #include "binary_io.hpp"
 #include "predicate_format.hpp"
 #include "predicate_parser.hpp"
-#include "timestamp_text.hpp"
+#include "trait_value_codec.hpp"
 
 namespace customer_profile::core {
 namespace {
 
 void write_node(Writer& w, const PredicateNode& n);
-
-void write_value(Writer& w, const TraitValue& v) {
-    w.u8(static_cast<std::uint8_t>(v.type));
-    switch (v.type) {
-        case TraitType::boolean:
-            w.u8(v.boolean ? 1 : 0);
-            break;
-        case TraitType::number:
-            w.f64(v.number);
-            break;
-        case TraitType::text:
-            w.bytes(v.text);
-            break;
-        case TraitType::timestamp:
-            w.zvar(v.timestamp);
-            break;
-        default:
-            break;
-    }
-}
 
 void write_operand(Writer& w, const Operand& o) {
     w.u8(static_cast<std::uint8_t>(o.kind));
@@ -40,7 +18,7 @@ void write_operand(Writer& w, const Operand& o) {
             w.bytes(o.name);
             break;
         case Operand::Kind::literal:
-            write_value(w, o.literal);
+            write_trait_value(w, o.literal);
             break;
         case Operand::Kind::now:
             w.zvar(o.offset);
@@ -81,7 +59,7 @@ void write_node(Writer& w, const PredicateNode& n) {
             w.u8(n.negated);
             write_operand(w, n.left);
             w.var(n.list.size());
-            for (const auto& v : n.list) write_value(w, v);
+            for (const auto& v : n.list) write_trait_value(w, v);
             break;
         case K::between:
             w.u8(n.negated);
@@ -134,31 +112,7 @@ private:
         if (s.empty() && !allow_empty) r_.fail("empty name");
         return s;
     }
-    TraitValue value() {
-        TraitValue v;
-        std::uint8_t type = r_.u8();
-        if (type > static_cast<std::uint8_t>(TraitType::timestamp)) r_.fail("invalid value type");
-        v.type = static_cast<TraitType>(type);
-        switch (v.type) {
-            case TraitType::boolean:
-                v.boolean = flag();
-                break;
-            case TraitType::number:
-                v.number = r_.f64();
-                if (!std::isfinite(v.number)) r_.fail("non-finite number");
-                break;
-            case TraitType::text:
-                v.text.assign(r_.bytes(kMaxPredicateBytes));
-                break;
-            case TraitType::timestamp:
-                v.timestamp = r_.zvar();
-                if (!timestamp_in_range(v.timestamp)) r_.fail("timestamp out of range");
-                break;
-            default:
-                break;
-        }
-        return v;
-    }
+    TraitValue value() { return read_trait_value(r_, TraitValueUse::predicate_literal); }
     Micros interval() {
         Micros m = r_.zvar();
         if (m < -kMaxPredicateInterval || m > kMaxPredicateInterval) r_.fail("interval out of range");

@@ -9,7 +9,7 @@
 //            | is_null: u8 negated, operand | has, in_segment: var len + name | known, anonymous: -
 //   operand: u8 kind | trait: name | literal: value | now: zvar offset | last_seen: name, zvar offset
 //            | count/sum: name, property, zvar within, u8 has_where, [node]
-//   value:   u8 type | null: - | boolean: u8 | number: f64 | text: var len + bytes | timestamp: zvar
+//   value:   a trait value (trait_value_codec.hpp), never a text[]
 //
 // The decoder accepts exactly this, within the limits of predicate.hpp, so a
 // value received in binary is as valid as one parsed from text.

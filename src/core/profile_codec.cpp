@@ -7,6 +7,7 @@
 
 #include "binary_io.hpp"
 #include "error.hpp"
+#include "trait_value_codec.hpp"
 
 namespace customer_profile::core {
 namespace {
@@ -15,28 +16,7 @@ void write_trait(Writer& w, const Trait& t) {
     w.bytes(t.name);
     w.bytes(t.source);
     w.zvar(t.observed_at);
-    w.u8(static_cast<std::uint8_t>(t.value.type));
-    const TraitValue& v = t.value;
-    switch (v.type) {
-        case TraitType::null:
-            break;
-        case TraitType::boolean:
-            w.u8(v.boolean ? 1 : 0);
-            break;
-        case TraitType::number:
-            w.f64(v.number);
-            break;
-        case TraitType::text:
-            w.bytes(v.text);
-            break;
-        case TraitType::timestamp:
-            w.zvar(v.timestamp);
-            break;
-        case TraitType::text_array:
-            w.var(v.array.size());
-            for (const auto& s : v.array) w.bytes(s);
-            break;
-    }
+    write_trait_value(w, t.value);
 }
 
 // Reads one trait; `keep` false skips the payload copies (used by find).
@@ -46,43 +26,12 @@ Trait read_trait(Reader& r, bool keep, std::string_view* name_out) {
     if (name_out) *name_out = name;
     std::string_view source = r.bytes(kMaxTraitSourceBytes);
     std::int64_t observed_at = r.zvar();
-    std::uint8_t type = r.u8();
-    if (type > static_cast<std::uint8_t>(TraitType::text_array)) r.fail("unknown trait type " + std::to_string(type));
+    TraitValue value = read_trait_value(r, TraitValueUse::stored_trait, keep);
     if (keep) {
         t.name.assign(name);
         t.source.assign(source);
         t.observed_at = observed_at;
-        t.value.type = static_cast<TraitType>(type);
-    }
-    switch (static_cast<TraitType>(type)) {
-        case TraitType::null:
-            break;
-        case TraitType::boolean: {
-            std::uint8_t b = r.u8();
-            if (b > 1) r.fail("boolean is neither 0 nor 1");
-            t.value.boolean = b == 1;
-            break;
-        }
-        case TraitType::number:
-            t.value.number = r.f64();
-            break;
-        case TraitType::text: {
-            std::string_view s = r.bytes(kMaxTraitTextBytes);
-            if (keep) t.value.text.assign(s);
-            break;
-        }
-        case TraitType::timestamp:
-            t.value.timestamp = r.zvar();
-            break;
-        case TraitType::text_array: {
-            std::uint64_t n = r.var();
-            if (n > kMaxTraitArrayItems) r.fail("array longer than its limit");
-            for (std::uint64_t i = 0; i < n; ++i) {
-                std::string_view s = r.bytes(kMaxTraitTextBytes);
-                if (keep) t.value.array.emplace_back(s);
-            }
-            break;
-        }
+        t.value = std::move(value);
     }
     return t;
 }

@@ -2,9 +2,8 @@
 // integer little-endian, "var" = unsigned LEB128, "zvar" = zigzag LEB128:
 //
 //   u8 version (= 1) | var trait_count | trait*        (names strictly increasing)
-//   trait:  var len + name | var len + source | zvar observed_at | u8 type | payload
-//   payload by type: null -> nothing; boolean -> u8 0/1; number -> 8-byte IEEE-754;
-//                    text -> var len + bytes; timestamp -> zvar; text[] -> var n + n * (var len + bytes)
+//   trait:  var len + name | var len + source | zvar observed_at | value
+//   value:  u8 type | payload, as trait_value_codec.hpp writes it
 //
 // Decoders accept exactly this (no trailing bytes, canonical order, limits
 // of profile.hpp) so a value received in binary is as valid as one typed in.
