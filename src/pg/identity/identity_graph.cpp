@@ -16,6 +16,7 @@
 #include "core/profile_assignment.hpp"
 #include "core/union_find.hpp"
 #include "pg/identity/identity_catalog.hpp"
+#include "pg/identity/merge_writer.hpp"
 #include "pg/behavior/behavior_catalog.hpp"
 #include "pg/behavior/behavior_store.hpp"
 #include "pg/profile/profile_recompute.hpp"
@@ -162,18 +163,6 @@ CachedPlan next_profile_ids_plan{
     "SELECT nextval('customer_profile.unified_profile_profile_id_seq') FROM generate_series(1, $1)", 1, {INT4OID}};
 CachedPlan create_profiles_plan{
     "INSERT INTO customer_profile.unified_profile (profile_id) SELECT unnest($1::int8[])", 1, {INT8ARRAYOID}};
-CachedPlan reassign_plan{
-    "UPDATE customer_profile.identity AS i SET profile_id = u.p "
-    "FROM unnest($1::int8[], $2::int8[]) AS u(id, p) WHERE i.identity_id = u.id",
-    2,
-    {INT8ARRAYOID, INT8ARRAYOID}};
-CachedPlan record_merges_plan{
-    "INSERT INTO customer_profile.profile_merge (merged_profile_id, into_profile_id, cause) "
-    "SELECT * , $3 FROM unnest($1::int8[], $2::int8[])",
-    3,
-    {INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
-CachedPlan drop_profiles_plan{
-    "DELETE FROM customer_profile.unified_profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan record_splits_plan{
     "INSERT INTO customer_profile.profile_split (profile_id, new_profile_id, cause) "
     "SELECT *, $3 FROM unnest($1::int8[], $2::int8[])",
@@ -238,10 +227,6 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
             flows[{g.profile_id[i], owner[i]}]++;
         }
     }
-    if (!moved_ids.empty()) {
-        Datum args[2] = {int8_array(moved_ids), int8_array(moved_to)};
-        spi_run(reassign_plan, args, nullptr, false);
-    }
     stats.moved = static_cast<std::int64_t>(moved_ids.size());
     // An old profile that no component kept merged into where most of it
     // went; identities flowing from a kept profile into a new one split off.
@@ -259,23 +244,16 @@ WriteStats write_assignment(const Graph& g, std::vector<std::int64_t> owner, con
             split_to.push_back(new_p);
         }
     }
-    Datum cause_text = 0;
-    pg_guard([&] { cause_text = CStringGetTextDatum(cause.c_str()); });
-    std::vector<std::int64_t> merged_away;
-    if (!best_target.empty()) {
-        std::vector<std::int64_t> from, into;
-        for (const auto& [old_p, best] : best_target) {
-            from.push_back(old_p);
-            into.push_back(best.second);
-        }
-        merged_away = from;
-        Datum args[3] = {int8_array(from), int8_array(into), cause_text};
-        spi_run(record_merges_plan, args, nullptr, false);
-        Datum drop_args[1] = {int8_array(from)};
-        spi_run(drop_profiles_plan, drop_args, nullptr, false);
-        stats.merged = static_cast<std::int64_t>(from.size());
+    std::vector<std::int64_t> merged_away, merged_into;
+    for (const auto& [old_p, best] : best_target) {
+        merged_away.push_back(old_p);
+        merged_into.push_back(best.second);
     }
+    write_repartition(moved_ids, moved_to, merged_away, merged_into, cause);
+    stats.merged = static_cast<std::int64_t>(merged_away.size());
     if (!split_from.empty()) {
+        Datum cause_text = 0;
+        pg_guard([&] { cause_text = CStringGetTextDatum(cause.c_str()); });
         Datum args[3] = {int8_array(split_from), int8_array(split_to), cause_text};
         spi_run(record_splits_plan, args, nullptr, false);
         stats.split = static_cast<std::int64_t>(split_from.size());

@@ -16,7 +16,7 @@
 #include "core/merge_planner.hpp"
 #include "pg/identity/identity_input.hpp"
 #include "pg/identity/identity_lookup.hpp"
-#include "pg/behavior/behavior_store.hpp"
+#include "pg/identity/merge_writer.hpp"
 #include "pg/profile/profile_recompute.hpp"
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/segments/segment_stream.hpp"
@@ -45,15 +45,6 @@ CachedPlan profile_counts_plan{
     {INT8ARRAYOID}};
 CachedPlan delete_identities_plan{
     "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
-CachedPlan move_identities_plan{
-    "UPDATE customer_profile.identity SET profile_id = $1 WHERE profile_id = ANY($2)", 2, {INT8OID, INT8ARRAYOID}};
-CachedPlan record_merge_plan{
-    "INSERT INTO customer_profile.profile_merge (merged_profile_id, into_profile_id, cause, source) "
-    "SELECT m, $1, 'resolve_identity', $3 FROM unnest($2::int8[]) AS m",
-    3,
-    {INT8OID, INT8ARRAYOID, TEXTOID}};
-CachedPlan drop_profiles_plan{
-    "DELETE FROM customer_profile.unified_profile WHERE profile_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan touch_profile_plan{
     "UPDATE customer_profile.unified_profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
 CachedPlan insert_identities_plan{
@@ -226,18 +217,7 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
             return std::nullopt;
         }
     }
-    if (!plan.merged_profiles.empty()) {
-        Datum merged = int8_array(plan.merged_profiles);
-        Datum move_args[2] = {Int64GetDatum(survivor), merged};
-        spi_run(move_identities_plan, move_args, nullptr, false);
-        Datum merge_args[3] = {Int64GetDatum(survivor), merged, source};
-        char merge_nulls[4] = "   ";
-        merge_nulls[2] = source_null ? 'n' : ' ';
-        spi_run(record_merge_plan, merge_args, merge_nulls, false);
-        merge_profile_behaviors(survivor, plan.merged_profiles);  // before the merged rows go
-        Datum drop_args[1] = {merged};
-        spi_run(drop_profiles_plan, drop_args, nullptr, false);
-    }
+    write_merge_into(survivor, plan.merged_profiles, "resolve_identity", source, source_null);
     auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };
     std::vector<std::int64_t> link_a, link_b;
     for (int i : plan.linked) {
