@@ -3,7 +3,8 @@
 // validate, resolve each person, derive missing event ids, claim the ids in
 // event_key (duplicates drop out there), store the new events, then lock
 // every touched profile once (in id order), fold its events into its
-// behavior summary and write all summaries in one statement.
+// behavior summary and write all summaries in one statement. The order of
+// these locks among the others: docs/concurrency.md.
 #pragma once
 
 #include <cstdint>

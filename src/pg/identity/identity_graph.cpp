@@ -7,7 +7,8 @@
 //
 // Locking: rebuild takes SHARE ROW EXCLUSIVE on identity, identity_link and
 // profile (concurrent resolution waits; reads continue). Split runs with the
-// profile row locked FOR UPDATE by its caller.
+// profile row locked FOR UPDATE by its caller. The global lock order:
+// docs/concurrency.md.
 #include <algorithm>
 #include <map>
 #include <set>

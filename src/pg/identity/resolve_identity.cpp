@@ -8,6 +8,7 @@
 //    concurrent transaction created one first, we wait for it, undo our
 //    inserts and retry, now seeing its identifier. The unique index is the
 //    lock, so a bulk transaction holds no lock-table entry per identifier.
+// Where these locks stand in the global order: docs/concurrency.md.
 #include <algorithm>
 #include <map>
 #include <optional>

@@ -24,6 +24,7 @@
 // held back streams after it commits, with new reads, and corrects what it
 // changed meanwhile), and every writer of membership and schedule rows
 // streams, or calls _segment_definitions_lock(), before writing them.
+// Every lock of the extension and the global order: docs/concurrency.md.
 #pragma once
 
 #include <cstdint>
