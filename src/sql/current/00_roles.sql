@@ -24,7 +24,7 @@ COMMENT ON ROLE customer_profile_admin IS
     'customer_profile: definitions (namespaces, traits, segments), attached tables, erasure and subject access.';
 -- The worker's own role: what the inbox workers run as
 -- (customer_profile.worker_role; they connect as the bootstrap superuser and
--- switch, src/pg/worker.cpp). It cannot log in, is a member of no other role,
+-- switch, src/pg/worker/worker.cpp). It cannot log in, is a member of no other role,
 -- and holds exactly what the worker's work needs.
 COMMENT ON ROLE customer_profile_worker IS
     'customer_profile: what the inbox workers run as (customer_profile.worker_role); nothing else should be granted it.';

@@ -2221,7 +2221,7 @@ GRANT EXECUTE ON FUNCTION
 -- superuser, so any trigger on the tables they write ran as one. Now every
 -- transaction of a worker runs as customer_profile.worker_role, by default
 -- this role: it cannot log in (the worker connects as the bootstrap
--- superuser and switches, src/pg/worker.cpp), is a member of no other role,
+-- superuser and switches, src/pg/worker/worker.cpp), is a member of no other role,
 -- and holds exactly what the worker's work needs: draining the inbox
 -- (resolution, merges, events, behavior, streaming segments), sliding
 -- windows, feature vectors, retention (SECURITY DEFINER) and its own status.
