@@ -1,16 +1,20 @@
 # customer_profile: PGXS build of the extension (C++17).
-# Pure core: src/core (compiled here without PostgreSQL headers, see the
-# src/core rule below); glue: src/pg; SQL scripts: src/sql.
+# Pure core: src/core, compiled once by CMake (CMakeLists.txt) into
+# build/core/libcp_core.a, without PostgreSQL headers, and linked here into
+# the .so (the same archive the unit and integration tests link); glue:
+# src/pg (every .cpp below it), compiled here; SQL scripts: src/sql.
 # Tests: `make installcheck` (pg_regress + isolation) against a running
 # server; scripts/test.sh runs every suite end to end.
 
 EXTENSION = customer_profile
 MODULE_big = customer_profile
 
-CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-GLUE_SRCS = $(shell find src/pg -name '*.cpp' | sort)
-GLUE_HDRS = $(shell find src/pg -name '*.hpp' | sort)
-OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+CORE_BUILD = build/core
+CORE_LIB = $(CORE_BUILD)/libcp_core.a
+GLUE_SRCS = $(shell find src/pg -name '*.cpp' | LC_ALL=C sort)
+GLUE_HDRS = $(shell find src/pg -name '*.hpp' | LC_ALL=C sort)
+OBJS = $(GLUE_SRCS:.cpp=.o)
 # SQL: src/sql/current holds the one current definition of every object, a
 # file per capability; the build concatenates them into the install script
 # of the current version, so CREATE EXTENSION runs one script. Released
@@ -41,7 +45,8 @@ PG_CPPFLAGS = -isystem $(PG_INCLUDE_SERVER) -Isrc
 # 15 does not mark PGDLLEXPORT symbols, so no -fvisibility=hidden).
 VISIBILITY = -fno-semantic-interposition
 PG_CXXFLAGS = -std=c++17 -Wno-register $(WARNINGS) $(VISIBILITY)
-SHLIB_LINK += -lphonenumber -lre2 -licuuc -lstdc++ -Wl,-Bsymbolic-functions
+# The core archive comes first: the libraries after it resolve its symbols.
+SHLIB_LINK += $(CORE_LIB) -lphonenumber -lre2 -licuuc -lstdc++ -Wl,-Bsymbolic-functions
 
 # Debian's PGXS would also emit LLVM bitcode with clang, which ignores
 # PG_CXXFLAGS; the extension has no use for JIT inlining.
@@ -59,18 +64,26 @@ customer_profile--$(EXTVERSION).sql: $(SQL_SOURCES) src/sql/current customer_pro
 	  printf '%s\n' '\echo Use "CREATE EXTENSION customer_profile" to load this file. \quit'; \
 	  for f in $(SQL_SOURCES); do printf '\n-- %s\n\n' "$$f"; cat "$$f"; done; } >$@
 
-# The core must compile without any PostgreSQL include path.
-CORE_CXXFLAGS = -std=c++17 -O2 -g -fPIC $(VISIBILITY) $(WARNINGS) -Isrc
-src/core/%.o: src/core/%.cpp $(wildcard src/core/*.hpp)
-	$(CXX) $(CORE_CXXFLAGS) -c -o $@ $<
+# The core archive: CMake knows its sources, headers and flags (-O2 -g -fPIC,
+# the warnings, -Werror), so it is asked every time and decides; the .so is
+# relinked only when the archive changed. `+`: CMake's make joins our
+# jobserver (`make -jN` shares its N jobs).
+$(CORE_LIB): FORCE
+	+@test -f $(CORE_BUILD)/CMakeCache.txt || cmake -S . -B $(CORE_BUILD) >/dev/null
+	+@cmake --build $(CORE_BUILD) --target cp_core
+ifneq ($(PGXS),)
+$(shlib): $(CORE_LIB)
+endif
 
-$(GLUE_SRCS:.cpp=.o): $(GLUE_HDRS) $(wildcard src/core/*.hpp)
+$(OBJS): $(GLUE_HDRS) $(wildcard src/core/*.hpp)
 
-.PHONY: unit bench demo test format format-check
+.PHONY: unit bench demo test format format-check FORCE
+FORCE:
+
 unit:
-	cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build build/core -j2
-	cd build/core && ctest --output-on-failure
+	cmake -S . -B $(CORE_BUILD) >/dev/null
+	cmake --build $(CORE_BUILD) -j$(NPROC)
+	cd $(CORE_BUILD) && ctest --output-on-failure
 
 test:
 	bash scripts/test.sh
@@ -92,26 +105,20 @@ format-check:
 # (copied: the corpus in git stays as it is), with a fixed seed so that a
 # run is repeatable: CI finds exactly what `make fuzz` finds here. Set
 # FUZZ_SEED=0 for a new random walk. Findings go to build/fuzz/<target>/.
+# Every test/fuzz/<target>_fuzz.cpp is a target; CMake (-DCP_FUZZ=ON, in
+# build/fuzz) builds them against an instrumented build of the core library.
 FUZZ_RUNS ?= 300000
 FUZZ_SECONDS ?= 120
 FUZZ_SEED ?= 1
-FUZZ_TARGETS = predicate profile identifier
-FUZZ_FLAGS = -std=c++17 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_predicate = $(addprefix src/core/,predicate.cpp like_match.cpp predicate_parser.cpp predicate_format.cpp predicate_codec.cpp trait_value_codec.cpp \
-	predicate_eval.cpp predicate_schedule.cpp predicate_sql.cpp predicate_check.cpp profile.cpp behavior.cpp \
-	text_literal.cpp timestamp_text.cpp unicode_case.cpp)
-FUZZ_LIBS_predicate = -licuuc
-FUZZ_profile = $(addprefix src/core/,profile.cpp profile_codec.cpp trait_value_codec.cpp profile_json.cpp behavior.cpp timestamp_text.cpp \
-	text_literal.cpp)
-FUZZ_identifier = $(addprefix src/core/,identity_normalize.cpp profile.cpp)
-FUZZ_LIBS_identifier = -lphonenumber -lre2
-build/fuzz/%_fuzz: test/fuzz/%_fuzz.cpp $(wildcard src/core/*.cpp) $(wildcard src/core/*.hpp)
-	mkdir -p build/fuzz
-	clang++ $(FUZZ_FLAGS) -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS_$*)
-fuzz: $(addprefix build/fuzz/,$(addsuffix _fuzz,$(FUZZ_TARGETS)))
+FUZZ_BUILD = build/fuzz
+FUZZ_TARGETS = $(patsubst test/fuzz/%_fuzz.cpp,%,$(sort $(wildcard test/fuzz/*_fuzz.cpp)))
+fuzz-build:
+	cmake -S . -B $(FUZZ_BUILD) -DCP_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(NPROC)
+fuzz: fuzz-build
 	for t in $(FUZZ_TARGETS); do \
-		rm -rf build/fuzz/$$t && mkdir -p build/fuzz/$$t/corpus && cp test/fuzz/$${t}_corpus/* build/fuzz/$$t/corpus/ && \
-		(cd build/fuzz/$$t && ../$${t}_fuzz -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -timeout=10 \
+		rm -rf $(FUZZ_BUILD)/$$t && mkdir -p $(FUZZ_BUILD)/$$t/corpus && cp test/fuzz/$${t}_corpus/* $(FUZZ_BUILD)/$$t/corpus/ && \
+		(cd $(FUZZ_BUILD)/$$t && ../$${t}_fuzz -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -timeout=10 \
 			-rss_limit_mb=2048 -print_final_stats=1 corpus) || exit 1; \
 	done
-.PHONY: fuzz
+.PHONY: fuzz fuzz-build

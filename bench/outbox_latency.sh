@@ -8,8 +8,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 ensure_packages
 cd "$PROJECT_ROOT"
-cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/core -j2 --target outbox_latency >/dev/null
+cmake -S . -B build/core >/dev/null
+cmake --build build/core -j"$(nproc)" --target outbox_latency >/dev/null
 build_and_install
 start_cluster
 psql -q -X -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE cp_outbox_latency"

@@ -18,9 +18,9 @@ OUT=bench/out
 mkdir -p "$OUT"
 chmod 755 "$OUT"
 
-echo "== building (release) and installing"
-cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/core -j2 >/dev/null
+echo "== building and installing"
+cmake -S . -B build/core >/dev/null
+cmake --build build/core -j"$(nproc)" >/dev/null
 build_and_install
 start_cluster "shared_buffers = 1GB
 work_mem = 64MB

@@ -35,7 +35,7 @@ ensure_packages() {
 
 # Builds and installs the extension into the server's directories.
 build_and_install() {
-    make -C "$PROJECT_ROOT" -j2 WERROR=1 PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+    make -C "$PROJECT_ROOT" -j"$(nproc)" WERROR=1 PG_CONFIG="$PG_BIN/pg_config" >/dev/null
     as_root make -C "$PROJECT_ROOT" install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
 }
 

@@ -30,8 +30,8 @@ for t in release_procedure stale_install_script; do
 done
 
 echo "== unit tests (GoogleTest via CTest)"
-cmake -S . -B build/core -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/core -j2 >"$LOGS/cmake.log" 2>&1 || { cat "$LOGS/cmake.log"; exit 1; }
+cmake -S . -B build/core >/dev/null
+cmake --build build/core -j"$(nproc)" >"$LOGS/cmake.log" 2>&1 || { cat "$LOGS/cmake.log"; exit 1; }
 (cd build/core && ctest --output-on-failure) >"$LOGS/unit.log" 2>&1 || true
 unit_total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$LOGS/unit.log")
 unit_failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$LOGS/unit.log")
