@@ -105,8 +105,10 @@ format-check:
 # (copied: the corpus in git stays as it is), with a fixed seed so that a
 # run is repeatable: CI finds exactly what `make fuzz` finds here. Set
 # FUZZ_SEED=0 for a new random walk. Findings go to build/fuzz/<target>/.
-# Every test/fuzz/<target>_fuzz.cpp is a target; CMake (-DCP_FUZZ=ON, in
-# build/fuzz) builds them against an instrumented build of the core library.
+# Every test/fuzz/<target>_fuzz.cpp is a target (FUZZ_TARGETS=predicate runs
+# one); CMake (-DCP_FUZZ=ON, clang, in build/fuzz) builds them against an
+# instrumented build of the core library: coverage for libFuzzer and ASan
+# need clang's instrumentation in every object, so it is a build of its own.
 FUZZ_RUNS ?= 300000
 FUZZ_SECONDS ?= 120
 FUZZ_SEED ?= 1
@@ -114,7 +116,7 @@ FUZZ_BUILD = build/fuzz
 FUZZ_TARGETS = $(patsubst test/fuzz/%_fuzz.cpp,%,$(sort $(wildcard test/fuzz/*_fuzz.cpp)))
 fuzz-build:
 	cmake -S . -B $(FUZZ_BUILD) -DCP_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-	cmake --build $(FUZZ_BUILD) -j$(NPROC)
+	cmake --build $(FUZZ_BUILD) -j$(NPROC) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
 fuzz: fuzz-build
 	for t in $(FUZZ_TARGETS); do \
 		rm -rf $(FUZZ_BUILD)/$$t && mkdir -p $(FUZZ_BUILD)/$$t/corpus && cp test/fuzz/$${t}_corpus/* $(FUZZ_BUILD)/$$t/corpus/ && \
