@@ -15,6 +15,7 @@ CORE_LIB = $(CORE_BUILD)/libcp_core.a
 GLUE_SRCS = $(shell find src/pg -name '*.cpp' | LC_ALL=C sort)
 GLUE_HDRS = $(shell find src/pg -name '*.hpp' | LC_ALL=C sort)
 OBJS = $(GLUE_SRCS:.cpp=.o)
+EXTRA_CLEAN = $(OBJS:.o=.d)
 # SQL: src/sql/current holds the one current definition of every object, a
 # file per capability; the build concatenates them into the install script
 # of the current version, so CREATE EXTENSION runs one script. Released
@@ -44,7 +45,9 @@ PG_CPPFLAGS = -isystem $(PG_INCLUDE_SERVER) -Isrc
 # it may replace our functions anyway. Exports stay as they are (PostgreSQL
 # 15 does not mark PGDLLEXPORT symbols, so no -fvisibility=hidden).
 VISIBILITY = -fno-semantic-interposition
-PG_CXXFLAGS = -std=c++17 -Wno-register $(WARNINGS) $(VISIBILITY)
+# -MMD -MP: each glue object's header dependencies, exactly, in a .d file
+# next to it (included below), so a header change rebuilds only its users.
+PG_CXXFLAGS = -std=c++17 -Wno-register $(WARNINGS) $(VISIBILITY) -MMD -MP
 # The core archive comes first: the libraries after it resolve its symbols.
 SHLIB_LINK += $(CORE_LIB) -lphonenumber -lre2 -licuuc -lstdc++ -Wl,-Bsymbolic-functions
 
@@ -75,7 +78,9 @@ ifneq ($(PGXS),)
 $(shlib): $(CORE_LIB)
 endif
 
-$(OBJS): $(GLUE_HDRS) $(wildcard src/core/*.hpp)
+-include $(OBJS:.o=.d)
+# An object without its .d (built before these rules) is rebuilt once.
+$(foreach o,$(OBJS),$(if $(wildcard $(o:.o=.d)),,$(o))): FORCE
 
 .PHONY: unit bench demo test format format-check FORCE
 FORCE:
