@@ -761,32 +761,54 @@ COMMENT ON FUNCTION customer_profile.segment_size(segment text) IS 'How many pro
 REVOKE ALL ON FUNCTION customer_profile.segment_size(segment text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_size(segment text) TO customer_profile_reader;
 
--- The worker's windows run takes the definitions lock before it takes
--- schedule rows (a refresh under the lock in EXCLUSIVE mode writes them).
+-- The worker's windows run takes the definitions lock before it reads the
+-- schedule (a refresh under the lock in EXCLUSIVE mode writes it). A writer
+-- holding a profile writes the profile's schedule row when it streams, so
+-- the run holds no schedule row while it waits, nor waits while it holds a
+-- profile: it reads the due rows without locking them, locks their profiles
+-- in id order with SKIP LOCKED (a profile a writer holds stays due for a
+-- later run; the writer's stream reschedules it meanwhile), then deletes the
+-- rows of the profiles it locked (or that are gone) that are still due,
+-- SKIP LOCKED too.
 CREATE FUNCTION customer_profile.segment_windows_run(max_profiles integer DEFAULT 10000) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    candidates bigint[];
+    locked bigint[];
     due bigint[];
 BEGIN
     IF max_profiles IS NULL OR max_profiles < 1 THEN
         RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM customer_profile._segment_definitions_lock();
+    SELECT array_agg(d.profile_id) INTO candidates
+      FROM (SELECT s.profile_id FROM customer_profile.segment_schedule s
+             WHERE s.due_at <= now() ORDER BY s.due_at LIMIT max_profiles) d;
+    IF candidates IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- The same order as event ingestion locks profiles.
+    WITH locking AS (
+        SELECT u.profile_id FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (candidates)
+         ORDER BY u.profile_id FOR UPDATE SKIP LOCKED)
+    SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    -- A new snapshot: a profile deleted meanwhile is due too (its stream
+    -- drops the row), and a row rescheduled meanwhile is no longer due.
     WITH taken AS (
         DELETE FROM customer_profile.segment_schedule s
          WHERE s.profile_id IN (SELECT d.profile_id FROM customer_profile.segment_schedule d
-                                 WHERE d.due_at <= now() ORDER BY d.due_at LIMIT max_profiles
-                                   FOR UPDATE SKIP LOCKED)
+                                 WHERE d.profile_id = ANY (candidates) AND d.due_at <= now()
+                                   AND (d.profile_id = ANY (locked)
+                                        OR NOT EXISTS (SELECT 1 FROM customer_profile.unified_profile u
+                                                        WHERE u.profile_id = d.profile_id))
+                                   FOR UPDATE OF d SKIP LOCKED)
         RETURNING s.profile_id)
     SELECT array_agg(t.profile_id ORDER BY t.profile_id) INTO due FROM taken t;
     IF due IS NULL THEN
         RETURN 0;
     END IF;
-    -- The same order as event ingestion locks profiles: no deadlock with it.
-    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (due)
-      ORDER BY u.profile_id FOR UPDATE;
     PERFORM customer_profile._segment_stream(due, 'time');
     RETURN cardinality(due);
 END

@@ -2422,3 +2422,56 @@ COMMENT ON COLUMN customer_profile.most_profitable_customers.cost IS 'Sum of the
 COMMENT ON COLUMN customer_profile.most_profitable_customers.margin IS 'revenue minus cost; the view is ordered by it, highest first.';
 COMMENT ON COLUMN customer_profile.most_profitable_customers.margin_rank IS 'Rank by margin, 1 for the highest (ties share a rank).';
 COMMENT ON COLUMN customer_profile.most_profitable_customers.revenue_rank IS 'Rank by revenue, 1 for the highest (ties share a rank).';
+
+-- ===========================================================================
+-- Lock order (issue 15 review): places that took locks against the global
+-- order (docs/concurrency.md) and could deadlock. Grants and comments stay.
+-- ===========================================================================
+
+-- 1. segment_windows_run: reads the due rows without locking them, locks their
+--    profiles with SKIP LOCKED, then takes the schedule rows of those it locked
+--    (spec windows_vs_writers).
+CREATE OR REPLACE FUNCTION customer_profile.segment_windows_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    candidates bigint[];
+    locked bigint[];
+    due bigint[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM customer_profile._segment_definitions_lock();
+    SELECT array_agg(d.profile_id) INTO candidates
+      FROM (SELECT s.profile_id FROM customer_profile.segment_schedule s
+             WHERE s.due_at <= now() ORDER BY s.due_at LIMIT max_profiles) d;
+    IF candidates IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- The same order as event ingestion locks profiles.
+    WITH locking AS (
+        SELECT u.profile_id FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (candidates)
+         ORDER BY u.profile_id FOR UPDATE SKIP LOCKED)
+    SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    -- A new snapshot: a profile deleted meanwhile is due too (its stream
+    -- drops the row), and a row rescheduled meanwhile is no longer due.
+    WITH taken AS (
+        DELETE FROM customer_profile.segment_schedule s
+         WHERE s.profile_id IN (SELECT d.profile_id FROM customer_profile.segment_schedule d
+                                 WHERE d.profile_id = ANY (candidates) AND d.due_at <= now()
+                                   AND (d.profile_id = ANY (locked)
+                                        OR NOT EXISTS (SELECT 1 FROM customer_profile.unified_profile u
+                                                        WHERE u.profile_id = d.profile_id))
+                                   FOR UPDATE OF d SKIP LOCKED)
+        RETURNING s.profile_id)
+    SELECT array_agg(t.profile_id ORDER BY t.profile_id) INTO due FROM taken t;
+    IF due IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM customer_profile._segment_stream(due, 'time');
+    RETURN cardinality(due);
+END
+$$;
+
