@@ -650,26 +650,42 @@ DECLARE
     changing bigint[];
     locked bigint[];
     exclusive boolean;
+    schedule boolean;
 BEGIN
-    -- The definitions lock comes before the segment's row (segment_alter's order).
+    -- The definitions lock comes before the segment's row (segment_alter's
+    -- order): the first read tells whether this refresh schedules the
+    -- segment's windows, which it does under the lock in EXCLUSIVE mode.
     SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
       FROM customer_profile.segment s WHERE s.name = segment_refresh.name;
-    IF FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
-       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
-        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
-    END IF;
-    SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
-      FROM customer_profile.segment s
-     WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
-    END IF;
+    schedule := FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
+                AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at;
+    LOOP
+        IF schedule THEN
+            LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+        END IF;
+        BEGIN
+            SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+              FROM customer_profile.segment s
+             WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+            END IF;
+            IF NOT schedule AND customer_profile._segment_predicate_reads_time(seg.predicate)
+               AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+                -- Altered since the first read (segment_alter, even of the
+                -- description, moves updated_at). Asking for the lock in
+                -- EXCLUSIVE mode now, holding the row and the ROW SHARE that
+                -- its FOR UPDATE took, waited for a second such refresh doing
+                -- the same: let both go (this block's subtransaction is
+                -- rolled back) and take them again in order.
+                RAISE EXCEPTION 'segment "%" changed before its row was locked', name USING ERRCODE = 'CP015';
+            END IF;
+            EXIT;
+        EXCEPTION WHEN SQLSTATE 'CP015' THEN
+            schedule := true;
+        END;
+    END LOOP;
     exclusive := customer_profile._segment_definitions_lock();
-    IF NOT exclusive AND customer_profile._segment_predicate_reads_time(seg.predicate)
-       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
-        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;  -- altered since the first read
-        exclusive := true;
-    END IF;
     -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
     members := customer_profile._segment_evaluate_all(seg.predicate);
     -- The scan above read a snapshot; profiles keep changing (streaming
