@@ -7,6 +7,7 @@
 #include "pg/infra/boundary.hpp"
 #include "core/behavior_codec.hpp"
 #include "core/event_input.hpp"
+#include "pg/identity/identity_catalog.hpp"
 #include "pg/infra/guc.hpp"
 #include "pg/infra/spi_util.hpp"
 
@@ -116,6 +117,7 @@ void merge_profile_behaviors(std::int64_t survivor, const std::vector<std::int64
 }
 
 void recompute_profile_behavior(std::int64_t profile_id) {
+    take_identity_gate();  // before the profile lock (a no-op when the caller took it)
     const BehaviorCatalog& catalog = behavior_catalog();
     if (!catalog.installed) return;
     spi_connect();

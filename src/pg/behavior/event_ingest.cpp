@@ -10,6 +10,7 @@
 #include "core/behavior_codec.hpp"
 #include "core/event_input.hpp"
 #include "pg/infra/guc.hpp"
+#include "pg/identity/identity_catalog.hpp"
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/segments/segment_stream.hpp"
 #include "pg/infra/sha256.hpp"
@@ -420,6 +421,9 @@ void write_dead_letters(const std::vector<IncomingEvent>& events) {
 }  // namespace
 
 IngestCounts ingest_events(std::vector<IncomingEvent>& events, bool isolate_errors) {
+    // Before anything is read (and before the catalogs are): the events'
+    // profiles are locked and written below (docs/concurrency.md).
+    if (!events.empty()) take_identity_gate();
     const BehaviorCatalog& catalog = behavior_catalog();
     if (!catalog.installed)
         throw core::Error(core::ErrorCode::undefined_object, "events need extension version 1.2", {},

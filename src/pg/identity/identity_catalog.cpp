@@ -97,6 +97,11 @@ const IdentityCatalog& identity_catalog() {
     return *cached;
 }
 
+void take_identity_gate() {
+    Oid relid = identity_catalog().identity_relid;
+    pg_guard([&] { LockRelationOid(relid, RowExclusiveLock); });
+}
+
 void identity_catalog_invalidate(Datum, Oid relid) {
     // unified_profile too: updating to 1.1 adds its data column.
     if (relid == InvalidOid || (cached && (relid == cached->namespace_relid || relid == cached->settings_relid ||

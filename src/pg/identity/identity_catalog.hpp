@@ -67,4 +67,14 @@ std::string identity_hash(const IdentityCatalog& catalog, const NamespaceConfig&
 // Looks up the namespace or throws Error(undefined_object) naming it.
 const NamespaceConfig& namespace_or_throw(const IdentityCatalog& catalog, std::string_view name);
 
+// The identity gate (docs/concurrency.md): ROW EXCLUSIVE on
+// customer_profile.identity, held until commit. identity_rebuild() holds
+// SHARE ROW EXCLUSIVE on identity, identity_link and unified_profile while
+// it locks and rewrites profiles, so every writer of profiles takes the gate
+// before its first profile lock: either the rebuild waits for the writer, or
+// the writer waits for the rebuild before it holds anything. Processes the
+// invalidations that arrived meanwhile: call it before taking references to
+// the catalogs.
+void take_identity_gate();
+
 }  // namespace customer_profile::pg

@@ -318,7 +318,7 @@ std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_n
     }
 
     // Waits for a running identity_rebuild(), which holds SHARE ROW EXCLUSIVE.
-    pg_guard([&] { LockRelationOid(catalog.identity_relid, RowExclusiveLock); });
+    take_identity_gate();
     for (int attempt = 0;; ++attempt) {
         if (attempt > 0) found = lookup(catalog, input.identifiers);
         if (std::optional<Resolution> survivor = try_write(input, catalog, std::move(found), source, source_null)) {

@@ -95,6 +95,7 @@ CachedPlan lock_profile_plan{
 }  // namespace
 
 void recompute_profile_traits(std::int64_t profile_id, const std::vector<std::string>* only) {
+    take_identity_gate();  // before the profile lock (a no-op when the caller took it)
     const TraitCatalog& catalog = trait_catalog();
     if (!catalog.installed) return;
     // Lock the profile row first, then read: two sessions observing different

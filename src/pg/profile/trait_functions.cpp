@@ -11,6 +11,7 @@
 #include "pg/profile/profile_datum.hpp"
 #include "pg/behavior/behavior_store.hpp"
 #include "pg/profile/profile_recompute.hpp"
+#include "pg/identity/identity_catalog.hpp"
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/infra/spi_util.hpp"
 #include "pg/profile/trait_catalog.hpp"
@@ -78,6 +79,9 @@ CP_FUNCTION(trait_observe) {
         identities = PG_GETARG_JSONB_P(0);
         source_datum = PointerGetDatum(PG_GETARG_TEXT_PP(2));
     });
+    // The identity gate before anything is read: a running identity_rebuild()
+    // would wait for our profile lock while we wait for it to write the row.
+    cp::pg::take_identity_gate();
     // The observation is recorded under the profile's lock, on an identity
     // still in that profile: an erasure or removal we waited for may have
     // deleted it (the observation would be left behind, attached to no one),

@@ -349,6 +349,9 @@ DECLARE
     part record;
     doomed bigint[];
 BEGIN
+    -- The identity gate first, before the partitions and the profiles this
+    -- locks (a rebuild running meanwhile waits for us, or we for it).
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
     partitions_dropped := 0;
     -- First instant inside the horizon: the start of its oldest UTC day.
     oldest := ((now() AT TIME ZONE 'UTC')::date - (horizon - 1))::timestamp AT TIME ZONE 'UTC';

@@ -82,6 +82,9 @@ BEGIN
     IF NOT (observed_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59+00') THEN
         RAISE EXCEPTION 'observed_at must be within years 0001-9999' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- The identity gate before the profile's lock, as every writer takes it:
+    -- an identity_rebuild() running meanwhile waits for us, or we for it.
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
     -- The statement is kept on the first of the given identifiers (by
     -- namespace) that is stored, under the profile's lock: an erasure or
     -- removal we waited for may have deleted it, and then the person is

@@ -2603,3 +2603,133 @@ BEGIN
 END
 $$;
 
+-- 3. retention_run and consent_set take the identity gate before their first
+--    profile lock, as the C writers now do (spec rebuild_vs_writers).
+CREATE OR REPLACE FUNCTION customer_profile.retention_run(OUT partitions_dropped integer, OUT event_keys_deleted bigint, OUT profiles_purged bigint, OUT identities_purged bigint, OUT conflicts_deleted bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    horizon integer := coalesce(nullif(current_setting('customer_profile.behavior_horizon', true), ''), '400')::integer;
+    ttl interval := make_interval(days => coalesce(nullif(current_setting('customer_profile.anonymous_ttl_days', true), ''),
+                                                   '90')::integer);
+    oldest timestamptz;
+    part record;
+    doomed bigint[];
+BEGIN
+    -- The identity gate first, before the partitions and the profiles this
+    -- locks (a rebuild running meanwhile waits for us, or we for it).
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
+    partitions_dropped := 0;
+    -- First instant inside the horizon: the start of its oldest UTC day.
+    oldest := ((now() AT TIME ZONE 'UTC')::date - (horizon - 1))::timestamp AT TIME ZONE 'UTC';
+    FOR part IN
+        SELECT c.oid::regclass AS rel, pg_get_expr(c.relpartbound, c.oid) AS bound
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'customer_profile.event'::regclass
+    LOOP
+        -- FOR VALUES FROM ('...') TO ('...'): drop when the upper bound <= oldest.
+        IF substring(part.bound FROM 'TO \(''([^'']+)''\)')::timestamptz <= oldest THEN
+            EXECUTE format('DROP TABLE %s', part.rel);
+            partitions_dropped := partitions_dropped + 1;
+        END IF;
+    END LOOP;
+    DELETE FROM customer_profile.event_key k WHERE k.occurred_at < oldest;
+    GET DIAGNOSTICS event_keys_deleted = ROW_COUNT;
+    DELETE FROM customer_profile.identity_conflict c WHERE c.occurred_at < oldest;
+    GET DIAGNOSTICS conflicts_deleted = ROW_COUNT;
+
+    -- Anonymous profiles (no identifier in a known namespace) idle past the TTL.
+    profiles_purged := 0;
+    identities_purged := 0;
+    IF ttl > interval '0' THEN
+        -- At most 10,000 per run: one transaction stays short; the next run continues.
+        SELECT array_agg(x.profile_id) INTO doomed
+          FROM (SELECT p.profile_id FROM customer_profile.unified_profile p
+                 WHERE p.updated_at < now() - ttl
+                   AND NOT EXISTS (SELECT 1 FROM customer_profile.identity i
+                                     JOIN customer_profile.namespace n USING (namespace_id)
+                                    WHERE i.profile_id = p.profile_id AND (n.is_known OR i.last_seen >= now() - ttl))
+                 LIMIT 10000) x;
+        IF doomed IS NOT NULL THEN
+            -- Lock them as every other writer does, then re-check under the lock.
+            SELECT array_agg(p.profile_id ORDER BY p.profile_id) INTO doomed
+              FROM (SELECT u.profile_id FROM customer_profile.unified_profile u
+                     WHERE u.profile_id = ANY (doomed) ORDER BY u.profile_id FOR UPDATE) p
+             WHERE NOT EXISTS (SELECT 1 FROM customer_profile.identity i
+                                 JOIN customer_profile.namespace n USING (namespace_id)
+                                WHERE i.profile_id = p.profile_id AND (n.is_known OR i.last_seen >= now() - ttl));
+            DELETE FROM customer_profile.event e USING customer_profile.identity i
+             WHERE i.profile_id = ANY (doomed) AND e.identity_id = i.identity_id;
+            DELETE FROM customer_profile.trait_observation o USING customer_profile.identity i
+             WHERE i.profile_id = ANY (doomed) AND o.identity_id = i.identity_id;
+            DELETE FROM customer_profile.identity_link l USING customer_profile.identity i
+             WHERE i.profile_id = ANY (doomed) AND l.identity_a = i.identity_id;
+            DELETE FROM customer_profile.identity i WHERE i.profile_id = ANY (doomed);
+            GET DIAGNOSTICS identities_purged = ROW_COUNT;
+            DELETE FROM customer_profile.unified_profile p WHERE p.profile_id = ANY (doomed);
+            GET DIAGNOSTICS profiles_purged = ROW_COUNT;
+        END IF;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION customer_profile.consent_set(identities jsonb, purpose text, granted boolean, source text, observed_at timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    pid bigint;
+    carrier bigint;
+BEGIN
+    IF purpose IS NULL OR purpose !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid consent purpose %', coalesce(quote_literal(left(purpose, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter (e.g. email_marketing).';
+    END IF;
+    IF granted IS NULL OR source IS NULL OR observed_at IS NULL THEN
+        RAISE EXCEPTION 'granted, source and observed_at are required' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(source) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'a source of 1 to 200 characters is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (observed_at BETWEEN '0001-01-01 00:00:00+00' AND '9999-12-31 23:59:59+00') THEN
+        RAISE EXCEPTION 'observed_at must be within years 0001-9999' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The identity gate before the profile's lock, as every writer takes it:
+    -- an identity_rebuild() running meanwhile waits for us, or we for it.
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
+    -- The statement is kept on the first of the given identifiers (by
+    -- namespace) that is stored, under the profile's lock: an erasure or
+    -- removal we waited for may have deleted it, and then the person is
+    -- resolved again (a consent must never be left attached to no one).
+    FOR attempt IN 1..50 LOOP
+        pid := customer_profile.resolve_identity(identities, consent_set.source);
+        IF pid IS NULL THEN
+            RAISE EXCEPTION 'no usable identifier in %', identities USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        -- Held until commit, as a trait or event change holds it: a concurrent
+        -- refresh, merge or erasure of the profile waits and then sees the
+        -- membership this may change.
+        PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = pid FOR NO KEY UPDATE;
+        -- A namespace may hold an array of values (as resolve_identity takes
+        -- them); blocked or malformed values are skipped, as resolution skipped them.
+        SELECT i.identity_id INTO carrier
+          FROM jsonb_each(identities) e
+         CROSS JOIN LATERAL jsonb_array_elements_text(
+                   CASE jsonb_typeof(e.value) WHEN 'array' THEN e.value ELSE jsonb_build_array(e.value) END) AS v(value)
+          JOIN customer_profile.identity i ON i.value_hash = customer_profile._identity_hash_or_null(e.key, v.value)
+         WHERE i.profile_id = pid
+         ORDER BY e.key, v.value LIMIT 1;
+        EXIT WHEN carrier IS NOT NULL;
+    END LOOP;
+    IF carrier IS NULL THEN
+        RAISE EXCEPTION 'could not record the consent: its profile kept changing concurrently'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+    END IF;
+    INSERT INTO customer_profile.consent (identity_id, purpose, granted, source, observed_at)
+    VALUES (carrier, consent_set.purpose, consent_set.granted, consent_set.source, consent_set.observed_at);
+    PERFORM customer_profile._segment_stream(ARRAY[pid], 'consent:' || consent_set.purpose);
+    RETURN pid;
+END
+$_$;
