@@ -255,11 +255,17 @@ std::string event_key(const IncomingEvent& e) {
 }
 
 // Claims the keys; marks the events whose key was already taken (earlier,
-// or by an earlier event of this batch) as duplicates.
+// or by an earlier event of this batch) as duplicates. The keys are inserted
+// sorted: the insert waits for a concurrent inserter of the same key, and two
+// batches carrying the same keys in opposite orders would each hold one the
+// other waits for. (Stable: of two copies in the batch, the first is stored.)
 void claim_keys(std::vector<IncomingEvent*>& todo) {
+    std::vector<const IncomingEvent*> sorted(todo.begin(), todo.end());
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const IncomingEvent* a, const IncomingEvent* b) { return a->key < b->key; });
     std::vector<std::string> keys;
     std::vector<Datum> times;
-    for (auto* e : todo) {
+    for (const auto* e : sorted) {
         keys.push_back(e->key);
         times.push_back(TimestampTzGetDatum(e->occurred_at));
     }
