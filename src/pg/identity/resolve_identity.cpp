@@ -2,6 +2,10 @@
 //
 // Concurrency, so that concurrent calls end as a serial run would:
 //  - the common case (all identifiers known, one profile) takes no lock;
+//    when it refreshes last_seen (at most hourly per identifier), it takes
+//    the identity gate and the profile's lock first, as a writer does: a
+//    merge holding the profile moves those identity rows, so they come
+//    after the profile in the lock order;
 //  - otherwise every profile involved is locked FOR UPDATE (sorted by id) and
 //    re-read: a profile merged or split meanwhile makes the attempt retry;
 //  - new identifiers are inserted ON CONFLICT DO NOTHING in hash order: if a
@@ -300,6 +304,12 @@ std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_n
             for (const auto& kv : found)
                 if (now - kv.second.last_seen > kTouchIntervalUsec) stale.push_back(kv.second.identity_id);
             if (!stale.empty()) {
+                // The identity rows come after their profile's row (a merge
+                // holding the profile moves them): lock it first, as a writer
+                // does. A merge or erasure we waited for is the caller's to
+                // find, as one committed just after this call would be.
+                take_identity_gate();
+                lock_profiles({profile});
                 Datum args[1] = {int8_array(stale)};
                 spi_run(touch_plan, args, nullptr, false);
             }
