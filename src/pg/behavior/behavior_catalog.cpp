@@ -1,4 +1,5 @@
 // Loading and caching event measures; the partition-month cache.
+#include "pg/infra/catalog_cache.hpp"
 #include "pg/behavior/behavior_catalog.hpp"
 
 #include <algorithm>
@@ -74,7 +75,7 @@ const core::PropertyTypes& BehaviorCatalog::property_types_of(const std::string&
 
 const BehaviorCatalog& behavior_catalog() {
     if (stale || !cached) {
-        cached.reset();
+        retire(cached);  // a caller may still read the old one
         stale = false;
         cached = load();
     }

@@ -1,4 +1,5 @@
 // Loading, caching and hashing for identity namespaces.
+#include "pg/infra/catalog_cache.hpp"
 #include "pg/identity/identity_catalog.hpp"
 
 #include "pg/infra/boundary.hpp"
@@ -90,8 +91,8 @@ const NamespaceConfig* IdentityCatalog::by_id(std::int32_t id) const {
 
 const IdentityCatalog& identity_catalog() {
     if (stale || !cached) {
-        cached.reset();
-        stale = false;  // an invalidation arriving during load sets it again
+        retire(cached);  // a caller may still read the old one
+        stale = false;   // an invalidation arriving during load sets it again
         cached = load();
     }
     return *cached;

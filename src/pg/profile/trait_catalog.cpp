@@ -1,4 +1,5 @@
 // Loading and caching trait definitions.
+#include "pg/infra/catalog_cache.hpp"
 #include "pg/profile/trait_catalog.hpp"
 
 #include <memory>
@@ -70,7 +71,7 @@ core::TraitDefinition TraitCatalog::definition(const std::string& name) const {
 
 const TraitCatalog& trait_catalog() {
     if (stale || !cached) {
-        cached.reset();
+        retire(cached);  // a caller may still read the old one
         stale = false;
         cached = load();
     }

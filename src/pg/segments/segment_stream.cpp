@@ -1,5 +1,6 @@
 // Streaming re-evaluation (see segment_stream.hpp, which states the lock
 // order).
+#include "pg/infra/catalog_cache.hpp"
 #include "pg/segments/segment_stream.hpp"
 
 #include <algorithm>
@@ -96,7 +97,7 @@ std::vector<std::pair<std::int32_t, std::string>> definitions_under(Snapshot sna
 // (the statement's snapshot may predate the commit we waited for).
 const SegmentCatalog& segment_catalog() {
     if (stale || !cached) {
-        cached.reset();
+        retire(cached);  // a caller may still read the old one
         stale = false;
         auto c = std::make_unique<SegmentCatalog>();
         pg_guard([&] {

@@ -1,0 +1,31 @@
+// Old catalogs kept until the end of the transaction (catalog_cache.hpp).
+#include "pg/infra/catalog_cache.hpp"
+
+#include <vector>
+
+#include "pg/infra/boundary.hpp"
+#include "pg/infra/pg_headers.hpp"
+
+namespace customer_profile::pg {
+namespace {
+
+std::vector<std::shared_ptr<const void>> retired;
+bool callback_registered = false;
+
+void free_retired(XactEvent event, void*) {
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+        retired.clear();
+}
+
+}  // namespace
+
+void retire_until_transaction_end(std::shared_ptr<const void> old) {
+    if (!callback_registered) {
+        pg_guard([] { RegisterXactCallback(free_retired, nullptr); });
+        callback_registered = true;
+    }
+    retired.push_back(std::move(old));
+}
+
+}  // namespace customer_profile::pg
