@@ -36,8 +36,13 @@ constexpr int kMaxSourceBytes = 200;
 // last_seen is refreshed at most this often, so repeat lookups stay read-only.
 constexpr int64 kTouchIntervalUsec = INT64CONST(3600) * 1000000;
 
+// Only the rows still in the profile whose lock is held: a merge or split
+// committed while we waited for that lock has moved the others to a profile
+// we do not hold (they are refreshed by a later call).
 CachedPlan touch_plan{
-    "UPDATE customer_profile.identity SET last_seen = now() WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
+    "UPDATE customer_profile.identity SET last_seen = now() WHERE identity_id = ANY($1) AND profile_id = $2",
+    2,
+    {INT8ARRAYOID, INT8OID}};
 CachedPlan lock_profiles_plan{
     "SELECT profile_id FROM customer_profile.unified_profile WHERE profile_id = ANY($1) "
     "ORDER BY profile_id FOR UPDATE",
@@ -310,7 +315,7 @@ std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_n
                 // find, as one committed just after this call would be.
                 take_identity_gate();
                 lock_profiles({profile});
-                Datum args[1] = {int8_array(stale)};
+                Datum args[2] = {int8_array(stale), Int64GetDatum(profile)};
                 spi_run(touch_plan, args, nullptr, false);
             }
             conflicts.write(source, source_null);
