@@ -1,6 +1,8 @@
 // Exception-to-ereport conversion for every SQL-callable function.
 #include "pg/infra/boundary.hpp"
 
+#include "pg/infra/catalog_cache.hpp"
+
 #include <cstring>
 #include <new>
 
@@ -49,6 +51,11 @@ Datum run_at_boundary(FunctionCallInfo fcinfo, ImplFn impl) {
     PendingError pending;
     ErrorData* pg_error = nullptr;
     Datum result = (Datum)0;
+    // The catalog caches free a replaced catalog when the outermost of our
+    // functions returns (catalog_cache.hpp): every exception is caught below,
+    // and a PostgreSQL error that skips leave_call() only delays that to the
+    // end of the transaction.
+    enter_call();
     try {
         result = impl(fcinfo);
     } catch (const PgException& e) {
@@ -63,6 +70,7 @@ Datum run_at_boundary(FunctionCallInfo fcinfo, ImplFn impl) {
         pending.fill(ERRCODE_INTERNAL_ERROR, "unknown C++ exception in customer_profile");
     }
     // No C++ object of ours is alive below this line.
+    leave_call();
     if (pg_error != nullptr) ReThrowError(pg_error);
     if (pending.set) {
         if (pending.sqlstate == ERRCODE_QUERY_CANCELED) CHECK_FOR_INTERRUPTS();

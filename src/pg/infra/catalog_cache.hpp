@@ -12,12 +12,17 @@
 
 namespace customer_profile::pg {
 
-// Keeps an old catalog alive until the current transaction commits or
-// aborts.
+// Keeps an old catalog alive while a caller may hold it: until the outermost
+// of our SQL-callable functions returns, or else the transaction ends. (A
+// catalog replaced when none runs is freed at once.)
 void retire_until_transaction_end(std::shared_ptr<const void> old);
 
-// Replaces a cached catalog before a reload: the old one stays alive until
-// the transaction ends.
+// Called by the boundary (run_at_boundary) around every SQL-callable function.
+void enter_call();
+void leave_call();
+
+// Replaces a cached catalog before a reload: the old one stays alive while a
+// caller may still read it.
 template <typename Catalog>
 void retire(std::unique_ptr<Catalog>& cached) {
     if (cached) retire_until_transaction_end(std::shared_ptr<const Catalog>(std::move(cached)));
