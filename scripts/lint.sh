@@ -14,7 +14,7 @@
 # Prints each violation and exits non-zero if there is one.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 status=0
-glue=(--include='*.cpp' --include='*.hpp')
+glue=(--include='*.cpp' --include='*.hpp' --include='*.h' --include='*.cc' --include='*.cxx')
 
 if hits=$(grep -rnwE "${glue[@]}" 'PG_FUNCTION_INFO_V1' src | grep -vE '^src/pg/infra/boundary\.hpp:'); then
     echo "PG_FUNCTION_INFO_V1 outside CP_FUNCTION (src/pg/infra/boundary.hpp): define SQL-callable functions with CP_FUNCTION(name):"
@@ -23,7 +23,7 @@ if hits=$(grep -rnwE "${glue[@]}" 'PG_FUNCTION_INFO_V1' src | grep -vE '^src/pg/
 fi
 
 allowed='^src/pg/infra/(boundary|subtransaction)\.(cpp|hpp):'
-if hits=$(grep -rnE "${glue[@]}" 'catch *\( *(const +)?([[:alnum:]_]+ *:: *)*PgException\b' src/pg |
+if hits=$(grep -rnE "${glue[@]}" 'catch *\( *((const|volatile) +)*(:: *)?([[:alnum:]_]+ *:: *)*PgException\b|using +[[:alnum:]_]+ *= *([[:alnum:]_:]+ *:: *)?PgException\b|typedef +([[:alnum:]_:]+ *:: *)?PgException\b' src/pg |
           grep -vE "$allowed"); then
     echo "PgException caught outside infra/boundary.cpp and infra/subtransaction.cpp:"
     echo "$hits"
@@ -44,7 +44,7 @@ if hits=$(find src/pg -name '*.[ch]pp' | sort | xargs awk '
     status=1
 fi
 
-if hits=$(grep -rnE "${glue[@]}" '#include "pg/' src/pg/infra | grep -vE '#include "pg/infra/'); then
+if hits=$(grep -rnE "${glue[@]}" '#include "(pg/|\.\./)' src/pg/infra | grep -vE '#include "pg/infra/'); then
     echo "src/pg/infra includes a capability's header (infra is used by the capabilities, never the reverse):"
     echo "$hits"
     status=1
