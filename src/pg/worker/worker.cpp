@@ -43,6 +43,17 @@ extern "C" {
 namespace customer_profile::pg {
 namespace {
 
+// The retention step. Next month's partition is created first: its CREATE
+// TABLE takes ACCESS EXCLUSIVE on event, a gate (docs/concurrency.md), which
+// must not wait while retention_run holds the profile rows it purges (a
+// writer holding one of them and reading events closed a cycle). The one-time
+// filter on p runs before retention_run is scanned.
+constexpr const char* kRetentionStatement =
+    "WITH p AS MATERIALIZED (SELECT customer_profile.event_partitions_ensure(now(), now() + interval '1 month')), "
+    "r AS MATERIALIZED (SELECT * FROM customer_profile.retention_run() WHERE (SELECT count(*) FROM p) > 0) "
+    "UPDATE customer_profile.worker_state SET last_retention_at = now() "
+    "FROM r WHERE pid = $1";
+
 volatile sig_atomic_t got_sigterm = false;
 
 void handle_sigterm(SIGNAL_ARGS) {
@@ -294,13 +305,7 @@ void worker_loop() {
             last_retention = GetCurrentTimestamp();
             Oid types[1] = {INT4OID};
             Datum values[1] = {Int32GetDatum(MyProcPid)};
-            if (run_transaction(
-                    "customer_profile: retention",
-                    "WITH r AS (SELECT * FROM customer_profile.retention_run()), "
-                    "p AS (SELECT customer_profile.event_partitions_ensure(now(), now() + interval '1 month')) "
-                    "UPDATE customer_profile.worker_state SET last_retention_at = now() "
-                    "FROM r, p WHERE pid = $1",
-                    1, types, values, nullptr, 0) < 0)
+            if (run_transaction("customer_profile: retention", kRetentionStatement, 1, types, values, nullptr, 0) < 0)
                 record_error();
         }
 
