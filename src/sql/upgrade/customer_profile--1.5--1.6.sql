@@ -2444,17 +2444,26 @@ BEGIN
         RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM customer_profile._segment_definitions_lock();
-    SELECT array_agg(d.profile_id) INTO candidates
+    -- The earliest due profiles nobody holds, locked as they are chosen:
+    -- SKIP LOCKED never waits (so the order of the locks does not matter),
+    -- and a held profile does not take the place of one that is free.
+    WITH locking AS (
+        SELECT u.profile_id FROM customer_profile.segment_schedule s
+          JOIN customer_profile.unified_profile u ON u.profile_id = s.profile_id
+         WHERE s.due_at <= now()
+         ORDER BY s.due_at LIMIT max_profiles
+           FOR UPDATE OF u SKIP LOCKED)
+    SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    -- Due rows of profiles deleted meanwhile are taken too (their stream
+    -- drops the row).
+    SELECT coalesce(locked, '{}') || coalesce(array_agg(d.profile_id), '{}') INTO candidates
       FROM (SELECT s.profile_id FROM customer_profile.segment_schedule s
-             WHERE s.due_at <= now() ORDER BY s.due_at LIMIT max_profiles) d;
-    IF candidates IS NULL THEN
+             WHERE s.due_at <= now()
+               AND NOT EXISTS (SELECT 1 FROM customer_profile.unified_profile u WHERE u.profile_id = s.profile_id)
+             ORDER BY s.due_at LIMIT max_profiles) d;
+    IF cardinality(candidates) = 0 THEN
         RETURN 0;
     END IF;
-    -- The same order as event ingestion locks profiles.
-    WITH locking AS (
-        SELECT u.profile_id FROM customer_profile.unified_profile u WHERE u.profile_id = ANY (candidates)
-         ORDER BY u.profile_id FOR UPDATE SKIP LOCKED)
-    SELECT array_agg(l.profile_id) INTO locked FROM locking l;
     -- A new snapshot: a profile deleted meanwhile is due too (its stream
     -- drops the row), and a row rescheduled meanwhile is no longer due.
     WITH taken AS (
