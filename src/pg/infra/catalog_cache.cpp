@@ -1,4 +1,4 @@
-// Old catalogs kept until the end of the transaction (catalog_cache.hpp).
+// Replaced catalogs kept until the outermost call returns (catalog_cache.hpp).
 #include "pg/infra/catalog_cache.hpp"
 
 #include <vector>
@@ -33,7 +33,7 @@ void leave_call() {
     if (call_depth > 0 && --call_depth == 0) retired.clear();
 }
 
-void retire_until_transaction_end(std::shared_ptr<const void> old) {
+void retire_catalog(std::shared_ptr<const void> old) {
     if (call_depth == 0) return;  // nobody holds it: freed here
     if (!callback_registered) {
         pg_guard([] { RegisterXactCallback(free_retired, nullptr); });
