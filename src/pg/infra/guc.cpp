@@ -15,6 +15,7 @@ int guc_retention_interval_s = 3600;
 int guc_feature_refresh_interval_s = 60;
 int guc_behavior_horizon_days = 400;
 int guc_anonymous_ttl_days = 90;
+int guc_segment_build_inline_limit = 100000;
 char* guc_worker_databases = nullptr;
 char* guc_worker_role = nullptr;
 
@@ -34,6 +35,12 @@ void define_settings() {
                             "Days of daily behavior buckets and of stored events (in days).",
                             "Older events are refused; retention drops partitions past it.", &guc_behavior_horizon_days,
                             400, 1, core::kMaxHorizonDays, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("customer_profile.segment_build_inline_limit",
+                            "Populations up to this many profiles are backfilled at once by segment_create, "
+                            "segment_alter and segment_enable.",
+                            "Larger ones are built by the worker (state building). 0 always queues the build.",
+                            &guc_segment_build_inline_limit, 100000, 0, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+                            nullptr);
     DefineCustomIntVariable("customer_profile.anonymous_ttl_days",
                             "Anonymous profiles idle longer than this many days are purged by retention.",
                             "0 keeps them forever.", &guc_anonymous_ttl_days, 90, 0, 36500, PGC_SUSET, 0, nullptr,

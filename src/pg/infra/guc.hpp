@@ -13,6 +13,8 @@ extern int guc_feature_refresh_interval_s;
 extern int guc_behavior_horizon_days;
 // Anonymous profiles idle this long are purged; 0 keeps them (suset).
 extern int guc_anonymous_ttl_days;
+// Read by the SQL of segment_create and friends (current_setting).
+extern int guc_segment_build_inline_limit;
 // Databases that get a worker at server start (postmaster; needs
 // shared_preload_libraries).
 extern char* guc_worker_databases;

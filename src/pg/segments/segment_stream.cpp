@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "pg/infra/boundary.hpp"
@@ -33,6 +34,7 @@ struct SegmentDef {
 
 struct SegmentCatalog {
     Oid relid = InvalidOid;
+    bool has_state = false;     // 1.6: segment.state (a disabled segment is not evaluated)
     bool has_schedule = false;  // 1.4: segment_schedule (and the profiles_deleted trigger) exist
     std::vector<SegmentDef> segments;
 };
@@ -43,6 +45,12 @@ bool stale = true;
 CachedPlan definitions_plan{
     "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment "
     "ORDER BY segment_id",
+    0,
+    {}};
+// From 1.6 on a segment can be disabled: kept, not evaluated.
+CachedPlan enabled_definitions_plan{
+    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment "
+    "WHERE state <> 'disabled' ORDER BY segment_id",
     0,
     {}};
 // By profile only: the primary key leads with profile_id, so this reads a few
@@ -84,8 +92,9 @@ CachedPlan outbox_plan{
     {TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID}};
 
 // The definitions as one snapshot sees them (id and stored predicate).
-std::vector<std::pair<std::int32_t, std::string>> definitions_under(Snapshot snapshot) {
-    std::uint64_t n = spi_run_snapshot(definitions_plan, nullptr, nullptr, snapshot);
+std::vector<std::pair<std::int32_t, std::string>> definitions_under(Snapshot snapshot, bool has_state) {
+    std::uint64_t n =
+        spi_run_snapshot(has_state ? enabled_definitions_plan : definitions_plan, nullptr, nullptr, snapshot);
     std::vector<std::pair<std::int32_t, std::string>> out;
     for (std::uint64_t row = 0; row < n; ++row) out.emplace_back(spi_int4(row, 1), spi_bytes(row, 3));
     return out;
@@ -109,8 +118,10 @@ const SegmentCatalog& segment_catalog() {
                 makeRangeVar(const_cast<char*>("customer_profile"), const_cast<char*>("segment_schedule"), -1), NoLock,
                 true));
         });
+        if (OidIsValid(c->relid)) pg_guard([&] { c->has_state = get_attnum(c->relid, "state") != InvalidAttrNumber; });
         if (OidIsValid(c->relid)) {
-            std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, false);  // a new snapshot
+            std::uint64_t n = spi_run(c->has_state ? enabled_definitions_plan : definitions_plan, nullptr, nullptr,
+                                      false);  // a new snapshot
             std::vector<std::pair<std::int32_t, std::string>> seen;
             for (std::uint64_t row = 0; row < n; ++row) {
                 SegmentDef d;
@@ -132,7 +143,7 @@ const SegmentCatalog& segment_catalog() {
                 Snapshot latest = nullptr;
                 pg_guard([&] { latest = RegisterSnapshot(GetLatestSnapshot()); });
                 try {
-                    newer = definitions_under(latest) != seen;
+                    newer = definitions_under(latest, c->has_state) != seen;
                 } catch (...) {
                     pg_guard([&] { UnregisterSnapshot(latest); });
                     throw;
@@ -162,7 +173,8 @@ std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileCh
         bool a = change.everything || (change.time_passed && s.deps.time) || intersects(s.deps.traits, change.traits) ||
                  intersects(s.deps.consents, change.consents) || (change.clusters && s.deps.clusters) ||
                  intersects(s.deps.event_types, change.event_types) ||
-                 (s.deps.any_event && !change.event_types.empty());
+                 (s.deps.any_event && !change.event_types.empty()) ||
+                 std::find(change.segments.begin(), change.segments.end(), s.id) != change.segments.end();
         if (a) hit.insert(s.name);
     }
     for (bool grew = true; grew;) {
@@ -339,11 +351,27 @@ void segment_catalog_invalidate(Datum, Oid relid) {
 
 }  // namespace customer_profile::pg
 
+namespace {
+// 'segment:<id>': a positive segment id in decimal.
+std::optional<std::int32_t> segment_reason(const std::string& reason) {
+    if (reason.rfind("segment:", 0) != 0) return std::nullopt;
+    std::string digits = reason.substr(8);
+    if (digits.empty() || digits.size() > 9 || digits[0] == '0') return std::nullopt;
+    std::int32_t id = 0;
+    for (char ch : digits) {
+        if (ch < '0' || ch > '9') return std::nullopt;
+        id = id * 10 + (ch - '0');
+    }
+    return id;
+}
+}  // namespace
+
 // _segment_stream(profiles bigint[], reason text) returns void: re-evaluates
 // the profiles after time passed ('time': the segments that read time),
 // after they were deleted ('gone': they leave every segment) or after a
 // consent statement ('consent:<purpose>': the segments that read it) or
-// after profile_cluster()/feature_refresh() moved them ('cluster')
+// after profile_cluster()/feature_refresh() moved them ('cluster'), or for
+// one segment whose membership is being built ('segment:<id>')
 CP_FUNCTION(segment_stream) {
     if (PG_ARGISNULL(0)) PG_RETURN_VOID();
     cp::pg::ProfileChange change;
@@ -357,9 +385,11 @@ CP_FUNCTION(segment_stream) {
         change.clusters = true;
     else if (reason.rfind("consent:", 0) == 0 && cp::core::valid_consent_purpose(reason.substr(8)))
         change.consents.push_back(reason.substr(8));
+    else if (auto id = segment_reason(reason))
+        change.segments.push_back(*id);
     else
         throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
-                              "reason must be 'time', 'gone', 'cluster' or 'consent:<purpose>'");
+                              "reason must be 'time', 'gone', 'cluster', 'consent:<purpose>' or 'segment:<id>'");
     cp::pg::spi_connect();
     cp::pg::stream_segments(change);
     cp::pg::spi_finish();

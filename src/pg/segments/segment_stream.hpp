@@ -43,6 +43,7 @@ struct ProfileChange {
     bool clusters = false;                 // cluster assignments changed
     bool everything = false;               // identities changed, or the profiles are gone: every segment
     bool time_passed = false;              // a scheduled time came: the segments that read time
+    std::vector<std::int32_t> segments;    // these segments whatever changed (a build, segment_build_run)
 };
 
 // Runs inside SPI. Does nothing while no segment exists (or before 1.3).

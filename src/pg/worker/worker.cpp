@@ -274,6 +274,8 @@ void worker_loop() {
     TimestampTz last_features = 0;
     bool windows_available = false;  // segment_windows_run() exists (1.4)
     TimestampTz windows_checked = 0;
+    bool builds_available = false;  // segment_build_run() exists (1.6)
+    TimestampTz builds_checked = 0;
     while (!got_sigterm) {
         // Segment windows that slide without events, once a second even while
         // the inbox keeps the worker busy.
@@ -298,6 +300,31 @@ void worker_loop() {
                     record_error();
                 }
             }
+        }
+
+        // Segment builds (1.6): a batch of a queued backfill per turn, with no
+        // nap while one is left.
+        bool building = false;
+        if (!builds_available && TimestampDifferenceExceeds(builds_checked, GetCurrentTimestamp(), 60000)) {
+            builds_checked = GetCurrentTimestamp();
+            int64 found = 0;
+            builds_available = run_transaction("customer_profile: checking for segment builds",
+                                               "SELECT 1::int8 WHERE pg_catalog.to_regprocedure("
+                                               "'customer_profile.segment_build_run(integer)') IS NOT NULL",
+                                               0, nullptr, nullptr, &found, 1) > 0 &&
+                               found == 1;
+        }
+        if (builds_available) {
+            Oid types[1] = {INT4OID};
+            Datum values[1] = {Int32GetDatum(guc_batch_size * 10)};
+            int64 built = 0;
+            if (run_transaction("customer_profile: building segments",
+                                "SELECT customer_profile.segment_build_run($1)::int8", 1, types, values, &built,
+                                1) < 0) {
+                builds_available = false;
+                record_error();
+            }
+            building = built > 0;
         }
 
         if (guc_retention_interval_s > 0 &&
@@ -350,7 +377,7 @@ void worker_loop() {
             if (!nap(1000)) break;  // e.g. a deadlock: the batch is back in the inbox, try again shortly
             continue;
         }
-        if (counts[0] >= batch_size) continue;  // more waiting: no nap
+        if (counts[0] >= batch_size || building) continue;  // more waiting: no nap
 
         if (TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), kHeartbeatMs)) {
             last_heartbeat = GetCurrentTimestamp();

@@ -65,7 +65,13 @@ CREATE TABLE customer_profile.segment (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     windows_scheduled_for timestamp with time zone,
-    CONSTRAINT segment_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text))
+    state text DEFAULT 'active'::text NOT NULL,
+    build_next bigint,
+    build_done bigint,
+    build_total bigint,
+    CONSTRAINT segment_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT segment_state_check CHECK ((state = ANY (ARRAY['building'::text, 'active'::text, 'disabled'::text]))),
+    CONSTRAINT segment_build_check CHECK (((state = 'building'::text) = (build_next IS NOT NULL)))
 );
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment', '');
 ALTER TABLE customer_profile.segment ALTER COLUMN segment_id ADD GENERATED ALWAYS AS IDENTITY (
@@ -83,6 +89,8 @@ ALTER TABLE ONLY customer_profile.segment
     ADD CONSTRAINT segment_pkey PRIMARY KEY (segment_id);
 CREATE TRIGGER segment_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON customer_profile.segment FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();
 COMMENT ON TABLE customer_profile.segment IS 'Audiences: a name, a compiled predicate, the segments it refers to with in_segment().';
+COMMENT ON COLUMN customer_profile.segment.state IS 'active (evaluated, membership complete), building (evaluated, membership being backfilled by the worker) or disabled (kept, not evaluated).';
+COMMENT ON COLUMN customer_profile.segment.build_next IS 'While building: the first profile_id the build has not evaluated yet.';
 GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_reader;
 GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_worker;
 REVOKE USAGE ON TYPE customer_profile.segment FROM PUBLIC;
@@ -211,6 +219,44 @@ END;
 COMMENT ON FUNCTION customer_profile._outbox_snapshot() IS 'Internal: pg_current_snapshot() with the calling transaction counted as running (a batch never includes the reader''s own uncommitted changes).';
 REVOKE ALL ON FUNCTION customer_profile._outbox_snapshot() FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile._outbox_snapshot() TO customer_profile_writer;
+
+-- Membership for a segment whose predicate is new (created, altered,
+-- enabled), with the definitions lock held in EXCLUSIVE mode: a small
+-- population at once (the refresh in this transaction), a large one queued
+-- to the worker (segment_build_run), whose streams never wait for a profile.
+CREATE FUNCTION customer_profile._segment_backfill(segment_id integer) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    inline_limit bigint;
+    population bigint;
+    seg_name text;
+BEGIN
+    PERFORM customer_profile._segment_definitions_lock();  -- loads the library, which defines the setting
+    inline_limit := current_setting('customer_profile.segment_build_inline_limit')::bigint;
+    SELECT count(*) INTO population
+      FROM (SELECT 1 FROM customer_profile.unified_profile u LIMIT inline_limit + 1) x;
+    IF population <= inline_limit THEN
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL
+         WHERE s.segment_id = _segment_backfill.segment_id
+        RETURNING s.name INTO seg_name;
+        PERFORM customer_profile.segment_refresh(seg_name);
+        RETURN 'active';
+    END IF;
+    SELECT count(*) INTO population FROM customer_profile.unified_profile u;
+    UPDATE customer_profile.segment s
+       SET state = 'building', build_next = 0, build_done = 0, build_total = population
+     WHERE s.segment_id = _segment_backfill.segment_id
+    RETURNING s.name INTO seg_name;
+    RAISE NOTICE 'segment "%" is building: the worker evaluates its % profiles', seg_name, population
+        USING HINT = 'The segments view shows the progress; segment_refresh() builds it at once.';
+    RETURN 'building';
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segment_backfill(segment_id integer) IS 'Internal: backfills a segment whose predicate is new: refreshed at once up to customer_profile.segment_build_inline_limit profiles, otherwise marked building for the worker; returns the state.';
+REVOKE ALL ON FUNCTION customer_profile._segment_backfill(segment_id integer) FROM PUBLIC;
 
 CREATE FUNCTION customer_profile._segment_definitions_lock() RETURNS boolean
     LANGUAGE c STRICT
@@ -364,13 +410,16 @@ CREATE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT
     AS $$
 DECLARE
     compiled customer_profile.segment_predicate;
+    id integer;
+    current_state text;
 BEGIN
     IF predicate IS NOT NULL THEN
         -- Before the segment's row: waits for every transaction that has
         -- streamed (with the old predicate); streams wait for our commit.
         LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
     END IF;
-    PERFORM 1 FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
+    SELECT s.segment_id, s.state INTO id, current_state
+      FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
     END IF;
@@ -380,6 +429,9 @@ BEGIN
            SET predicate = compiled, refers_to = customer_profile._segment_validate(segment_alter.name, compiled),
                updated_at = now()
          WHERE s.name = segment_alter.name;
+        IF current_state <> 'disabled' THEN  -- a disabled segment is backfilled when it is enabled
+            PERFORM customer_profile._segment_backfill(id);
+        END IF;
     END IF;
     IF description IS NOT NULL THEN
         UPDATE customer_profile.segment s SET description = segment_alter.description, updated_at = now()
@@ -387,9 +439,70 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) IS 'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people and holds back their segment updates until it commits: refresh the segment in the same transaction or the next.';
+COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) IS 'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people, holds back their segment updates until it commits, and backfills the members as segment_create does (a disabled segment: when it is enabled).';
 REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) TO customer_profile_admin;
+
+-- One batch of a queued build: the next profiles of the first segment that
+-- is building, evaluated by the stream (which writes memberships, outbox and
+-- schedule as for any change). It never waits: the segment row and the
+-- profiles are taken with SKIP LOCKED, so a writer or a refresh holding them
+-- is passed over; the build moves on only up to the first profile it could
+-- not take, which the next batch tries again.
+CREATE FUNCTION customer_profile.segment_build_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    ids bigint[];
+    locked bigint[];
+    first_held bigint;
+    built bigint[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM customer_profile._segment_definitions_lock();
+    SELECT s.segment_id, s.name, s.build_next INTO seg FROM customer_profile.segment s
+     WHERE s.state = 'building' ORDER BY s.segment_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    SELECT array_agg(x.profile_id ORDER BY x.profile_id) INTO ids
+      FROM (SELECT u.profile_id FROM customer_profile.unified_profile u
+             WHERE u.profile_id >= seg.build_next ORDER BY u.profile_id LIMIT max_profiles) x;
+    IF ids IS NULL THEN
+        -- Every profile was evaluated (those created since by their writers'
+        -- streams), and each one's windows scheduled.
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL,
+               windows_scheduled_for = s.updated_at
+         WHERE s.segment_id = seg.segment_id;
+        RETURN 0;
+    END IF;
+    WITH locking AS (
+        SELECT u.profile_id FROM customer_profile.unified_profile u
+         WHERE u.profile_id = ANY (ids) ORDER BY u.profile_id FOR UPDATE OF u SKIP LOCKED)
+    SELECT array_agg(l.profile_id ORDER BY l.profile_id) INTO locked FROM locking l;
+    -- A profile deleted meanwhile is not locked either: the next batch no
+    -- longer sees it.
+    SELECT min(i) INTO first_held FROM unnest(ids) i WHERE NOT (i = ANY (coalesce(locked, '{}')));
+    SELECT array_agg(l ORDER BY l) INTO built FROM unnest(locked) l WHERE first_held IS NULL OR l < first_held;
+    IF built IS NOT NULL THEN
+        PERFORM customer_profile._segment_stream(built, 'segment:' || seg.segment_id);
+    END IF;
+    UPDATE customer_profile.segment s
+       SET build_next = coalesce(first_held, ids[cardinality(ids)] + 1),
+           build_done = s.build_done + coalesce(cardinality(built), 0)
+     WHERE s.segment_id = seg.segment_id;
+    RETURN coalesce(cardinality(built), 0);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
+REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
+GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
 
 CREATE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -416,12 +529,34 @@ BEGIN
     INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
     VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
     RETURNING segment_id INTO id;
+    PERFORM customer_profile._segment_backfill(id);
     RETURN id;
 END
 $_$;
-COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles); returns its id.';
+COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles) and backfills its members: at once up to customer_profile.segment_build_inline_limit profiles, otherwise queued to the worker (state building); returns its id.';
 REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) TO customer_profile_admin;
+
+-- Disabled: kept with its members as they are, not evaluated by streams,
+-- windows or refreshes (a segment that reads it with in_segment() reads the
+-- frozen members). Under the definitions lock, as a new predicate is.
+CREATE FUNCTION customer_profile.segment_disable(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    UPDATE customer_profile.segment s
+       SET state = 'disabled', build_next = NULL, build_done = NULL, build_total = NULL
+     WHERE s.name = segment_disable.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_disable(name text) IS 'Stops evaluating a segment: its members stay as they are (no entries, exits or outbox rows) until segment_enable().';
+REVOKE ALL ON FUNCTION customer_profile.segment_disable(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_drop(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -430,6 +565,7 @@ CREATE FUNCTION customer_profile.segment_drop(name text) RETURNS void
 DECLARE
     user_segment text;
     id integer;
+    exited bigint;
 BEGIN
     -- No stream may enter anyone into the segment once its memberships are gone.
     LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
@@ -443,12 +579,53 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
     END IF;
-    DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id;
+    -- Systems of action hear that the members left: an audience that
+    -- disappears silently would keep receiving mail elsewhere.
+    WITH gone AS (
+        DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id
+        RETURNING m.profile_id, m.exited_at),
+    announced AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT segment_drop.name, g.profile_id, 'exit' FROM gone g WHERE g.exited_at IS NULL ORDER BY g.profile_id
+        RETURNING 1)
+    SELECT count(*) INTO exited FROM announced;
+    IF exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', name, 'entered', 0, 'exited', exited,
+                                            'source', 'drop')::text);
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.segment_drop(name text) IS 'Drops a segment that no other segment refers to.';
+COMMENT ON FUNCTION customer_profile.segment_drop(name text) IS 'Drops a segment that no other segment refers to; its current members exit (outbox and one NOTIFY customer_profile_segment).';
 REVOKE ALL ON FUNCTION customer_profile.segment_drop(name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_drop(name text) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.segment_enable(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    id integer;
+    current_state text;
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.segment_id, s.state INTO id, current_state
+      FROM customer_profile.segment s WHERE s.name = segment_enable.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF current_state <> 'disabled' THEN
+        RETURN;  -- already evaluated
+    END IF;
+    -- People changed while it was disabled: its windows are scheduled again
+    -- (updated_at) and its members brought up to date.
+    UPDATE customer_profile.segment s SET state = 'active', updated_at = now() WHERE s.segment_id = id;
+    PERFORM customer_profile._segment_backfill(id);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_enable(name text) IS 'Evaluates a disabled segment again: its members are brought up to date as segment_create backfills them (entries and exits of what changed meanwhile reach the outbox).';
+REVOKE ALL ON FUNCTION customer_profile.segment_enable(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_enable(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_explain(name text, OUT predicate text, OUT tree jsonb, OUT equivalent_sql text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -483,17 +660,28 @@ CREATE FUNCTION customer_profile.segment_members(segment text) RETURNS SETOF big
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    seg record;
     id integer;
 BEGIN
-    SELECT s.segment_id INTO id FROM customer_profile.segment s WHERE s.name = segment_members.segment;
+    SELECT s.segment_id, s.state, s.build_done, s.build_total INTO seg
+      FROM customer_profile.segment s WHERE s.name = segment_members.segment;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', segment USING ERRCODE = 'undefined_object';
+    END IF;
+    id := seg.segment_id;
+    IF seg.state = 'building' THEN
+        RAISE NOTICE 'segment "%" is building (% of about % profiles evaluated): its members so far', segment,
+                     seg.build_done, seg.build_total
+            USING HINT = 'The worker completes it; segment_refresh() completes it at once.';
+    ELSIF seg.state = 'disabled' THEN
+        RAISE NOTICE 'segment "%" is disabled: its members as they were when it was disabled', segment
+            USING HINT = 'segment_enable() evaluates it again.';
     END IF;
     RETURN QUERY SELECT m.profile_id FROM customer_profile.segment_membership m
                   WHERE m.segment_id = id AND m.exited_at IS NULL ORDER BY m.profile_id;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.segment_members(segment text) IS 'The current members of a segment (as of its last refresh or change).';
+COMMENT ON FUNCTION customer_profile.segment_members(segment text) IS 'The current members of a segment; a NOTICE says when they are partial (building) or frozen (disabled).';
 REVOKE ALL ON FUNCTION customer_profile.segment_members(segment text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_members(segment text) TO customer_profile_reader;
 
@@ -664,11 +852,15 @@ BEGIN
             LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
         END IF;
         BEGIN
-            SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+            SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for, s.state INTO seg
               FROM customer_profile.segment s
              WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+            END IF;
+            IF seg.state = 'disabled' THEN
+                RAISE EXCEPTION 'segment "%" is disabled', name USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'segment_enable() evaluates it again.';
             END IF;
             IF NOT schedule AND customer_profile._segment_predicate_reads_time(seg.predicate)
                AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
@@ -755,6 +947,10 @@ BEGIN
         ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
         UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
     END IF;
+    IF seg.state = 'building' THEN  -- every profile was evaluated: the build is complete
+        UPDATE customer_profile.segment s SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL
+         WHERE s.segment_id = seg.segment_id;
+    END IF;
     IF entered + exited > 0 THEN
         PERFORM pg_notify('customer_profile_segment',
                           json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
@@ -762,7 +958,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass: records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts.';
+COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass (completing a build): records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts. 55000 for a disabled segment.';
 REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
 
@@ -773,7 +969,7 @@ CREATE FUNCTION customer_profile.segment_size(segment text) RETURNS bigint
  SELECT count(*) AS count
     FROM customer_profile.segment_members(segment_size.segment) segment_members(segment_members);
 END;
-COMMENT ON FUNCTION customer_profile.segment_size(segment text) IS 'How many profiles are in a segment now (stored membership).';
+COMMENT ON FUNCTION customer_profile.segment_size(segment text) IS 'How many profiles are in a segment now (stored membership; a NOTICE says when it is building or disabled).';
 REVOKE ALL ON FUNCTION customer_profile.segment_size(segment text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_size(segment text) TO customer_profile_reader;
 
@@ -874,7 +1070,12 @@ CREATE VIEW customer_profile.segments AS
     s.refers_to,
     s.description,
     s.created_at,
-    s.updated_at
+    s.updated_at,
+    s.state,
+        CASE
+            WHEN (s.state = 'building'::text) THEN LEAST(round(((s.build_done)::numeric / (GREATEST(s.build_total, (1)::bigint))::numeric), 3), 0.999)
+            ELSE NULL::numeric
+        END AS build_progress
    FROM customer_profile.segment s;
 COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
 COMMENT ON COLUMN customer_profile.segments.segment_id IS 'The segment.';
@@ -883,6 +1084,8 @@ COMMENT ON COLUMN customer_profile.segments.predicate IS 'Its predicate, normali
 COMMENT ON COLUMN customer_profile.segments.refers_to IS 'The segments its predicate reads with in_segment().';
 COMMENT ON COLUMN customer_profile.segments.description IS 'Free text given at segment_create or segment_alter.';
 COMMENT ON COLUMN customer_profile.segments.created_at IS 'When the segment was created.';
-COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed.';
+COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed, or it was enabled again.';
+COMMENT ON COLUMN customer_profile.segments.state IS 'active (members complete and kept current), building (kept current, backfill in progress: members so far) or disabled (not evaluated, members frozen).';
+COMMENT ON COLUMN customer_profile.segments.build_progress IS 'While building: the share of the profiles evaluated so far (0 to 0.999); NULL otherwise.';
 GRANT SELECT ON TABLE customer_profile.segments TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.segments FROM PUBLIC;

@@ -2742,3 +2742,497 @@ BEGIN
     RETURN pid;
 END
 $_$;
+
+-- Issue 16, membership that is there when you ask: segment_create,
+-- segment_alter and segment_enable backfill (at once for a small population,
+-- queued to the worker otherwise), a segment can be disabled, segment_drop
+-- announces its members' exits. Existing segments are active.
+ALTER TABLE customer_profile.segment
+    ADD COLUMN state text DEFAULT 'active'::text NOT NULL,
+    ADD COLUMN build_next bigint,
+    ADD COLUMN build_done bigint,
+    ADD COLUMN build_total bigint,
+    ADD CONSTRAINT segment_state_check CHECK ((state = ANY (ARRAY['building'::text, 'active'::text, 'disabled'::text]))),
+    ADD CONSTRAINT segment_build_check CHECK (((state = 'building'::text) = (build_next IS NOT NULL)));
+COMMENT ON COLUMN customer_profile.segment.state IS 'active (evaluated, membership complete), building (evaluated, membership being backfilled by the worker) or disabled (kept, not evaluated).';
+COMMENT ON COLUMN customer_profile.segment.build_next IS 'While building: the first profile_id the build has not evaluated yet.';
+
+-- Membership for a segment whose predicate is new (created, altered,
+-- enabled), with the definitions lock held in EXCLUSIVE mode: a small
+-- population at once (the refresh in this transaction), a large one queued
+-- to the worker (segment_build_run), whose streams never wait for a profile.
+CREATE FUNCTION customer_profile._segment_backfill(segment_id integer) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    inline_limit bigint;
+    population bigint;
+    seg_name text;
+BEGIN
+    PERFORM customer_profile._segment_definitions_lock();  -- loads the library, which defines the setting
+    inline_limit := current_setting('customer_profile.segment_build_inline_limit')::bigint;
+    SELECT count(*) INTO population
+      FROM (SELECT 1 FROM customer_profile.unified_profile u LIMIT inline_limit + 1) x;
+    IF population <= inline_limit THEN
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL
+         WHERE s.segment_id = _segment_backfill.segment_id
+        RETURNING s.name INTO seg_name;
+        PERFORM customer_profile.segment_refresh(seg_name);
+        RETURN 'active';
+    END IF;
+    SELECT count(*) INTO population FROM customer_profile.unified_profile u;
+    UPDATE customer_profile.segment s
+       SET state = 'building', build_next = 0, build_done = 0, build_total = population
+     WHERE s.segment_id = _segment_backfill.segment_id
+    RETURNING s.name INTO seg_name;
+    RAISE NOTICE 'segment "%" is building: the worker evaluates its % profiles', seg_name, population
+        USING HINT = 'The segments view shows the progress; segment_refresh() builds it at once.';
+    RETURN 'building';
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segment_backfill(segment_id integer) IS 'Internal: backfills a segment whose predicate is new: refreshed at once up to customer_profile.segment_build_inline_limit profiles, otherwise marked building for the worker; returns the state.';
+REVOKE ALL ON FUNCTION customer_profile._segment_backfill(segment_id integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    compiled customer_profile.segment_predicate;
+    id integer;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid segment name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF predicate IS NULL THEN
+        RAISE EXCEPTION 'the predicate of segment "%" is NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Waits for every transaction that has streamed; streams wait for us.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = segment_create.name) THEN
+        RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    compiled := predicate::customer_profile.segment_predicate;
+    INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
+    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
+    RETURNING segment_id INTO id;
+    PERFORM customer_profile._segment_backfill(id);
+    RETURN id;
+END
+$_$;
+COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles) and backfills its members: at once up to customer_profile.segment_build_inline_limit profiles, otherwise queued to the worker (state building); returns its id.';
+REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) TO customer_profile_admin;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL::text, description text DEFAULT NULL::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    compiled customer_profile.segment_predicate;
+    id integer;
+    current_state text;
+BEGIN
+    IF predicate IS NOT NULL THEN
+        -- Before the segment's row: waits for every transaction that has
+        -- streamed (with the old predicate); streams wait for our commit.
+        LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    END IF;
+    SELECT s.segment_id, s.state INTO id, current_state
+      FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF predicate IS NOT NULL THEN
+        compiled := predicate::customer_profile.segment_predicate;
+        UPDATE customer_profile.segment s
+           SET predicate = compiled, refers_to = customer_profile._segment_validate(segment_alter.name, compiled),
+               updated_at = now()
+         WHERE s.name = segment_alter.name;
+        IF current_state <> 'disabled' THEN  -- a disabled segment is backfilled when it is enabled
+            PERFORM customer_profile._segment_backfill(id);
+        END IF;
+    END IF;
+    IF description IS NOT NULL THEN
+        UPDATE customer_profile.segment s SET description = segment_alter.description, updated_at = now()
+         WHERE s.name = segment_alter.name;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) IS 'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people, holds back their segment updates until it commits, and backfills the members as segment_create does (a disabled segment: when it is enabled).';
+REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) TO customer_profile_admin;
+
+-- One batch of a queued build: the next profiles of the first segment that
+-- is building, evaluated by the stream (which writes memberships, outbox and
+-- schedule as for any change). It never waits: the segment row and the
+-- profiles are taken with SKIP LOCKED, so a writer or a refresh holding them
+-- is passed over; the build moves on only up to the first profile it could
+-- not take, which the next batch tries again.
+CREATE FUNCTION customer_profile.segment_build_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    ids bigint[];
+    locked bigint[];
+    first_held bigint;
+    built bigint[];
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM customer_profile._segment_definitions_lock();
+    SELECT s.segment_id, s.name, s.build_next INTO seg FROM customer_profile.segment s
+     WHERE s.state = 'building' ORDER BY s.segment_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN 0;
+    END IF;
+    SELECT array_agg(x.profile_id ORDER BY x.profile_id) INTO ids
+      FROM (SELECT u.profile_id FROM customer_profile.unified_profile u
+             WHERE u.profile_id >= seg.build_next ORDER BY u.profile_id LIMIT max_profiles) x;
+    IF ids IS NULL THEN
+        -- Every profile was evaluated (those created since by their writers'
+        -- streams), and each one's windows scheduled.
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL,
+               windows_scheduled_for = s.updated_at
+         WHERE s.segment_id = seg.segment_id;
+        RETURN 0;
+    END IF;
+    WITH locking AS (
+        SELECT u.profile_id FROM customer_profile.unified_profile u
+         WHERE u.profile_id = ANY (ids) ORDER BY u.profile_id FOR UPDATE OF u SKIP LOCKED)
+    SELECT array_agg(l.profile_id ORDER BY l.profile_id) INTO locked FROM locking l;
+    -- A profile deleted meanwhile is not locked either: the next batch no
+    -- longer sees it.
+    SELECT min(i) INTO first_held FROM unnest(ids) i WHERE NOT (i = ANY (coalesce(locked, '{}')));
+    SELECT array_agg(l ORDER BY l) INTO built FROM unnest(locked) l WHERE first_held IS NULL OR l < first_held;
+    IF built IS NOT NULL THEN
+        PERFORM customer_profile._segment_stream(built, 'segment:' || seg.segment_id);
+    END IF;
+    UPDATE customer_profile.segment s
+       SET build_next = coalesce(first_held, ids[cardinality(ids)] + 1),
+           build_done = s.build_done + coalesce(cardinality(built), 0)
+     WHERE s.segment_id = seg.segment_id;
+    RETURN coalesce(cardinality(built), 0);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
+REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
+GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
+
+-- Disabled: kept with its members as they are, not evaluated by streams,
+-- windows or refreshes (a segment that reads it with in_segment() reads the
+-- frozen members). Under the definitions lock, as a new predicate is.
+CREATE FUNCTION customer_profile.segment_disable(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    UPDATE customer_profile.segment s
+       SET state = 'disabled', build_next = NULL, build_done = NULL, build_total = NULL
+     WHERE s.name = segment_disable.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_disable(name text) IS 'Stops evaluating a segment: its members stay as they are (no entries, exits or outbox rows) until segment_enable().';
+REVOKE ALL ON FUNCTION customer_profile.segment_disable(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.segment_enable(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    id integer;
+    current_state text;
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.segment_id, s.state INTO id, current_state
+      FROM customer_profile.segment s WHERE s.name = segment_enable.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    IF current_state <> 'disabled' THEN
+        RETURN;  -- already evaluated
+    END IF;
+    -- People changed while it was disabled: its windows are scheduled again
+    -- (updated_at) and its members brought up to date.
+    UPDATE customer_profile.segment s SET state = 'active', updated_at = now() WHERE s.segment_id = id;
+    PERFORM customer_profile._segment_backfill(id);
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_enable(name text) IS 'Evaluates a disabled segment again: its members are brought up to date as segment_create backfills them (entries and exits of what changed meanwhile reach the outbox).';
+REVOKE ALL ON FUNCTION customer_profile.segment_enable(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_enable(name text) TO customer_profile_admin;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_drop(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    user_segment text;
+    id integer;
+    exited bigint;
+BEGIN
+    -- No stream may enter anyone into the segment once its memberships are gone.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.name INTO user_segment FROM customer_profile.segment s
+     WHERE segment_drop.name = ANY (s.refers_to) AND s.name <> segment_drop.name LIMIT 1;
+    IF user_segment IS NOT NULL THEN
+        RAISE EXCEPTION 'segment "%" is used by segment "%"', name, user_segment
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    DELETE FROM customer_profile.segment s WHERE s.name = segment_drop.name RETURNING segment_id INTO id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Systems of action hear that the members left: an audience that
+    -- disappears silently would keep receiving mail elsewhere.
+    WITH gone AS (
+        DELETE FROM customer_profile.segment_membership m WHERE m.segment_id = id
+        RETURNING m.profile_id, m.exited_at),
+    announced AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT segment_drop.name, g.profile_id, 'exit' FROM gone g WHERE g.exited_at IS NULL ORDER BY g.profile_id
+        RETURNING 1)
+    SELECT count(*) INTO exited FROM announced;
+    IF exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', name, 'entered', 0, 'exited', exited,
+                                            'source', 'drop')::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_drop(name text) IS 'Drops a segment that no other segment refers to; its current members exit (outbox and one NOTIFY customer_profile_segment).';
+REVOKE ALL ON FUNCTION customer_profile.segment_drop(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_drop(name text) TO customer_profile_admin;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_members(segment text) RETURNS SETOF bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    id integer;
+BEGIN
+    SELECT s.segment_id, s.state, s.build_done, s.build_total INTO seg
+      FROM customer_profile.segment s WHERE s.name = segment_members.segment;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', segment USING ERRCODE = 'undefined_object';
+    END IF;
+    id := seg.segment_id;
+    IF seg.state = 'building' THEN
+        RAISE NOTICE 'segment "%" is building (% of about % profiles evaluated): its members so far', segment,
+                     seg.build_done, seg.build_total
+            USING HINT = 'The worker completes it; segment_refresh() completes it at once.';
+    ELSIF seg.state = 'disabled' THEN
+        RAISE NOTICE 'segment "%" is disabled: its members as they were when it was disabled', segment
+            USING HINT = 'segment_enable() evaluates it again.';
+    END IF;
+    RETURN QUERY SELECT m.profile_id FROM customer_profile.segment_membership m
+                  WHERE m.segment_id = id AND m.exited_at IS NULL ORDER BY m.profile_id;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_members(segment text) IS 'The current members of a segment; a NOTICE says when they are partial (building) or frozen (disabled).';
+REVOKE ALL ON FUNCTION customer_profile.segment_members(segment text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_members(segment text) TO customer_profile_reader;
+
+-- A refresh locks the profiles whose membership would change in one
+-- statement and evaluates them in the next: a statement's snapshot predates
+-- the locks it waited for, so evaluating in the locking statement read the
+-- person's identifiers, consents and events as they were before a merge or
+-- an event it had waited behind (only the locked row itself is re-read).
+-- Under the definitions lock in EXCLUSIVE mode (after segment_create or
+-- segment_alter in the same transaction, and for the first refresh of a
+-- definition that reads time, which schedules every profile) it locks no
+-- profile: a writer holding one waits for that lock to stream, and would
+-- deadlock with us; it streams after we commit instead, with the new
+-- definition and new reads. The first scheduling runs under that lock so that
+-- a profile whose deletion is pending (an erasure or merge that streamed,
+-- which the lock waits for) is not scheduled again once it is gone.
+CREATE OR REPLACE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    members bigint[];
+    due_ids bigint[];
+    due_times timestamptz[];
+    changing bigint[];
+    locked bigint[];
+    exclusive boolean;
+    schedule boolean;
+BEGIN
+    -- The definitions lock comes before the segment's row (segment_alter's
+    -- order): the first read tells whether this refresh schedules the
+    -- segment's windows, which it does under the lock in EXCLUSIVE mode.
+    SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s WHERE s.name = segment_refresh.name;
+    schedule := FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
+                AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at;
+    LOOP
+        IF schedule THEN
+            LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+        END IF;
+        BEGIN
+            SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for, s.state INTO seg
+              FROM customer_profile.segment s
+             WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+            END IF;
+            IF seg.state = 'disabled' THEN
+                RAISE EXCEPTION 'segment "%" is disabled', name USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'segment_enable() evaluates it again.';
+            END IF;
+            IF NOT schedule AND customer_profile._segment_predicate_reads_time(seg.predicate)
+               AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+                -- Altered since the first read (segment_alter, even of the
+                -- description, moves updated_at). Asking for the lock in
+                -- EXCLUSIVE mode now, holding the row and the ROW SHARE that
+                -- its FOR UPDATE took, waited for a second such refresh doing
+                -- the same: let both go (this block's subtransaction is
+                -- rolled back) and take them again in order.
+                RAISE EXCEPTION 'segment "%" changed before its row was locked', name USING ERRCODE = 'CP015';
+            END IF;
+            EXIT;
+        EXCEPTION WHEN SQLSTATE 'CP015' THEN
+            schedule := true;
+        END;
+    END LOOP;
+    exclusive := customer_profile._segment_definitions_lock();
+    -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
+    members := customer_profile._segment_evaluate_all(seg.predicate);
+    -- The scan above read a snapshot; profiles keep changing (streaming
+    -- applies events and traits meanwhile, merges and erasures delete
+    -- profiles). So each profile whose membership would change is locked (in
+    -- profile order, as ingestion locks them) and, in the next statement
+    -- (a new snapshot, taken after the locks were granted), evaluated again on
+    -- its newest state: a refresh never undoes a newer streamed change, and a
+    -- profile deleted meanwhile never comes back as a member.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    -- Set differences (hashed or sorted, linear whatever the statistics say;
+    -- an anti join planned on stale estimates was quadratic).
+    candidates AS (
+        (SELECT unnest(members) AS profile_id EXCEPT SELECT c.profile_id FROM current_members c)
+        UNION ALL
+        (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members)))
+    SELECT array_agg(c.profile_id) INTO changing FROM candidates c;
+    IF exclusive THEN
+        locked := changing;  -- no profile lock: see above
+    ELSE
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u JOIN unnest(changing) AS c(profile_id) USING (profile_id)
+             ORDER BY u.profile_id FOR SHARE OF u)
+        SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    END IF;
+    -- Memberships of profiles deleted meanwhile are closed by their deletion.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m JOIN unnest(locked) AS l(profile_id) USING (profile_id)
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    checked AS (
+        SELECT u.profile_id,
+               customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, seg.predicate) AS matches
+          FROM customer_profile.unified_profile u JOIN unnest(locked) AS l(profile_id) USING (profile_id)),
+    gone AS (SELECT k.profile_id FROM checked k WHERE NOT k.matches
+             INTERSECT SELECT c.profile_id FROM current_members c),
+    arrived AS (SELECT k.profile_id FROM checked k WHERE k.matches
+                EXCEPT SELECT c.profile_id FROM current_members c),
+    exits AS (
+        UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
+          FROM gone g
+         WHERE m.segment_id = seg.segment_id AND m.profile_id = g.profile_id AND m.exited_at IS NULL
+        RETURNING m.profile_id),
+    enters AS (  -- a member streamed in meanwhile is already there
+        INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
+        SELECT a.profile_id, seg.segment_id FROM arrived a
+        ON CONFLICT DO NOTHING
+        RETURNING profile_id),
+    changes AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT seg.name, profile_id, 'exit' FROM exits
+        UNION ALL
+        SELECT seg.name, profile_id, 'enter' FROM enters
+        RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
+      INTO entered, exited FROM changes;
+    IF customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        SELECT array_agg(x.profile_id), array_agg(x.due) INTO due_ids, due_times
+          FROM (SELECT u.profile_id,
+                       customer_profile._segment_next_change(u.profile_id, u.data, u.behavior, seg.predicate) AS due
+                  FROM customer_profile.unified_profile u) x
+         WHERE x.due IS NOT NULL;
+        INSERT INTO customer_profile.segment_schedule AS s (profile_id, due_at)
+        SELECT * FROM unnest(due_ids, due_times)
+        ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
+        UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF seg.state = 'building' THEN  -- every profile was evaluated: the build is complete
+        UPDATE customer_profile.segment s SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL
+         WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF entered + exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
+                                            'source', 'refresh')::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass (completing a build): records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts. 55000 for a disabled segment.';
+REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_size(segment text) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT count(*) AS count
+    FROM customer_profile.segment_members(segment_size.segment) segment_members(segment_members);
+END;
+COMMENT ON FUNCTION customer_profile.segment_size(segment text) IS 'How many profiles are in a segment now (stored membership; a NOTICE says when it is building or disabled).';
+REVOKE ALL ON FUNCTION customer_profile.segment_size(segment text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_size(segment text) TO customer_profile_reader;
+
+CREATE OR REPLACE VIEW customer_profile.segments AS
+ SELECT s.segment_id,
+    s.name,
+    (s.predicate)::text AS predicate,
+    s.refers_to,
+    s.description,
+    s.created_at,
+    s.updated_at,
+    s.state,
+        CASE
+            WHEN (s.state = 'building'::text) THEN LEAST(round(((s.build_done)::numeric / (GREATEST(s.build_total, (1)::bigint))::numeric), 3), 0.999)
+            ELSE NULL::numeric
+        END AS build_progress
+   FROM customer_profile.segment s;
+COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
+COMMENT ON COLUMN customer_profile.segments.segment_id IS 'The segment.';
+COMMENT ON COLUMN customer_profile.segments.name IS 'Its name (segment_create).';
+COMMENT ON COLUMN customer_profile.segments.predicate IS 'Its predicate, normalized.';
+COMMENT ON COLUMN customer_profile.segments.refers_to IS 'The segments its predicate reads with in_segment().';
+COMMENT ON COLUMN customer_profile.segments.description IS 'Free text given at segment_create or segment_alter.';
+COMMENT ON COLUMN customer_profile.segments.created_at IS 'When the segment was created.';
+COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed, or it was enabled again.';
+COMMENT ON COLUMN customer_profile.segments.state IS 'active (members complete and kept current), building (kept current, backfill in progress: members so far) or disabled (not evaluated, members frozen).';
+COMMENT ON COLUMN customer_profile.segments.build_progress IS 'While building: the share of the profiles evaluated so far (0 to 0.999); NULL otherwise.';
+GRANT SELECT ON TABLE customer_profile.segments TO customer_profile_reader;
+REVOKE USAGE ON TYPE customer_profile.segments FROM PUBLIC;
+
+
