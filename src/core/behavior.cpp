@@ -138,6 +138,22 @@ double sum_since(const EventSummary& summary, std::string_view measure, Day firs
     return total;
 }
 
+std::int64_t count_between_days(const EventSummary& summary, Day first_day, Day end_day) {
+    std::int64_t n = 0;
+    for (const auto& b : summary.buckets)
+        if (b.day >= first_day && b.day < end_day) n += b.count;
+    return n;
+}
+
+double sum_between_days(const EventSummary& summary, std::string_view measure, Day first_day, Day end_day) {
+    int at = summary.measure_index(measure);
+    if (at < 0) return 0;
+    double total = 0;
+    for (const auto& b : summary.buckets)
+        if (b.day >= first_day && b.day < end_day) total += b.sums[static_cast<std::size_t>(at)];
+    return total;
+}
+
 std::optional<Micros> last_seen(const Behavior& behavior) {
     std::optional<Micros> last;
     for (const auto& s : behavior.types)

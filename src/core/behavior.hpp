@@ -82,6 +82,9 @@ void prune_buckets(Behavior& behavior, Day oldest_day);
 
 // Events of one type on days >= first_day (by their buckets).
 std::int64_t count_since(const EventSummary& summary, Day first_day);
+// Count and sum of a measure on days in [first_day, end_day).
+std::int64_t count_between_days(const EventSummary& summary, Day first_day, Day end_day);
+double sum_between_days(const EventSummary& summary, std::string_view measure, Day first_day, Day end_day);
 // Sum of a measure on days >= first_day; 0 when the measure never appeared.
 double sum_since(const EventSummary& summary, std::string_view measure, Day first_day);
 // Latest occurrence over all types, nullopt without events.

@@ -25,7 +25,17 @@ const char* compare_op_text(CompareOp op) {
 
 bool operator==(const Operand& a, const Operand& b) {
     return a.kind == b.kind && a.name == b.name && a.property == b.property && a.literal == b.literal &&
-           a.offset == b.offset && a.within == b.within && a.where == b.where;
+           a.offset == b.offset && a.within == b.within && a.from == b.from && a.to == b.to && a.lat == b.lat &&
+           a.lon == b.lon && a.where == b.where;
+}
+
+bool plausible_time_zone_name(std::string_view zone) {
+    if (zone.empty() || zone.size() > kMaxTimeZoneNameBytes) return false;
+    for (char ch : zone)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+              ch == '/' || ch == '+' || ch == '-'))
+            return false;
+    return true;
 }
 
 bool operator==(const PredicateNode& a, const PredicateNode& b) {
@@ -73,16 +83,29 @@ void collect_operand(const Operand& o, PredicateDeps& d) {
             break;
         case Operand::Kind::count:
         case Operand::Kind::sum:
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between:
             d.event_types.push_back(o.name);
             if (o.within != 0) d.time = true;
-            if (!o.where.empty()) d.filtered = true;
+            if (o.reads_events()) d.filtered = true;
             break;
         case Operand::Kind::now:
+        case Operand::Kind::today:
             d.time = true;
+            break;
+        case Operand::Kind::distance:
+            d.traits.push_back(o.name);
             break;
         default:
             break;
     }
+}
+
+// Inside any(): names are object fields; only time (now(), today) matters.
+void collect_element_deps(const PredicateNode& n, PredicateDeps& d) {
+    for (const auto& c : n.children) collect_element_deps(c, d);
+    for (const Operand* o : {&n.left, &n.right, &n.upper})
+        if (o->kind == Operand::Kind::now || o->kind == Operand::Kind::today) d.time = true;
 }
 
 void collect_deps(const PredicateNode& n, PredicateDeps& d) {
@@ -90,6 +113,12 @@ void collect_deps(const PredicateNode& n, PredicateDeps& d) {
     if (n.kind == PredicateNode::Kind::has) d.traits.push_back(n.name);
     if (n.kind == PredicateNode::Kind::consent) d.consents.push_back(n.name);
     if (n.kind == PredicateNode::Kind::in_cluster) d.clusters = true;
+    if (n.kind == PredicateNode::Kind::any_element) {
+        // The names inside are the fields of the trait's objects.
+        d.traits.push_back(n.name);
+        collect_element_deps(n.children.front(), d);
+        return;
+    }
     for (const auto& c : n.children) collect_deps(c, d);
     // Names inside a where filter are event properties: the event type covers them.
     for (const Operand* o : {&n.left, &n.right, &n.upper}) collect_operand(*o, d);
@@ -113,9 +142,8 @@ int evaluation_cost(const PredicateNode& n) {
     int cost = 0;
     for (const auto& c : n.children) cost = std::max(cost, evaluation_cost(c));
     for (const Operand* o : {&n.left, &n.right, &n.upper}) {
-        if (!o->where.empty()) return 2;
-        if (o->kind == Operand::Kind::count || o->kind == Operand::Kind::sum || o->kind == Operand::Kind::last_seen)
-            cost = std::max(cost, 1);
+        if (o->reads_events()) return 2;
+        if (o->is_aggregate() || o->kind == Operand::Kind::last_seen) cost = std::max(cost, 1);
     }
     return cost;
 }
@@ -146,6 +174,38 @@ std::vector<std::string> referenced_segments(const PredicateNode& node) {
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+}
+
+namespace {
+
+void collect_zones(const PredicateNode& n, std::vector<std::string>& out) {
+    for (const auto& c : n.children) collect_zones(c, out);
+    for (const Operand* o : {&n.left, &n.right, &n.upper}) {
+        if (o->kind == Operand::Kind::today && !o->name.empty()) out.push_back(o->name);
+        for (const auto& w : o->where) collect_zones(w, out);
+    }
+}
+
+void rezone(PredicateNode& n, const std::string& zone, const std::string& old_zone) {
+    for (auto& c : n.children) rezone(c, zone, old_zone);
+    for (Operand* o : {&n.left, &n.right, &n.upper}) {
+        if (o->kind == Operand::Kind::today && (o->name.empty() || o->name == old_zone)) o->name = zone;
+        for (auto& w : o->where) rezone(w, zone, old_zone);
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> referenced_time_zones(const PredicateNode& node) {
+    std::vector<std::string> out;
+    collect_zones(node, out);
+    sort_unique(out);
+    return out;
+}
+
+PredicateNode with_time_zone(PredicateNode node, const std::string& zone, const std::string& old_zone) {
+    rezone(node, zone == "UTC" ? "" : zone, old_zone == "UTC" ? "" : old_zone);
+    return node;
 }
 
 }  // namespace customer_profile::core

@@ -10,8 +10,15 @@ namespace {
 // Where names are read: the profile's traits (event_type == nullptr) or,
 // inside count/sum(event_type where ...), the properties of each event.
 using Scope = const std::string*;
+// Inside any(list where ...): names are the fields of one object, of no
+// declared type.
+const std::string kElementScope = "\x01element";
+bool in_element(Scope scope) {
+    return scope == &kElementScope;
+}
 
 std::optional<TraitType> event_property_type(const Operand& o, const PredicateSchema& s, Scope event_type) {
+    if (in_element(event_type)) return std::nullopt;
     return s.event_property_type ? s.event_property_type(*event_type, o.name) : std::nullopt;
 }
 
@@ -28,9 +35,13 @@ std::optional<TraitType> static_type(const Operand& o, const PredicateSchema& s,
             return s.trait_type(o.name);
         case Operand::Kind::now:
         case Operand::Kind::last_seen:
+        case Operand::Kind::today:
             return TraitType::timestamp;
         case Operand::Kind::count:
         case Operand::Kind::sum:
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between:
+        case Operand::Kind::distance:
             return TraitType::number;
     }
     return std::nullopt;
@@ -47,9 +58,15 @@ std::string describe(const Operand& o) {
         case Operand::Kind::last_seen:
             return "last_seen()";
         case Operand::Kind::count:
+        case Operand::Kind::count_between:
             return "count(" + o.name + ")";
         case Operand::Kind::sum:
+        case Operand::Kind::sum_between:
             return "sum(" + o.name + "." + o.property + ")";
+        case Operand::Kind::today:
+            return "today";
+        case Operand::Kind::distance:
+            return "distance(" + o.name + ")";
     }
     return "?";
 }
@@ -62,7 +79,7 @@ std::string describe(const Operand& o) {
 // no timestamps, so comparing one with a timestamp could never be true.
 void check_undeclared_property(const Operand& property, const Operand& other, const PredicateSchema& s,
                                Scope event_type) {
-    if (event_type == nullptr || property.kind != Operand::Kind::trait ||
+    if (event_type == nullptr || in_element(event_type) || property.kind != Operand::Kind::trait ||
         event_property_type(property, s, event_type) || static_type(other, s, event_type) != TraitType::timestamp)
         return;
     type_error("property \"" + property.name + "\" of event type \"" + *event_type +
@@ -92,10 +109,15 @@ void check_pair(const Operand& a, const Operand& b, bool ordered, const Predicat
 void check(const PredicateNode& n, const PredicateSchema& s, Scope event_type);
 
 void check_operand(const Operand& o, const PredicateSchema& s, Scope event_type) {
-    if (event_type != nullptr && o.kind != Operand::Kind::trait && o.kind != Operand::Kind::literal)
+    if (event_type != nullptr && !in_element(event_type) && o.kind != Operand::Kind::trait &&
+        o.kind != Operand::Kind::literal)
         type_error("a where filter compares event properties with values; " + describe(o) + " is not allowed there");
-    if (o.kind == Operand::Kind::sum && s.is_measure && !s.is_measure(o.name, o.property))
+    if ((o.kind == Operand::Kind::sum || o.kind == Operand::Kind::sum_between) && s.is_measure &&
+        !s.is_measure(o.name, o.property))
         type_error("\"" + o.property + "\" is not a declared measure of event type \"" + o.name + "\"");
+    if (o.kind == Operand::Kind::distance && s.trait_type)
+        if (auto t = s.trait_type(o.name); t && *t != TraitType::point)
+            type_error("distance() needs a point trait, but " + o.name + " is " + trait_type_name(*t));
     for (const auto& w : o.where) check(w, s, &o.name);
 }
 
@@ -137,13 +159,37 @@ void check(const PredicateNode& n, const PredicateSchema& s, Scope event_type) {
         case K::is_null:
             check_operand(n.left, s, event_type);
             return;
+        case K::distinct:
+            check_operand(n.left, s, event_type);
+            check_operand(n.right, s, event_type);
+            check_pair(n.left, n.right, false, s, event_type);
+            return;
+        case K::regex: {
+            check_operand(n.left, s, event_type);
+            auto t = static_type(n.left, s, event_type);
+            if (t && *t != TraitType::text)
+                type_error("~, ~*, !~ and !~* need text, but " + describe(n.left) + " is " + trait_type_name(*t));
+            return;
+        }
+        case K::any_element: {
+            if (event_type == nullptr && s.trait_type)
+                if (auto t = s.trait_type(n.name); t && *t != TraitType::object_array)
+                    type_error("any() needs a list of objects (type object[]), but " + n.name + " is " +
+                               trait_type_name(*t));
+            check(n.children.front(), s, &kElementScope);
+            return;
+        }
         case K::has:
         case K::in_segment:
         case K::known:
         case K::anonymous:
         case K::consent:
         case K::in_cluster:
-            if (event_type != nullptr) type_error("a where filter can only test event properties");
+            if (in_element(event_type)) {
+                if (n.kind != K::has) type_error("inside any(), conditions can only test the fields of one object");
+            } else if (event_type != nullptr) {
+                type_error("a where filter can only test event properties");
+            }
             return;
     }
 }

@@ -35,6 +35,24 @@ void write_operand(Writer& w, const Operand& o) {
             w.u8(o.where.empty() ? 0 : 1);
             if (!o.where.empty()) write_node(w, o.where.front());
             break;
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between:
+            w.bytes(o.name);
+            w.bytes(o.property);
+            w.zvar(o.from);
+            w.zvar(o.to);
+            w.u8(o.where.empty() ? 0 : 1);
+            if (!o.where.empty()) write_node(w, o.where.front());
+            break;
+        case Operand::Kind::today:
+            w.bytes(o.name);
+            w.zvar(o.offset);
+            break;
+        case Operand::Kind::distance:
+            w.bytes(o.name);
+            w.f64(o.lat);
+            w.f64(o.lon);
+            break;
     }
 }
 
@@ -76,6 +94,21 @@ void write_node(Writer& w, const PredicateNode& n) {
         case K::is_null:
             w.u8(n.negated);
             write_operand(w, n.left);
+            break;
+        case K::distinct:
+            w.u8(n.negated);
+            write_operand(w, n.left);
+            write_operand(w, n.right);
+            break;
+        case K::regex:
+            w.u8(n.negated);
+            w.u8(n.case_insensitive);
+            write_operand(w, n.left);
+            w.bytes(n.name);
+            break;
+        case K::any_element:
+            w.bytes(n.name);
+            write_node(w, n.children.front());
             break;
         case K::has:
         case K::in_segment:
@@ -121,7 +154,7 @@ private:
     Operand operand(int depth) {
         Operand o;
         std::uint8_t kind = r_.u8();
-        if (kind > static_cast<std::uint8_t>(Operand::Kind::sum)) r_.fail("invalid operand kind");
+        if (kind > static_cast<std::uint8_t>(Operand::Kind::distance)) r_.fail("invalid operand kind");
         o.kind = static_cast<Operand::Kind>(kind);
         switch (o.kind) {
             case Operand::Kind::trait:
@@ -146,6 +179,26 @@ private:
                 if (o.within < 0) r_.fail("negative window");
                 if (flag()) o.where.push_back(node(depth + 1));
                 break;
+            case Operand::Kind::count_between:
+            case Operand::Kind::sum_between:
+                o.name = name(false);
+                o.property = name(o.kind == Operand::Kind::count_between);
+                if (o.kind == Operand::Kind::count_between && !o.property.empty()) r_.fail("count with a property");
+                o.from = r_.zvar();
+                o.to = r_.zvar();
+                if (o.from >= o.to) r_.fail("empty range");
+                if (flag()) o.where.push_back(node(depth + 1));
+                break;
+            case Operand::Kind::today:
+                o.name = name(true);
+                o.offset = interval();
+                break;
+            case Operand::Kind::distance:
+                o.name = name(false);
+                o.lat = r_.f64();
+                o.lon = r_.f64();
+                if (!(o.lat >= -90 && o.lat <= 90 && o.lon >= -180 && o.lon <= 180)) r_.fail("invalid coordinates");
+                break;
         }
         return o;
     }
@@ -155,7 +208,7 @@ private:
         if (++nodes_ > kMaxPredicateNodes) r_.fail("too many nodes");
         PredicateNode n;
         std::uint8_t kind = r_.u8();
-        if (kind > static_cast<std::uint8_t>(K::in_cluster)) r_.fail("invalid node kind");
+        if (kind > static_cast<std::uint8_t>(K::any_element)) r_.fail("invalid node kind");
         n.kind = static_cast<K>(kind);
         switch (n.kind) {
             case K::and_:
@@ -202,6 +255,21 @@ private:
             case K::is_null:
                 n.negated = flag();
                 n.left = operand(depth);
+                break;
+            case K::distinct:
+                n.negated = flag();
+                n.left = operand(depth);
+                n.right = operand(depth);
+                break;
+            case K::regex:
+                n.negated = flag();
+                n.case_insensitive = flag();
+                n.left = operand(depth);
+                n.name = std::string(r_.bytes(kMaxPredicateBytes));
+                break;
+            case K::any_element:
+                n.name = name(false);
+                n.children.push_back(node(depth + 1));
                 break;
             case K::has:
             case K::in_segment:

@@ -2,9 +2,11 @@
 #include "predicate_eval.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "error.hpp"
 #include "like_match.hpp"
+#include "regex_match.hpp"
 
 namespace customer_profile::core {
 namespace {
@@ -64,6 +66,26 @@ Value operand_value(const Operand& o, const EvaluationContext& c) {
             }
             const EventSummary* s = behavior->find(o.name);
             return s ? timestamp(s->last_at + o.offset) : Value{};
+        }
+        case Operand::Kind::today: {
+            auto at = today_start(o, c);
+            return at ? timestamp(*at) : Value{};
+        }
+        case Operand::Kind::distance: {
+            const Trait* t = context_trait(c, o.name);
+            if (t == nullptr || t->value.type != TraitType::point) return {};
+            return number(distance_km(t->value.lat, t->value.lon, o.lat, o.lon));
+        }
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between: {
+            if (o.reads_events()) return c.range_aggregate ? number(c.range_aggregate(o)) : Value{};
+            const Behavior* behavior = context_behavior(c);
+            const EventSummary* s = behavior ? behavior->find(o.name) : nullptr;
+            if (s == nullptr) return number(0);
+            Day first = day_of(o.from), end = day_of(o.to);  // both UTC midnights: [first, end)
+            if (o.kind == Operand::Kind::count_between)
+                return number(static_cast<double>(count_between_days(*s, first, end)));
+            return number(sum_between_days(*s, o.property, first, end));
         }
         case Operand::Kind::count:
         case Operand::Kind::sum: {
@@ -140,6 +162,43 @@ Truth compare_values(const Value& a, CompareOp op, const Value& b) {
     return cmp ? truth(op_holds(op, *cmp)) : Truth::unknown;
 }
 
+// IS NOT DISTINCT FROM: two nulls are the same, a null and a value are
+// not, values of different types are not; a text[] holds a text when it
+// contains it (as = reads it).
+bool same_value(const Value& a, const Value& b) {
+    if (a.type == TraitType::null || b.type == TraitType::null) return a.type == b.type;
+    if (a.type == TraitType::text_array && b.type == TraitType::text) return contains(a, b) == Truth::true_;
+    if (b.type == TraitType::text_array && a.type == TraitType::text) return contains(b, a) == Truth::true_;
+    auto cmp = compare(a, b);
+    return cmp && *cmp == 0;
+}
+
+Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c);
+
+// any(list where condition): true when the condition is true for some
+// object (SQL's EXISTS: never unknown).
+Truth any_element(const PredicateNode& n, const EvaluationContext& c) {
+    const Trait* t = context_trait(c, n.name);
+    if (t == nullptr || t->value.type != TraitType::object_array) return Truth::false_;
+    for (const TraitObject& object : t->value.objects) {
+        Profile fields;
+        fields.traits.reserve(object.size());
+        for (const ObjectField& f : object) {  // sorted by name, as a profile's traits
+            Trait field;
+            field.name = f.name;
+            field.value = f.value;
+            fields.traits.push_back(std::move(field));
+        }
+        EvaluationContext element;
+        element.traits = &fields;
+        element.now = c.now;
+        element.cancel = c.cancel;
+        element.day_start = c.day_start;
+        if (evaluate_node(n.children.front(), element) == Truth::true_) return Truth::true_;
+    }
+    return Truth::false_;
+}
+
 Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
     using K = PredicateNode::Kind;
     switch (n.kind) {
@@ -211,6 +270,18 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
             return c.consent ? truth(c.consent(n.name).value_or(false)) : Truth::unknown;
         case K::in_cluster:
             return c.cluster ? truth(c.cluster() == std::stoi(n.name)) : Truth::unknown;
+        case K::distinct: {
+            bool same = same_value(operand_value(n.left, c), operand_value(n.right, c));
+            return truth(n.negated ? same : !same);
+        }
+        case K::regex: {
+            Value v = operand_value(n.left, c);
+            if (v.type != TraitType::text) return Truth::unknown;
+            Truth t = truth(regex_match(v.text, n.name, n.case_insensitive));
+            return n.negated ? negate(t) : t;
+        }
+        case K::any_element:
+            return any_element(n, c);
     }
     return Truth::unknown;
 }
@@ -220,6 +291,23 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
 Day window_first_day(Micros now, Micros within) {
     Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
     return day_of(now) - static_cast<Day>(days) + 1;
+}
+
+std::optional<Micros> today_start(const Operand& today, const EvaluationContext& c, std::int64_t extra_days) {
+    std::int64_t days = today.offset / kMicrosPerDay + extra_days;
+    if (today.name.empty() || today.name == "UTC" || today.name == "Etc/UTC")
+        return (static_cast<Micros>(day_of(c.now)) + days) * kMicrosPerDay;
+    if (!c.day_start) return std::nullopt;
+    return c.day_start(today.name, days);
+}
+
+double distance_km(double lat1, double lon1, double lat2, double lon2) {
+    constexpr double kEarthRadiusKm = 6371.0088;
+    constexpr double kRadians = 3.14159265358979323846 / 180.0;
+    double dlat = (lat2 - lat1) * kRadians, dlon = (lon2 - lon1) * kRadians;
+    double a = std::pow(std::sin(dlat / 2), 2) +
+               std::cos(lat1 * kRadians) * std::cos(lat2 * kRadians) * std::pow(std::sin(dlon / 2), 2);
+    return 2 * kEarthRadiusKm * std::asin(std::sqrt(std::min(1.0, a)));
 }
 
 Truth evaluate(const PredicateNode& node, const EvaluationContext& context) {

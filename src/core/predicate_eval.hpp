@@ -46,6 +46,13 @@ struct EvaluationContext {
     // count/sum with a where filter, over [first_day, today] (first_day is
     // nullopt for all time); unknown when not set.
     std::function<double(const Operand&, std::optional<Day>)> filtered_aggregate;
+    // count/sum between two instants that the daily buckets cannot answer
+    // (a where filter, or an end that is not a UTC midnight): over the
+    // stored events in [operand.from, operand.to); unknown when not set.
+    std::function<double(const Operand&)> range_aggregate;
+    // today('zone') + days: the instant the local day starts, for a zone
+    // other than UTC (nullopt: unknown zone); unknown when not set.
+    std::function<std::optional<Micros>(const std::string& zone, std::int64_t days)> day_start;
 };
 
 Truth evaluate(const PredicateNode& node, const EvaluationContext& context);
@@ -60,5 +67,14 @@ inline bool matches(const PredicateNode& node, const EvaluationContext& context)
 
 // First day of a window of `within` ending today (whole UTC days).
 Day window_first_day(Micros now, Micros within);
+
+// The start of today + days (a calendar day) in the zone of a today
+// operand: computed here for UTC (an empty zone, "UTC", "Etc/UTC"), asked of
+// context.day_start otherwise.
+std::optional<Micros> today_start(const Operand& today, const EvaluationContext& context, std::int64_t extra_days = 0);
+
+// The great-circle distance in kilometres between two points (haversine,
+// mean Earth radius 6371.0088 km), as segment_explain's SQL computes it.
+double distance_km(double lat1, double lon1, double lat2, double lon2);
 
 }  // namespace customer_profile::core

@@ -54,7 +54,9 @@ std::string literal_text(const TraitValue& v) {
         case TraitType::timestamp:
             return "timestamp " + quoted(format_timestamp(v.timestamp), '\'');
         case TraitType::text_array:
-            break;
+        case TraitType::point:
+        case TraitType::object_array:
+            break;  // never a literal
     }
     return "NULL";
 }
@@ -85,6 +87,24 @@ std::string operand_text(const Operand& o) {
             if (o.within != 0) s += " within " + interval_text(o.within);
             return s + ")";
         }
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between: {
+            std::string s = o.kind == Operand::Kind::count_between ? "count(" : "sum(";
+            s += name_text(o.name);
+            if (o.kind == Operand::Kind::sum_between) s += "." + name_text(o.property);
+            if (!o.where.empty()) s += " where " + node_text(o.where.front(), false);
+            TraitValue from, to;
+            from.type = to.type = TraitType::timestamp;
+            from.timestamp = o.from;
+            to.timestamp = o.to;
+            return s + " between " + literal_text(from) + " and " + literal_text(to) + ")";
+        }
+        case Operand::Kind::today:
+            return std::string("today") + (o.name.empty() ? "" : "(" + quoted(o.name, '\'') + ")") +
+                   offset_text(o.offset);
+        case Operand::Kind::distance:
+            return "distance(" + name_text(o.name) + ", " + shortest_number(o.lat) + ", " + shortest_number(o.lon) +
+                   ")";
     }
     return "";
 }
@@ -121,6 +141,14 @@ std::string node_text(const PredicateNode& n, bool in_and) {
                    quoted(n.name, '\'');
         case K::is_null:
             return operand_text(n.left) + (n.negated ? " IS NOT NULL" : " IS NULL");
+        case K::distinct:
+            return operand_text(n.left) + (n.negated ? " IS NOT DISTINCT FROM " : " IS DISTINCT FROM ") +
+                   operand_text(n.right);
+        case K::regex:
+            return operand_text(n.left) + " " + (n.negated ? "!" : "") + "~" + (n.case_insensitive ? "*" : "") + " " +
+                   quoted(n.name, '\'');
+        case K::any_element:
+            return "any(" + name_text(n.name) + " where " + node_text(n.children.front(), false) + ")";
         case K::has:
             return "has(" + name_text(n.name) + ")";
         case K::in_segment:

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "behavior.hpp"
 #include "error.hpp"
+#include "regex_match.hpp"
 #include "timestamp_text.hpp"
 
 namespace customer_profile::core {
@@ -93,10 +95,14 @@ std::vector<Token> tokenize(std::string_view in) {
         } else {
             std::string_view two = in.substr(i, 2);
             t.kind = Token::Kind::symbol;
-            if (two == "<>" || two == "!=" || two == "<=" || two == ">=") {
+            std::string_view three = in.substr(i, 3);
+            if (three == "!~*") {
+                t.text = "!~*";
+                i += 3;
+            } else if (two == "<>" || two == "!=" || two == "<=" || two == ">=" || two == "~*" || two == "!~") {
                 t.text = two == "!=" ? "<>" : std::string(two);
                 i += 2;
-            } else if (std::string_view("=<>(),.+-").find(static_cast<char>(c)) != std::string_view::npos) {
+            } else if (std::string_view("=<>(),.+-~").find(static_cast<char>(c)) != std::string_view::npos) {
                 t.text = std::string(1, static_cast<char>(c));
                 i += 1;
             } else {
@@ -224,6 +230,24 @@ private:
             return n;
         }
         PredicateNode n;
+        bool call = peek(1).kind == Token::Kind::symbol && peek(1).text == "(";
+        if (element_ > 0 && (word("known") || word("anonymous") ||
+                             (call && (word("consent") || word("in_cluster") || word("in_segment") || word("any")))))
+            fail("inside any(), conditions test the fields of one object; " + peek().text + " is not allowed there");
+        if (word("any") && call) {
+            next();
+            next();  // (
+            n.kind = PredicateNode::Kind::any_element;
+            n.name = name("a trait that holds a list of objects");
+            if (!accept_word("where"))
+                fail("expected WHERE and a condition on the objects (any(interests where key = 'cars'))");
+            if (depth > kMaxPredicateDepth) fail("predicate nested too deeply");
+            ++element_;
+            n.children.push_back(expression(depth + 1));
+            --element_;
+            expect_symbol(")");
+            return n;
+        }
         if (word("known") || word("anonymous")) {
             n.kind = next().text == "known" ? PredicateNode::Kind::known : PredicateNode::Kind::anonymous;
             return n;
@@ -288,10 +312,32 @@ private:
                 n.right = operand(depth, "a value");
                 return;
             }
+        static const struct {
+            const char* text;
+            bool negated, case_insensitive;
+        } regex_ops[] = {{"~", false, false}, {"~*", false, true}, {"!~", true, false}, {"!~*", true, true}};
+        for (const auto& o : regex_ops)
+            if (accept_symbol(o.text)) {
+                n.kind = PredicateNode::Kind::regex;
+                n.negated = o.negated;
+                n.case_insensitive = o.case_insensitive;
+                if (peek().kind != Token::Kind::string) fail("expected a regular expression in quotes");
+                const Token& pattern = next();
+                check_regex(pattern.text, pattern.column, o.case_insensitive);
+                n.name = pattern.text;
+                return;
+            }
         if (accept_word("is")) {
-            n.kind = PredicateNode::Kind::is_null;
             n.negated = accept_word("not");
-            if (!accept_word("null")) fail("expected NULL");
+            if (accept_word("distinct")) {
+                if (!accept_word("from")) fail("expected FROM");
+                n.kind = PredicateNode::Kind::distinct;
+                // negated holds IS NOT DISTINCT FROM (the same value)
+                n.right = operand(depth, "a value");
+                return;
+            }
+            n.kind = PredicateNode::Kind::is_null;
+            if (!accept_word("null")) fail("expected NULL or DISTINCT FROM");
             return;
         }
         n.negated = accept_word("not");
@@ -314,7 +360,8 @@ private:
             n.name = next().text;
         } else {
             fail(n.negated ? "expected IN, BETWEEN, LIKE or ILIKE"
-                           : "expected a comparison (=, <>, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, IS NULL)");
+                           : "expected a comparison (=, <>, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, ~, ~*, !~, !~*, "
+                             "IS NULL, IS DISTINCT FROM)");
         }
     }
 
@@ -417,6 +464,46 @@ private:
         Operand o;
         const Token& t = peek();
         bool call = peek(1).kind == Token::Kind::symbol && peek(1).text == "(";
+        if (element_ > 0 && t.kind == Token::Kind::ident &&
+            ((call && (t.text == "last_seen" || t.text == "count" || t.text == "sum" || t.text == "distance" ||
+                       t.text == "now")) ||
+             t.text == "today"))
+            fail(
+                "inside any(), conditions compare the fields of one object (null, booleans, numbers, text) with "
+                "values; " +
+                t.text + " is not allowed there");
+        if (t.kind == Token::Kind::ident && t.text == "today") {
+            next();
+            o.kind = Operand::Kind::today;
+            if (accept_symbol("(")) {
+                if (peek().kind != Token::Kind::string) fail("expected a time zone in quotes (today('Europe/Paris'))");
+                const Token& zone = next();
+                if (!plausible_time_zone_name(zone.text))
+                    syntax_error(zone.column, "invalid time zone name (a tz database name such as 'Europe/Paris')");
+                o.name = zone.text;
+                expect_symbol(")");
+            }
+            if (symbol("+") || symbol("-")) {
+                bool minus = next().text == "-";
+                std::size_t column = peek().column;
+                o.offset = minus ? -interval() : interval();
+                if (o.offset % kMicrosPerDay != 0)
+                    syntax_error(column, "today moves by whole days or weeks (today - 7 days)");
+            }
+            return o;
+        }
+        if (t.kind == Token::Kind::ident && call && t.text == "distance") {
+            next();
+            next();  // (
+            o.kind = Operand::Kind::distance;
+            o.name = name("a point trait");
+            expect_symbol(",");
+            o.lat = coordinate(90, "a latitude from -90 to 90");
+            expect_symbol(",");
+            o.lon = coordinate(180, "a longitude from -180 to 180");
+            expect_symbol(")");
+            return o;
+        }
         if (t.kind == Token::Kind::ident && call && (t.text == "now" || t.text == "last_seen")) {
             o.kind = next().text == "now" ? Operand::Kind::now : Operand::Kind::last_seen;
             next();  // (
@@ -440,7 +527,15 @@ private:
                 if (depth > kMaxPredicateDepth) fail("predicate nested too deeply");
                 o.where.push_back(expression(depth + 1));
             }
-            if (accept_word("within")) o.within = interval();
+            if (accept_word("between")) {
+                o.kind = o.kind == Operand::Kind::count ? Operand::Kind::count_between : Operand::Kind::sum_between;
+                o.from = timestamp_literal();
+                if (!accept_word("and")) fail("expected AND");
+                o.to = timestamp_literal();
+                if (o.from >= o.to) fail("the range must end after it starts");
+            } else if (accept_word("within")) {
+                o.within = interval();
+            }
             expect_symbol(")");
             return o;
         }
@@ -455,16 +550,49 @@ private:
         return o;
     }
 
+    Micros timestamp_literal() {
+        TraitValue v = literal("a timestamp (timestamp '2026-11-01T00:00:00Z')");
+        if (v.type != TraitType::timestamp) {
+            --pos_;
+            fail("expected a timestamp (timestamp '2026-11-01T00:00:00Z')");
+        }
+        return v.timestamp;
+    }
+
+    double coordinate(double limit, const char* what) {
+        std::size_t column = peek().column;
+        TraitValue v = literal(what);
+        if (v.type != TraitType::number || v.number < -limit || v.number > limit)
+            syntax_error(column, std::string("expected ") + what);
+        return v.number;
+    }
+
+    // RE2 refuses what it cannot run in linear time (backreferences,
+    // lookaround): the pattern is refused here, with the position.
+    // column: of the opening quote; the position is the pattern's
+    // character (within the pattern, counted from 1).
+    static void check_regex(const std::string& pattern, std::size_t column, bool case_insensitive) {
+        std::size_t offset = 0;
+        std::string problem = regex_problem(pattern, case_insensitive, &offset);
+        if (problem.empty()) return;
+        throw Error(ErrorCode::invalid_parameter,
+                    "invalid regular expression at column " + std::to_string(column + 1 + offset) + " (position " +
+                        std::to_string(offset + 1) + " of the pattern): " + problem,
+                    {}, "Patterns use RE2 syntax, which runs in linear time: no backreferences or lookaround.");
+    }
+
     std::vector<Token> tokens_;
     std::size_t pos_ = 0;
     std::size_t nodes_ = 0;
+    int element_ = 0;  // inside any(): names are the fields of one object
 };
 
 }  // namespace
 
 bool is_predicate_keyword(std::string_view word) {
-    static const char* words[] = {"and",  "or",   "not",   "in",    "between", "like",  "ilike",     "is",
-                                  "null", "true", "false", "where", "within",  "known", "anonymous", "timestamp"};
+    static const char* words[] = {"and",    "or",    "not",       "in",        "between",  "like",
+                                  "ilike",  "is",    "null",      "true",      "false",    "where",
+                                  "within", "known", "anonymous", "timestamp", "distinct", "today"};
     for (const char* w : words)
         if (word == w) return true;
     return false;

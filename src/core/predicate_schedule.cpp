@@ -11,6 +11,8 @@ public:
     explicit Scheduler(const EvaluationContext& c) : c_(c) {}
 
     void node(const PredicateNode& n) {
+        // Object fields are never timestamps: nothing inside any() changes with time.
+        if (n.kind == PredicateNode::Kind::any_element) return;
         for (const auto& child : n.children) node(child);
         if (n.kind == PredicateNode::Kind::compare) {
             crossing(n.left, n.right);
@@ -18,7 +20,10 @@ public:
             crossing(n.left, n.right);
             crossing(n.left, n.upper);
         }
-        for (const Operand* o : {&n.left, &n.right, &n.upper}) window(*o);
+        for (const Operand* o : {&n.left, &n.right, &n.upper}) {
+            window(*o);
+            day_turn(*o);
+        }
     }
 
     std::optional<Micros> earliest() const { return earliest_; }
@@ -41,6 +46,14 @@ private:
         if (at >= kMaxTimestamp) return;
         consider(at);
         consider(at + 1);
+    }
+
+    // today (in its zone) takes its next value when the next local day begins.
+    void day_turn(const Operand& o) {
+        if (o.kind != Operand::Kind::today) return;
+        Operand start = o;
+        start.offset = 0;
+        if (auto at = today_start(start, c_, 1)) consider(*at);
     }
 
     // A window of n days holds day d until day d + n begins.

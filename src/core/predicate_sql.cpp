@@ -54,13 +54,15 @@ std::string cast_for(TraitType type) {
 }
 
 struct Scope {
-    std::string object;                       // p.traits, or e.properties inside a where filter
+    std::string object;                       // p.traits, e.properties inside a where filter, el.v inside any()
     const std::string* event_type = nullptr;  // inside a where filter: the event type
     const PredicateSchema* schema = nullptr;
+    bool element = false;  // inside any(): the fields of one object, of no declared type
 };
 
 // The declared type of a name in this scope (trait or event property).
 std::optional<TraitType> declared_type(const std::string& name, const Scope& scope) {
+    if (scope.element) return std::nullopt;
     if (scope.event_type != nullptr)
         return scope.schema->event_property_type ? scope.schema->event_property_type(*scope.event_type, name)
                                                  : std::nullopt;
@@ -88,6 +90,54 @@ std::string window_start(Micros within) {
     Micros days = (within + kMicrosPerDay - 1) / kMicrosPerDay;
     return "(date_trunc('day', now() AT TIME ZONE 'UTC') - interval " + literal(std::to_string(days - 1) + " days") +
            ") AT TIME ZONE 'UTC'";
+}
+
+std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint);
+
+// The profile's events of the operand's type (inside its window or range,
+// through its where filter), aggregated: count(*) or the sum of its measure.
+std::string events_sql(const Operand& o, const Scope& scope, const std::string& time_condition) {
+    Scope events{"e.properties", &o.name, scope.schema};
+    std::string agg = "count(*)";
+    if (!o.counts()) {
+        Operand measure;
+        measure.kind = Operand::Kind::trait;
+        measure.name = o.property;
+        agg = "coalesce(sum(" +
+              (declared_type(o.property, events) ? operand_sql(measure, events, TraitType::number)
+                                                 : "(e.properties ->> " + literal(o.property) + ")::numeric") +
+              "), 0)";
+    }
+    std::string s = "(SELECT " + agg +
+                    " FROM customer_profile.identity i JOIN customer_profile.event e ON e.identity_id = "
+                    "i.identity_id WHERE i.profile_id = p.profile_id AND e.event_type = " +
+                    literal(o.name) + time_condition;
+    if (!o.where.empty()) s += " AND (" + node_sql(o.where.front(), events) + ")";
+    return s + ")";
+}
+
+// The start of today (+ days) in a zone, as SQL.
+std::string today_sql(const Operand& o) {
+    std::string zone = literal(o.name.empty() ? "UTC" : o.name);
+    std::int64_t days = o.offset / kMicrosPerDay;
+    std::string shift = days == 0 ? ""
+                                  : std::string(days < 0 ? " - " : " + ") + "interval " +
+                                        literal(std::to_string(days < 0 ? -days : days) + " days");
+    return "((date_trunc('day', now() AT TIME ZONE " + zone + ")" + shift + ") AT TIME ZONE " + zone + ")";
+}
+
+// distance_km() of predicate_eval.cpp, term by term, in float8.
+std::string distance_sql(const Operand& o, const Scope& scope) {
+    auto coordinate = [&](const char* key) {
+        return "((" + scope.object + " -> " + literal(o.name) + " ->> '" + key + "')::float8)";
+    };
+    auto number = [](double d) { return "(" + shortest_number(d) + ")::float8"; };
+    const std::string radians = " * (pi() / 180)";
+    std::string lat1 = coordinate("lat"), lon1 = coordinate("lon"), lat2 = number(o.lat), lon2 = number(o.lon);
+    std::string a = "power(sin(((" + lat2 + " - " + lat1 + ")" + radians + ") / 2), 2) + cos(" + lat1 + radians +
+                    ") * cos(" + lat2 + radians + ") * power(sin(((" + lon2 + " - " + lon1 + ")" + radians +
+                    ") / 2), 2)";
+    return "(2::float8 * 6371.0088::float8 * asin(sqrt(least(1.0::float8, " + a + "))))";
 }
 
 // hint: the type of the value this operand is compared with, for the cast.
@@ -125,24 +175,21 @@ std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
                 if (o.within != 0) s += ", " + interval(o.within);
                 return s + ")";
             }
-            Scope events{"e.properties", &o.name, scope.schema};
-            std::string agg = "count(*)";
-            if (o.kind == Operand::Kind::sum) {
-                Operand measure;
-                measure.kind = Operand::Kind::trait;
-                measure.name = o.property;
-                agg = "coalesce(sum(" +
-                      (declared_type(o.property, events) ? operand_sql(measure, events, TraitType::number)
-                                                         : "(e.properties ->> " + literal(o.property) + ")::numeric") +
-                      "), 0)";
-            }
-            std::string s = "(SELECT " + agg +
-                            " FROM customer_profile.identity i JOIN customer_profile.event e ON e.identity_id = "
-                            "i.identity_id WHERE i.profile_id = p.profile_id AND e.event_type = " +
-                            literal(o.name);
-            if (o.within != 0) s += " AND e.occurred_at >= " + window_start(o.within);
-            return s + " AND (" + node_sql(o.where.front(), events) + "))";
+            return events_sql(o, scope, o.within != 0 ? " AND e.occurred_at >= " + window_start(o.within) : "");
         }
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between: {
+            TraitValue from, to;
+            from.type = to.type = TraitType::timestamp;
+            from.timestamp = o.from;
+            to.timestamp = o.to;
+            return events_sql(o, scope,
+                              " AND e.occurred_at >= " + value_sql(from) + " AND e.occurred_at < " + value_sql(to));
+        }
+        case Operand::Kind::today:
+            return today_sql(o);
+        case Operand::Kind::distance:
+            return distance_sql(o, scope);
     }
     return "NULL";
 }
@@ -155,9 +202,13 @@ TraitType static_hint(const Operand& o, const Scope& scope) {
             return o.literal.type;
         case Operand::Kind::now:
         case Operand::Kind::last_seen:
+        case Operand::Kind::today:
             return TraitType::timestamp;
         case Operand::Kind::count:
         case Operand::Kind::sum:
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between:
+        case Operand::Kind::distance:
             return TraitType::number;
         case Operand::Kind::trait: {
             auto declared = declared_type(o.name, scope);
@@ -173,7 +224,7 @@ TraitType static_hint(const Operand& o, const Scope& scope) {
 enum class ArrayRead { no, yes, by_json };
 
 ArrayRead array_read(const Operand& o, const Scope& scope) {
-    if (o.kind != Operand::Kind::trait) return ArrayRead::no;
+    if (o.kind != Operand::Kind::trait || scope.element) return ArrayRead::no;
     auto declared = declared_type(o.name, scope);
     if (!declared) return ArrayRead::by_json;
     return *declared == TraitType::text_array ? ArrayRead::yes : ArrayRead::no;
@@ -270,6 +321,38 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
                    (n.case_insensitive ? "ILIKE " : "LIKE ") + literal(n.name) + ")";
         case K::is_null:
             return "(" + operand_sql(n.left, scope, TraitType::text) + (n.negated ? " IS NOT NULL)" : " IS NULL)");
+        case K::distinct: {
+            TraitType lh = static_hint(n.right, scope), rh = static_hint(n.left, scope);
+            if (n.left.kind == Operand::Kind::trait && n.right.kind == Operand::Kind::trait) {
+                if (lh == TraitType::text) lh = rh;
+                if (rh == TraitType::text) rh = lh;
+            }
+            std::string scalar = "(" + operand_sql(n.left, scope, lh == TraitType::null ? TraitType::text : lh) +
+                                 (n.negated ? " IS NOT DISTINCT FROM " : " IS DISTINCT FROM ") +
+                                 operand_sql(n.right, scope, rh == TraitType::null ? TraitType::text : rh) + ")";
+            if (!(lh == TraitType::text && rh == TraitType::text)) return scalar;
+            // A text[] holds the text when it contains it, as = reads it.
+            const Operand* array = &n.left;
+            const Operand* item = &n.right;
+            ArrayRead read = array_read(n.left, scope);
+            if (read == ArrayRead::no) {
+                std::swap(array, item);
+                read = array_read(n.right, scope);
+            }
+            if (read == ArrayRead::no) return scalar;
+            std::string holds =
+                "coalesce(" + contains_sql(*array, scope, operand_sql(*item, scope, TraitType::text)) + ", false)";
+            return array_or_scalar(read, *array, scope, n.negated ? holds : "NOT " + holds, scalar);
+        }
+        case K::regex:
+            return "(" + operand_sql(n.left, scope, TraitType::text) + " " + (n.negated ? "!" : "") + "~" +
+                   (n.case_insensitive ? "*" : "") + " " + literal(n.name) + ")";
+        case K::any_element: {
+            std::string list = scope.object + " -> " + literal(n.name);
+            Scope element{"el.v", nullptr, scope.schema, true};
+            return "EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(" + list + ") = 'array' THEN " +
+                   list + " END) AS el(v) WHERE " + node_sql(n.children.front(), element) + ")";
+        }
         case K::has:
             return "(" + scope.object + " ->> " + literal(n.name) + " IS NOT NULL)";
         case K::in_segment:
@@ -322,6 +405,18 @@ json operand_json(const Operand& o) {
             if (!o.where.empty()) body["where"] = node_json(o.where.front());
             return json{{o.kind == Operand::Kind::count ? "count" : "sum", body}};
         }
+        case Operand::Kind::count_between:
+        case Operand::Kind::sum_between: {
+            json body{{"event_type", o.name}, {"from", format_timestamp(o.from)}, {"to", format_timestamp(o.to)}};
+            if (o.kind == Operand::Kind::sum_between) body["property"] = o.property;
+            if (!o.where.empty()) body["where"] = node_json(o.where.front());
+            return json{{o.kind == Operand::Kind::count_between ? "count" : "sum", body}};
+        }
+        case Operand::Kind::today:
+            return json{
+                {"today", {{"time_zone", o.name.empty() ? "UTC" : o.name}, {"offset_days", o.offset / kMicrosPerDay}}}};
+        case Operand::Kind::distance:
+            return json{{"distance", {{"trait", o.name}, {"lat", o.lat}, {"lon", o.lon}}}};
     }
     return nullptr;
 }
@@ -355,6 +450,14 @@ json node_json(const PredicateNode& n) {
                          {{"left", operand_json(n.left)}, {"pattern", n.name}}}};
         case K::is_null:
             return json{{n.negated ? "is_not_null" : "is_null", operand_json(n.left)}};
+        case K::distinct:
+            return json{{n.negated ? "is_not_distinct_from" : "is_distinct_from",
+                         {{"left", operand_json(n.left)}, {"right", operand_json(n.right)}}}};
+        case K::regex:
+            return json{{std::string(n.negated ? "not_" : "") + (n.case_insensitive ? "regex_i" : "regex"),
+                         {{"left", operand_json(n.left)}, {"pattern", n.name}}}};
+        case K::any_element:
+            return json{{"any", {{"trait", n.name}, {"where", node_json(n.children.front())}}}};
         case K::has:
             return json{{"has", n.name}};
         case K::in_segment:

@@ -23,16 +23,20 @@ const char* trait_type_name(TraitType t) {
             return "timestamp";
         case TraitType::text_array:
             return "text[]";
+        case TraitType::point:
+            return "point";
+        case TraitType::object_array:
+            return "object[]";
     }
     return "?";
 }
 
 TraitType trait_type_from_name(std::string_view name) {
     for (auto t : {TraitType::null, TraitType::boolean, TraitType::number, TraitType::text, TraitType::timestamp,
-                   TraitType::text_array})
+                   TraitType::text_array, TraitType::point, TraitType::object_array})
         if (name == trait_type_name(t)) return t;
     throw Error(ErrorCode::invalid_parameter, "unknown trait type \"" + std::string(name) + "\"", {},
-                "Trait types are null, boolean, number, text, timestamp and text[].");
+                "Trait types are null, boolean, number, text, timestamp, text[], point and object[].");
 }
 
 bool TraitValue::operator==(const TraitValue& o) const {
@@ -50,8 +54,18 @@ bool TraitValue::operator==(const TraitValue& o) const {
             return timestamp == o.timestamp;
         case TraitType::text_array:
             return array == o.array;
+        case TraitType::point:
+            return std::memcmp(&lat, &o.lat, sizeof lat) == 0 && std::memcmp(&lon, &o.lon, sizeof lon) == 0;
+        case TraitType::object_array:
+            return objects == o.objects;
     }
     return false;
+}
+
+const TraitValue* object_field(const TraitObject& object, std::string_view name) {
+    auto it = std::lower_bound(object.begin(), object.end(), name,
+                               [](const ObjectField& f, std::string_view n) { return f.name < n; });
+    return it != object.end() && it->name == name ? &it->value : nullptr;
 }
 
 const Trait* Profile::find(std::string_view name) const {
@@ -120,6 +134,39 @@ void validate_trait(const Trait& t) {
                 if (s.size() > kMaxTraitTextBytes)
                     fail("array item is longer than 65536 bytes", ErrorCode::value_too_long);
                 if (!valid_utf8(s)) fail("array item is not valid UTF-8");
+            }
+            break;
+        case TraitType::point:
+            if (!(v.lat >= -90 && v.lat <= 90 && v.lon >= -180 && v.lon <= 180))
+                fail("a point needs a latitude from -90 to 90 and a longitude from -180 to 180");
+            break;
+        case TraitType::object_array:
+            if (v.objects.size() > kMaxTraitArrayItems)
+                fail("list has more than 1000 objects", ErrorCode::value_too_long);
+            for (const auto& object : v.objects) {
+                if (object.size() > kMaxObjectFields)
+                    fail("an object has more than 32 fields", ErrorCode::value_too_long);
+                for (std::size_t i = 0; i < object.size(); ++i) {
+                    const ObjectField& f = object[i];
+                    if (f.name.empty() || f.name.size() > kMaxObjectFieldNameBytes || !valid_utf8(f.name))
+                        fail("an object field needs a name of 1 to 63 bytes of UTF-8");
+                    if (i > 0 && !(object[i - 1].name < f.name)) fail("object fields must be unique and sorted");
+                    switch (f.value.type) {
+                        case TraitType::null:
+                        case TraitType::boolean:
+                            break;
+                        case TraitType::number:
+                            if (!std::isfinite(f.value.number)) fail("number is not finite");
+                            break;
+                        case TraitType::text:
+                            if (f.value.text.size() > kMaxTraitTextBytes)
+                                fail("text is longer than 65536 bytes", ErrorCode::value_too_long);
+                            if (!valid_utf8(f.value.text)) fail("text is not valid UTF-8");
+                            break;
+                        default:
+                            fail("object fields hold null, a boolean, a number or text");
+                    }
+                }
             }
             break;
         default:

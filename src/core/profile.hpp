@@ -13,22 +13,46 @@
 
 namespace customer_profile::core {
 
-enum class TraitType : std::uint8_t { null = 0, boolean = 1, number = 2, text = 3, timestamp = 4, text_array = 5 };
+enum class TraitType : std::uint8_t {
+    null = 0,
+    boolean = 1,
+    number = 2,
+    text = 3,
+    timestamp = 4,
+    text_array = 5,
+    point = 6,        // a place: latitude and longitude in degrees (WGS 84)
+    object_array = 7  // a list of small objects whose fields are null, boolean, number or text
+};
 
 const char* trait_type_name(TraitType t);
 // Throws Error(invalid_parameter) for an unknown name.
 TraitType trait_type_from_name(std::string_view name);
+
+struct ObjectField;
+// One object of an object_array: its fields sorted by name, names unique.
+using TraitObject = std::vector<ObjectField>;
 
 struct TraitValue {
     TraitType type = TraitType::null;
     bool boolean = false;
     double number = 0;  // finite
     std::string text;
-    Micros timestamp = 0;            // microseconds since 2000-01-01 UTC
-    std::vector<std::string> array;  // text_array
+    Micros timestamp = 0;              // microseconds since 2000-01-01 UTC
+    std::vector<std::string> array;    // text_array
+    double lat = 0, lon = 0;           // point: -90..90, -180..180
+    std::vector<TraitObject> objects;  // object_array
 
     bool operator==(const TraitValue& o) const;
 };
+
+struct ObjectField {
+    std::string name;
+    TraitValue value;  // null, boolean, number or text
+    bool operator==(const ObjectField& o) const { return name == o.name && value == o.value; }
+};
+
+// The field of an object, or nullptr.
+const TraitValue* object_field(const TraitObject& object, std::string_view name);
 
 struct Trait {
     std::string name;
@@ -46,7 +70,9 @@ constexpr std::size_t kMaxTraits = 1000;
 constexpr std::size_t kMaxTraitNameBytes = 63;
 constexpr std::size_t kMaxTraitSourceBytes = 200;
 constexpr std::size_t kMaxTraitTextBytes = 65536;
-constexpr std::size_t kMaxTraitArrayItems = 1000;
+constexpr std::size_t kMaxTraitArrayItems = 1000;  // also objects of an object_array
+constexpr std::size_t kMaxObjectFields = 32;
+constexpr std::size_t kMaxObjectFieldNameBytes = 63;
 
 struct Profile {
     std::vector<Trait> traits;  // sorted by name (bytewise), names unique

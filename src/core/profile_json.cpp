@@ -38,8 +38,25 @@ json value_to_json(const TraitValue& v) {
             return json(format_timestamp(v.timestamp));
         case TraitType::text_array:
             return json(v.array);
+        case TraitType::point:
+            return json{{"lat", number_json(v.lat)}, {"lon", number_json(v.lon)}};
+        case TraitType::object_array: {
+            json list = json::array();
+            for (const auto& object : v.objects) {
+                json o = json::object();
+                for (const auto& f : object) o[f.name] = value_to_json(f.value);
+                list.push_back(std::move(o));
+            }
+            return list;
+        }
     }
     return json(nullptr);
+}
+
+// {"lat": 48.85, "lon": 2.35}: the only object a trait value may be by itself.
+bool is_point(const json& v) {
+    return v.is_object() && v.size() == 2 && v.contains("lat") && v.contains("lon") && v["lat"].is_number() &&
+           v["lon"].is_number();
 }
 
 TraitType infer_type(const json& v, const std::string& name) {
@@ -55,11 +72,15 @@ TraitType infer_type(const json& v, const std::string& name) {
         case json::value_t::string:
             return TraitType::text;
         case json::value_t::array:
-            return TraitType::text_array;
+            return !v.empty() && v.front().is_object() ? TraitType::object_array : TraitType::text_array;
+        case json::value_t::object:
+            if (is_point(v)) return TraitType::point;
+            [[fallthrough]];
         default:
-            throw Error(
-                ErrorCode::invalid_parameter,
-                "trait \"" + name + "\": value must be null, a boolean, a number, a string or an array of strings");
+            throw Error(ErrorCode::invalid_parameter,
+                        "trait \"" + name +
+                            "\": value must be null, a boolean, a number, a string, an array of strings, a point "
+                            "({\"lat\": ..., \"lon\": ...}) or an array of objects");
     }
 }
 
@@ -100,6 +121,40 @@ TraitValue value_from_json(const json& v, TraitType type, const std::string& nam
                 if (!item.is_string())
                     throw Error(ErrorCode::invalid_parameter, "trait \"" + name + "\": array items must be strings");
                 out.array.push_back(item.get<std::string>());
+            }
+            break;
+        case TraitType::point:
+            if (!is_point(v)) mismatch();
+            out.lat = v["lat"].get<double>();
+            out.lon = v["lon"].get<double>();
+            break;
+        case TraitType::object_array:
+            if (!v.is_array()) mismatch();
+            for (const auto& item : v) {
+                if (!item.is_object())
+                    throw Error(ErrorCode::invalid_parameter, "trait \"" + name + "\": list items must be objects");
+                TraitObject object;
+                for (auto it = item.begin(); it != item.end(); ++it) {  // keys in sorted order
+                    ObjectField f;
+                    f.name = it.key();
+                    const json& field = it.value();
+                    if (field.is_null()) {
+                    } else if (field.is_boolean()) {
+                        f.value.type = TraitType::boolean;
+                        f.value.boolean = field.get<bool>();
+                    } else if (field.is_number()) {
+                        f.value.type = TraitType::number;
+                        f.value.number = field.get<double>();
+                    } else if (field.is_string()) {
+                        f.value.type = TraitType::text;
+                        f.value.text = field.get<std::string>();
+                    } else {
+                        throw Error(ErrorCode::invalid_parameter,
+                                    "trait \"" + name + "\": object fields hold null, a boolean, a number or text");
+                    }
+                    object.push_back(std::move(f));
+                }
+                out.objects.push_back(std::move(object));
             }
             break;
     }

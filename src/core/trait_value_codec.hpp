@@ -5,6 +5,8 @@
 //   u8 type | null: - | boolean: u8 0/1 | number: 8-byte IEEE-754
 //           | text: var len + bytes | timestamp: zvar (microseconds since 2000-01-01 UTC)
 //           | text[]: var n + n * (var len + bytes)
+//           | point: f64 latitude, f64 longitude (1.6)
+//           | object[]: var n + n * (var fields + fields * (var len + name, value)) (1.6)
 //
 // Stored profiles and predicates depend on these bytes: they never change
 // without a new format version of both codecs (test/unit/binary_format_test.cpp

@@ -9,7 +9,8 @@
 // Text is also parsed as a value expression, which must re-parse from its
 // normalized form. Trees are also type-checked and written as SQL against a
 // schema declaring trait and event property types, and evaluated on traits
-// that need Unicode case folding (ILIKE). Anything else (a crash, a sanitizer
+// that need Unicode case folding (ILIKE), a point and a list of objects
+// (distance, any), with regular expressions run by RE2. Anything else (a crash, a sanitizer
 // report, another exception, a broken round trip) is a finding.
 #include <cstdint>
 #include <cstdlib>
@@ -64,6 +65,26 @@ const Profile& sample_profile() {
         t.value.type = TraitType::timestamp;
         t.value.timestamp = 849700800000000;
         p.put(t);
+        t.name = "home";
+        t.value = {};
+        t.value.type = TraitType::point;
+        t.value.lat = 48.8566;
+        t.value.lon = 2.3522;
+        p.put(t);
+        t.name = "interests";
+        t.value = {};
+        t.value.type = TraitType::object_array;
+        TraitObject cars;
+        ObjectField key, value;
+        key.name = "key";
+        key.value.type = TraitType::text;
+        key.value.text = "cars";
+        value.name = "value";
+        value.value.type = TraitType::number;
+        value.value.number = 50;
+        cars = {key, value};
+        t.value.objects = {cars};
+        p.put(t);
         return p;
     }();
     return p;
@@ -86,6 +107,8 @@ const PredicateSchema& sample_schema() {
             if (name == "tier" || name == "city") return TraitType::text;
             if (name == "ltv") return TraitType::number;
             if (name == "tags") return TraitType::text_array;
+            if (name == "home") return TraitType::point;
+            if (name == "interests") return TraitType::object_array;
             return std::nullopt;
         };
         s.is_measure = [](const std::string&, const std::string& property) { return property == "revenue"; };
@@ -109,6 +132,11 @@ void exercise(const PredicateNode& tree) {
     c.filtered_aggregate = [](const Operand&, std::optional<Day>) { return 1.0; };
     c.consent = [](const std::string& purpose) -> std::optional<bool> { return purpose.size() % 2 == 0; };
     c.cluster = []() -> std::optional<int> { return 3; };
+    c.range_aggregate = [](const Operand& o) { return o.from < o.to ? 2.0 : -1.0; };
+    c.day_start = [](const std::string& zone, std::int64_t days) -> std::optional<Micros> {
+        if (zone.size() % 3 == 0) return std::nullopt;  // an unknown zone
+        return 849700800000000 + days * kMicrosPerDay - 3600000000;
+    };
     (void)evaluate(tree, c);
     (void)next_change(tree, c);
     (void)predicate_sql(tree);
@@ -121,6 +149,9 @@ void exercise(const PredicateNode& tree) {
     (void)predicate_tree_json(tree);
     (void)predicate_dependencies(tree);
     (void)referenced_segments(tree);
+    (void)referenced_time_zones(tree);
+    PredicateNode zoned = with_time_zone(tree, "Europe/Paris");
+    require(parse_predicate(format_predicate(zoned)) == zoned, "a tree bound to a time zone does not round-trip");
 }
 
 void fuzz_binary(std::string_view bytes) {

@@ -167,7 +167,8 @@ TEST(BinaryFormat, RefusalsKeepTheirWording) {
     auto profile = [](const std::string& b) { decode_profile(b); };
     auto predicate = [](const std::string& b) { decode_predicate(b); };
     // A profile with one trait "k" from "crm" observed at 7 us, then the value.
-    EXPECT_EQ(refusal(profile, "0101016b0363726d0e07"), "invalid binary profile: unknown trait type 7 (at byte 10)");
+    // (types 6 and 7, point and object[], came in 1.6)
+    EXPECT_EQ(refusal(profile, "0101016b0363726d0e08"), "invalid binary profile: unknown trait type 8 (at byte 10)");
     EXPECT_EQ(refusal(profile, "0101016b0363726d0e0102"),
               "invalid binary profile: boolean is neither 0 nor 1 (at byte 11)");
     EXPECT_EQ(refusal(profile, "0101016b0363726d0e0200"), "invalid binary profile: truncated (at byte 11)");

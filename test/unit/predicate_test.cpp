@@ -101,14 +101,15 @@ TEST(Predicate, ErrorsNameTheColumnAndWhatWasExpected) {
         error_of("ltv >= 'a' and"),
         "syntax error at column 15: expected a trait, a value or a function after 'and' (at the end of the predicate)");
     EXPECT_EQ(error_of("tier 'gold'"),
-              "syntax error at column 6: expected a comparison (=, <>, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, IS "
-              "NULL) after 'tier'");
+              "syntax error at column 6: expected a comparison (=, <>, <, <=, >, >=, IN, BETWEEN, LIKE, ILIKE, ~, ~*, "
+              "!~, !~*, IS NULL, IS DISTINCT FROM) after 'tier'");
     EXPECT_EQ(error_of("(a = 1"), "syntax error at column 7: expected ')' after '1' (at the end of the predicate)");
     EXPECT_EQ(error_of("a = 'open"), "syntax error at column 5: unterminated string");
     EXPECT_EQ(error_of("a = 1 b = 2"),
               "syntax error at column 7: expected AND, OR or the end of the predicate after '1'");
-    EXPECT_EQ(error_of("a ~ 1"), "syntax error at column 3: unexpected character '~'");
-    EXPECT_EQ(error_of("a is 1"), "syntax error at column 6: expected NULL after 'is'");
+    EXPECT_EQ(error_of("a # 1"), "syntax error at column 3: unexpected character '#'");
+    EXPECT_EQ(error_of("a ~ 1"), "syntax error at column 5: expected a regular expression in quotes after '~'");
+    EXPECT_EQ(error_of("a is 1"), "syntax error at column 6: expected NULL or DISTINCT FROM after 'is'");
     EXPECT_EQ(error_of("a like 5"), "syntax error at column 8: expected a pattern in quotes after 'like'");
     EXPECT_EQ(error_of("count(purchase within 30 parsecs) > 1"),
               "syntax error at column 26: expected minutes, hours, days or weeks after '30'");

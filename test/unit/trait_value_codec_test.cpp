@@ -90,7 +90,7 @@ TEST(TraitValueCodec, ASkippedValueIsReadPastWithoutCopies) {
 TEST(TraitValueCodec, EachUseRefusesInItsOwnWords) {
     using U = TraitValueUse;
     EXPECT_EQ(refusal(written(tags()), U::predicate_literal), "invalid binary test: invalid value type (at byte 1)");
-    EXPECT_EQ(refusal("\x06", U::stored_trait), "invalid binary test: unknown trait type 6 (at byte 1)");
+    EXPECT_EQ(refusal("\x08", U::stored_trait), "invalid binary test: unknown trait type 8 (at byte 1)");
     EXPECT_EQ(refusal("\x06", U::predicate_literal), "invalid binary test: invalid value type (at byte 1)");
     EXPECT_EQ(refusal("\x01\x02", U::stored_trait), "invalid binary test: boolean is neither 0 nor 1 (at byte 2)");
     EXPECT_EQ(refusal("\x01\x02", U::predicate_literal), "invalid binary test: flag is neither 0 nor 1 (at byte 2)");

@@ -24,6 +24,7 @@
 #include "pg/profile/profile_datum.hpp"
 #include "pg/segments/segment_eval.hpp"
 #include "pg/infra/spi_util.hpp"
+#include "pg/infra/time_zone.hpp"
 
 namespace cp = customer_profile;
 
@@ -56,9 +57,10 @@ CachedPlan cluster_plan{
     "SELECT cluster FROM customer_profile.profile_feature WHERE profile_id = $1 AND cluster IS NOT NULL", 1, {INT8OID}};
 CachedPlan events_plan{
     "SELECT e.properties::text FROM customer_profile.identity i JOIN customer_profile.event e "
-    "ON e.identity_id = i.identity_id WHERE i.profile_id = $1 AND e.event_type = $2 AND e.occurred_at >= $3",
-    3,
-    {INT8OID, TEXTOID, TIMESTAMPTZOID}};
+    "ON e.identity_id = i.identity_id WHERE i.profile_id = $1 AND e.event_type = $2 AND e.occurred_at >= $3 "
+    "AND e.occurred_at < $4",
+    4,
+    {INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}};
 
 std::optional<ProfileFacts> load_profile(std::int64_t profile_id, bool fresh = false,
                                          const std::vector<std::int64_t>* known_ids = nullptr) {
@@ -112,7 +114,6 @@ public:
     bool matches(const core::PredicateNode& tree) {
         core::EvaluationContext c;
         c.cancel = cancel_requested;
-        c.cancel = cancel_requested;
         c.traits = &facts_.traits;
         c.behavior = &facts_.behavior;
         c.trait_lookup = facts_.trait_source;
@@ -139,8 +140,12 @@ public:
         };
         c.in_segment = [this](const std::string& name) { return segment(name); };
         c.filtered_aggregate = [this](const core::Operand& o, std::optional<core::Day> first) {
-            return filtered(o, first);
+            return aggregate_events(
+                o, first ? static_cast<core::Micros>(*first) * core::kMicrosPerDay : core::kMinTimestamp,
+                core::kMaxTimestamp);
         };
+        c.range_aggregate = [this](const core::Operand& o) { return aggregate_events(o, o.from, o.to); };
+        c.day_start = day_start_at(c.now);
         return core::matches(tree, c);
     }
 
@@ -161,9 +166,11 @@ public:
     }
 
 private:
-    double filtered(const core::Operand& o, std::optional<core::Day> first) {
-        core::Micros since = first ? static_cast<core::Micros>(*first) * core::kMicrosPerDay : core::kMinTimestamp;
-        Datum args[3] = {Int64GetDatum(facts_.profile_id), text_datum(o.name), TimestampTzGetDatum(since)};
+    // count/sum over the stored events of the operand's type in [since, until),
+    // through its where filter when it has one.
+    double aggregate_events(const core::Operand& o, core::Micros since, core::Micros until) {
+        Datum args[4] = {Int64GetDatum(facts_.profile_id), text_datum(o.name), TimestampTzGetDatum(since),
+                         TimestampTzGetDatum(until)};
         // Streaming (fresh_) runs after this transaction stored the events:
         // read them with a new snapshot, as every other lookup here.
         std::uint64_t n = spi_run(events_plan, args, nullptr, !fresh_);
@@ -176,11 +183,11 @@ private:
             core::Profile properties = core::properties_as_traits(json, declared);
             core::EvaluationContext c;
             c.cancel = cancel_requested;
-            c.cancel = cancel_requested;
             c.traits = &properties;
             c.now = GetCurrentTransactionStartTimestamp();
-            if (!core::matches(o.where.front(), c)) continue;
-            if (o.kind == core::Operand::Kind::count) {
+            c.day_start = day_start_at(c.now);
+            if (!o.where.empty() && !core::matches(o.where.front(), c)) continue;
+            if (o.counts()) {
                 total += 1;
             } else if (const core::Trait* t = properties.find(o.property);
                        t != nullptr && t->value.type == core::TraitType::number) {
@@ -327,6 +334,7 @@ std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const
     c.trait_lookup = facts.trait_source;
     c.behavior_lookup = facts.behavior_source;
     c.now = GetCurrentTransactionStartTimestamp();
+    c.day_start = day_start_at(c.now);
     return core::next_change(tree, c);
 }
 

@@ -15,14 +15,29 @@
 #include "pg/infra/datum_convert.hpp"
 #include "pg/profile/profile_datum.hpp"
 #include "pg/infra/spi_util.hpp"
+#include "pg/infra/time_zone.hpp"
 #include "pg/profile/trait_catalog.hpp"
 
 namespace cp = customer_profile;
 
+namespace {
+
+// The core checks a zone's spelling; whether the tz database has it is
+// PostgreSQL's to say.
+const cp::core::PredicateNode& with_known_time_zones(const cp::core::PredicateNode& tree) {
+    for (const auto& zone : cp::core::referenced_time_zones(tree))
+        if (!cp::pg::time_zone_known(zone))
+            throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "unknown time zone \"" + zone + "\"", {},
+                                  "Name a zone of the tz database, such as 'Europe/Paris' (pg_timezone_names).");
+    return tree;
+}
+
+}  // namespace
+
 // segment_predicate_in(cstring) returns segment_predicate
 CP_FUNCTION(segment_predicate_in) {
     const char* text = PG_GETARG_CSTRING(0);
-    return cp::pg::profile_datum(cp::core::encode_predicate(cp::core::parse_predicate(text)));
+    return cp::pg::profile_datum(cp::core::encode_predicate(with_known_time_zones(cp::core::parse_predicate(text))));
 }
 
 // segment_predicate_out(segment_predicate) returns cstring: the normalized text
@@ -36,7 +51,8 @@ CP_FUNCTION(segment_predicate_out) {
 // segment_predicate_recv(internal) returns segment_predicate
 CP_FUNCTION(segment_predicate_recv) {
     std::string_view received = cp::pg::received_bytes(fcinfo);
-    return cp::pg::profile_datum(cp::core::encode_predicate(cp::core::decode_predicate(received)));
+    return cp::pg::profile_datum(
+        cp::core::encode_predicate(with_known_time_zones(cp::core::decode_predicate(received))));
 }
 
 // segment_predicate_send(segment_predicate) returns bytea: version byte first
@@ -106,4 +122,21 @@ CP_FUNCTION(segment_predicate_tree) {
 // _segment_predicate_reads_time(segment_predicate) returns boolean: now() or a window appears
 CP_FUNCTION(segment_predicate_reads_time) {
     PG_RETURN_BOOL(cp::core::predicate_dependencies(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0))).time);
+}
+
+// _segment_predicate_in_zone(segment_predicate, time_zone text, old_time_zone
+// text) returns segment_predicate: today without a zone (or in the old zone)
+// counts the days of time_zone, as a segment's time zone says.
+CP_FUNCTION(segment_predicate_in_zone) {
+    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    if (PG_ARGISNULL(1))
+        cp::pg::pg_guard(
+            [] { ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("time_zone must not be NULL"))); });
+    std::string zone = cp::pg::text_arg(fcinfo, 1);
+    std::string old_zone = PG_ARGISNULL(2) ? "" : cp::pg::text_arg(fcinfo, 2);
+    if (zone != "UTC" && (!cp::core::plausible_time_zone_name(zone) || !cp::pg::time_zone_known(zone)))
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "unknown time zone \"" + zone + "\"", {},
+                              "Name a zone of the tz database, such as 'Europe/Paris' (pg_timezone_names).");
+    cp::core::PredicateNode tree = cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0));
+    return cp::pg::profile_datum(cp::core::encode_predicate(cp::core::with_time_zone(std::move(tree), zone, old_zone)));
 }

@@ -60,6 +60,7 @@ CREATE FUNCTION customer_profile._profiles_wide_column(trait text, column_type t
              WHEN 'boolean'::text THEN 'customer_profile.profile_trait_text(u.data, %1$L)::boolean AS %1$I'::text
              WHEN 'timestamp with time zone'::text THEN 'customer_profile.profile_trait_text(u.data, %1$L)::timestamptz AS %1$I'::text
              WHEN 'text[]'::text THEN 'ARRAY(SELECT pg_catalog.jsonb_array_elements_text(customer_profile.profile_trait_value(u.data, %1$L))) AS %1$I'::text
+             WHEN 'jsonb'::text THEN 'customer_profile.profile_trait_value(u.data, %1$L) AS %1$I'::text
              ELSE 'customer_profile.profile_trait_text(u.data, %1$L) AS %1$I'::text
          END, trait) AS format;
 END;
@@ -243,6 +244,8 @@ CREATE FUNCTION customer_profile._trait_column_type(type text) RETURNS text
              WHEN 'boolean'::text THEN 'boolean'::text
              WHEN 'timestamp'::text THEN 'timestamp with time zone'::text
              WHEN 'text[]'::text THEN 'text[]'::text
+             WHEN 'point'::text THEN 'jsonb'::text
+             WHEN 'object[]'::text THEN 'jsonb'::text
              ELSE 'text'::text
          END AS "case";
 END;

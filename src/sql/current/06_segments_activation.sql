@@ -69,6 +69,7 @@ CREATE TABLE customer_profile.segment (
     build_next bigint,
     build_done bigint,
     build_total bigint,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
     CONSTRAINT segment_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT segment_state_check CHECK ((state = ANY (ARRAY['building'::text, 'active'::text, 'disabled'::text]))),
     CONSTRAINT segment_build_check CHECK (((state = 'building'::text) = (build_next IS NOT NULL)))
@@ -91,6 +92,7 @@ CREATE TRIGGER segment_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON c
 COMMENT ON TABLE customer_profile.segment IS 'Audiences: a name, a compiled predicate, the segments it refers to with in_segment().';
 COMMENT ON COLUMN customer_profile.segment.state IS 'active (evaluated, membership complete), building (evaluated, membership being backfilled by the worker) or disabled (kept, not evaluated).';
 COMMENT ON COLUMN customer_profile.segment.build_next IS 'While building: the first profile_id the build has not evaluated yet.';
+COMMENT ON COLUMN customer_profile.segment.time_zone IS 'The time zone whose calendar days today (without a zone) counts in this segment''s predicate.';
 GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_reader;
 GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_worker;
 REVOKE USAGE ON TYPE customer_profile.segment FROM PUBLIC;
@@ -292,6 +294,12 @@ CREATE FUNCTION customer_profile._segment_predicate_reads_time(predicate custome
 COMMENT ON FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) IS 'Internal: whether the predicate uses now() or a window, so its result can change as time passes.';
 REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) FROM PUBLIC;
 
+CREATE FUNCTION customer_profile._segment_predicate_in_zone(predicate customer_profile.segment_predicate, time_zone text, old_time_zone text) RETURNS customer_profile.segment_predicate
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_in_zone';
+COMMENT ON FUNCTION customer_profile._segment_predicate_in_zone(predicate customer_profile.segment_predicate, time_zone text, old_time_zone text) IS 'Internal: the predicate with today (without a zone, or in old_time_zone) counting days in time_zone; 22023 for an unknown zone.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_in_zone(predicate customer_profile.segment_predicate, time_zone text, old_time_zone text) FROM PUBLIC;
+
 CREATE FUNCTION customer_profile._segment_predicate_references(predicate customer_profile.segment_predicate) RETURNS text[]
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_segment_predicate_references';
@@ -384,7 +392,7 @@ REVOKE ALL ON FUNCTION customer_profile._segments_well_typed() FROM PUBLIC;
 
 -- profile @@ segment_predicate: on the binary traits value alone.
 CREATE FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) RETURNS boolean
-    LANGUAGE c IMMUTABLE STRICT COST 10 PARALLEL SAFE
+    LANGUAGE c STABLE STRICT COST 10 PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_profile_matches';
 COMMENT ON FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) IS 'Whether a profile value''s traits satisfy a predicate (0A000 when the predicate also reads behavior, known/anonymous or segments).';
 REVOKE ALL ON FUNCTION customer_profile.profile_matches(profile customer_profile.profile, predicate customer_profile.segment_predicate) FROM PUBLIC;
@@ -404,7 +412,7 @@ COMMENT ON FUNCTION customer_profile.profile_segment(profile_id bigint, segment 
 REVOKE ALL ON FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.profile_segment(profile_id bigint, segment text) TO customer_profile_reader;
 
-CREATE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL::text, description text DEFAULT NULL::text) RETURNS void
+CREATE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL::text, description text DEFAULT NULL::text, time_zone text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -412,22 +420,30 @@ DECLARE
     compiled customer_profile.segment_predicate;
     id integer;
     current_state text;
+    current_predicate customer_profile.segment_predicate;
+    current_zone text;
 BEGIN
-    IF predicate IS NOT NULL THEN
+    IF predicate IS NOT NULL OR time_zone IS NOT NULL THEN
         -- Before the segment's row: waits for every transaction that has
         -- streamed (with the old predicate); streams wait for our commit.
         LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
     END IF;
-    SELECT s.segment_id, s.state INTO id, current_state
+    SELECT s.segment_id, s.state, s.predicate, s.time_zone INTO id, current_state, current_predicate, current_zone
       FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
     END IF;
     IF predicate IS NOT NULL THEN
-        compiled := predicate::customer_profile.segment_predicate;
+        compiled := customer_profile._segment_predicate_in_zone(predicate::customer_profile.segment_predicate,
+                                                                coalesce(time_zone, current_zone), NULL);
+    ELSIF time_zone IS NOT NULL THEN
+        -- today in the old zone (written or implied) moves to the new one
+        compiled := customer_profile._segment_predicate_in_zone(current_predicate, time_zone, current_zone);
+    END IF;
+    IF compiled IS NOT NULL THEN
         UPDATE customer_profile.segment s
            SET predicate = compiled, refers_to = customer_profile._segment_validate(segment_alter.name, compiled),
-               updated_at = now()
+               time_zone = coalesce(segment_alter.time_zone, s.time_zone), updated_at = now()
          WHERE s.name = segment_alter.name;
         IF current_state <> 'disabled' THEN  -- a disabled segment is backfilled when it is enabled
             PERFORM customer_profile._segment_backfill(id);
@@ -439,9 +455,9 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) IS 'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people, holds back their segment updates until it commits, and backfills the members as segment_create does (a disabled segment: when it is enabled).';
-REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) TO customer_profile_admin;
+COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) IS 'Changes a segment''s predicate, description and/or time zone (NULL keeps the current one). A new predicate waits for transactions that are changing people, holds back their segment updates until it commits, and backfills the members as segment_create does (a disabled segment: when it is enabled).';
+REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) TO customer_profile_admin;
 
 -- One batch of a queued build: the next profiles of the first segment that
 -- is building, evaluated by the stream (which writes memberships, outbox and
@@ -504,7 +520,7 @@ REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) 
 GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
 GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
 
-CREATE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text) RETURNS integer
+CREATE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text, time_zone text DEFAULT 'UTC'::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -525,17 +541,21 @@ BEGIN
     IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = segment_create.name) THEN
         RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
     END IF;
-    compiled := predicate::customer_profile.segment_predicate;
-    INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
-    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
+    IF time_zone IS NULL THEN
+        RAISE EXCEPTION 'the time zone of segment "%" is NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    compiled := customer_profile._segment_predicate_in_zone(predicate::customer_profile.segment_predicate,
+                                                            time_zone, NULL);
+    INSERT INTO customer_profile.segment (name, predicate, refers_to, description, time_zone)
+    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description, time_zone)
     RETURNING segment_id INTO id;
     PERFORM customer_profile._segment_backfill(id);
     RETURN id;
 END
 $_$;
-COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles) and backfills its members: at once up to customer_profile.segment_build_inline_limit profiles, otherwise queued to the worker (state building); returns its id.';
-REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) TO customer_profile_admin;
+COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text, time_zone text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles; today counts days in time_zone) and backfills its members: at once up to customer_profile.segment_build_inline_limit profiles, otherwise queued to the worker (state building); returns its id.';
+REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text, time_zone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text, time_zone text) TO customer_profile_admin;
 
 -- Disabled: kept with its members as they are, not evaluated by streams,
 -- windows or refreshes (a segment that reads it with in_segment() reads the
@@ -1075,7 +1095,8 @@ CREATE VIEW customer_profile.segments AS
         CASE
             WHEN (s.state = 'building'::text) THEN LEAST(round(((s.build_done)::numeric / (GREATEST(s.build_total, (1)::bigint))::numeric), 3), 0.999)
             ELSE NULL::numeric
-        END AS build_progress
+        END AS build_progress,
+    s.time_zone
    FROM customer_profile.segment s;
 COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
 COMMENT ON COLUMN customer_profile.segments.segment_id IS 'The segment.';
@@ -1086,6 +1107,7 @@ COMMENT ON COLUMN customer_profile.segments.description IS 'Free text given at s
 COMMENT ON COLUMN customer_profile.segments.created_at IS 'When the segment was created.';
 COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed, or it was enabled again.';
 COMMENT ON COLUMN customer_profile.segments.state IS 'active (members complete and kept current), building (kept current, backfill in progress: members so far) or disabled (not evaluated, members frozen).';
+COMMENT ON COLUMN customer_profile.segments.time_zone IS 'The time zone whose days today counts in (segment_create, segment_alter).';
 COMMENT ON COLUMN customer_profile.segments.build_progress IS 'While building: the share of the profiles evaluated so far (0 to 0.999); NULL otherwise.';
 GRANT SELECT ON TABLE customer_profile.segments TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.segments FROM PUBLIC;

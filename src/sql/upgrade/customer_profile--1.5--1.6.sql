@@ -2743,19 +2743,30 @@ BEGIN
 END
 $_$;
 
+
 -- Issue 16, membership that is there when you ask: segment_create,
 -- segment_alter and segment_enable backfill (at once for a small population,
 -- queued to the worker otherwise), a segment can be disabled, segment_drop
--- announces its members' exits. Existing segments are active.
+-- announces its members' exits. Existing segments are active. A segment has
+-- a time zone for the predicate language's today.
 ALTER TABLE customer_profile.segment
     ADD COLUMN state text DEFAULT 'active'::text NOT NULL,
     ADD COLUMN build_next bigint,
     ADD COLUMN build_done bigint,
     ADD COLUMN build_total bigint,
+    ADD COLUMN time_zone text DEFAULT 'UTC'::text NOT NULL,
     ADD CONSTRAINT segment_state_check CHECK ((state = ANY (ARRAY['building'::text, 'active'::text, 'disabled'::text]))),
     ADD CONSTRAINT segment_build_check CHECK (((state = 'building'::text) = (build_next IS NOT NULL)));
 COMMENT ON COLUMN customer_profile.segment.state IS 'active (evaluated, membership complete), building (evaluated, membership being backfilled by the worker) or disabled (kept, not evaluated).';
 COMMENT ON COLUMN customer_profile.segment.build_next IS 'While building: the first profile_id the build has not evaluated yet.';
+COMMENT ON COLUMN customer_profile.segment.time_zone IS 'The time zone whose calendar days today (without a zone) counts in this segment''s predicate.';
+
+-- A time zone (and with it a new signature) for segment_create and segment_alter.
+DROP FUNCTION customer_profile.segment_create(text, text, text);
+DROP FUNCTION customer_profile.segment_alter(text, text, text);
+
+-- The predicate language reads the time: a profile value's match is STABLE.
+ALTER FUNCTION customer_profile.profile_matches(customer_profile.profile, customer_profile.segment_predicate) STABLE;
 
 -- Membership for a segment whose predicate is new (created, altered,
 -- enabled), with the definitions lock held in EXCLUSIVE mode: a small
@@ -2795,7 +2806,13 @@ $$;
 COMMENT ON FUNCTION customer_profile._segment_backfill(segment_id integer) IS 'Internal: backfills a segment whose predicate is new: refreshed at once up to customer_profile.segment_build_inline_limit profiles, otherwise marked building for the worker; returns the state.';
 REVOKE ALL ON FUNCTION customer_profile._segment_backfill(segment_id integer) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text) RETURNS integer
+CREATE FUNCTION customer_profile._segment_predicate_in_zone(predicate customer_profile.segment_predicate, time_zone text, old_time_zone text) RETURNS customer_profile.segment_predicate
+    LANGUAGE c STABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_in_zone';
+COMMENT ON FUNCTION customer_profile._segment_predicate_in_zone(predicate customer_profile.segment_predicate, time_zone text, old_time_zone text) IS 'Internal: the predicate with today (without a zone, or in old_time_zone) counting days in time_zone; 22023 for an unknown zone.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_in_zone(predicate customer_profile.segment_predicate, time_zone text, old_time_zone text) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text, time_zone text DEFAULT 'UTC'::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -2816,19 +2833,23 @@ BEGIN
     IF EXISTS (SELECT 1 FROM customer_profile.segment s WHERE s.name = segment_create.name) THEN
         RAISE EXCEPTION 'segment "%" already exists', name USING ERRCODE = 'duplicate_object';
     END IF;
-    compiled := predicate::customer_profile.segment_predicate;
-    INSERT INTO customer_profile.segment (name, predicate, refers_to, description)
-    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description)
+    IF time_zone IS NULL THEN
+        RAISE EXCEPTION 'the time zone of segment "%" is NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    compiled := customer_profile._segment_predicate_in_zone(predicate::customer_profile.segment_predicate,
+                                                            time_zone, NULL);
+    INSERT INTO customer_profile.segment (name, predicate, refers_to, description, time_zone)
+    VALUES (name, compiled, customer_profile._segment_validate(name, compiled), description, time_zone)
     RETURNING segment_id INTO id;
     PERFORM customer_profile._segment_backfill(id);
     RETURN id;
 END
 $_$;
-COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles) and backfills its members: at once up to customer_profile.segment_build_inline_limit profiles, otherwise queued to the worker (state building); returns its id.';
-REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text) TO customer_profile_admin;
+COMMENT ON FUNCTION customer_profile.segment_create(name text, predicate text, description text, time_zone text) IS 'Creates a segment from predicate text (parsed, type-checked, references checked for cycles; today counts days in time_zone) and backfills its members: at once up to customer_profile.segment_build_inline_limit profiles, otherwise queued to the worker (state building); returns its id.';
+REVOKE ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text, time_zone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_create(name text, predicate text, description text, time_zone text) TO customer_profile_admin;
 
-CREATE OR REPLACE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL::text, description text DEFAULT NULL::text) RETURNS void
+CREATE FUNCTION customer_profile.segment_alter(name text, predicate text DEFAULT NULL::text, description text DEFAULT NULL::text, time_zone text DEFAULT NULL::text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -2836,22 +2857,30 @@ DECLARE
     compiled customer_profile.segment_predicate;
     id integer;
     current_state text;
+    current_predicate customer_profile.segment_predicate;
+    current_zone text;
 BEGIN
-    IF predicate IS NOT NULL THEN
+    IF predicate IS NOT NULL OR time_zone IS NOT NULL THEN
         -- Before the segment's row: waits for every transaction that has
         -- streamed (with the old predicate); streams wait for our commit.
         LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
     END IF;
-    SELECT s.segment_id, s.state INTO id, current_state
+    SELECT s.segment_id, s.state, s.predicate, s.time_zone INTO id, current_state, current_predicate, current_zone
       FROM customer_profile.segment s WHERE s.name = segment_alter.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
     END IF;
     IF predicate IS NOT NULL THEN
-        compiled := predicate::customer_profile.segment_predicate;
+        compiled := customer_profile._segment_predicate_in_zone(predicate::customer_profile.segment_predicate,
+                                                                coalesce(time_zone, current_zone), NULL);
+    ELSIF time_zone IS NOT NULL THEN
+        -- today in the old zone (written or implied) moves to the new one
+        compiled := customer_profile._segment_predicate_in_zone(current_predicate, time_zone, current_zone);
+    END IF;
+    IF compiled IS NOT NULL THEN
         UPDATE customer_profile.segment s
            SET predicate = compiled, refers_to = customer_profile._segment_validate(segment_alter.name, compiled),
-               updated_at = now()
+               time_zone = coalesce(segment_alter.time_zone, s.time_zone), updated_at = now()
          WHERE s.name = segment_alter.name;
         IF current_state <> 'disabled' THEN  -- a disabled segment is backfilled when it is enabled
             PERFORM customer_profile._segment_backfill(id);
@@ -2863,9 +2892,9 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) IS 'Changes a segment''s predicate and/or description (NULL keeps the current one). A new predicate waits for transactions that are changing people, holds back their segment updates until it commits, and backfills the members as segment_create does (a disabled segment: when it is enabled).';
-REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text) TO customer_profile_admin;
+COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) IS 'Changes a segment''s predicate, description and/or time zone (NULL keeps the current one). A new predicate waits for transactions that are changing people, holds back their segment updates until it commits, and backfills the members as segment_create does (a disabled segment: when it is enabled).';
+REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) TO customer_profile_admin;
 
 -- One batch of a queued build: the next profiles of the first segment that
 -- is building, evaluated by the stream (which writes memberships, outbox and
@@ -3220,7 +3249,8 @@ CREATE OR REPLACE VIEW customer_profile.segments AS
         CASE
             WHEN (s.state = 'building'::text) THEN LEAST(round(((s.build_done)::numeric / (GREATEST(s.build_total, (1)::bigint))::numeric), 3), 0.999)
             ELSE NULL::numeric
-        END AS build_progress
+        END AS build_progress,
+    s.time_zone
    FROM customer_profile.segment s;
 COMMENT ON VIEW customer_profile.segments IS 'One row per segment: its normalized predicate and the segments it refers to.';
 COMMENT ON COLUMN customer_profile.segments.segment_id IS 'The segment.';
@@ -3231,8 +3261,46 @@ COMMENT ON COLUMN customer_profile.segments.description IS 'Free text given at s
 COMMENT ON COLUMN customer_profile.segments.created_at IS 'When the segment was created.';
 COMMENT ON COLUMN customer_profile.segments.updated_at IS 'When its predicate or description last changed, or it was enabled again.';
 COMMENT ON COLUMN customer_profile.segments.state IS 'active (members complete and kept current), building (kept current, backfill in progress: members so far) or disabled (not evaluated, members frozen).';
+COMMENT ON COLUMN customer_profile.segments.time_zone IS 'The time zone whose days today counts in (segment_create, segment_alter).';
 COMMENT ON COLUMN customer_profile.segments.build_progress IS 'While building: the share of the profiles evaluated so far (0 to 0.999); NULL otherwise.';
 GRANT SELECT ON TABLE customer_profile.segments TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.segments FROM PUBLIC;
 
+
+-- Point and list-of-objects traits are jsonb columns of profiles_wide.
+-- The column type of a trait type, and the expression of a column.
+CREATE OR REPLACE FUNCTION customer_profile._trait_column_type(type text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT
+         CASE type
+             WHEN 'number'::text THEN 'double precision'::text
+             WHEN 'boolean'::text THEN 'boolean'::text
+             WHEN 'timestamp'::text THEN 'timestamp with time zone'::text
+             WHEN 'text[]'::text THEN 'text[]'::text
+             WHEN 'point'::text THEN 'jsonb'::text
+             WHEN 'object[]'::text THEN 'jsonb'::text
+             ELSE 'text'::text
+         END AS "case";
+END;
+COMMENT ON FUNCTION customer_profile._trait_column_type(type text) IS 'Internal: the SQL type of a trait''s column in profiles_wide.';
+REVOKE ALL ON FUNCTION customer_profile._trait_column_type(type text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT format(
+         CASE column_type
+             WHEN 'double precision'::text THEN 'customer_profile.profile_trait_text(u.data, %1$L)::double precision AS %1$I'::text
+             WHEN 'boolean'::text THEN 'customer_profile.profile_trait_text(u.data, %1$L)::boolean AS %1$I'::text
+             WHEN 'timestamp with time zone'::text THEN 'customer_profile.profile_trait_text(u.data, %1$L)::timestamptz AS %1$I'::text
+             WHEN 'text[]'::text THEN 'ARRAY(SELECT pg_catalog.jsonb_array_elements_text(customer_profile.profile_trait_value(u.data, %1$L))) AS %1$I'::text
+             WHEN 'jsonb'::text THEN 'customer_profile.profile_trait_value(u.data, %1$L) AS %1$I'::text
+             ELSE 'customer_profile.profile_trait_text(u.data, %1$L) AS %1$I'::text
+         END, trait) AS format;
+END;
+COMMENT ON FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) IS 'Internal: the select-list entry of one profiles_wide column.';
+REVOKE ALL ON FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) FROM PUBLIC;
 

@@ -1,0 +1,124 @@
+// Predicate regular expressions through RE2 (see regex_match.hpp).
+#include "regex_match.hpp"
+
+#include <re2/re2.h>
+
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "error.hpp"
+
+namespace customer_profile::core {
+namespace {
+
+constexpr int kMaxRepetition = 255;             // PostgreSQL's limit (RE_DUP_MAX)
+constexpr std::size_t kMaxCachedPatterns = 64;  // compiled patterns kept per backend
+constexpr std::int64_t kMaxProgramMemory = 8 << 20;
+
+re2::RE2::Options options_for(bool case_insensitive) {
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    options.set_case_sensitive(!case_insensitive);
+    options.set_dot_nl(true);  // as PostgreSQL's default (not newline-sensitive)
+    options.set_max_mem(kMaxProgramMemory);
+    return options;
+}
+
+// The escapes and groups both engines read alike; everything else that
+// starts with a backslash or (? is refused.
+std::string syntax_problem(const std::string& p, std::size_t* offset) {
+    bool in_class = false;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        char c = p[i];
+        if (c == '\\') {
+            if (i + 1 >= p.size()) {
+                *offset = i;
+                return "trailing backslash";
+            }
+            char e = p[i + 1];
+            bool punctuation = !((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) &&
+                               static_cast<unsigned char>(e) < 0x80;
+            if (!punctuation && std::string_view("dDsSwWtn").find(e) == std::string_view::npos) {
+                *offset = i;
+                return std::string("the escape \\") + e +
+                       " is not supported (use \\d \\D \\s \\S \\w \\W \\t \\n or an escaped punctuation character)";
+            }
+            ++i;
+            continue;
+        }
+        if (in_class) {
+            if (c == ']') in_class = false;
+            continue;
+        }
+        if (c == '[') {
+            in_class = true;
+            if (i + 1 < p.size() && p[i + 1] == '^') ++i;
+            if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ] is a literal
+            // [:alpha:] and friends
+            continue;
+        }
+        if (c == '(' && i + 1 < p.size() && p[i + 1] == '?' && !(i + 2 < p.size() && p[i + 2] == ':')) {
+            *offset = i;
+            return "only ( ) and (?: ) groups are supported (no flags, names, lookaround)";
+        }
+        if (c == '{') {
+            std::size_t j = i + 1;
+            int value = 0;
+            bool digits = false;
+            for (; j < p.size() && ((p[j] >= '0' && p[j] <= '9') || p[j] == ','); ++j) {
+                if (p[j] == ',') {
+                    value = 0;
+                    continue;
+                }
+                digits = true;
+                value = value * 10 + (p[j] - '0');
+                if (value > kMaxRepetition) {
+                    *offset = i;
+                    return "repetition counts go up to 255";
+                }
+            }
+            if (digits && j < p.size() && p[j] == '}') i = j;
+        }
+    }
+    return "";
+}
+
+struct Cache {
+    std::map<std::pair<std::string, bool>, std::unique_ptr<re2::RE2>> compiled;
+};
+
+Cache& cache() {
+    static Cache c;
+    return c;
+}
+
+}  // namespace
+
+std::string regex_problem(const std::string& pattern, bool case_insensitive, std::size_t* offset) {
+    *offset = 0;
+    std::string problem = syntax_problem(pattern, offset);
+    if (!problem.empty()) return problem;
+    re2::RE2 re(pattern, options_for(case_insensitive));
+    if (re.ok()) return "";
+    // RE2 names the offending part: point at it.
+    std::size_t at = re.error_arg().empty() ? std::string::npos : pattern.find(re.error_arg());
+    *offset = at == std::string::npos ? 0 : at;
+    return re.error();
+}
+
+bool regex_match(std::string_view text, const std::string& pattern, bool case_insensitive) {
+    Cache& c = cache();
+    auto key = std::make_pair(pattern, case_insensitive);
+    auto found = c.compiled.find(key);
+    if (found == c.compiled.end()) {
+        std::size_t offset = 0;
+        std::string problem = regex_problem(pattern, case_insensitive, &offset);
+        if (!problem.empty()) throw Error(ErrorCode::invalid_parameter, "invalid regular expression: " + problem);
+        if (c.compiled.size() >= kMaxCachedPatterns) c.compiled.clear();
+        found = c.compiled.emplace(key, std::make_unique<re2::RE2>(pattern, options_for(case_insensitive))).first;
+    }
+    return re2::RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *found->second);
+}
+
+}  // namespace customer_profile::core
