@@ -82,6 +82,8 @@ integration identity_stress "concurrent resolve_identity stress"
 integration segment_listen "LISTEN hears every segment entry and exit exactly once"
 integration outbox_stress "outbox under four writers and a polling consumer: nothing lost, nothing twice, in order"
 integration soak "soak with cancelled queries and terminated backends, then a full consistency check"
+# Three fixed seeds; PREDICATE_AGREEMENT_SEED=<n> runs seed n instead (0: a random one).
+integration predicate_agreement "property-based: random predicates of the whole grammar agree on every path (stored, refresh, live, @@, SQL)"
 # MODEL_CHECK_SECONDS (default 90) runs it longer, MODEL_CHECK_SEED=<n> repeats a
 # workload (0: a new random seed); the seed is printed first.
 integration model_check "model-based concurrency check: random interleavings of every change, then the whole state against a reference"

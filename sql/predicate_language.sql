@@ -10,7 +10,8 @@ SELECT trait_define('pl_city', 'text', 'latest'),
        trait_define('pl_email', 'text', 'latest'),
        trait_define('pl_ltv', 'number', 'latest'),
        trait_define('pl_home', 'point', 'latest'),
-       trait_define('pl_interests', 'object[]', 'latest');
+       trait_define('pl_interests', 'object[]', 'latest'),
+       trait_define('pl_tags', 'text[]', 'latest');
 SELECT event_measure_define('pl_order', 'total');
 SELECT event_property_define('pl_order', 'placed', 'timestamp'),
        event_property_define('pl_order', 'gift', 'boolean'),
@@ -22,9 +23,9 @@ INSERT INTO pl_people
 SELECT who, trait_observe(jsonb_build_object('crm_id', 'pl-' || who), traits, 'crm')
   FROM (VALUES
     ('ann', '{"pl_city": "Paris", "pl_email": "Ann@Gmail.com", "pl_ltv": 120, "pl_home": {"lat": 48.8566, "lon": 2.3522},
-              "pl_interests": [{"key": "cars", "value": 50}, {"key": "bikes", "value": 20}]}'::jsonb),
+              "pl_interests": [{"key": "cars", "value": 50}, {"key": "bikes", "value": 20}], "pl_tags": ["vip"]}'::jsonb),
     ('bob', '{"pl_city": "Lyon", "pl_email": "bob@yahoo.fr", "pl_ltv": 30, "pl_home": {"lat": 45.764, "lon": 4.8357},
-              "pl_interests": [{"key": "cars", "value": 40}, {"key": "bikes", "value": 90}]}'::jsonb),
+              "pl_interests": [{"key": "cars", "value": 40}, {"key": "bikes", "value": 90}], "pl_tags": null}'::jsonb),
     ('cyd', '{"pl_email": "cyd@example.org"}'::jsonb)) v(who, traits);
 -- Orders: ann twice in November 2026 (one a gift), bob once in October, at 23:30 UTC on the 31st.
 SELECT count(track(jsonb_build_object('crm_id', 'pl-' || who), 'pl_order', at, props, 'pl-' || who || at::text))
@@ -53,7 +54,10 @@ INSERT INTO pl_cases VALUES
     ('pl_no_boats', 'NOT any(pl_interests where key = ''boats'') AND has(pl_email)', '{ann,bob,cyd}'),
     ('pl_near_paris', 'distance(pl_home, 48.8566, 2.3522) < 50', '{ann}'),
     ('pl_near_lyon', 'distance(pl_home, 45.75, 4.85) BETWEEN 0 AND 10', '{bob}'),
-    ('pl_seen_recently', 'last_seen(pl_order) >= today - 36500 days', '{ann,bob}');
+    ('pl_seen_recently', 'last_seen(pl_order) >= today - 36500 days', '{ann,bob}'),
+    -- A text[] holding JSON null is unknown, not "contains nothing" (the SQL said bob).
+    ('pl_not_vip', 'NOT pl_tags = ''vip''', '{}'),
+    ('pl_not_vip_distinct', 'pl_tags IS DISTINCT FROM ''vip''', '{bob,cyd}');
 DO $$
 DECLARE c record;
 BEGIN

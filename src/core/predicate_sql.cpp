@@ -137,7 +137,10 @@ std::string distance_sql(const Operand& o, const Scope& scope) {
     std::string a = "power(sin(((" + lat2 + " - " + lat1 + ")" + radians + ") / 2), 2) + cos(" + lat1 + radians +
                     ") * cos(" + lat2 + radians + ") * power(sin(((" + lon2 + " - " + lon1 + ")" + radians +
                     ") / 2), 2)";
-    return "(2::float8 * 6371.0088::float8 * asin(sqrt(least(1.0::float8, " + a + "))))";
+    // least() skips a NULL: without the CASE, a person without the point
+    // would be half the Earth away instead of unknown.
+    return "(CASE WHEN jsonb_typeof(" + scope.object + " -> " + literal(o.name) +
+           ") = 'object' THEN 2::float8 * 6371.0088::float8 * asin(sqrt(least(1.0::float8, " + a + "))) END)";
 }
 
 // hint: the type of the value this operand is compared with, for the cast.
@@ -231,9 +234,14 @@ ArrayRead array_read(const Operand& o, const Scope& scope) {
 }
 
 // The array form, the scalar form, or a CASE on the JSON type choosing one.
+// A declared text[] that holds no array (a JSON null) is unknown, as in the
+// evaluator: `null @> ...` would be false, and NOT of it true.
 std::string array_or_scalar(ArrayRead read, const Operand& o, const Scope& scope, const std::string& as_array,
-                            const std::string& as_scalar) {
-    if (read == ArrayRead::yes) return as_array;
+                            const std::string& as_scalar, bool unknown_unless_array = true) {
+    if (read == ArrayRead::yes && !unknown_unless_array) return as_array;
+    if (read == ArrayRead::yes)
+        return "(CASE WHEN jsonb_typeof(" + scope.object + " -> " + literal(o.name) + ") = 'array' THEN " + as_array +
+               " END)";
     if (read == ArrayRead::no) return as_scalar;
     return "(CASE WHEN jsonb_typeof(" + scope.object + " -> " + literal(o.name) + ") = 'array' THEN " + as_array +
            " ELSE " + as_scalar + " END)";
@@ -342,10 +350,13 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
             if (read == ArrayRead::no) return scalar;
             std::string holds =
                 "coalesce(" + contains_sql(*array, scope, operand_sql(*item, scope, TraitType::text)) + ", false)";
-            return array_or_scalar(read, *array, scope, n.negated ? holds : "NOT " + holds, scalar);
+            return array_or_scalar(read, *array, scope, n.negated ? holds : "NOT " + holds, scalar, false);
         }
         case K::regex:
-            return "(" + operand_sql(n.left, scope, TraitType::text) + " " + (n.negated ? "!" : "") + "~" +
+            // As RE2 reads the pattern (regex_match.hpp): classes in the C
+            // locale, case folded by ICU.
+            return "(" + operand_sql(n.left, scope, TraitType::text) +
+                   (n.case_insensitive ? " COLLATE \"und-x-icu\" " : " COLLATE \"C\" ") + (n.negated ? "!" : "") + "~" +
                    (n.case_insensitive ? "*" : "") + " " + literal(n.name) + ")";
         case K::any_element: {
             std::string list = scope.object + " -> " + literal(n.name);

@@ -26,8 +26,11 @@ re2::RE2::Options options_for(bool case_insensitive) {
 }
 
 // The escapes and groups both engines read alike; everything else that
-// starts with a backslash or (? is refused.
-std::string syntax_problem(const std::string& p, std::size_t* offset) {
+// starts with a backslash or (? is refused. Case-insensitive patterns run in
+// SQL under an ICU collation (for Unicode case folding, as RE2 folds), where
+// PostgreSQL's classes (\w, [[:alpha:]]) take in non-ASCII letters that
+// RE2's do not: they are refused there.
+std::string syntax_problem(const std::string& p, bool case_insensitive, std::size_t* offset) {
     bool in_class = false;
     for (std::size_t i = 0; i < p.size(); ++i) {
         char c = p[i];
@@ -39,6 +42,11 @@ std::string syntax_problem(const std::string& p, std::size_t* offset) {
             char e = p[i + 1];
             bool punctuation = !((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) &&
                                static_cast<unsigned char>(e) < 0x80;
+            if (case_insensitive && std::string_view("dDsSwW").find(e) != std::string_view::npos) {
+                *offset = i;
+                return std::string("the class \\") + e +
+                       " is not supported in ~* and !~* (write the characters out, as [0-9] for \\d)";
+            }
             if (!punctuation && std::string_view("dDsSwWtn").find(e) == std::string_view::npos) {
                 *offset = i;
                 return std::string("the escape \\") + e +
@@ -52,6 +60,10 @@ std::string syntax_problem(const std::string& p, std::size_t* offset) {
             continue;
         }
         if (c == '[') {
+            if (case_insensitive && p.compare(i, 2, "[[") == 0 && i + 2 < p.size() && p[i + 2] == ':') {
+                *offset = i;
+                return "POSIX classes ([[:alpha:]]) are not supported in ~* and !~* (write the characters out)";
+            }
             in_class = true;
             if (i + 1 < p.size() && p[i + 1] == '^') ++i;
             if (i + 1 < p.size() && p[i + 1] == ']') ++i;  // a leading ] is a literal
@@ -97,7 +109,7 @@ Cache& cache() {
 
 std::string regex_problem(const std::string& pattern, bool case_insensitive, std::size_t* offset) {
     *offset = 0;
-    std::string problem = syntax_problem(pattern, offset);
+    std::string problem = syntax_problem(pattern, case_insensitive, offset);
     if (!problem.empty()) return problem;
     re2::RE2 re(pattern, options_for(case_insensitive));
     if (re.ok()) return "";

@@ -4,7 +4,10 @@
 // engine read the same way, so segment_explain's SQL (which PostgreSQL runs
 // with its engine) finds the same people: escapes are limited to \d \D \s \S
 // \w \W, \t \n and escaped punctuation, groups to ( ) and (?: ), counted
-// repetitions to 255, and . matches a newline as in PostgreSQL.
+// repetitions to 255, and . matches a newline as in PostgreSQL. The SQL runs
+// ~ under COLLATE "C" and ~* under COLLATE "und-x-icu" (Unicode case
+// folding, as RE2's); classes (\d, \w, [[:alpha:]]) are refused in ~*, where
+// PostgreSQL's would take in non-ASCII letters.
 #pragma once
 
 #include <cstddef>

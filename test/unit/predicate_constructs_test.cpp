@@ -110,6 +110,14 @@ TEST(PredicateConstructs, ErrorsSayWhatAndWhere) {
               "invalid regular expression at column 11 (position 2 of the pattern): repetition counts go up to 255");
     EXPECT_EQ(error_of("email ~ 'a(b'"),
               "invalid regular expression at column 10 (position 1 of the pattern): missing ): a(b");
+    // Classes read differently by PostgreSQL under ICU: refused in ~* only.
+    EXPECT_EQ(error_of("email ~* 'a\\d'"),
+              "invalid regular expression at column 12 (position 2 of the pattern): the class \\d is not supported "
+              "in ~* and !~* (write the characters out, as [0-9] for \\d)");
+    EXPECT_EQ(error_of("email !~* '[[:alpha:]]'"),
+              "invalid regular expression at column 12 (position 1 of the pattern): POSIX classes ([[:alpha:]]) are "
+              "not supported in ~* and !~* (write the characters out)");
+    EXPECT_EQ(error_of("email ~ '\\d[[:alpha:]]'"), "");
     try {
         parse_predicate("email ~ '\\b'");
         ADD_FAILURE();
@@ -306,7 +314,8 @@ TEST(PredicateConstructs, RenderedAsSql) {
     EXPECT_EQ(sql("ltv IS DISTINCT FROM 5"), "(((p.traits ->> 'ltv')::numeric) IS DISTINCT FROM 5)");
     EXPECT_EQ(sql("tags IS NOT DISTINCT FROM 'a'"),
               "coalesce(((p.traits -> 'tags') @> jsonb_build_array('a')), false)");
-    EXPECT_EQ(sql("email !~* '^a'"), "((p.traits ->> 'email') !~* '^a')");
+    EXPECT_EQ(sql("email !~* '^a'"), "((p.traits ->> 'email') COLLATE \"und-x-icu\" !~* '^a')");
+    EXPECT_EQ(sql("email ~ '^a'"), "((p.traits ->> 'email') COLLATE \"C\" ~ '^a')");
     EXPECT_EQ(sql("last_seen() >= today('Europe/Paris') - 7 days"),
               "(customer_profile.last_seen(p.profile_id) >= ((date_trunc('day', now() AT TIME ZONE 'Europe/Paris') - "
               "interval '7 days') AT TIME ZONE 'Europe/Paris'))");
