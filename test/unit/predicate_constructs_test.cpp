@@ -12,6 +12,7 @@
 #include "core/predicate_codec.hpp"
 #include "core/predicate_eval.hpp"
 #include "core/predicate_format.hpp"
+#include "core/predicate_index.hpp"
 #include "core/predicate_parser.hpp"
 #include "core/predicate_schedule.hpp"
 #include "core/predicate_sql.hpp"
@@ -400,4 +401,37 @@ TEST(TraitTypes, PointsAndListsOfObjects) {
     EXPECT_EQ(refused(R"([{"k": 1}, "text"])"), "trait \"t\": list items must be objects");
     EXPECT_EQ(trait_type_from_name("object[]"), TraitType::object_array);
     EXPECT_EQ(trait_type_from_name("point"), TraitType::point);
+}
+
+TEST(PredicateIndex, KeysAndTheConditionsAMemberMustMeet) {
+    Profile p = parse_profile_json(R"({"traits": {
+        "country": {"value": "DE", "source": "crm", "observed_at": "2026-01-01T00:00:00Z"},
+        "age": {"value": -0.0, "source": "crm", "observed_at": "2026-01-01T00:00:00Z"},
+        "vip": {"value": true, "source": "crm", "observed_at": "2026-01-01T00:00:00Z"},
+        "tags": {"value": ["a", "b"], "source": "crm", "observed_at": "2026-01-01T00:00:00Z"},
+        "gone": {"value": null, "source": "crm", "observed_at": "2026-01-01T00:00:00Z"}}})");
+    const std::string s = "\x1f";
+    EXPECT_EQ(profile_index_keys(p),
+              (std::vector<std::string>{"age", "age" + s + "n0", "country", "country" + s + "tDE", "tags",
+                                        "tags" + s + "ta", "tags" + s + "tb", "vip", "vip" + s + "btrue"}));
+    auto clauses = [](const std::string& text) { return candidate_clauses(parse_predicate(text)); };
+    EXPECT_EQ(*clauses("country IN ('DE', 'FR', NULL) AND age >= 30 AND tier = 'gold' AND count(purchase) > 1"),
+              (KeyClauses{{"country" + s + "tDE", "country" + s + "tFR"}, {"tier" + s + "tgold"}}));
+    EXPECT_EQ(*clauses("'DE' = country OR has(vip) OR tags IS NOT DISTINCT FROM 'a'"),
+              (KeyClauses{{"country" + s + "tDE", "tags" + s + "ta", "vip"}}));
+    EXPECT_EQ(*clauses("age = 0 AND x IS NOT NULL"), (KeyClauses{{"age" + s + "n0"}, {"x"}}));
+    EXPECT_EQ(*clauses("(a = 1 AND b = 2) OR c = TRUE"), (KeyClauses{{"a" + s + "n1", "c" + s + "btrue"}}));
+    // Nothing a member must carry: every profile is a candidate.
+    for (const char* none : {"NOT country = 'DE'", "country = 'DE' OR count(purchase) > 1", "country <> 'DE'",
+                             "country IN (NULL)", "any(i where k = 'x')", "count(p where c = 'x') > 0",
+                             "country IS DISTINCT FROM 'DE'", "t = timestamp '2026-01-01T00:00:00Z'"})
+        EXPECT_FALSE(clauses(none).has_value()) << none;
+    // Long texts by their hash, on both sides.
+    std::string long_text(300, 'x');
+    Profile q = parse_profile_json(R"({"traits": {"note": {"value": ")" + long_text +
+                                   R"(", "source": "crm", "observed_at": "2026-01-01T00:00:00Z"}}})");
+    auto keys = profile_index_keys(q);
+    auto wanted = clauses("note = '" + long_text + "'")->front().front();
+    EXPECT_NE(std::find(keys.begin(), keys.end(), wanted), keys.end());
+    EXPECT_LT(wanted.size(), 40u);
 }

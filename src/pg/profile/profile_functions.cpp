@@ -3,12 +3,14 @@
 #include <string>
 
 #include "pg/infra/boundary.hpp"
+#include "core/predicate_index.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
 #include "pg/infra/datum_convert.hpp"
 #include "pg/identity/identity_catalog.hpp"
 #include "pg/identity/identity_lookup.hpp"
 #include "pg/profile/profile_datum.hpp"
+#include "pg/infra/spi_util.hpp"
 
 namespace cp = customer_profile;
 using customer_profile::pg::text_arg;
@@ -59,4 +61,12 @@ CP_FUNCTION(profile_get_by_identifier) {
     Datum data = cp::pg::fetch_profile_data(catalog, found.begin()->second.profile_id);
     if (data == (Datum)0) PG_RETURN_NULL();
     return data;
+}
+
+// _profile_index_keys(profile) returns text[]: the keys the GIN index over
+// unified_profile holds for it (core/predicate_index.hpp).
+CP_FUNCTION(profile_index_keys) {
+    std::vector<std::string> keys =
+        cp::core::profile_index_keys(cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0)));
+    return cp::pg::text_array(keys, std::vector<bool>(keys.size(), false));
 }

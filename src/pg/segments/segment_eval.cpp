@@ -15,6 +15,7 @@
 #include "core/behavior_codec.hpp"
 #include "core/predicate_codec.hpp"
 #include "core/predicate_eval.hpp"
+#include "core/predicate_index.hpp"
 #include "core/predicate_schedule.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
@@ -296,13 +297,31 @@ CP_FUNCTION(segment_evaluate_all) {
     });
     std::vector<std::int64_t> members;
     if (parallel_function && OidIsValid(predicate_type)) {
+        // From 1.6, a GIN index over the profiles' keys: when the predicate
+        // says which keys a member must carry, the index picks the
+        // candidates and only they are evaluated (predicate_index.hpp).
+        auto clauses = cp::core::candidate_clauses(cp::core::cheapest_first(tree));
+        bool indexed = false;
+        if (clauses)
+            cp::pg::pg_guard([&] {
+                indexed =
+                    OidIsValid(RangeVarGetRelid(makeRangeVar(const_cast<char*>("customer_profile"),
+                                                             const_cast<char*>("unified_profile_index_keys_idx"), -1),
+                                                NoLock, true));
+            });
+        std::string query = "SELECT u.profile_id FROM customer_profile.unified_profile u WHERE ";
+        std::vector<Oid> types{predicate_type};
+        std::vector<Datum> values{PG_GETARG_DATUM(0)};
+        if (indexed)
+            for (const auto& clause : *clauses) {
+                types.push_back(TEXTARRAYOID);
+                values.push_back(cp::pg::text_array(clause, std::vector<bool>(clause.size(), false)));
+                query += "customer_profile._profile_index_keys(u.data) && $" + std::to_string(values.size()) + " AND ";
+            }
+        query += "customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, $1)";
         cp::pg::pg_guard([&] {
-            Oid types[1] = {predicate_type};
-            Datum values[1] = {PG_GETARG_DATUM(0)};
-            int rc = SPI_execute_with_args(
-                "SELECT u.profile_id FROM customer_profile.unified_profile u "
-                "WHERE customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, $1)",
-                1, types, values, nullptr, true, 0);
+            int rc = SPI_execute_with_args(query.c_str(), static_cast<int>(values.size()), types.data(), values.data(),
+                                           nullptr, true, 0);
             if (rc != SPI_OK_SELECT)
                 elog(ERROR, "customer_profile: segment scan failed: %s", SPI_result_code_string(rc));
         });

@@ -222,6 +222,19 @@ COMMENT ON FUNCTION customer_profile._outbox_snapshot() IS 'Internal: pg_current
 REVOKE ALL ON FUNCTION customer_profile._outbox_snapshot() FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile._outbox_snapshot() TO customer_profile_writer;
 
+-- The keys a profile is indexed under (core/predicate_index.hpp): a GIN
+-- index on them lets segment_refresh read only the profiles that can match
+-- a predicate's equality and presence conditions.
+CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) RETURNS text[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_profile_index_keys';
+COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) that unified_profile_index_keys_idx indexes.';
+-- The roles that write profiles evaluate it as the index expression.
+REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
+GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
+CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
+
 -- Membership for a segment whose predicate is new (created, altered,
 -- enabled), with the definitions lock held in EXCLUSIVE mode: a small
 -- population at once (the refresh in this transaction), a large one queued

@@ -3304,3 +3304,18 @@ END;
 COMMENT ON FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) IS 'Internal: the select-list entry of one profiles_wide column.';
 REVOKE ALL ON FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) FROM PUBLIC;
 
+-- Index-driven refresh: a GIN index over the keys of each profile's traits
+-- (built here over the existing profiles).
+-- The keys a profile is indexed under (core/predicate_index.hpp): a GIN
+-- index on them lets segment_refresh read only the profiles that can match
+-- a predicate's equality and presence conditions.
+CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) RETURNS text[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_profile_index_keys';
+COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) that unified_profile_index_keys_idx indexes.';
+-- The roles that write profiles evaluate it as the index expression.
+REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
+GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
+CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
+
