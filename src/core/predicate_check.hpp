@@ -6,6 +6,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "predicate.hpp"
 
@@ -21,6 +23,9 @@ struct PredicateSchema {
     // boolean or text[], never a timestamp.
     std::function<std::optional<TraitType>(const std::string& event_type, const std::string& property)>
         event_property_type;
+    // A score (score_define): its rules, each a predicate and its points;
+    // nullptr for a name that is no score. A score reads as a number trait.
+    std::function<const std::vector<std::pair<PredicateNode, double>>*(const std::string& name)> score_rules;
 };
 
 // Throws Error(invalid_parameter) with "type error: ..." naming the parts.

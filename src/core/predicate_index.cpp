@@ -43,22 +43,30 @@ std::optional<std::string> scalar_key(const std::string& name, const TraitValue&
     }
 }
 
-std::optional<KeyClauses> clauses(const PredicateNode& n);
+using Computed = std::function<bool(const std::string&)>;
+
+std::optional<KeyClauses> clauses(const PredicateNode& n, const Computed& computed);
+
+bool stored(const std::string& name, const Computed& computed) {
+    return !computed || !computed(name);
+}
 
 // `trait = literal` (either side), or nullopt.
-std::optional<std::string> equality_key(const Operand& a, const Operand& b) {
-    if (a.kind == Operand::Kind::trait && b.kind == Operand::Kind::literal) return scalar_key(a.name, b.literal);
-    if (b.kind == Operand::Kind::trait && a.kind == Operand::Kind::literal) return scalar_key(b.name, a.literal);
+std::optional<std::string> equality_key(const Operand& a, const Operand& b, const Computed& computed) {
+    if (a.kind == Operand::Kind::trait && b.kind == Operand::Kind::literal && stored(a.name, computed))
+        return scalar_key(a.name, b.literal);
+    if (b.kind == Operand::Kind::trait && a.kind == Operand::Kind::literal && stored(b.name, computed))
+        return scalar_key(b.name, a.literal);
     return std::nullopt;
 }
 
-std::optional<KeyClauses> clauses(const PredicateNode& n) {
+std::optional<KeyClauses> clauses(const PredicateNode& n, const Computed& computed) {
     using K = PredicateNode::Kind;
     switch (n.kind) {
         case K::and_: {
             KeyClauses all;
             for (const auto& c : n.children)
-                if (auto sub = clauses(c)) all.insert(all.end(), sub->begin(), sub->end());
+                if (auto sub = clauses(c, computed)) all.insert(all.end(), sub->begin(), sub->end());
             if (all.empty()) return std::nullopt;
             return all;
         }
@@ -67,7 +75,7 @@ std::optional<KeyClauses> clauses(const PredicateNode& n) {
             // (any of its clauses is necessary for it) makes one clause.
             std::vector<std::string> any;
             for (const auto& c : n.children) {
-                auto sub = clauses(c);
+                auto sub = clauses(c, computed);
                 if (!sub) return std::nullopt;
                 const auto& shortest = *std::min_element(
                     sub->begin(), sub->end(), [](const auto& x, const auto& y) { return x.size() < y.size(); });
@@ -77,11 +85,11 @@ std::optional<KeyClauses> clauses(const PredicateNode& n) {
         }
         case K::compare: {
             if (n.op != CompareOp::eq) return std::nullopt;
-            if (auto key = equality_key(n.left, n.right)) return KeyClauses{{*key}};
+            if (auto key = equality_key(n.left, n.right, computed)) return KeyClauses{{*key}};
             return std::nullopt;
         }
         case K::in_list: {
-            if (n.negated || n.left.kind != Operand::Kind::trait) return std::nullopt;
+            if (n.negated || n.left.kind != Operand::Kind::trait || !stored(n.left.name, computed)) return std::nullopt;
             std::vector<std::string> any;
             for (const auto& v : n.list) {
                 if (v.type == TraitType::null) continue;  // never equal
@@ -93,14 +101,16 @@ std::optional<KeyClauses> clauses(const PredicateNode& n) {
             return KeyClauses{any};
         }
         case K::is_null:
-            if (!n.negated || n.left.kind != Operand::Kind::trait) return std::nullopt;
+            if (!n.negated || n.left.kind != Operand::Kind::trait || !stored(n.left.name, computed))
+                return std::nullopt;
             return KeyClauses{{n.left.name}};
         case K::has:
+            if (!stored(n.name, computed)) return std::nullopt;
             return KeyClauses{{n.name}};
         case K::distinct:
             // IS NOT DISTINCT FROM a value (not NULL) is equality.
             if (!n.negated) return std::nullopt;
-            if (auto key = equality_key(n.left, n.right)) return KeyClauses{{*key}};
+            if (auto key = equality_key(n.left, n.right, computed)) return KeyClauses{{*key}};
             return std::nullopt;
         default:
             return std::nullopt;
@@ -126,8 +136,8 @@ std::vector<std::string> profile_index_keys(const Profile& profile) {
     return keys;
 }
 
-std::optional<KeyClauses> candidate_clauses(const PredicateNode& predicate) {
-    auto result = clauses(predicate);
+std::optional<KeyClauses> candidate_clauses(const PredicateNode& predicate, const Computed& computed) {
+    auto result = clauses(predicate, computed);
     if (!result) return result;
     for (auto& clause : *result) {
         std::sort(clause.begin(), clause.end());

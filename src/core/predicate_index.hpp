@@ -12,6 +12,7 @@
 // the index in the update script.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,10 @@ std::vector<std::string> profile_index_keys(const Profile& profile);
 // predicate can match carries at least one key of every clause. nullopt
 // when the predicate gives no such condition (it may match a profile
 // without any key, as NOT or an OR with a behavior condition can).
+// Names for which `computed` is true (scores) are not stored traits and
+// give no condition.
 using KeyClauses = std::vector<std::vector<std::string>>;
-std::optional<KeyClauses> candidate_clauses(const PredicateNode& predicate);
+std::optional<KeyClauses> candidate_clauses(const PredicateNode& predicate,
+                                            const std::function<bool(const std::string&)>& computed = {});
 
 }  // namespace customer_profile::core

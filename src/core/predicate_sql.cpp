@@ -147,6 +147,15 @@ std::string distance_sql(const Operand& o, const Scope& scope) {
 std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
     switch (o.kind) {
         case Operand::Kind::trait: {
+            // A score: the points of the rules that hold, rule by rule in SQL.
+            if (scope.event_type == nullptr && !scope.element && scope.schema->score_rules)
+                if (const auto* rules = scope.schema->score_rules(o.name)) {
+                    std::string sum = "(0";
+                    for (const auto& [rule, points] : *rules)
+                        sum += " + CASE WHEN " + node_sql(rule, scope) + " THEN " + shortest_number(points) +
+                               " ELSE 0 END";
+                    return sum + ")";
+                }
             if (scope.event_type != nullptr)
                 if (auto declared = declared_type(o.name, scope))
                     return "customer_profile._event_property(" + scope.object + " -> " + literal(o.name) +
@@ -365,6 +374,9 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
                    list + " END) AS el(v) WHERE " + node_sql(n.children.front(), element) + ")";
         }
         case K::has:
+            if (scope.event_type == nullptr && !scope.element && scope.schema->score_rules &&
+                scope.schema->score_rules(n.name))
+                return "true";  // a score always has a value
             return "(" + scope.object + " ->> " + literal(n.name) + " IS NOT NULL)";
         case K::in_segment:
             return "customer_profile.profile_segment(p.profile_id, " + literal(n.name) + ")";

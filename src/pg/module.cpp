@@ -3,6 +3,7 @@
 #include "pg/infra/guc.hpp"
 #include "pg/identity/identity_catalog.hpp"
 #include "pg/segments/segment_stream.hpp"
+#include "pg/segments/score_catalog.hpp"
 #include "pg/profile/trait_catalog.hpp"
 #include "pg/worker/worker.hpp"
 
@@ -21,6 +22,7 @@ void _PG_init(void) {
     CacheRegisterRelcacheCallback(customer_profile::pg::trait_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::behavior_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::segment_catalog_invalidate, (Datum)0);
+    CacheRegisterRelcacheCallback(customer_profile::pg::score_catalog_invalidate, (Datum)0);
     MarkGUCPrefixReserved("customer_profile");
     if (process_shared_preload_libraries_in_progress) customer_profile::pg::register_preloaded_workers();
 }

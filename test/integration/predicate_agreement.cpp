@@ -35,6 +35,15 @@ void check(bool ok, const std::string& what) {
     }
 }
 
+std::string json_string(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
 std::string quote(const std::string& s) {
     std::string out = "'";
     for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
@@ -147,6 +156,8 @@ private:
                quote(one_of(std::vector<std::string>{"^p", "ON$", "école", "[a-c]", "(AR|yo)", "ZÜR"}));
     }
     std::string atom(int earlier_segments) {
+        if (scores_ && chance(5))
+            return "pa_score " + cmp() + " " + one_of(std::vector<std::string>{"-10", "0", "15", "30", "55"});
         switch (pick(19)) {
             case 0:
                 return "pa_text " + cmp() + " " + text_value();
@@ -200,6 +211,10 @@ private:
         }
     }
 
+public:
+    bool scores_ = false;  // pa_score exists: predicates may read it
+
+private:
     std::mt19937_64 rng_;
 };
 
@@ -330,16 +345,16 @@ int compare_paths(pqxx::connection& c, const std::vector<std::string>& predicate
         check(via_sql == stored,
               what + "\n    equivalent SQL " + show(via_sql) + " vs stored " + show(stored) + "\n    " + sql);
         // A profile value carries traits only: the others are refused (0A000).
-        bool traits_only =
-            t.exec1("SELECT NOT (customer_profile._segment_predicate_tree(" + p +
-                    ")::text ~ '\"(count|sum|last_seen|known|anonymous|consent|in_segment|in_cluster)\"')")[0]
-                .as<bool>();
-        if (traits_only) {
-            Ids value = ids(t,
+        try {
+            pqxx::subtransaction sub(t);
+            Ids value = ids(sub,
                             "SELECT u.profile_id FROM customer_profile.unified_profile u WHERE "
                             "customer_profile.profile_get(u.profile_id) OPERATOR(customer_profile.@@) " +
                                 p);
+            sub.commit();
             check(value == stored, what + "\n    profile value @@ " + show(value) + " vs stored " + show(stored));
+        } catch (const pqxx::sql_error& e) {
+            check(e.sqlstate() == "0A000", what + "\n    profile value @@ failed: " + e.what());
         }
     }
     t.commit();
@@ -376,6 +391,18 @@ bool run(const std::string& conninfo, std::uint64_t seed, int predicate_count, i
                                 "SELECT customer_profile.event_property_define('pa_order', 'placed', 'timestamp')"})
             t.exec(ddl);
         t.commit();
+    }
+    // A score whose rules are random predicates (none reading a score).
+    {
+        std::string rules = "[";
+        for (int r = 0; r < 4; ++r)
+            rules += std::string(r ? ", " : "") + "{\"when\": " + json_string(g.predicate(1, 0)) +
+                     ", \"points\": " + std::to_string(5 + 10 * r - (r == 3 ? 40 : 0)) + "}";
+        rules += "]";
+        pqxx::work t(c);
+        t.exec("SELECT customer_profile.score_define('pa_score', " + quote(rules) + ")");
+        t.commit();
+        g.scores_ = true;
     }
     // The segments exist before the people: their members come from streaming.
     std::vector<std::string> predicates;

@@ -191,6 +191,12 @@ std::int64_t spi_int8(std::uint64_t row, int attno, std::int64_t fallback) {
     return isnull ? fallback : DatumGetInt64(d);
 }
 
+double spi_float8(std::uint64_t row, int attno, double fallback) {
+    bool isnull = false;
+    Datum d = spi_value(row, attno, &isnull);
+    return isnull ? fallback : DatumGetFloat8(d);
+}
+
 std::int32_t spi_int4(std::uint64_t row, int attno, std::int32_t fallback) {
     bool isnull = false;
     Datum d = spi_value(row, attno, &isnull);

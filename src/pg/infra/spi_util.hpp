@@ -45,6 +45,7 @@ Datum datum_array(const std::vector<Datum>& values, const std::vector<bool>& nul
 std::int64_t spi_int8(std::uint64_t row, int attno, std::int64_t fallback = 0);
 std::int32_t spi_int4(std::uint64_t row, int attno, std::int32_t fallback = 0);
 bool spi_bool(std::uint64_t row, int attno, bool fallback = false);
+double spi_float8(std::uint64_t row, int attno, double fallback = 0);
 std::string spi_bytes(std::uint64_t row, int attno);  // bytea or text contents
 bool spi_isnull(std::uint64_t row, int attno);
 std::vector<std::string> spi_text_array(std::uint64_t row, int attno);

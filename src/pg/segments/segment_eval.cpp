@@ -23,6 +23,7 @@
 #include "pg/identity/identity_catalog.hpp"
 #include "pg/identity/identity_lookup.hpp"
 #include "pg/profile/profile_datum.hpp"
+#include "pg/segments/score_catalog.hpp"
 #include "pg/segments/segment_eval.hpp"
 #include "pg/infra/spi_util.hpp"
 #include "pg/infra/time_zone.hpp"
@@ -118,6 +119,12 @@ public:
         c.traits = &facts_.traits;
         c.behavior = &facts_.behavior;
         c.trait_lookup = facts_.trait_source;
+        const ScoreCatalog& scores = score_catalog();
+        if (!scores.scores.empty())
+            c.trait_lookup = [this, &scores](const std::string& name) -> const core::Trait* {
+                if (const ScoreDef* score = scores.find(name)) return score_trait(*score);
+                return facts_.trait_source ? facts_.trait_source(name) : facts_.traits.find(name);
+            };
         c.behavior_lookup = facts_.behavior_source;
         c.known_lookup = [this] {
             if (!known_) known_ = lookup_known(facts_.profile_id, fresh_);
@@ -166,7 +173,25 @@ public:
         return result;
     }
 
+    // The value of a score for this person (profile_score()).
+    double score(const ScoreDef& def) { return score_trait(def)->value.number; }
+
 private:
+    // A score's value: the points of its rules that hold (never null).
+    const core::Trait* score_trait(const ScoreDef& score) {
+        auto memo = scores_.find(score.name);
+        if (memo != scores_.end()) return &memo->second;
+        double total = 0;
+        for (const auto& [rule, points] : score.rules)
+            if (matches(rule)) total += points;
+        core::Trait t;
+        t.name = score.name;
+        t.source = "score";
+        t.value.type = core::TraitType::number;
+        t.value.number = total;
+        return &scores_.emplace(score.name, std::move(t)).first->second;
+    }
+
     // count/sum over the stored events of the operand's type in [since, until),
     // through its where filter when it has one.
     double aggregate_events(const core::Operand& o, core::Micros since, core::Micros until) {
@@ -202,6 +227,7 @@ private:
     std::optional<bool> known_;
     bool fresh_;
     std::map<std::string, bool> memo_;
+    std::map<std::string, core::Trait> scores_;
     std::map<std::string, std::optional<bool>> consents_;
     std::optional<int> cluster_;
     bool cluster_looked_up_ = false;
@@ -300,7 +326,10 @@ CP_FUNCTION(segment_evaluate_all) {
         // From 1.6, a GIN index over the profiles' keys: when the predicate
         // says which keys a member must carry, the index picks the
         // candidates and only they are evaluated (predicate_index.hpp).
-        auto clauses = cp::core::candidate_clauses(cp::core::cheapest_first(tree));
+        const cp::pg::ScoreCatalog& scores = cp::pg::score_catalog();
+        auto clauses = cp::core::candidate_clauses(cp::core::cheapest_first(tree), [&scores](const std::string& name) {
+            return scores.find(name) != nullptr;
+        });
         bool indexed = false;
         if (clauses)
             cp::pg::pg_guard([&] {
@@ -354,7 +383,14 @@ std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const
     c.behavior_lookup = facts.behavior_source;
     c.now = GetCurrentTransactionStartTimestamp();
     c.day_start = day_start_at(c.now);
-    return core::next_change(tree, c);
+    std::optional<core::Micros> next = core::next_change(tree, c);
+    // A score changes when one of its rules can: its time terms count too.
+    const ScoreCatalog& scores = score_catalog();
+    for (const auto& name : core::predicate_dependencies(tree).traits)
+        if (const ScoreDef* score = scores.find(name))
+            for (const auto& [rule, points] : score->rules)
+                if (auto at = core::next_change(rule, c); at && (!next || *at < *next)) next = at;
+    return next;
 }
 
 bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot) {
@@ -383,6 +419,22 @@ CP_FUNCTION(segment_matches) {
     cp::pg::spi_finish();
     if (!facts) PG_RETURN_NULL();
     PG_RETURN_BOOL(result);
+}
+
+// profile_score(profile_id bigint, score text) returns float8: the points of
+// the score's rules that hold for the person now; NULL for an unknown profile
+CP_FUNCTION(profile_score) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) PG_RETURN_NULL();
+    std::string name = cp::pg::text_arg(fcinfo, 1);
+    const cp::pg::ScoreDef* def = cp::pg::score_catalog().find(name);
+    if (def == nullptr) throw cp::core::Error(cp::core::ErrorCode::undefined_object, "unknown score \"" + name + "\"");
+    cp::pg::spi_connect();
+    auto facts = cp::pg::load_profile(PG_GETARG_INT64(0));
+    double value = 0;
+    if (facts) value = cp::pg::Evaluator(*facts).score(*def);
+    cp::pg::spi_finish();
+    if (!facts) PG_RETURN_NULL();
+    PG_RETURN_FLOAT8(value);
 }
 
 // profile_segment(profile_id bigint, segment text) returns boolean

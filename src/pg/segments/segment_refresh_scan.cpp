@@ -21,6 +21,7 @@
 #include "pg/infra/datum_convert.hpp"
 #include "pg/infra/function_cache.hpp"
 #include "pg/profile/profile_datum.hpp"
+#include "pg/segments/score_catalog.hpp"
 #include "pg/segments/segment_eval.hpp"
 #include "pg/infra/spi_util.hpp"
 
@@ -68,7 +69,7 @@ RowPredicate& row_predicate(FunctionCallInfo fcinfo, int predicate_arg) {
     std::string copy(bytes);
     cache->bytes.clear();
     cache->tree = core::cheapest_first(core::decode_predicate(copy));
-    cache->deps = core::predicate_dependencies(cache->tree);
+    cache->deps = with_score_dependencies(core::predicate_dependencies(cache->tree), score_catalog());
     bool refers = !core::referenced_segments(cache->tree).empty();
     bool consent = !cache->deps.consents.empty() || cache->deps.clusters;
     cache->needs_spi = cache->deps.known || cache->deps.filtered || refers || consent;

@@ -12,6 +12,7 @@
 #include "pg/infra/boundary.hpp"
 #include "core/predicate_codec.hpp"
 #include "pg/infra/datum_convert.hpp"
+#include "pg/segments/score_catalog.hpp"
 #include "pg/segments/segment_eval.hpp"
 #include "pg/infra/spi_util.hpp"
 
@@ -34,8 +35,9 @@ struct SegmentDef {
 
 struct SegmentCatalog {
     Oid relid = InvalidOid;
-    bool has_state = false;     // 1.6: segment.state (a disabled segment is not evaluated)
-    bool has_schedule = false;  // 1.4: segment_schedule (and the profiles_deleted trigger) exist
+    Oid score_relid = InvalidOid;  // 1.6: customer_profile.score
+    bool has_state = false;        // 1.6: segment.state (a disabled segment is not evaluated)
+    bool has_schedule = false;     // 1.4: segment_schedule (and the profiles_deleted trigger) exist
     std::vector<SegmentDef> segments;
 };
 
@@ -119,6 +121,7 @@ const SegmentCatalog& segment_catalog() {
                 true));
         });
         if (OidIsValid(c->relid)) pg_guard([&] { c->has_state = get_attnum(c->relid, "state") != InvalidAttrNumber; });
+        c->score_relid = score_catalog().relid;
         if (OidIsValid(c->relid)) {
             std::uint64_t n = spi_run(c->has_state ? enabled_definitions_plan : definitions_plan, nullptr, nullptr,
                                       false);  // a new snapshot
@@ -129,7 +132,7 @@ const SegmentCatalog& segment_catalog() {
                 d.name = spi_bytes(row, 2);
                 std::string stored = spi_bytes(row, 3);
                 d.tree = core::cheapest_first(core::decode_predicate(stored));
-                d.deps = core::predicate_dependencies(d.tree);
+                d.deps = with_score_dependencies(core::predicate_dependencies(d.tree), score_catalog());
                 d.refers_to = core::referenced_segments(d.tree);
                 c->segments.push_back(std::move(d));
                 seen.emplace_back(c->segments.back().id, std::move(stored));
@@ -346,7 +349,10 @@ void stream_deleted_profiles(const std::vector<std::int64_t>& profiles) {
 }
 
 void segment_catalog_invalidate(Datum, Oid relid) {
-    if (relid == InvalidOid || !cached || relid == cached->relid || !OidIsValid(cached->relid)) stale = true;
+    // A score's rules are part of what its segments read.
+    if (relid == InvalidOid || !cached || relid == cached->relid || !OidIsValid(cached->relid) ||
+        relid == cached->score_relid)
+        stale = true;
 }
 
 }  // namespace customer_profile::pg

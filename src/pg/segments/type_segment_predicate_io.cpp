@@ -16,6 +16,7 @@
 #include "pg/profile/profile_datum.hpp"
 #include "pg/infra/spi_util.hpp"
 #include "pg/infra/time_zone.hpp"
+#include "pg/segments/score_catalog.hpp"
 #include "pg/profile/trait_catalog.hpp"
 
 namespace cp = customer_profile;
@@ -68,10 +69,17 @@ cp::core::PredicateSchema declared_schema() {
     const cp::pg::TraitCatalog& traits = cp::pg::trait_catalog();
     const cp::pg::BehaviorCatalog& behavior = cp::pg::behavior_catalog();
     cp::core::PredicateSchema schema;
-    schema.trait_type = [&traits](const std::string& name) -> std::optional<cp::core::TraitType> {
+    const cp::pg::ScoreCatalog& scores = cp::pg::score_catalog();
+    schema.trait_type = [&traits, &scores](const std::string& name) -> std::optional<cp::core::TraitType> {
+        if (scores.find(name)) return cp::core::TraitType::number;
         auto it = traits.definitions.find(name);
         if (it == traits.definitions.end() || !it->second.type) return std::nullopt;
         return *it->second.type;
+    };
+    schema.score_rules =
+        [&scores](const std::string& name) -> const std::vector<std::pair<cp::core::PredicateNode, double>>* {
+        const cp::pg::ScoreDef* score = scores.find(name);
+        return score ? &score->rules : nullptr;
     };
     schema.is_measure = [&behavior](const std::string& type, const std::string& property) {
         const auto* measures = behavior.measures_of(type);
@@ -121,7 +129,9 @@ CP_FUNCTION(segment_predicate_tree) {
 
 // _segment_predicate_reads_time(segment_predicate) returns boolean: now() or a window appears
 CP_FUNCTION(segment_predicate_reads_time) {
-    PG_RETURN_BOOL(cp::core::predicate_dependencies(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0))).time);
+    cp::core::PredicateDeps deps =
+        cp::core::predicate_dependencies(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0)));
+    PG_RETURN_BOOL(cp::pg::with_score_dependencies(deps, cp::pg::score_catalog()).time);
 }
 
 // _segment_predicate_in_zone(segment_predicate, time_zone text, old_time_zone

@@ -83,6 +83,7 @@ DECLARE
     wide oid;
     names text[] := '{}';
     types text[] := '{}';
+    scores text[] := '{}';
     in_place boolean := true;
     body text := 'SELECT u.profile_id';
     a record;
@@ -95,6 +96,10 @@ BEGIN
     -- One rebuild at a time: each reads the view it replaces.
     PERFORM pg_advisory_xact_lock(hashtext('customer_profile.profiles_wide'));
     wide := to_regclass('customer_profile.profiles_wide');
+    -- Scores (1.6) are number columns too, computed by profile_score().
+    IF to_regclass('customer_profile.score') IS NOT NULL THEN
+        EXECUTE 'SELECT coalesce(array_agg(name ORDER BY name), ''{}'') FROM customer_profile.score' INTO scores;
+    END IF;
     IF wide IS NOT NULL THEN
         FOR a IN SELECT c.attname::text AS name, format_type(c.atttypid, c.atttypmod) AS type, t.type AS trait_type,
                         EXISTS (SELECT 1 FROM pg_depend p JOIN pg_rewrite r ON r.oid = p.objid
@@ -108,6 +113,10 @@ BEGIN
                 names := names || a.name;
                 types := types || customer_profile._trait_column_type(a.trait_type);
                 in_place := in_place AND a.type = customer_profile._trait_column_type(a.trait_type);
+            ELSIF a.name = ANY (scores) THEN
+                names := names || a.name;
+                types := types || 'score'::text;
+                in_place := in_place AND a.type = 'double precision';
             ELSIF a.read THEN
                 names := names || a.name;  -- no longer declared, still read by a view
                 types := types || a.type;
@@ -121,8 +130,16 @@ BEGIN
         names := names || d.name;
         types := types || customer_profile._trait_column_type(d.type);
     END LOOP;
+    FOR i IN 1 .. coalesce(array_length(scores, 1), 0) LOOP
+        IF scores[i] <> ALL (names) THEN
+            names := names || scores[i];
+            types := types || 'score'::text;
+        END IF;
+    END LOOP;
     FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
-        body := body || ', ' || customer_profile._profiles_wide_column(names[i], types[i]);
+        body := body || ', ' || CASE WHEN types[i] = 'score'
+                                     THEN format('customer_profile.profile_score(u.profile_id, %L) AS %I', names[i], names[i])
+                                     ELSE customer_profile._profiles_wide_column(names[i], types[i]) END;
     END LOOP;
     body := body || ' FROM customer_profile.unified_profile u';
 
@@ -315,6 +332,9 @@ BEGIN
         RAISE EXCEPTION 'name, type and policy must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM customer_profile._trait_definition_check(name, type, policy, coalesce(source_order, '{}'));
+    IF EXISTS (SELECT 1 FROM customer_profile.score s WHERE s.name = trait_define.name) THEN
+        RAISE EXCEPTION 'a score named "%" exists: a trait cannot take its name', name USING ERRCODE = 'duplicate_object';
+    END IF;
     -- Existing observations must fit the declared type (null fits any; text fits a text[] union).
     SELECT o.value_type INTO bad FROM customer_profile.trait_observation o
      WHERE o.trait = trait_define.name AND o.value_type NOT IN ('null', trait_define.type)

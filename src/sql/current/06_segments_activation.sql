@@ -302,7 +302,7 @@ COMMENT ON FUNCTION customer_profile._segment_next_change(profile_id bigint, dat
 REVOKE ALL ON FUNCTION customer_profile._segment_next_change(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) FROM PUBLIC;
 
 CREATE FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) RETURNS boolean
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_segment_predicate_reads_time';
 COMMENT ON FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) IS 'Internal: whether the predicate uses now() or a window, so its result can change as time passes.';
 REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_time(predicate customer_profile.segment_predicate) FROM PUBLIC;
@@ -336,6 +336,177 @@ CREATE FUNCTION customer_profile._segment_predicate_tree(predicate customer_prof
 COMMENT ON FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) IS 'Internal: the parsed tree as JSON.';
 REVOKE ALL ON FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile._segment_predicate_tree(predicate customer_profile.segment_predicate) TO customer_profile_reader;
+
+-- Scores (score_define): a named sum of points, one per rule (a predicate)
+-- that holds for a person. It reads as a number trait in predicates and in
+-- profiles_wide, computed when read: as current as the data of its rules.
+CREATE TABLE customer_profile.score (
+    score_id integer NOT NULL,
+    name text NOT NULL,
+    rules jsonb NOT NULL,
+    predicates customer_profile.segment_predicate[] NOT NULL,
+    points double precision[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT score_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT score_rules_check CHECK (((cardinality(predicates) = cardinality(points)) AND ((cardinality(points) >= 1) AND (cardinality(points) <= 100))))
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.score', '');
+ALTER TABLE customer_profile.score ALTER COLUMN score_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME customer_profile.score_score_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.score_score_id_seq', '');
+ALTER TABLE ONLY customer_profile.score
+    ADD CONSTRAINT score_name_key UNIQUE (name);
+ALTER TABLE ONLY customer_profile.score
+    ADD CONSTRAINT score_pkey PRIMARY KEY (score_id);
+CREATE TRIGGER score_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON customer_profile.score FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();
+COMMENT ON TABLE customer_profile.score IS 'Scores: a name and rules, each a predicate and the points it gives (score_define).';
+GRANT SELECT ON TABLE customer_profile.score TO customer_profile_reader;
+GRANT SELECT ON TABLE customer_profile.score TO customer_profile_worker;
+REVOKE USAGE ON TYPE customer_profile.score FROM PUBLIC;
+
+CREATE VIEW customer_profile.scores AS
+ SELECT s.score_id,
+    s.name,
+    s.rules,
+    s.created_at,
+    s.updated_at
+   FROM customer_profile.score s;
+COMMENT ON VIEW customer_profile.scores IS 'One row per score: its rules as given to score_define.';
+COMMENT ON COLUMN customer_profile.scores.score_id IS 'The score.';
+COMMENT ON COLUMN customer_profile.scores.name IS 'Its name: a number trait in predicates and a column of profiles_wide.';
+COMMENT ON COLUMN customer_profile.scores.rules IS 'Its rules: [{"when": predicate, "points": number}, ...], predicates normalized.';
+COMMENT ON COLUMN customer_profile.scores.created_at IS 'When the score was defined.';
+COMMENT ON COLUMN customer_profile.scores.updated_at IS 'When its rules last changed.';
+GRANT SELECT ON TABLE customer_profile.scores TO customer_profile_reader;
+REVOKE USAGE ON TYPE customer_profile.scores FROM PUBLIC;
+
+-- Whether a predicate reads a name as a trait (a comparison or has()).
+CREATE FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT jsonb_path_exists(customer_profile._segment_predicate_tree(_segment_predicate_reads_trait.predicate), '$.** ? (@.trait == $n || @.has == $n || @.distance.trait == $n)'::jsonpath, jsonb_build_object('n', _segment_predicate_reads_trait.trait)) AS jsonb_path_exists;
+END;
+COMMENT ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) IS 'Internal: whether the predicate reads the name as a trait (a score read by a segment or another score).';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile.profile_score(profile_id bigint, score text) RETURNS double precision
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_profile_score';
+COMMENT ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) IS 'A score of one profile now: the points of the rules that hold; NULL for an unknown profile, 42704 for an unknown score.';
+REVOKE ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) TO customer_profile_reader;
+
+-- Defines or redefines a score, then brings up to date the segments that
+-- read it (under the definitions lock, as a new predicate) and profiles_wide.
+CREATE FUNCTION customer_profile.score_define(name text, rules jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    rule jsonb;
+    n integer := 0;
+    compiled customer_profile.segment_predicate;
+    predicates customer_profile.segment_predicate[] := '{}';
+    points double precision[] := '{}';
+    normalized jsonb := '[]';
+    other text;
+    seg record;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid score name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF rules IS NULL THEN
+        RAISE EXCEPTION 'the rules of score "%" are NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(rules) <> 'array' OR jsonb_array_length(rules) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'the rules of score "%" must be a JSON array of 1 to 100 rules', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each rule is {"when": "a predicate", "points": a number}.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.trait_definition t WHERE t.name = score_define.name) THEN
+        RAISE EXCEPTION 'a trait named "%" is declared: a score cannot take its name', name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    -- Before anything is read: waits for the transactions that have
+    -- streamed with the old rules; streams wait for our commit.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    FOR rule IN SELECT e.value FROM jsonb_array_elements(rules) e LOOP
+        n := n + 1;
+        IF jsonb_typeof(rule) <> 'object' OR jsonb_typeof(rule -> 'when') IS DISTINCT FROM 'string'
+           OR jsonb_typeof(rule -> 'points') IS DISTINCT FROM 'number'
+           OR EXISTS (SELECT 1 FROM jsonb_object_keys(rule) k WHERE k NOT IN ('when', 'points')) THEN
+            RAISE EXCEPTION 'rule % of score "%" is not {"when": "a predicate", "points": a number}', n, name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF abs((rule ->> 'points')::numeric) > 1e9 THEN
+            RAISE EXCEPTION 'rule % of score "%" gives more than 1e9 points', n, name
+                USING ERRCODE = 'numeric_value_out_of_range';
+        END IF;
+        compiled := (rule ->> 'when')::customer_profile.segment_predicate;
+        PERFORM customer_profile.segment_predicate_check(compiled);
+        -- A score is a sum of predicates on the data: none reads a score.
+        SELECT s.name INTO other FROM customer_profile.score s
+         WHERE customer_profile._segment_predicate_reads_trait(compiled, s.name) LIMIT 1;
+        IF other IS NOT NULL OR customer_profile._segment_predicate_reads_trait(compiled, name) THEN
+            RAISE EXCEPTION 'rule % of score "%" reads the score "%"', n, name, coalesce(other, name)
+                USING ERRCODE = 'invalid_recursion', HINT = 'Scores are sums of predicates on traits and behavior.';
+        END IF;
+        predicates := predicates || compiled;
+        points := points || (rule ->> 'points')::double precision;
+        normalized := normalized || jsonb_build_object('when', compiled::text, 'points', rule -> 'points');
+    END LOOP;
+    INSERT INTO customer_profile.score AS s (name, rules, predicates, points)
+    VALUES (name, normalized, predicates, points)
+    ON CONFLICT ON CONSTRAINT score_name_key
+    DO UPDATE SET rules = excluded.rules, predicates = excluded.predicates, points = excluded.points, updated_at = now();
+    -- The segments that read it follow the new rules (and their windows).
+    FOR seg IN SELECT s.segment_id FROM customer_profile.segment s
+                WHERE s.state <> 'disabled' AND customer_profile._segment_predicate_reads_trait(s.predicate, score_define.name)
+                ORDER BY s.segment_id LOOP
+        UPDATE customer_profile.segment s SET updated_at = now() WHERE s.segment_id = seg.segment_id;
+        PERFORM customer_profile._segment_backfill(seg.segment_id);
+    END LOOP;
+    PERFORM customer_profile._profiles_wide_rebuild();
+END
+$$;
+COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'Defines or redefines a score: rules [{"when": predicate, "points": number}, ...]; the score reads as a number trait (predicates, profiles_wide), and the segments that read it follow the new rules.';
+REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.score_drop(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    user_segment text;
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.name INTO user_segment FROM customer_profile.segment s
+     WHERE customer_profile._segment_predicate_reads_trait(s.predicate, score_drop.name) LIMIT 1;
+    IF user_segment IS NOT NULL THEN
+        RAISE EXCEPTION 'score "%" is used by segment "%"', name, user_segment
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    DELETE FROM customer_profile.score s WHERE s.name = score_drop.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown score "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM customer_profile._profiles_wide_rebuild();
+END
+$$;
+COMMENT ON FUNCTION customer_profile.score_drop(name text) IS 'Drops a score that no segment reads (its profiles_wide column goes unless a view reads it).';
+REVOKE ALL ON FUNCTION customer_profile.score_drop(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.score_drop(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) RETURNS void
     LANGUAGE c

@@ -3319,3 +3319,388 @@ GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile
 GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
 CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
 
+
+-- Scores (issue 16): named sums of rule points, read as number traits.
+-- Scores (score_define): a named sum of points, one per rule (a predicate)
+-- that holds for a person. It reads as a number trait in predicates and in
+-- profiles_wide, computed when read: as current as the data of its rules.
+CREATE TABLE customer_profile.score (
+    score_id integer NOT NULL,
+    name text NOT NULL,
+    rules jsonb NOT NULL,
+    predicates customer_profile.segment_predicate[] NOT NULL,
+    points double precision[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT score_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT score_rules_check CHECK (((cardinality(predicates) = cardinality(points)) AND ((cardinality(points) >= 1) AND (cardinality(points) <= 100))))
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.score', '');
+ALTER TABLE customer_profile.score ALTER COLUMN score_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME customer_profile.score_score_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+SELECT pg_catalog.pg_extension_config_dump('customer_profile.score_score_id_seq', '');
+ALTER TABLE ONLY customer_profile.score
+    ADD CONSTRAINT score_name_key UNIQUE (name);
+ALTER TABLE ONLY customer_profile.score
+    ADD CONSTRAINT score_pkey PRIMARY KEY (score_id);
+CREATE TRIGGER score_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON customer_profile.score FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._catalog_changed();
+COMMENT ON TABLE customer_profile.score IS 'Scores: a name and rules, each a predicate and the points it gives (score_define).';
+GRANT SELECT ON TABLE customer_profile.score TO customer_profile_reader;
+GRANT SELECT ON TABLE customer_profile.score TO customer_profile_worker;
+REVOKE USAGE ON TYPE customer_profile.score FROM PUBLIC;
+
+CREATE VIEW customer_profile.scores AS
+ SELECT s.score_id,
+    s.name,
+    s.rules,
+    s.created_at,
+    s.updated_at
+   FROM customer_profile.score s;
+COMMENT ON VIEW customer_profile.scores IS 'One row per score: its rules as given to score_define.';
+COMMENT ON COLUMN customer_profile.scores.score_id IS 'The score.';
+COMMENT ON COLUMN customer_profile.scores.name IS 'Its name: a number trait in predicates and a column of profiles_wide.';
+COMMENT ON COLUMN customer_profile.scores.rules IS 'Its rules: [{"when": predicate, "points": number}, ...], predicates normalized.';
+COMMENT ON COLUMN customer_profile.scores.created_at IS 'When the score was defined.';
+COMMENT ON COLUMN customer_profile.scores.updated_at IS 'When its rules last changed.';
+GRANT SELECT ON TABLE customer_profile.scores TO customer_profile_reader;
+REVOKE USAGE ON TYPE customer_profile.scores FROM PUBLIC;
+
+-- Whether a predicate reads a name as a trait (a comparison or has()).
+CREATE FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT jsonb_path_exists(customer_profile._segment_predicate_tree(_segment_predicate_reads_trait.predicate), '$.** ? (@.trait == $n || @.has == $n || @.distance.trait == $n)'::jsonpath, jsonb_build_object('n', _segment_predicate_reads_trait.trait)) AS jsonb_path_exists;
+END;
+COMMENT ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) IS 'Internal: whether the predicate reads the name as a trait (a score read by a segment or another score).';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile.profile_score(profile_id bigint, score text) RETURNS double precision
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_profile_score';
+COMMENT ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) IS 'A score of one profile now: the points of the rules that hold; NULL for an unknown profile, 42704 for an unknown score.';
+REVOKE ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) TO customer_profile_reader;
+
+-- Defines or redefines a score, then brings up to date the segments that
+-- read it (under the definitions lock, as a new predicate) and profiles_wide.
+CREATE FUNCTION customer_profile.score_define(name text, rules jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    rule jsonb;
+    n integer := 0;
+    compiled customer_profile.segment_predicate;
+    predicates customer_profile.segment_predicate[] := '{}';
+    points double precision[] := '{}';
+    normalized jsonb := '[]';
+    other text;
+    seg record;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid score name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF rules IS NULL THEN
+        RAISE EXCEPTION 'the rules of score "%" are NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(rules) <> 'array' OR jsonb_array_length(rules) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'the rules of score "%" must be a JSON array of 1 to 100 rules', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each rule is {"when": "a predicate", "points": a number}.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.trait_definition t WHERE t.name = score_define.name) THEN
+        RAISE EXCEPTION 'a trait named "%" is declared: a score cannot take its name', name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    -- Before anything is read: waits for the transactions that have
+    -- streamed with the old rules; streams wait for our commit.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    FOR rule IN SELECT e.value FROM jsonb_array_elements(rules) e LOOP
+        n := n + 1;
+        IF jsonb_typeof(rule) <> 'object' OR jsonb_typeof(rule -> 'when') IS DISTINCT FROM 'string'
+           OR jsonb_typeof(rule -> 'points') IS DISTINCT FROM 'number'
+           OR EXISTS (SELECT 1 FROM jsonb_object_keys(rule) k WHERE k NOT IN ('when', 'points')) THEN
+            RAISE EXCEPTION 'rule % of score "%" is not {"when": "a predicate", "points": a number}', n, name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF abs((rule ->> 'points')::numeric) > 1e9 THEN
+            RAISE EXCEPTION 'rule % of score "%" gives more than 1e9 points', n, name
+                USING ERRCODE = 'numeric_value_out_of_range';
+        END IF;
+        compiled := (rule ->> 'when')::customer_profile.segment_predicate;
+        PERFORM customer_profile.segment_predicate_check(compiled);
+        -- A score is a sum of predicates on the data: none reads a score.
+        SELECT s.name INTO other FROM customer_profile.score s
+         WHERE customer_profile._segment_predicate_reads_trait(compiled, s.name) LIMIT 1;
+        IF other IS NOT NULL OR customer_profile._segment_predicate_reads_trait(compiled, name) THEN
+            RAISE EXCEPTION 'rule % of score "%" reads the score "%"', n, name, coalesce(other, name)
+                USING ERRCODE = 'invalid_recursion', HINT = 'Scores are sums of predicates on traits and behavior.';
+        END IF;
+        predicates := predicates || compiled;
+        points := points || (rule ->> 'points')::double precision;
+        normalized := normalized || jsonb_build_object('when', compiled::text, 'points', rule -> 'points');
+    END LOOP;
+    INSERT INTO customer_profile.score AS s (name, rules, predicates, points)
+    VALUES (name, normalized, predicates, points)
+    ON CONFLICT ON CONSTRAINT score_name_key
+    DO UPDATE SET rules = excluded.rules, predicates = excluded.predicates, points = excluded.points, updated_at = now();
+    -- The segments that read it follow the new rules (and their windows).
+    FOR seg IN SELECT s.segment_id FROM customer_profile.segment s
+                WHERE s.state <> 'disabled' AND customer_profile._segment_predicate_reads_trait(s.predicate, score_define.name)
+                ORDER BY s.segment_id LOOP
+        UPDATE customer_profile.segment s SET updated_at = now() WHERE s.segment_id = seg.segment_id;
+        PERFORM customer_profile._segment_backfill(seg.segment_id);
+    END LOOP;
+    PERFORM customer_profile._profiles_wide_rebuild();
+END
+$$;
+COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'Defines or redefines a score: rules [{"when": predicate, "points": number}, ...]; the score reads as a number trait (predicates, profiles_wide), and the segments that read it follow the new rules.';
+REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
+
+CREATE FUNCTION customer_profile.score_drop(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    user_segment text;
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    SELECT s.name INTO user_segment FROM customer_profile.segment s
+     WHERE customer_profile._segment_predicate_reads_trait(s.predicate, score_drop.name) LIMIT 1;
+    IF user_segment IS NOT NULL THEN
+        RAISE EXCEPTION 'score "%" is used by segment "%"', name, user_segment
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    DELETE FROM customer_profile.score s WHERE s.name = score_drop.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown score "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM customer_profile._profiles_wide_rebuild();
+END
+$$;
+COMMENT ON FUNCTION customer_profile.score_drop(name text) IS 'Drops a score that no segment reads (its profiles_wide column goes unless a view reads it).';
+REVOKE ALL ON FUNCTION customer_profile.score_drop(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.score_drop(name text) TO customer_profile_admin;
+
+ALTER FUNCTION customer_profile._segment_predicate_reads_time(customer_profile.segment_predicate) STABLE;
+
+CREATE OR REPLACE FUNCTION customer_profile.trait_define(name text, type text, policy text DEFAULT 'latest'::text, source_order text[] DEFAULT '{}'::text[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    bad record;
+BEGIN
+    IF name IS NULL OR type IS NULL OR policy IS NULL THEN
+        RAISE EXCEPTION 'name, type and policy must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM customer_profile._trait_definition_check(name, type, policy, coalesce(source_order, '{}'));
+    IF EXISTS (SELECT 1 FROM customer_profile.score s WHERE s.name = trait_define.name) THEN
+        RAISE EXCEPTION 'a score named "%" exists: a trait cannot take its name', name USING ERRCODE = 'duplicate_object';
+    END IF;
+    -- Existing observations must fit the declared type (null fits any; text fits a text[] union).
+    SELECT o.value_type INTO bad FROM customer_profile.trait_observation o
+     WHERE o.trait = trait_define.name AND o.value_type NOT IN ('null', trait_define.type)
+       AND NOT (trait_define.type = 'text[]' AND o.value_type = 'text')
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'trait "%" already has % observations, which type % cannot hold', name, bad.value_type, type
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO customer_profile.trait_definition AS d (name, type, policy, source_order)
+    VALUES (name, type, policy, coalesce(source_order, '{}'))
+    ON CONFLICT ON CONSTRAINT trait_definition_pkey DO UPDATE
+        SET type = EXCLUDED.type, policy = EXCLUDED.policy, source_order = EXCLUDED.source_order;
+    -- Text observations of a trait now declared text[] become one-element arrays.
+    IF type = 'text[]' THEN
+        UPDATE customer_profile.trait_observation o
+           SET value_type = 'text[]', value = jsonb_build_array(o.value)
+         WHERE o.trait = trait_define.name AND o.value_type = 'text';
+    END IF;
+    -- The policy decides merged values: recompute every profile holding the trait.
+    PERFORM customer_profile._profile_recompute(p.profile_id, ARRAY[trait_define.name])
+       FROM (SELECT DISTINCT i.profile_id FROM customer_profile.trait_observation o
+               JOIN customer_profile.identity i USING (identity_id)
+              WHERE o.trait = trait_define.name) p;
+    PERFORM customer_profile.profiles_wide_refresh();
+END
+$$;
+COMMENT ON FUNCTION customer_profile.trait_define(name text, type text, policy text, source_order text[]) IS 'Declares (or redeclares) a trait: type null/boolean/number/text/timestamp/text[] and merge policy; existing profiles are recomputed.';
+REVOKE ALL ON FUNCTION customer_profile.trait_define(name text, type text, policy text, source_order text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.trait_define(name text, type text, policy text, source_order text[]) TO customer_profile_admin;
+
+-- Regenerates profiles_wide without touching what users built on it: the
+-- existing columns keep their places, new traits come last, so in the
+-- common case (a new trait, a new policy) CREATE OR REPLACE VIEW suffices.
+-- A column whose trait is gone stays while a view reads it. When a column
+-- must change type or go, the views on profiles_wide (and on them) are
+-- saved, dropped and created again as they were: definition, options,
+-- owner, privileges, comments; one that cannot follow the change stops it
+-- (2BP01, naming the view) and nothing changes.
+CREATE OR REPLACE FUNCTION customer_profile._profiles_wide_rebuild() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    wide oid;
+    names text[] := '{}';
+    types text[] := '{}';
+    scores text[] := '{}';
+    in_place boolean := true;
+    body text := 'SELECT u.profile_id';
+    a record;
+    d record;
+    v record;
+    dependents jsonb;
+    wide_acl aclitem[];
+    blocker text;
+BEGIN
+    -- One rebuild at a time: each reads the view it replaces.
+    PERFORM pg_advisory_xact_lock(hashtext('customer_profile.profiles_wide'));
+    wide := to_regclass('customer_profile.profiles_wide');
+    -- Scores (1.6) are number columns too, computed by profile_score().
+    IF to_regclass('customer_profile.score') IS NOT NULL THEN
+        EXECUTE 'SELECT coalesce(array_agg(name ORDER BY name), ''{}'') FROM customer_profile.score' INTO scores;
+    END IF;
+    IF wide IS NOT NULL THEN
+        FOR a IN SELECT c.attname::text AS name, format_type(c.atttypid, c.atttypmod) AS type, t.type AS trait_type,
+                        EXISTS (SELECT 1 FROM pg_depend p JOIN pg_rewrite r ON r.oid = p.objid
+                                 WHERE p.classid = 'pg_rewrite'::regclass AND p.refclassid = 'pg_class'::regclass
+                                   AND p.refobjid = wide AND p.refobjsubid = c.attnum AND r.ev_class <> wide) AS read
+                   FROM pg_attribute c
+                   LEFT JOIN customer_profile.trait_definition t ON t.name = c.attname::text
+                  WHERE c.attrelid = wide AND c.attnum > 1 AND NOT c.attisdropped
+                  ORDER BY c.attnum LOOP
+            IF a.trait_type IS NOT NULL THEN
+                names := names || a.name;
+                types := types || customer_profile._trait_column_type(a.trait_type);
+                in_place := in_place AND a.type = customer_profile._trait_column_type(a.trait_type);
+            ELSIF a.name = ANY (scores) THEN
+                names := names || a.name;
+                types := types || 'score'::text;
+                in_place := in_place AND a.type = 'double precision';
+            ELSIF a.read THEN
+                names := names || a.name;  -- no longer declared, still read by a view
+                types := types || a.type;
+            ELSE
+                in_place := false;
+            END IF;
+        END LOOP;
+    END IF;
+    FOR d IN SELECT t.name, t.type FROM customer_profile.trait_definition t
+              WHERE t.name <> 'profile_id' AND t.name <> ALL (names) ORDER BY t.created_at, t.name LOOP
+        names := names || d.name;
+        types := types || customer_profile._trait_column_type(d.type);
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(scores, 1), 0) LOOP
+        IF scores[i] <> ALL (names) THEN
+            names := names || scores[i];
+            types := types || 'score'::text;
+        END IF;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(names, 1), 0) LOOP
+        body := body || ', ' || CASE WHEN types[i] = 'score'
+                                     THEN format('customer_profile.profile_score(u.profile_id, %L) AS %I', names[i], names[i])
+                                     ELSE customer_profile._profiles_wide_column(names[i], types[i]) END;
+    END LOOP;
+    body := body || ' FROM customer_profile.unified_profile u';
+
+    IF wide IS NULL THEN
+        EXECUTE 'CREATE VIEW customer_profile.profiles_wide AS ' || body;
+    ELSIF in_place THEN
+        EXECUTE 'CREATE OR REPLACE VIEW customer_profile.profiles_wide AS ' || body;
+    ELSE
+        -- Every view on profiles_wide, directly or through other views, deepest last.
+        WITH RECURSIVE dep(oid, depth) AS (
+            SELECT r.ev_class, 1 FROM pg_depend p JOIN pg_rewrite r ON r.oid = p.objid
+             WHERE p.classid = 'pg_rewrite'::regclass AND p.refclassid = 'pg_class'::regclass
+               AND p.refobjid = wide AND r.ev_class <> wide
+            UNION
+            SELECT r.ev_class, dep.depth + 1 FROM dep
+              JOIN pg_depend p ON p.refobjid = dep.oid AND p.classid = 'pg_rewrite'::regclass
+                              AND p.refclassid = 'pg_class'::regclass
+              JOIN pg_rewrite r ON r.oid = p.objid AND r.ev_class <> dep.oid)
+        SELECT jsonb_agg(jsonb_build_object(
+                   'view', x.oid::regclass::text, 'kind', c.relkind, 'owner', c.relowner::regrole::text,
+                   'definition', rtrim(pg_get_viewdef(x.oid), '; ' || chr(10)),
+                   'options', coalesce(array_to_string(c.reloptions, ', '), ''), 'acl', c.relacl::text[],
+                   'comment', obj_description(x.oid, 'pg_class'),
+                   'columns', (SELECT coalesce(jsonb_object_agg(t.attname, col_description(x.oid, t.attnum)), '{}')
+                                 FROM pg_attribute t WHERE t.attrelid = x.oid AND t.attnum > 0
+                                  AND col_description(x.oid, t.attnum) IS NOT NULL),
+                   'extra', EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = x.oid)
+                            OR EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = x.oid AND w.rulename <> '_RETURN')
+                            OR EXISTS (SELECT 1 FROM pg_attrdef f WHERE f.adrelid = x.oid))
+                 ORDER BY x.depth, x.oid)
+          INTO dependents
+          FROM (SELECT dep.oid, max(dep.depth) AS depth FROM dep GROUP BY dep.oid) x JOIN pg_class c ON c.oid = x.oid;
+        SELECT string_agg(e ->> 'view', ', ') INTO blocker FROM jsonb_array_elements(dependents) e
+         WHERE e ->> 'kind' <> 'v' OR (e ->> 'extra')::boolean;
+        IF blocker IS NOT NULL THEN
+            RAISE EXCEPTION 'profiles_wide must be created again for this trait change, and % cannot be re-created automatically', blocker
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Materialized views, and views with triggers, rules or column defaults, must be dropped before the change and created again after it.';
+        END IF;
+        FOR v IN SELECT j.e FROM jsonb_array_elements(coalesce(dependents, '[]')) WITH ORDINALITY AS j(e, n) ORDER BY j.n DESC LOOP
+            EXECUTE format('DROP VIEW %s', v.e ->> 'view');
+        END LOOP;
+        SELECT c.relacl INTO wide_acl FROM pg_class c WHERE c.oid = wide;
+        DROP VIEW customer_profile.profiles_wide;  -- RESTRICT: another kind of dependent names itself here
+        EXECUTE 'CREATE VIEW customer_profile.profiles_wide AS ' || body;
+        PERFORM customer_profile._relation_acl_restore('customer_profile.profiles_wide', wide_acl);
+        FOR v IN SELECT j.e FROM jsonb_array_elements(coalesce(dependents, '[]')) WITH ORDINALITY AS j(e, n) ORDER BY j.n LOOP
+            BEGIN
+                EXECUTE format('CREATE VIEW %s%s AS %s', v.e ->> 'view',
+                               CASE WHEN v.e ->> 'options' <> '' THEN ' WITH (' || (v.e ->> 'options') || ')' ELSE '' END,
+                               v.e ->> 'definition');
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'view % reads profiles_wide and cannot follow this trait change: %', v.e ->> 'view', SQLERRM
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          HINT = 'Drop the view, change the trait, then create the view again.';
+            END;
+            IF EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_class'::regclass
+                          AND p.objid = (v.e ->> 'view')::regclass AND p.deptype = 'e') THEN
+                EXECUTE format('ALTER EXTENSION customer_profile DROP VIEW %s', v.e ->> 'view');  -- a user's view
+            END IF;
+            EXECUTE format('ALTER VIEW %s OWNER TO %s', v.e ->> 'view', v.e ->> 'owner');
+            PERFORM customer_profile._relation_acl_restore(
+                (v.e ->> 'view')::regclass,
+                CASE WHEN jsonb_typeof(v.e -> 'acl') = 'array'
+                     THEN ARRAY(SELECT x::aclitem FROM jsonb_array_elements_text(v.e -> 'acl') x) END);
+            EXECUTE format('COMMENT ON VIEW %s IS %L', v.e ->> 'view', v.e ->> 'comment');
+            FOR d IN SELECT x.k, x.c FROM jsonb_each_text(v.e -> 'columns') AS x(k, c) LOOP
+                EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v.e ->> 'view', d.k, d.c);
+            END LOOP;
+        END LOOP;
+    END IF;
+    -- Never a member, even when an extension script runs this.
+    IF EXISTS (SELECT 1 FROM pg_depend p WHERE p.classid = 'pg_class'::regclass
+                  AND p.objid = 'customer_profile.profiles_wide'::regclass AND p.deptype = 'e') THEN
+        ALTER EXTENSION customer_profile DROP VIEW customer_profile.profiles_wide;
+    END IF;
+    PERFORM customer_profile._depend_on_extension('customer_profile.profiles_wide');
+    COMMENT ON VIEW customer_profile.profiles_wide IS
+        'One row per profile, one typed column per declared trait, in declaration order (a new trait is a new last column); views built on it survive trait definitions, pg_dump and pg_restore.';
+    COMMENT ON COLUMN customer_profile.profiles_wide.profile_id IS 'The profile.';
+    FOR d IN SELECT c.attname::text AS name, t.type, t.policy FROM pg_attribute c
+               LEFT JOIN customer_profile.trait_definition t ON t.name = c.attname::text
+              WHERE c.attrelid = 'customer_profile.profiles_wide'::regclass AND c.attnum > 1 AND NOT c.attisdropped LOOP
+        EXECUTE format('COMMENT ON COLUMN customer_profile.profiles_wide.%I IS %L', d.name,
+                       CASE WHEN d.type IS NULL THEN 'No longer a declared trait: kept while a view reads this column.'
+                            ELSE format('Trait %s (%s, policy %s).', d.name, d.type, d.policy) END);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._profiles_wide_rebuild() IS 'Internal: brings profiles_wide in line with the trait definitions, keeping the views built on it (profiles_wide_refresh grants it).';
+REVOKE ALL ON FUNCTION customer_profile._profiles_wide_rebuild() FROM PUBLIC;
+
