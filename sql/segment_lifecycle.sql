@@ -94,3 +94,33 @@ SELECT count(*) AS memberships_left FROM segment_membership m
  WHERE NOT EXISTS (SELECT 1 FROM segment s WHERE s.segment_id = m.segment_id);
 SELECT segment_drop('lc_queued_too');
 SELECT segment_drop('lc_pro');
+
+-- Review of issue 16: a disabled segment's members leave it when their
+-- profile is deleted (here merged away), a segment that reads a disabled one
+-- reads its frozen members, and the segments that read a segment follow its
+-- backfill.
+SELECT trait_define('lc_score', 'number', 'latest');
+SELECT trait_observe('{"crm_id": "lc-m1"}', '{"lc_score": 10}', 'crm') AS m1 \gset
+SELECT trait_observe('{"cookie": "lc-m2"}', '{"lc_score": 20}', 'crm') AS m2 \gset
+SELECT segment_create('lc_scored', 'lc_score > 5') > 0 AS created,
+       segment_create('lc_scored_fan', 'in_segment(''lc_scored'')') > 0 AS fan_created;
+SELECT segment_disable('lc_scored');
+SELECT resolve_identity('{"crm_id": "lc-m1", "cookie": "lc-m2"}') = :m1 AS merged;
+SELECT array(SELECT segment_members('lc_scored')) = ARRAY[:m1]::bigint[] AS merged_away_member_left;
+SELECT count(*) AS exit_announced FROM segment_outbox
+ WHERE segment = 'lc_scored' AND change = 'exit' AND profile_id = :m2;
+SELECT trait_observe('{"crm_id": "lc-m3"}', '{"lc_score": 50}', 'crm') AS m3 \gset
+SELECT profile_segment(:m3, 'lc_scored') AS m3_in_frozen, profile_segment(:m3, 'lc_scored_fan') AS m3_in_fan_live,
+       :m3 = ANY (ARRAY(SELECT segment_members('lc_scored_fan'))) AS m3_in_fan_stored;
+SELECT segment_enable('lc_scored');
+SELECT :m3 = ANY (ARRAY(SELECT segment_members('lc_scored'))) AS m3_in_enabled,
+       :m3 = ANY (ARRAY(SELECT segment_members('lc_scored_fan'))) AS m3_in_fan_after_enable;
+SELECT segment_alter('lc_scored', 'lc_score > 30');
+SELECT array(SELECT segment_members('lc_scored')) = ARRAY[:m3]::bigint[] AS narrowed,
+       array(SELECT segment_members('lc_scored_fan')) = ARRAY[:m3]::bigint[] AS fan_followed;
+SELECT segment_drop('lc_scored_fan');
+SELECT segment_drop('lc_scored');
+-- A build's stream names any segment id an int4 holds.
+SELECT customer_profile._segment_stream(ARRAY[]::bigint[], 'segment:2147483647');
+SELECT regress.err($$SELECT customer_profile._segment_stream(ARRAY[]::bigint[], 'segment:2147483648')$$);
+DELETE FROM segment_outbox WHERE segment LIKE 'lc\_%';

@@ -41,10 +41,19 @@ CachedPlan known_plan{
     "WHERE i.profile_id = $1 AND n.is_known)",
     1,
     {INT8OID}};
+// The state column came in 1.6: read through the row's JSON so that the
+// same query serves older installs (no state: never disabled).
 CachedPlan segment_plan{
-    "SELECT customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment WHERE name = $1",
+    "SELECT customer_profile.segment_predicate_send(s.predicate), s.segment_id, "
+    "coalesce(to_jsonb(s) ->> 'state', 'active') = 'disabled' FROM customer_profile.segment s WHERE s.name = $1",
     1,
     {TEXTOID}};
+// A disabled segment is read as its members were when it was disabled.
+CachedPlan frozen_member_plan{
+    "SELECT EXISTS (SELECT 1 FROM customer_profile.segment_membership m "
+    "WHERE m.segment_id = $1 AND m.profile_id = $2 AND m.exited_at IS NULL)",
+    2,
+    {INT4OID, INT8OID}};
 CachedPlan all_segments_plan{
     "SELECT name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment ORDER BY name",
     0,
@@ -165,9 +174,16 @@ public:
         Datum args[1] = {text_datum(name)};
         if (spi_run(segment_plan, args, nullptr, !fresh_) == 0)
             throw core::Error(core::ErrorCode::undefined_object, "unknown segment \"" + name + "\"");
-        // segment_predicate_send() returns the stored form itself.
-        core::PredicateNode tree = core::decode_predicate(spi_bytes(0, 1));
-        bool result = matches(tree);
+        bool result = false;
+        if (spi_bool(0, 3)) {
+            Datum member[2] = {Int32GetDatum(spi_int4(0, 2)), Int64GetDatum(facts_.profile_id)};
+            spi_run(frozen_member_plan, member, nullptr, !fresh_);
+            result = spi_bool(0, 1);
+        } else {
+            // segment_predicate_send() returns the stored form itself.
+            core::PredicateNode tree = core::decode_predicate(spi_bytes(0, 1));
+            result = matches(tree);
+        }
         --depth_;
         memo_[name] = result;
         return result;

@@ -31,6 +31,7 @@ struct SegmentDef {
     core::PredicateNode tree;
     core::PredicateDeps deps;
     std::vector<std::string> refers_to;
+    bool disabled = false;  // kept, not evaluated: only the exits of deleted profiles
 };
 
 struct SegmentCatalog {
@@ -45,14 +46,15 @@ std::unique_ptr<SegmentCatalog> cached;
 bool stale = true;
 
 CachedPlan definitions_plan{
-    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment "
+    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate), false FROM customer_profile.segment "
     "ORDER BY segment_id",
     0,
     {}};
-// From 1.6 on a segment can be disabled: kept, not evaluated.
-CachedPlan enabled_definitions_plan{
-    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate) FROM customer_profile.segment "
-    "WHERE state <> 'disabled' ORDER BY segment_id",
+// From 1.6 on a segment can be disabled: kept, not evaluated; its members
+// still leave it when their profile is deleted (merged away, erased, purged).
+CachedPlan stated_definitions_plan{
+    "SELECT segment_id, name, customer_profile.segment_predicate_send(predicate), state = 'disabled' "
+    "FROM customer_profile.segment ORDER BY segment_id",
     0,
     {}};
 // By profile only: the primary key leads with profile_id, so this reads a few
@@ -96,7 +98,7 @@ CachedPlan outbox_plan{
 // The definitions as one snapshot sees them (id and stored predicate).
 std::vector<std::pair<std::int32_t, std::string>> definitions_under(Snapshot snapshot, bool has_state) {
     std::uint64_t n =
-        spi_run_snapshot(has_state ? enabled_definitions_plan : definitions_plan, nullptr, nullptr, snapshot);
+        spi_run_snapshot(has_state ? stated_definitions_plan : definitions_plan, nullptr, nullptr, snapshot);
     std::vector<std::pair<std::int32_t, std::string>> out;
     for (std::uint64_t row = 0; row < n; ++row) out.emplace_back(spi_int4(row, 1), spi_bytes(row, 3));
     return out;
@@ -123,7 +125,7 @@ const SegmentCatalog& segment_catalog() {
         if (OidIsValid(c->relid)) pg_guard([&] { c->has_state = get_attnum(c->relid, "state") != InvalidAttrNumber; });
         c->score_relid = score_catalog().relid;
         if (OidIsValid(c->relid)) {
-            std::uint64_t n = spi_run(c->has_state ? enabled_definitions_plan : definitions_plan, nullptr, nullptr,
+            std::uint64_t n = spi_run(c->has_state ? stated_definitions_plan : definitions_plan, nullptr, nullptr,
                                       false);  // a new snapshot
             std::vector<std::pair<std::int32_t, std::string>> seen;
             for (std::uint64_t row = 0; row < n; ++row) {
@@ -134,6 +136,7 @@ const SegmentCatalog& segment_catalog() {
                 d.tree = core::cheapest_first(core::decode_predicate(stored));
                 d.deps = with_score_dependencies(core::predicate_dependencies(d.tree), score_catalog());
                 d.refers_to = core::referenced_segments(d.tree);
+                d.disabled = spi_bool(row, 4);
                 c->segments.push_back(std::move(d));
                 seen.emplace_back(c->segments.back().id, std::move(stored));
             }
@@ -173,6 +176,7 @@ bool intersects(const std::vector<std::string>& sorted, const std::vector<std::s
 std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileChange& change) {
     std::set<std::string> hit;
     for (const auto& s : c.segments) {
+        if (s.disabled && !change.everything) continue;  // only a deletion reaches it
         bool a = change.everything || (change.time_passed && s.deps.time) || intersects(s.deps.traits, change.traits) ||
                  intersects(s.deps.consents, change.consents) || (change.clusters && s.deps.clusters) ||
                  intersects(s.deps.event_types, change.event_types) ||
@@ -183,7 +187,7 @@ std::vector<const SegmentDef*> affected(const SegmentCatalog& c, const ProfileCh
     for (bool grew = true; grew;) {
         grew = false;
         for (const auto& s : c.segments)
-            if (!hit.count(s.name))
+            if (!hit.count(s.name) && !s.disabled)
                 for (const auto& r : s.refers_to)
                     if (hit.count(r)) {
                         hit.insert(s.name);
@@ -251,8 +255,8 @@ void stream_segments(const ProfileChange& change) {
         std::uint64_t n = spi_run(known_plan, args, nullptr, false);
         for (std::uint64_t row = 0; row < n; ++row) known_ids.push_back(spi_int8(row, 1));
     }
-    bool reschedule =
-        catalog.has_schedule && std::any_of(segments.begin(), segments.end(), [](auto* s) { return s->deps.time; });
+    bool reschedule = catalog.has_schedule && std::any_of(segments.begin(), segments.end(),
+                                                          [](auto* s) { return s->deps.time && !s->disabled; });
     // A profile that is gone keeps no schedule row, whatever the segments
     // read (a refresh may have scheduled it while its deletion was pending).
     bool unschedule_gone = catalog.has_schedule;
@@ -264,6 +268,7 @@ void stream_segments(const ProfileChange& change) {
         auto facts = load_profile_facts(p, true, &known_ids);
         bool live = facts && facts->profile_id == p;
         for (const auto* s : segments) {
+            if (s->disabled && live) continue;  // frozen: only a deleted profile leaves it
             bool member = live && profile_matches(*facts, s->tree);
             bool was = current.count({p, s->id}) > 0;
             if (member == was) continue;
@@ -282,7 +287,7 @@ void stream_segments(const ProfileChange& change) {
         std::optional<core::Micros> due;
         if (live)
             for (const auto& s : catalog.segments)
-                if (s.deps.time)
+                if (s.deps.time && !s.disabled)
                     if (auto at = profile_next_change(*facts, s.tree); at && (!due || *at < *due)) due = at;
         if (due) {
             due_p.push_back(p);
@@ -362,13 +367,15 @@ namespace {
 std::optional<std::int32_t> segment_reason(const std::string& reason) {
     if (reason.rfind("segment:", 0) != 0) return std::nullopt;
     std::string digits = reason.substr(8);
-    if (digits.empty() || digits.size() > 9 || digits[0] == '0') return std::nullopt;
-    std::int32_t id = 0;
+    // Up to 2147483647, the largest segment_id (an int4 has 10 digits).
+    if (digits.empty() || digits.size() > 10 || digits[0] == '0') return std::nullopt;
+    std::int64_t id = 0;
     for (char ch : digits) {
         if (ch < '0' || ch > '9') return std::nullopt;
         id = id * 10 + (ch - '0');
     }
-    return id;
+    if (id > INT32_MAX) return std::nullopt;
+    return static_cast<std::int32_t>(id);
 }
 }  // namespace
 

@@ -70,6 +70,7 @@ CREATE TABLE customer_profile.segment (
     build_done bigint,
     build_total bigint,
     time_zone text DEFAULT 'UTC'::text NOT NULL,
+    build_retry bigint[],
     CONSTRAINT segment_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
     CONSTRAINT segment_state_check CHECK ((state = ANY (ARRAY['building'::text, 'active'::text, 'disabled'::text]))),
     CONSTRAINT segment_build_check CHECK (((state = 'building'::text) = (build_next IS NOT NULL)))
@@ -92,6 +93,7 @@ CREATE TRIGGER segment_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON c
 COMMENT ON TABLE customer_profile.segment IS 'Audiences: a name, a compiled predicate, the segments it refers to with in_segment().';
 COMMENT ON COLUMN customer_profile.segment.state IS 'active (evaluated, membership complete), building (evaluated, membership being backfilled by the worker) or disabled (kept, not evaluated).';
 COMMENT ON COLUMN customer_profile.segment.build_next IS 'While building: the first profile_id the build has not evaluated yet.';
+COMMENT ON COLUMN customer_profile.segment.build_retry IS 'While building: profiles before build_next that another transaction held, tried again by the next batch.';
 COMMENT ON COLUMN customer_profile.segment.time_zone IS 'The time zone whose calendar days today (without a zone) counts in this segment''s predicate.';
 GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_reader;
 GRANT SELECT ON TABLE customer_profile.segment TO customer_profile_worker;
@@ -247,6 +249,7 @@ DECLARE
     inline_limit bigint;
     population bigint;
     seg_name text;
+    referrer record;
 BEGIN
     PERFORM customer_profile._segment_definitions_lock();  -- loads the library, which defines the setting
     inline_limit := current_setting('customer_profile.segment_build_inline_limit')::bigint;
@@ -254,15 +257,28 @@ BEGIN
       FROM (SELECT 1 FROM customer_profile.unified_profile u LIMIT inline_limit + 1) x;
     IF population <= inline_limit THEN
         UPDATE customer_profile.segment s
-           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
          WHERE s.segment_id = _segment_backfill.segment_id
         RETURNING s.name INTO seg_name;
         PERFORM customer_profile.segment_refresh(seg_name);
+        -- The segments that read it with in_segment() (and theirs, deepest
+        -- last) follow (a queued build's streams reach them by themselves).
+        FOR referrer IN
+            WITH RECURSIVE up(name, depth) AS (
+                SELECT s.name, 1 FROM customer_profile.segment s
+                 WHERE seg_name = ANY (s.refers_to) AND s.state <> 'disabled'
+                UNION
+                SELECT s.name, up.depth + 1 FROM up JOIN customer_profile.segment s ON up.name = ANY (s.refers_to)
+                 WHERE s.state <> 'disabled' AND up.depth < 32)
+            SELECT up.name FROM up GROUP BY up.name ORDER BY max(up.depth), up.name
+        LOOP
+            PERFORM customer_profile.segment_refresh(referrer.name);
+        END LOOP;
         RETURN 'active';
     END IF;
     SELECT count(*) INTO population FROM customer_profile.unified_profile u;
     UPDATE customer_profile.segment s
-       SET state = 'building', build_next = 0, build_done = 0, build_total = population
+       SET state = 'building', build_next = 0, build_done = 0, build_total = population, build_retry = '{}'
      WHERE s.segment_id = _segment_backfill.segment_id
     RETURNING s.name INTO seg_name;
     RAISE NOTICE 'segment "%" is building: the worker evaluates its % profiles', seg_name, population
@@ -643,60 +659,68 @@ COMMENT ON FUNCTION customer_profile.segment_alter(name text, predicate text, de
 REVOKE ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_alter(name text, predicate text, description text, time_zone text) TO customer_profile_admin;
 
--- One batch of a queued build: the next profiles of the first segment that
--- is building, evaluated by the stream (which writes memberships, outbox and
--- schedule as for any change). It never waits: the segment row and the
--- profiles are taken with SKIP LOCKED, so a writer or a refresh holding them
--- is passed over; the build moves on only up to the first profile it could
--- not take, which the next batch tries again.
+-- One batch of a queued build: the next profiles of a segment that is
+-- building, evaluated by the stream (which writes memberships, outbox and
+-- schedule as for any change). It never waits: segment rows and profiles are
+-- taken with SKIP LOCKED. A profile another transaction holds is kept in
+-- build_retry and tried again by the next batch, and a segment whose batch
+-- took nothing lets the next building segment have its turn, so one held
+-- profile stalls no build.
 CREATE FUNCTION customer_profile.segment_build_run(max_profiles integer DEFAULT 10000) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     seg record;
-    ids bigint[];
+    range_ids bigint[];
+    candidates bigint[];
     locked bigint[];
-    first_held bigint;
-    built bigint[];
+    held bigint[];
+    built bigint := 0;
 BEGIN
     IF max_profiles IS NULL OR max_profiles < 1 THEN
         RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM customer_profile._segment_definitions_lock();
-    SELECT s.segment_id, s.name, s.build_next INTO seg FROM customer_profile.segment s
-     WHERE s.state = 'building' ORDER BY s.segment_id LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN 0;
-    END IF;
-    SELECT array_agg(x.profile_id ORDER BY x.profile_id) INTO ids
-      FROM (SELECT u.profile_id FROM customer_profile.unified_profile u
-             WHERE u.profile_id >= seg.build_next ORDER BY u.profile_id LIMIT max_profiles) x;
-    IF ids IS NULL THEN
-        -- Every profile was evaluated (those created since by their writers'
-        -- streams), and each one's windows scheduled.
-        UPDATE customer_profile.segment s
-           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL,
-               windows_scheduled_for = s.updated_at
-         WHERE s.segment_id = seg.segment_id;
-        RETURN 0;
-    END IF;
-    WITH locking AS (
-        SELECT u.profile_id FROM customer_profile.unified_profile u
-         WHERE u.profile_id = ANY (ids) ORDER BY u.profile_id FOR UPDATE OF u SKIP LOCKED)
-    SELECT array_agg(l.profile_id ORDER BY l.profile_id) INTO locked FROM locking l;
-    -- A profile deleted meanwhile is not locked either: the next batch no
-    -- longer sees it.
-    SELECT min(i) INTO first_held FROM unnest(ids) i WHERE NOT (i = ANY (coalesce(locked, '{}')));
-    SELECT array_agg(l ORDER BY l) INTO built FROM unnest(locked) l WHERE first_held IS NULL OR l < first_held;
-    IF built IS NOT NULL THEN
-        PERFORM customer_profile._segment_stream(built, 'segment:' || seg.segment_id);
-    END IF;
-    UPDATE customer_profile.segment s
-       SET build_next = coalesce(first_held, ids[cardinality(ids)] + 1),
-           build_done = s.build_done + coalesce(cardinality(built), 0)
-     WHERE s.segment_id = seg.segment_id;
-    RETURN coalesce(cardinality(built), 0);
+    FOR seg IN SELECT s.segment_id, s.name, s.build_next, coalesce(s.build_retry, '{}') AS retry
+                 FROM customer_profile.segment s
+                WHERE s.state = 'building' ORDER BY s.segment_id FOR UPDATE SKIP LOCKED LOOP
+        -- The held profiles first; new ones while the batch has room.
+        SELECT coalesce(array_agg(x.profile_id ORDER BY x.profile_id), '{}') INTO range_ids
+          FROM (SELECT u.profile_id FROM customer_profile.unified_profile u
+                 WHERE u.profile_id >= seg.build_next ORDER BY u.profile_id
+                 LIMIT greatest(max_profiles - cardinality(seg.retry), 0)) x;
+        candidates := seg.retry || range_ids;
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u
+             WHERE u.profile_id = ANY (candidates) ORDER BY u.profile_id FOR UPDATE OF u SKIP LOCKED)
+        SELECT coalesce(array_agg(l.profile_id ORDER BY l.profile_id), '{}') INTO locked FROM locking l;
+        -- Not locked and still there: held by another transaction (a profile
+        -- deleted meanwhile needs nothing).
+        SELECT coalesce(array_agg(c ORDER BY c), '{}') INTO held
+          FROM unnest(candidates) c
+         WHERE NOT (c = ANY (locked))
+           AND EXISTS (SELECT 1 FROM customer_profile.unified_profile u WHERE u.profile_id = c);
+        IF cardinality(locked) > 0 THEN
+            PERFORM customer_profile._segment_stream(locked, 'segment:' || seg.segment_id);
+        END IF;
+        IF cardinality(range_ids) = 0 AND cardinality(held) = 0 AND cardinality(seg.retry) < max_profiles THEN
+            -- Every profile was evaluated (those created since by their
+            -- writers' streams), and each one's windows scheduled.
+            UPDATE customer_profile.segment s
+               SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL,
+                   windows_scheduled_for = s.updated_at
+             WHERE s.segment_id = seg.segment_id;
+        ELSE
+            UPDATE customer_profile.segment s
+               SET build_next = coalesce(range_ids[cardinality(range_ids)] + 1, s.build_next),
+                   build_done = s.build_done + cardinality(locked), build_retry = held
+             WHERE s.segment_id = seg.segment_id;
+        END IF;
+        built := built + cardinality(locked);
+        EXIT WHEN built > 0;
+    END LOOP;
+    RETURN built;
 END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
@@ -751,7 +775,7 @@ CREATE FUNCTION customer_profile.segment_disable(name text) RETURNS void
 BEGIN
     LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
     UPDATE customer_profile.segment s
-       SET state = 'disabled', build_next = NULL, build_done = NULL, build_total = NULL
+       SET state = 'disabled', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
      WHERE s.name = segment_disable.name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
@@ -1152,7 +1176,8 @@ BEGIN
         UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
     END IF;
     IF seg.state = 'building' THEN  -- every profile was evaluated: the build is complete
-        UPDATE customer_profile.segment s SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
          WHERE s.segment_id = seg.segment_id;
     END IF;
     IF entered + exited > 0 THEN

@@ -3704,3 +3704,300 @@ $$;
 COMMENT ON FUNCTION customer_profile._profiles_wide_rebuild() IS 'Internal: brings profiles_wide in line with the trait definitions, keeping the views built on it (profiles_wide_refresh grants it).';
 REVOKE ALL ON FUNCTION customer_profile._profiles_wide_rebuild() FROM PUBLIC;
 
+
+-- Review of issue 16: held profiles are retried by the next build batch.
+ALTER TABLE customer_profile.segment ADD COLUMN build_retry bigint[];
+COMMENT ON COLUMN customer_profile.segment.build_retry IS 'While building: profiles before build_next that another transaction held, tried again by the next batch.';
+
+-- Membership for a segment whose predicate is new (created, altered,
+-- enabled), with the definitions lock held in EXCLUSIVE mode: a small
+-- population at once (the refresh in this transaction), a large one queued
+-- to the worker (segment_build_run), whose streams never wait for a profile.
+CREATE OR REPLACE FUNCTION customer_profile._segment_backfill(segment_id integer) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    inline_limit bigint;
+    population bigint;
+    seg_name text;
+    referrer record;
+BEGIN
+    PERFORM customer_profile._segment_definitions_lock();  -- loads the library, which defines the setting
+    inline_limit := current_setting('customer_profile.segment_build_inline_limit')::bigint;
+    SELECT count(*) INTO population
+      FROM (SELECT 1 FROM customer_profile.unified_profile u LIMIT inline_limit + 1) x;
+    IF population <= inline_limit THEN
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
+         WHERE s.segment_id = _segment_backfill.segment_id
+        RETURNING s.name INTO seg_name;
+        PERFORM customer_profile.segment_refresh(seg_name);
+        -- The segments that read it with in_segment() (and theirs, deepest
+        -- last) follow (a queued build's streams reach them by themselves).
+        FOR referrer IN
+            WITH RECURSIVE up(name, depth) AS (
+                SELECT s.name, 1 FROM customer_profile.segment s
+                 WHERE seg_name = ANY (s.refers_to) AND s.state <> 'disabled'
+                UNION
+                SELECT s.name, up.depth + 1 FROM up JOIN customer_profile.segment s ON up.name = ANY (s.refers_to)
+                 WHERE s.state <> 'disabled' AND up.depth < 32)
+            SELECT up.name FROM up GROUP BY up.name ORDER BY max(up.depth), up.name
+        LOOP
+            PERFORM customer_profile.segment_refresh(referrer.name);
+        END LOOP;
+        RETURN 'active';
+    END IF;
+    SELECT count(*) INTO population FROM customer_profile.unified_profile u;
+    UPDATE customer_profile.segment s
+       SET state = 'building', build_next = 0, build_done = 0, build_total = population, build_retry = '{}'
+     WHERE s.segment_id = _segment_backfill.segment_id
+    RETURNING s.name INTO seg_name;
+    RAISE NOTICE 'segment "%" is building: the worker evaluates its % profiles', seg_name, population
+        USING HINT = 'The segments view shows the progress; segment_refresh() builds it at once.';
+    RETURN 'building';
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segment_backfill(segment_id integer) IS 'Internal: backfills a segment whose predicate is new: refreshed at once up to customer_profile.segment_build_inline_limit profiles, otherwise marked building for the worker; returns the state.';
+REVOKE ALL ON FUNCTION customer_profile._segment_backfill(segment_id integer) FROM PUBLIC;
+
+-- One batch of a queued build: the next profiles of a segment that is
+-- building, evaluated by the stream (which writes memberships, outbox and
+-- schedule as for any change). It never waits: segment rows and profiles are
+-- taken with SKIP LOCKED. A profile another transaction holds is kept in
+-- build_retry and tried again by the next batch, and a segment whose batch
+-- took nothing lets the next building segment have its turn, so one held
+-- profile stalls no build.
+CREATE OR REPLACE FUNCTION customer_profile.segment_build_run(max_profiles integer DEFAULT 10000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    range_ids bigint[];
+    candidates bigint[];
+    locked bigint[];
+    held bigint[];
+    built bigint := 0;
+BEGIN
+    IF max_profiles IS NULL OR max_profiles < 1 THEN
+        RAISE EXCEPTION 'max_profiles must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM customer_profile._segment_definitions_lock();
+    FOR seg IN SELECT s.segment_id, s.name, s.build_next, coalesce(s.build_retry, '{}') AS retry
+                 FROM customer_profile.segment s
+                WHERE s.state = 'building' ORDER BY s.segment_id FOR UPDATE SKIP LOCKED LOOP
+        -- The held profiles first; new ones while the batch has room.
+        SELECT coalesce(array_agg(x.profile_id ORDER BY x.profile_id), '{}') INTO range_ids
+          FROM (SELECT u.profile_id FROM customer_profile.unified_profile u
+                 WHERE u.profile_id >= seg.build_next ORDER BY u.profile_id
+                 LIMIT greatest(max_profiles - cardinality(seg.retry), 0)) x;
+        candidates := seg.retry || range_ids;
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u
+             WHERE u.profile_id = ANY (candidates) ORDER BY u.profile_id FOR UPDATE OF u SKIP LOCKED)
+        SELECT coalesce(array_agg(l.profile_id ORDER BY l.profile_id), '{}') INTO locked FROM locking l;
+        -- Not locked and still there: held by another transaction (a profile
+        -- deleted meanwhile needs nothing).
+        SELECT coalesce(array_agg(c ORDER BY c), '{}') INTO held
+          FROM unnest(candidates) c
+         WHERE NOT (c = ANY (locked))
+           AND EXISTS (SELECT 1 FROM customer_profile.unified_profile u WHERE u.profile_id = c);
+        IF cardinality(locked) > 0 THEN
+            PERFORM customer_profile._segment_stream(locked, 'segment:' || seg.segment_id);
+        END IF;
+        IF cardinality(range_ids) = 0 AND cardinality(held) = 0 AND cardinality(seg.retry) < max_profiles THEN
+            -- Every profile was evaluated (those created since by their
+            -- writers' streams), and each one's windows scheduled.
+            UPDATE customer_profile.segment s
+               SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL,
+                   windows_scheduled_for = s.updated_at
+             WHERE s.segment_id = seg.segment_id;
+        ELSE
+            UPDATE customer_profile.segment s
+               SET build_next = coalesce(range_ids[cardinality(range_ids)] + 1, s.build_next),
+                   build_done = s.build_done + cardinality(locked), build_retry = held
+             WHERE s.segment_id = seg.segment_id;
+        END IF;
+        built := built + cardinality(locked);
+        EXIT WHEN built > 0;
+    END LOOP;
+    RETURN built;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
+REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
+GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
+
+-- Disabled: kept with its members as they are, not evaluated by streams,
+-- windows or refreshes (a segment that reads it with in_segment() reads the
+-- frozen members). Under the definitions lock, as a new predicate is.
+CREATE OR REPLACE FUNCTION customer_profile.segment_disable(name text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    UPDATE customer_profile.segment s
+       SET state = 'disabled', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
+     WHERE s.name = segment_disable.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_disable(name text) IS 'Stops evaluating a segment: its members stay as they are (no entries, exits or outbox rows) until segment_enable().';
+REVOKE ALL ON FUNCTION customer_profile.segment_disable(name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
+
+-- A refresh locks the profiles whose membership would change in one
+-- statement and evaluates them in the next: a statement's snapshot predates
+-- the locks it waited for, so evaluating in the locking statement read the
+-- person's identifiers, consents and events as they were before a merge or
+-- an event it had waited behind (only the locked row itself is re-read).
+-- Under the definitions lock in EXCLUSIVE mode (after segment_create or
+-- segment_alter in the same transaction, and for the first refresh of a
+-- definition that reads time, which schedules every profile) it locks no
+-- profile: a writer holding one waits for that lock to stream, and would
+-- deadlock with us; it streams after we commit instead, with the new
+-- definition and new reads. The first scheduling runs under that lock so that
+-- a profile whose deletion is pending (an erasure or merge that streamed,
+-- which the lock waits for) is not scheduled again once it is gone.
+CREATE OR REPLACE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    members bigint[];
+    due_ids bigint[];
+    due_times timestamptz[];
+    changing bigint[];
+    locked bigint[];
+    exclusive boolean;
+    schedule boolean;
+BEGIN
+    -- The definitions lock comes before the segment's row (segment_alter's
+    -- order): the first read tells whether this refresh schedules the
+    -- segment's windows, which it does under the lock in EXCLUSIVE mode.
+    SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s WHERE s.name = segment_refresh.name;
+    schedule := FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
+                AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at;
+    LOOP
+        IF schedule THEN
+            LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+        END IF;
+        BEGIN
+            SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for, s.state INTO seg
+              FROM customer_profile.segment s
+             WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+            END IF;
+            IF seg.state = 'disabled' THEN
+                RAISE EXCEPTION 'segment "%" is disabled', name USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'segment_enable() evaluates it again.';
+            END IF;
+            IF NOT schedule AND customer_profile._segment_predicate_reads_time(seg.predicate)
+               AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+                -- Altered since the first read (segment_alter, even of the
+                -- description, moves updated_at). Asking for the lock in
+                -- EXCLUSIVE mode now, holding the row and the ROW SHARE that
+                -- its FOR UPDATE took, waited for a second such refresh doing
+                -- the same: let both go (this block's subtransaction is
+                -- rolled back) and take them again in order.
+                RAISE EXCEPTION 'segment "%" changed before its row was locked', name USING ERRCODE = 'CP015';
+            END IF;
+            EXIT;
+        EXCEPTION WHEN SQLSTATE 'CP015' THEN
+            schedule := true;
+        END;
+    END LOOP;
+    exclusive := customer_profile._segment_definitions_lock();
+    -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
+    members := customer_profile._segment_evaluate_all(seg.predicate);
+    -- The scan above read a snapshot; profiles keep changing (streaming
+    -- applies events and traits meanwhile, merges and erasures delete
+    -- profiles). So each profile whose membership would change is locked (in
+    -- profile order, as ingestion locks them) and, in the next statement
+    -- (a new snapshot, taken after the locks were granted), evaluated again on
+    -- its newest state: a refresh never undoes a newer streamed change, and a
+    -- profile deleted meanwhile never comes back as a member.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    -- Set differences (hashed or sorted, linear whatever the statistics say;
+    -- an anti join planned on stale estimates was quadratic).
+    candidates AS (
+        (SELECT unnest(members) AS profile_id EXCEPT SELECT c.profile_id FROM current_members c)
+        UNION ALL
+        (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members)))
+    SELECT array_agg(c.profile_id) INTO changing FROM candidates c;
+    IF exclusive THEN
+        locked := changing;  -- no profile lock: see above
+    ELSE
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u JOIN unnest(changing) AS c(profile_id) USING (profile_id)
+             ORDER BY u.profile_id FOR SHARE OF u)
+        SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    END IF;
+    -- Memberships of profiles deleted meanwhile are closed by their deletion.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m JOIN unnest(locked) AS l(profile_id) USING (profile_id)
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    checked AS (
+        SELECT u.profile_id,
+               customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, seg.predicate) AS matches
+          FROM customer_profile.unified_profile u JOIN unnest(locked) AS l(profile_id) USING (profile_id)),
+    gone AS (SELECT k.profile_id FROM checked k WHERE NOT k.matches
+             INTERSECT SELECT c.profile_id FROM current_members c),
+    arrived AS (SELECT k.profile_id FROM checked k WHERE k.matches
+                EXCEPT SELECT c.profile_id FROM current_members c),
+    exits AS (
+        UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
+          FROM gone g
+         WHERE m.segment_id = seg.segment_id AND m.profile_id = g.profile_id AND m.exited_at IS NULL
+        RETURNING m.profile_id),
+    enters AS (  -- a member streamed in meanwhile is already there
+        INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
+        SELECT a.profile_id, seg.segment_id FROM arrived a
+        ON CONFLICT DO NOTHING
+        RETURNING profile_id),
+    changes AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT seg.name, profile_id, 'exit' FROM exits
+        UNION ALL
+        SELECT seg.name, profile_id, 'enter' FROM enters
+        RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
+      INTO entered, exited FROM changes;
+    IF customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        SELECT array_agg(x.profile_id), array_agg(x.due) INTO due_ids, due_times
+          FROM (SELECT u.profile_id,
+                       customer_profile._segment_next_change(u.profile_id, u.data, u.behavior, seg.predicate) AS due
+                  FROM customer_profile.unified_profile u) x
+         WHERE x.due IS NOT NULL;
+        INSERT INTO customer_profile.segment_schedule AS s (profile_id, due_at)
+        SELECT * FROM unnest(due_ids, due_times)
+        ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
+        UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF seg.state = 'building' THEN  -- every profile was evaluated: the build is complete
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
+         WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF entered + exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
+                                            'source', 'refresh')::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass (completing a build): records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts. 55000 for a disabled segment.';
+REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
+
