@@ -277,6 +277,10 @@ Truth evaluate_node(const PredicateNode& n, const EvaluationContext& c) {
         case K::regex: {
             Value v = operand_value(n.left, c);
             if (v.type != TraitType::text) return Truth::unknown;
+            // A match cannot be interrupted: look before each (a where filter
+            // runs one per event).
+            if (c.cancel && c.cancel())
+                throw Error(ErrorCode::query_canceled, "canceling statement due to user request");
             Truth t = truth(regex_match(v.text, n.name, n.case_insensitive));
             return n.negated ? negate(t) : t;
         }

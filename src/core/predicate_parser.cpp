@@ -575,9 +575,14 @@ private:
         std::size_t offset = 0;
         std::string problem = regex_problem(pattern, case_insensitive, &offset);
         if (problem.empty()) return;
+        // Positions in the pattern count characters (columns count bytes, as
+        // every syntax error's do).
+        std::size_t characters = 0;
+        for (std::size_t i = 0; i < offset && i < pattern.size(); ++i)
+            if ((static_cast<unsigned char>(pattern[i]) & 0xC0) != 0x80) ++characters;
         throw Error(ErrorCode::invalid_parameter,
-                    "invalid regular expression at column " + std::to_string(column + 1 + offset) + " (position " +
-                        std::to_string(offset + 1) + " of the pattern): " + problem,
+                    "invalid regular expression at column " + std::to_string(column + 1 + offset) + " (character " +
+                        std::to_string(characters + 1) + " of the pattern): " + problem,
                     {}, "Patterns use RE2 syntax, which runs in linear time: no backreferences or lookaround.");
     }
 

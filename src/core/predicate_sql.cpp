@@ -92,7 +92,7 @@ std::string window_start(Micros within) {
            ") AT TIME ZONE 'UTC'";
 }
 
-std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint);
+std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint, bool typed = true);
 
 // The profile's events of the operand's type (inside its window or range,
 // through its where filter), aggregated: count(*) or the sum of its measure.
@@ -105,7 +105,7 @@ std::string events_sql(const Operand& o, const Scope& scope, const std::string& 
         measure.name = o.property;
         agg = "coalesce(sum(" +
               (declared_type(o.property, events) ? operand_sql(measure, events, TraitType::number)
-                                                 : "(e.properties ->> " + literal(o.property) + ")::numeric") +
+                                                 : "(e.properties ->> " + literal(o.property) + ")::float8") +
               "), 0)";
     }
     std::string s = "(SELECT " + agg +
@@ -143,8 +143,27 @@ std::string distance_sql(const Operand& o, const Scope& scope) {
            ") = 'object' THEN 2::float8 * 6371.0088::float8 * asin(sqrt(least(1.0::float8, " + a + "))) END)";
 }
 
+// The JSON type a value of `hint` has in the traits or properties object.
+const char* json_type_of(TraitType hint) {
+    switch (hint) {
+        case TraitType::number:
+            return "number";
+        case TraitType::text:
+            return "string";
+        case TraitType::boolean:
+            return "boolean";
+        default:
+            return nullptr;
+    }
+}
+
 // hint: the type of the value this operand is compared with, for the cast.
-std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
+// typed: a name of no declared type (an undeclared trait or property, an
+// object's field in any()) reads as NULL unless its JSON value has that type,
+// as the evaluator finds a value of another type unknown (a cast would read
+// "50" as 50, or fail on "abc"). Not when both sides are names, nor against
+// NULL, where the value's presence is what counts.
+std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint, bool typed) {
     switch (o.kind) {
         case Operand::Kind::trait: {
             // A score: the points of the rules that hold, rule by rule in SQL.
@@ -162,6 +181,9 @@ std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint) {
                            ", NULL::" + property_sql_type(*declared) + ")";
             std::string s = "(" + scope.object + " ->> " + literal(o.name) + ")";
             std::string cast = cast_for(hint);
+            if (typed && json_type_of(hint) != nullptr && !declared_type(o.name, scope))
+                return "(CASE WHEN jsonb_typeof(" + scope.object + " -> " + literal(o.name) + ") = '" +
+                       json_type_of(hint) + "' THEN " + s + cast + " END)";
             return cast.empty() ? s : "(" + s + cast + ")";
         }
         case Operand::Kind::literal:
@@ -284,9 +306,11 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
             }
             bool text = lh == TraitType::text && rh == TraitType::text;
             bool ordered = n.op != CompareOp::eq && n.op != CompareOp::ne;
-            std::string right = operand_sql(n.right, scope, rh);
-            std::string scalar = "(" + operand_sql(n.left, scope, lh) + (text && ordered ? " COLLATE \"C\" " : " ") +
-                                 compare_op_text(n.op) + " " + right + ")";
+            bool typed = !(n.left.kind == Operand::Kind::trait && n.right.kind == Operand::Kind::trait);
+            std::string right = operand_sql(n.right, scope, rh, typed);
+            std::string scalar = "(" + operand_sql(n.left, scope, lh, typed) +
+                                 (text && ordered ? " COLLATE \"C\" " : " ") + compare_op_text(n.op) + " " + right +
+                                 ")";
             if (!text || ordered) return scalar;
             // tags = 'blue' (or 'blue' = tags) tests containment when tags is
             // a text[]; with two names, the left one decides.
@@ -337,16 +361,22 @@ std::string node_sql(const PredicateNode& n, const Scope& scope) {
                    (n.case_insensitive ? " COLLATE \"und-x-icu\"" : "") + (n.negated ? " NOT " : " ") +
                    (n.case_insensitive ? "ILIKE " : "LIKE ") + literal(n.name) + ")";
         case K::is_null:
-            return "(" + operand_sql(n.left, scope, TraitType::text) + (n.negated ? " IS NOT NULL)" : " IS NULL)");
+            return "(" + operand_sql(n.left, scope, TraitType::text, false) +
+                   (n.negated ? " IS NOT NULL)" : " IS NULL)");
         case K::distinct: {
             TraitType lh = static_hint(n.right, scope), rh = static_hint(n.left, scope);
             if (n.left.kind == Operand::Kind::trait && n.right.kind == Operand::Kind::trait) {
                 if (lh == TraitType::text) lh = rh;
                 if (rh == TraitType::text) rh = lh;
             }
-            std::string scalar = "(" + operand_sql(n.left, scope, lh == TraitType::null ? TraitType::text : lh) +
+            bool names = n.left.kind == Operand::Kind::trait && n.right.kind == Operand::Kind::trait;
+            std::string scalar = "(" +
+                                 operand_sql(n.left, scope, lh == TraitType::null ? TraitType::text : lh,
+                                             !names && lh != TraitType::null) +
                                  (n.negated ? " IS NOT DISTINCT FROM " : " IS DISTINCT FROM ") +
-                                 operand_sql(n.right, scope, rh == TraitType::null ? TraitType::text : rh) + ")";
+                                 operand_sql(n.right, scope, rh == TraitType::null ? TraitType::text : rh,
+                                             !names && rh != TraitType::null) +
+                                 ")";
             if (!(lh == TraitType::text && rh == TraitType::text)) return scalar;
             // A text[] holds the text when it contains it, as = reads it.
             const Operand* array = &n.left;

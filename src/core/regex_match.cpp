@@ -12,9 +12,14 @@
 namespace customer_profile::core {
 namespace {
 
-constexpr int kMaxRepetition = 255;             // PostgreSQL's limit (RE_DUP_MAX)
-constexpr std::size_t kMaxCachedPatterns = 64;  // compiled patterns kept per backend
-constexpr std::int64_t kMaxProgramMemory = 8 << 20;
+constexpr int kMaxRepetition = 255;  // PostgreSQL's limit (RE_DUP_MAX)
+// RE2 is linear in the text, but the factor is the program's size, and its
+// fallback matcher does not look at cancel requests: a bounded program keeps
+// a 64 kB text to a fraction of a second (a [ab]{255} repeated 400 times
+// took 10 s per row), and bounded memory keeps the cache small.
+constexpr int kMaxProgramSize = 2000;
+constexpr std::size_t kMaxCachedPatterns = 16;  // compiled patterns kept per backend
+constexpr std::int64_t kMaxProgramMemory = 1 << 20;
 
 re2::RE2::Options options_for(bool case_insensitive) {
     re2::RE2::Options options;
@@ -56,6 +61,17 @@ std::string syntax_problem(const std::string& p, bool case_insensitive, std::siz
             continue;
         }
         if (in_class) {
+            // Collating elements and equivalence classes: RE2 reads [[.a.]] as
+            // a class of [ . a followed by a ].
+            if (c == '[' && i + 1 < p.size() && (p[i + 1] == '.' || p[i + 1] == '=')) {
+                *offset = i;
+                return "[. .] and [= =] are not supported";
+            }
+            if (c == '[' && i + 1 < p.size() && p[i + 1] == ':') {
+                std::size_t end = p.find(":]", i + 2);
+                if (end != std::string::npos) i = end + 1;  // a POSIX class stays inside the bracket
+                continue;
+            }
             if (c == ']') in_class = false;
             continue;
         }
@@ -75,22 +91,31 @@ std::string syntax_problem(const std::string& p, bool case_insensitive, std::siz
             return "only ( ) and (?: ) groups are supported (no flags, names, lookaround)";
         }
         if (c == '{') {
+            // {n}, {n,} or {n,m}: RE2 reads any other { as the character,
+            // PostgreSQL refuses it.
             std::size_t j = i + 1;
-            int value = 0;
-            bool digits = false;
-            for (; j < p.size() && ((p[j] >= '0' && p[j] <= '9') || p[j] == ','); ++j) {
-                if (p[j] == ',') {
-                    value = 0;
-                    continue;
-                }
-                digits = true;
-                value = value * 10 + (p[j] - '0');
-                if (value > kMaxRepetition) {
-                    *offset = i;
-                    return "repetition counts go up to 255";
-                }
+            auto number = [&](int* value) {
+                std::size_t from = j;
+                *value = 0;
+                while (j < p.size() && p[j] >= '0' && p[j] <= '9' && j - from < 4)
+                    *value = *value * 10 + (p[j++] - '0');
+                return j > from;
+            };
+            int low = 0, high = 0;
+            bool ok = number(&low);
+            bool comma = ok && j < p.size() && p[j] == ',';
+            if (comma) ++j;
+            bool has_high = comma && number(&high);
+            ok = ok && j < p.size() && p[j] == '}';
+            if (!ok) {
+                *offset = i;
+                return "{ starts a repetition {n}, {n,} or {n,m}; write \\{ for the character";
             }
-            if (digits && j < p.size() && p[j] == '}') i = j;
+            if (low > kMaxRepetition || (has_high && (high > kMaxRepetition || high < low))) {
+                *offset = i;
+                return "repetition counts go up to 255, the second no smaller than the first";
+            }
+            i = j;
         }
     }
     return "";
@@ -112,10 +137,25 @@ std::string regex_problem(const std::string& pattern, bool case_insensitive, std
     std::string problem = syntax_problem(pattern, case_insensitive, offset);
     if (!problem.empty()) return problem;
     re2::RE2 re(pattern, options_for(case_insensitive));
-    if (re.ok()) return "";
-    // RE2 names the offending part: point at it.
-    std::size_t at = re.error_arg().empty() ? std::string::npos : pattern.find(re.error_arg());
-    *offset = at == std::string::npos ? 0 : at;
+    if (re.ok()) {
+        if (re.ProgramSize() <= kMaxProgramSize) return "";
+        *offset = 0;
+        return "pattern too complex (a program of " + std::to_string(re.ProgramSize()) + " steps, at most " +
+               std::to_string(kMaxProgramSize) + ")";
+    }
+    // RE2 names the offending part: point at the first copy of it that makes
+    // the pattern up to there fail (the same text may occur earlier, valid).
+    const std::string& arg = re.error_arg();
+    *offset = 0;
+    for (std::size_t at = arg.empty() ? std::string::npos : pattern.find(arg); at != std::string::npos;
+         at = pattern.find(arg, at + 1)) {
+        if (*offset == 0) *offset = at;
+        re2::RE2 prefix(pattern.substr(0, at + arg.size()), options_for(case_insensitive));
+        if (!prefix.ok()) {
+            *offset = at;
+            break;
+        }
+    }
     return re.error();
 }
 
