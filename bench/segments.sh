@@ -6,6 +6,7 @@
 #      profile, type, time), both forms of it; the same people are checked;
 #   2. event-to-NOTIFY latency at a steady 1,000 events/s into the inbox
 #      with 20 streaming segments.
+INGEST_EVENTS=${BENCH_INGEST_EVENTS:-200000}
 SEG_PREDICATE="country IN ('DE', 'FR', 'NL') AND age >= 30 AND tier IN ('gold', 'platinum') AND count(purchase within 30 days) >= 2"
 SEG_WINDOW="(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '29 days') AT TIME ZONE 'UTC'"
 SEG_TRAITS_SQL="(p.traits @> '{\"country\": \"DE\"}' OR p.traits @> '{\"country\": \"FR\"}' OR p.traits @> '{\"country\": \"NL\"}')
@@ -90,14 +91,53 @@ SQL
         (SELECT count(*) FROM customer_profile.event_dead_letter))")
 }
 
+# Inbox events per second the two workers apply: INGEST_EVENTS page views and
+# purchases of existing profiles, queued at once, timed until the inbox is
+# empty. Prints the rate.
+ingest_rate() {
+    local db=$1 tag=$2 start end
+    psql -q -X -v ON_ERROR_STOP=1 -d $db -c "INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, properties, event_id)
+        SELECT jsonb_build_object('crm_id', 'c' || (1 + (hashint8(g) & 9223372036854775807) % $PEOPLE)),
+               CASE WHEN g % 5 = 0 THEN 'purchase' ELSE 'page_view' END, now() - (g % 86400) * interval '1 second',
+               CASE WHEN g % 5 = 0 THEN jsonb_build_object('revenue', g % 100) ELSE '{}'::jsonb END, '$tag-' || g
+          FROM generate_series(1, $INGEST_EVENTS) g"
+    start=$(now)
+    until [ "$(psql -X -At -d $db -c 'SELECT NOT EXISTS (SELECT 1 FROM customer_profile.event_inbox)')" = t ]; do
+        sleep 0.2
+    done
+    end=$(now)
+    awk -v a="$start" -v b="$end" -v n="$INGEST_EVENTS" 'BEGIN { printf "%.0f", n / (b - a) }'
+}
+
 bench_segments() {
     local db=bench_segments
     load_segments
+    echo "== ingestion with no segment and with 100 streaming segments ($INGEST_EVENTS events each)"
+    seg_ingest_none=$(ingest_rate $db none)
+    # 100 segments reading what every event changes: traits, purchases, page views.
+    psql -q -X -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
+SET customer_profile.segment_build_inline_limit = 0;  -- queued: the builds are not what is measured
+SELECT customer_profile.segment_create('hundred_' || n, CASE n % 4
+           WHEN 0 THEN format('count(purchase within %s days) >= %s', 1 + n % 90, 1 + n % 3)
+           WHEN 1 THEN format('count(page_view within %s days) >= %s AND age >= %s', 1 + n % 60, 1 + n % 5, 18 + n % 40)
+           WHEN 2 THEN format('sum(purchase.revenue within %s days) > %s OR tier = ''gold''', 7 + n % 80, 10 * n)
+           ELSE format('last_seen(page_view) > now() - %s days AND country IN (''DE'', ''FR'')', 1 + n % 30) END)
+  FROM generate_series(1, 100) n;
+UPDATE customer_profile.segment SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL,
+                                    build_retry = NULL WHERE name LIKE 'hundred\_%';
+SQL
+    seg_ingest_hundred=$(ingest_rate $db hundred)
+    echo "== re-evaluating the 100 segments over every profile in one pass, and one by one"
+    seg_refresh_all=$(time_sql $db "SELECT customer_profile.segment_refresh_all()")
+    seg_refresh_each=$(time_sql $db "SELECT customer_profile.segment_refresh(name) FROM customer_profile.segment WHERE name LIKE 'hundred\_%'")
+    psql -q -X -d $db -c "SELECT customer_profile.segment_drop(name) FROM customer_profile.segment WHERE name LIKE 'hundred\_%'" >/dev/null
     echo "== segment_refresh() vs hand-written SQL"
     psql -q -X -v ON_ERROR_STOP=1 -d $db -c "SELECT customer_profile.segment_create('mixed', \$p\$$SEG_PREDICATE\$p\$)" >/dev/null
     seg_first=$(time_sql $db "SELECT customer_profile.segment_refresh('mixed')")
     seg_refresh=$(repeat_sql $db "SELECT customer_profile.segment_refresh('mixed')")
     seg_refresh_serial=$(repeat_sql $db "SET max_parallel_workers_per_gather = 0; SELECT customer_profile.segment_refresh('mixed')")
+    # Without the GIN index (a GIN index is only read by bitmap scans): every profile, as before 1.6.
+    seg_refresh_scan=$(repeat_sql $db "SET enable_bitmapscan = off; SELECT customer_profile.segment_refresh('mixed')")
     seg_sql_correlated=$(repeat_sql $db "SELECT count(*) FROM ($SEG_SQL_CORRELATED) q")
     seg_sql_join=$(repeat_sql $db "SELECT count(*) FROM ($SEG_SQL_JOIN) q")
     seg_same=$(psql -X -At -d $db -c "SELECT format('%s members; hand-written SQL finds the same people: %s / %s',
@@ -157,10 +197,13 @@ report_segments() {
     echo "| one pass over every profile (median of $REPEATS runs) | seconds | vs the faster hand-written SQL |"
     echo "| --- | ---: | ---: |"
     echo "| \`segment_refresh('mixed')\`, first run (every member enters: history, outbox; every profile's next window change scheduled) | $seg_first | $(speed "$best_sql" "$seg_first") |"
-    echo "| \`segment_refresh('mixed')\` (parallel scan with \`@@\`, nothing changed) | $seg_refresh | $(speed "$best_sql" "$seg_refresh") |"
+    echo "| \`segment_refresh('mixed')\` (the GIN index over trait keys picks the candidates, nothing changed) | $seg_refresh | $(speed "$best_sql" "$seg_refresh") |"
     echo "| the same with \`max_parallel_workers_per_gather = 0\` | $seg_refresh_serial | $(speed "$best_sql" "$seg_refresh_serial") |"
+    echo "| the same without the index (\`enable_bitmapscan = off\`: every profile, parallel scan with \`@@\`, as 1.5) | $seg_refresh_scan | $(speed "$best_sql" "$seg_refresh_scan") |"
     echo "| hand-written SQL: jsonb traits (GIN) + correlated count over events (btree profile, type, time) | $seg_sql_correlated | |"
     echo "| hand-written SQL: jsonb traits (GIN) joined to purchases grouped by profile | $seg_sql_join | |"
+    echo
+    echo "Ingestion through the inbox (2 workers, $INGEST_EVENTS events of existing profiles queued at once): $seg_ingest_none events/s with no segment, $seg_ingest_hundred events/s with 100 streaming segments ($(awk -v a="$seg_ingest_none" -v b="$seg_ingest_hundred" 'BEGIN { printf "%.0f%%", 100 * b / a }') of the rate). Re-evaluating the 100 segments over every profile: $seg_refresh_all s in one pass (\`segment_refresh_all()\`), $seg_refresh_each s one segment at a time ($(speed "$seg_refresh_each" "$seg_refresh_all"))."
     echo
     echo "Event-to-NOTIFY latency at a steady 1,000 events/s into the inbox for ${LATENCY_SECONDS} s with $seg_count streaming segments (2 workers; 2% of events are a new visitor's first probe, timed from the moment the event was written to the moment a LISTENing client received its \"enter probers\"): $seg_latency."
 }

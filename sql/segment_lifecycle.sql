@@ -124,3 +124,14 @@ SELECT segment_drop('lc_scored');
 SELECT customer_profile._segment_stream(ARRAY[]::bigint[], 'segment:2147483647');
 SELECT regress.err($$SELECT customer_profile._segment_stream(ARRAY[]::bigint[], 'segment:2147483648')$$);
 DELETE FROM segment_outbox WHERE segment LIKE 'lc\_%';
+
+-- segment_refresh_all: every evaluated segment over every profile in one
+-- scan, each one's changes applied as segment_refresh applies them.
+SELECT segment_create('lc_all_a', 'lc_plan = ''pro''') > 0 AS a, segment_create('lc_all_b', 'in_segment(''lc_all_a'') AND has(lc_plan)') > 0 AS b;
+DELETE FROM segment_membership m USING segment s WHERE s.segment_id = m.segment_id AND s.name IN ('lc_all_a', 'lc_all_b');
+SELECT segment, entered, exited FROM segment_refresh_all() WHERE segment LIKE 'lc\_all\_%' ORDER BY segment;
+SELECT array(SELECT segment_members('lc_all_a')) = (SELECT members FROM lc_expected WHERE plan = 'pro') AS a_rebuilt,
+       array(SELECT segment_members('lc_all_b')) = (SELECT members FROM lc_expected WHERE plan = 'pro') AS b_rebuilt;
+SELECT count(*) AS nothing_left_to_do FROM segment_refresh_all() WHERE entered + exited > 0;
+SELECT segment_drop('lc_all_b'), segment_drop('lc_all_a');
+DELETE FROM segment_outbox WHERE segment LIKE 'lc\_%';

@@ -262,13 +262,14 @@ CachedPlan known_profiles_plan{
     0,
     {}};
 
-// Every live profile that matches, read in batches through a cursor.
-std::vector<std::int64_t> evaluate_all(const core::PredicateNode& tree) {
+// For each tree, every live profile that matches: one pass through a cursor,
+// each profile decoded once.
+std::vector<std::vector<std::int64_t>> evaluate_each(const std::vector<core::PredicateNode>& trees) {
     std::vector<std::int64_t> known_ids;
     std::uint64_t n = spi_run(known_profiles_plan, nullptr, nullptr, true);
     for (std::uint64_t row = 0; row < n; ++row) known_ids.push_back(spi_int8(row, 1));
     std::sort(known_ids.begin(), known_ids.end());
-    std::vector<std::int64_t> members;
+    std::vector<std::vector<std::int64_t>> members(trees.size());
     Portal portal = nullptr;
     pg_guard([&] {
         portal = SPI_cursor_open_with_args(nullptr,
@@ -303,12 +304,18 @@ std::vector<std::int64_t> evaluate_all(const core::PredicateNode& tree) {
             if (cancel_requested())
                 throw core::Error(core::ErrorCode::query_canceled, "canceling statement due to user request");
             f.known = std::binary_search(known_ids.begin(), known_ids.end(), f.profile_id);
-            if (Evaluator(f).matches(tree)) members.push_back(f.profile_id);
+            Evaluator evaluator(f);
+            for (std::size_t i = 0; i < trees.size(); ++i)
+                if (evaluator.matches(trees[i])) members[i].push_back(f.profile_id);
         }
     }
     pg_guard([&] { SPI_cursor_close(portal); });
-    std::sort(members.begin(), members.end());
+    for (auto& m : members) std::sort(m.begin(), m.end());
     return members;
+}
+
+std::vector<std::int64_t> evaluate_all(const core::PredicateNode& tree) {
+    return evaluate_each({tree}).front();
 }
 
 }  // namespace
@@ -377,6 +384,45 @@ CP_FUNCTION(segment_evaluate_all) {
     }
     cp::pg::spi_finish();
     return cp::pg::int8_array(members);
+}
+
+// _segment_evaluate_many(predicates segment_predicate[]) returns table(n int,
+// members bigint[]): for the predicate at place n (from 1), every live
+// profile that matches, from one scan of the profiles (segment_refresh_all).
+CP_FUNCTION(segment_evaluate_many) {
+    std::vector<cp::core::PredicateNode> trees;
+    cp::pg::pg_guard([&] {
+        ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
+        Oid element = ARR_ELEMTYPE(array);
+        int16 typlen = 0;
+        bool typbyval = false;
+        char typalign = 'i';
+        get_typlenbyvalalign(element, &typlen, &typbyval, &typalign);
+        Datum* items = nullptr;
+        bool* nulls = nullptr;
+        int count = 0;
+        deconstruct_array(array, element, typlen, typbyval, typalign, &items, &nulls, &count);
+        for (int i = 0; i < count; ++i) {
+            if (nulls[i]) elog(ERROR, "customer_profile: a NULL predicate");
+            struct varlena* v = PG_DETOAST_DATUM_PACKED(items[i]);
+            trees.push_back(cp::core::cheapest_first(
+                cp::core::decode_predicate(std::string(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)))));
+        }
+    });
+    cp::pg::spi_connect();
+    std::vector<std::vector<std::int64_t>> members = cp::pg::evaluate_each(trees);
+    cp::pg::spi_finish();
+    cp::pg::pg_guard([&] {
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            Datum values[2] = {Int32GetDatum(static_cast<int32>(i + 1)), (Datum)0};
+            bool nulls[2] = {false, false};
+            values[1] = cp::pg::int8_array(members[i]);
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        }
+    });
+    return (Datum)0;
 }
 
 namespace customer_profile::pg {

@@ -303,6 +303,12 @@ CREATE FUNCTION customer_profile._segment_evaluate_all(predicate customer_profil
 COMMENT ON FUNCTION customer_profile._segment_evaluate_all(predicate customer_profile.segment_predicate) IS 'Internal: every live profile matching a predicate now, sorted.';
 REVOKE ALL ON FUNCTION customer_profile._segment_evaluate_all(predicate customer_profile.segment_predicate) FROM PUBLIC;
 
+CREATE FUNCTION customer_profile._segment_evaluate_many(predicates customer_profile.segment_predicate[]) RETURNS TABLE(n integer, members bigint[])
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'cp_segment_evaluate_many';
+COMMENT ON FUNCTION customer_profile._segment_evaluate_many(predicates customer_profile.segment_predicate[]) IS 'Internal: for each predicate (by its place n), every live profile matching it now, sorted: one scan of the profiles.';
+REVOKE ALL ON FUNCTION customer_profile._segment_evaluate_many(predicates customer_profile.segment_predicate[]) FROM PUBLIC;
+
 -- The same on the columns: what segment_refresh() scans with (no whole-row
 -- value to build per profile).
 CREATE FUNCTION customer_profile._segment_matches_columns(profile_id bigint, data customer_profile.profile, behavior bytea, predicate customer_profile.segment_predicate) RETURNS boolean
@@ -1054,7 +1060,7 @@ GRANT ALL ON FUNCTION customer_profile.segment_predicate_check(predicate custome
 -- definition and new reads. The first scheduling runs under that lock so that
 -- a profile whose deletion is pending (an erasure or merge that streamed,
 -- which the lock waits for) is not scheduled again once it is gone.
-CREATE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) RETURNS record
+CREATE FUNCTION customer_profile._segment_refresh(name text, precomputed bigint[], OUT entered bigint, OUT exited bigint) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
@@ -1072,7 +1078,7 @@ BEGIN
     -- order): the first read tells whether this refresh schedules the
     -- segment's windows, which it does under the lock in EXCLUSIVE mode.
     SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
-      FROM customer_profile.segment s WHERE s.name = segment_refresh.name;
+      FROM customer_profile.segment s WHERE s.name = _segment_refresh.name;
     schedule := FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
                 AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at;
     LOOP
@@ -1082,7 +1088,7 @@ BEGIN
         BEGIN
             SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for, s.state INTO seg
               FROM customer_profile.segment s
-             WHERE s.name = segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+             WHERE s.name = _segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
             IF NOT FOUND THEN
                 RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
             END IF;
@@ -1107,7 +1113,10 @@ BEGIN
     END LOOP;
     exclusive := customer_profile._segment_definitions_lock();
     -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
-    members := customer_profile._segment_evaluate_all(seg.predicate);
+    -- segment_refresh_all() evaluated every segment in one scan beforehand:
+    -- the locks and second look below cover what changed since, as they do
+    -- for this scan.
+    members := coalesce(precomputed, customer_profile._segment_evaluate_all(seg.predicate));
     -- The scan above read a snapshot; profiles keep changing (streaming
     -- applies events and traits meanwhile, merges and erasures delete
     -- profiles). So each profile whose membership would change is locked (in
@@ -1187,9 +1196,57 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION customer_profile._segment_refresh(name text, precomputed bigint[], OUT entered bigint, OUT exited bigint) IS 'Internal: segment_refresh, with the matching profiles given when segment_refresh_all computed them.';
+REVOKE ALL ON FUNCTION customer_profile._segment_refresh(name text, precomputed bigint[], OUT entered bigint, OUT exited bigint) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    SELECT r.entered, r.exited INTO entered, exited FROM customer_profile._segment_refresh(name, NULL) r;
+END
+$$;
 COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass (completing a build): records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts. 55000 for a disabled segment.';
 REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
+
+-- Every segment that is evaluated, over every profile in one scan (each
+-- profile decoded once, every predicate evaluated on it), then each
+-- segment's changes applied as segment_refresh applies them, the segments a
+-- segment reads first.
+CREATE FUNCTION customer_profile.segment_refresh_all() RETURNS TABLE(segment text, entered bigint, exited bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    names text[];
+    predicates customer_profile.segment_predicate[];
+    r record;
+BEGIN
+    WITH RECURSIVE depth(name, d) AS (
+        SELECT s.name, 0 FROM customer_profile.segment s WHERE cardinality(s.refers_to) = 0
+        UNION ALL
+        SELECT s.name, depth.d + 1 FROM customer_profile.segment s JOIN depth ON depth.name = ANY (s.refers_to)
+         WHERE depth.d < 32)
+    SELECT array_agg(s.name ORDER BY x.d, s.segment_id), array_agg(s.predicate ORDER BY x.d, s.segment_id)
+      INTO names, predicates
+      FROM customer_profile.segment s
+      JOIN (SELECT depth.name, max(depth.d) AS d FROM depth GROUP BY depth.name) x ON x.name = s.name
+     WHERE s.state <> 'disabled';
+    IF names IS NULL THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT m.n, m.members FROM customer_profile._segment_evaluate_many(predicates) m(n, members) ORDER BY m.n LOOP
+        segment := names[r.n];
+        SELECT x.entered, x.exited INTO entered, exited FROM customer_profile._segment_refresh(segment, r.members) x;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh_all() IS 'Recomputes every segment that is not disabled over every live profile in one scan (each profile read once), then records each one''s entries and exits as segment_refresh does; one row per segment.';
+REVOKE ALL ON FUNCTION customer_profile.segment_refresh_all() FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_size(segment text) RETURNS bigint
     LANGUAGE sql STABLE

@@ -4001,3 +4001,212 @@ COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigi
 REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
 
+
+-- Every segment refreshed in one scan (segment_refresh_all).
+CREATE FUNCTION customer_profile._segment_evaluate_many(predicates customer_profile.segment_predicate[]) RETURNS TABLE(n integer, members bigint[])
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'cp_segment_evaluate_many';
+COMMENT ON FUNCTION customer_profile._segment_evaluate_many(predicates customer_profile.segment_predicate[]) IS 'Internal: for each predicate (by its place n), every live profile matching it now, sorted: one scan of the profiles.';
+REVOKE ALL ON FUNCTION customer_profile._segment_evaluate_many(predicates customer_profile.segment_predicate[]) FROM PUBLIC;
+
+-- A refresh locks the profiles whose membership would change in one
+-- statement and evaluates them in the next: a statement's snapshot predates
+-- the locks it waited for, so evaluating in the locking statement read the
+-- person's identifiers, consents and events as they were before a merge or
+-- an event it had waited behind (only the locked row itself is re-read).
+-- Under the definitions lock in EXCLUSIVE mode (after segment_create or
+-- segment_alter in the same transaction, and for the first refresh of a
+-- definition that reads time, which schedules every profile) it locks no
+-- profile: a writer holding one waits for that lock to stream, and would
+-- deadlock with us; it streams after we commit instead, with the new
+-- definition and new reads. The first scheduling runs under that lock so that
+-- a profile whose deletion is pending (an erasure or merge that streamed,
+-- which the lock waits for) is not scheduled again once it is gone.
+CREATE FUNCTION customer_profile._segment_refresh(name text, precomputed bigint[], OUT entered bigint, OUT exited bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    seg record;
+    members bigint[];
+    due_ids bigint[];
+    due_times timestamptz[];
+    changing bigint[];
+    locked bigint[];
+    exclusive boolean;
+    schedule boolean;
+BEGIN
+    -- The definitions lock comes before the segment's row (segment_alter's
+    -- order): the first read tells whether this refresh schedules the
+    -- segment's windows, which it does under the lock in EXCLUSIVE mode.
+    SELECT s.predicate, s.updated_at, s.windows_scheduled_for INTO seg
+      FROM customer_profile.segment s WHERE s.name = _segment_refresh.name;
+    schedule := FOUND AND customer_profile._segment_predicate_reads_time(seg.predicate)
+                AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at;
+    LOOP
+        IF schedule THEN
+            LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+        END IF;
+        BEGIN
+            SELECT s.segment_id, s.name, s.predicate, s.updated_at, s.windows_scheduled_for, s.state INTO seg
+              FROM customer_profile.segment s
+             WHERE s.name = _segment_refresh.name FOR UPDATE;  -- one refresh of a segment at a time
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'unknown segment "%"', name USING ERRCODE = 'undefined_object';
+            END IF;
+            IF seg.state = 'disabled' THEN
+                RAISE EXCEPTION 'segment "%" is disabled', name USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'segment_enable() evaluates it again.';
+            END IF;
+            IF NOT schedule AND customer_profile._segment_predicate_reads_time(seg.predicate)
+               AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+                -- Altered since the first read (segment_alter, even of the
+                -- description, moves updated_at). Asking for the lock in
+                -- EXCLUSIVE mode now, holding the row and the ROW SHARE that
+                -- its FOR UPDATE took, waited for a second such refresh doing
+                -- the same: let both go (this block's subtransaction is
+                -- rolled back) and take them again in order.
+                RAISE EXCEPTION 'segment "%" changed before its row was locked', name USING ERRCODE = 'CP015';
+            END IF;
+            EXIT;
+        EXCEPTION WHEN SQLSTATE 'CP015' THEN
+            schedule := true;
+        END;
+    END LOOP;
+    exclusive := customer_profile._segment_definitions_lock();
+    -- In C, so that the scan may use parallel workers (see segment_eval.cpp).
+    -- segment_refresh_all() evaluated every segment in one scan beforehand:
+    -- the locks and second look below cover what changed since, as they do
+    -- for this scan.
+    members := coalesce(precomputed, customer_profile._segment_evaluate_all(seg.predicate));
+    -- The scan above read a snapshot; profiles keep changing (streaming
+    -- applies events and traits meanwhile, merges and erasures delete
+    -- profiles). So each profile whose membership would change is locked (in
+    -- profile order, as ingestion locks them) and, in the next statement
+    -- (a new snapshot, taken after the locks were granted), evaluated again on
+    -- its newest state: a refresh never undoes a newer streamed change, and a
+    -- profile deleted meanwhile never comes back as a member.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    -- Set differences (hashed or sorted, linear whatever the statistics say;
+    -- an anti join planned on stale estimates was quadratic).
+    candidates AS (
+        (SELECT unnest(members) AS profile_id EXCEPT SELECT c.profile_id FROM current_members c)
+        UNION ALL
+        (SELECT c.profile_id FROM current_members c EXCEPT SELECT unnest(members)))
+    SELECT array_agg(c.profile_id) INTO changing FROM candidates c;
+    IF exclusive THEN
+        locked := changing;  -- no profile lock: see above
+    ELSE
+        WITH locking AS (
+            SELECT u.profile_id FROM customer_profile.unified_profile u JOIN unnest(changing) AS c(profile_id) USING (profile_id)
+             ORDER BY u.profile_id FOR SHARE OF u)
+        SELECT array_agg(l.profile_id) INTO locked FROM locking l;
+    END IF;
+    -- Memberships of profiles deleted meanwhile are closed by their deletion.
+    WITH current_members AS (
+        SELECT m.profile_id FROM customer_profile.segment_membership m JOIN unnest(locked) AS l(profile_id) USING (profile_id)
+         WHERE m.segment_id = seg.segment_id AND m.exited_at IS NULL),
+    checked AS (
+        SELECT u.profile_id,
+               customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, seg.predicate) AS matches
+          FROM customer_profile.unified_profile u JOIN unnest(locked) AS l(profile_id) USING (profile_id)),
+    gone AS (SELECT k.profile_id FROM checked k WHERE NOT k.matches
+             INTERSECT SELECT c.profile_id FROM current_members c),
+    arrived AS (SELECT k.profile_id FROM checked k WHERE k.matches
+                EXCEPT SELECT c.profile_id FROM current_members c),
+    exits AS (
+        UPDATE customer_profile.segment_membership m SET exited_at = clock_timestamp()
+          FROM gone g
+         WHERE m.segment_id = seg.segment_id AND m.profile_id = g.profile_id AND m.exited_at IS NULL
+        RETURNING m.profile_id),
+    enters AS (  -- a member streamed in meanwhile is already there
+        INSERT INTO customer_profile.segment_membership (profile_id, segment_id)
+        SELECT a.profile_id, seg.segment_id FROM arrived a
+        ON CONFLICT DO NOTHING
+        RETURNING profile_id),
+    changes AS (
+        INSERT INTO customer_profile.segment_outbox (segment, profile_id, change)
+        SELECT seg.name, profile_id, 'exit' FROM exits
+        UNION ALL
+        SELECT seg.name, profile_id, 'enter' FROM enters
+        RETURNING change)
+    SELECT count(*) FILTER (WHERE change = 'enter'), count(*) FILTER (WHERE change = 'exit')
+      INTO entered, exited FROM changes;
+    IF customer_profile._segment_predicate_reads_time(seg.predicate)
+       AND seg.windows_scheduled_for IS DISTINCT FROM seg.updated_at THEN
+        SELECT array_agg(x.profile_id), array_agg(x.due) INTO due_ids, due_times
+          FROM (SELECT u.profile_id,
+                       customer_profile._segment_next_change(u.profile_id, u.data, u.behavior, seg.predicate) AS due
+                  FROM customer_profile.unified_profile u) x
+         WHERE x.due IS NOT NULL;
+        INSERT INTO customer_profile.segment_schedule AS s (profile_id, due_at)
+        SELECT * FROM unnest(due_ids, due_times)
+        ON CONFLICT ON CONSTRAINT segment_schedule_pkey DO UPDATE SET due_at = least(s.due_at, excluded.due_at);
+        UPDATE customer_profile.segment s SET windows_scheduled_for = s.updated_at WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF seg.state = 'building' THEN  -- every profile was evaluated: the build is complete
+        UPDATE customer_profile.segment s
+           SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL, build_retry = NULL
+         WHERE s.segment_id = seg.segment_id;
+    END IF;
+    IF entered + exited > 0 THEN
+        PERFORM pg_notify('customer_profile_segment',
+                          json_build_object('segment', seg.name, 'entered', entered, 'exited', exited,
+                                            'source', 'refresh')::text);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._segment_refresh(name text, precomputed bigint[], OUT entered bigint, OUT exited bigint) IS 'Internal: segment_refresh, with the matching profiles given when segment_refresh_all computed them.';
+REVOKE ALL ON FUNCTION customer_profile._segment_refresh(name text, precomputed bigint[], OUT entered bigint, OUT exited bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    SELECT r.entered, r.exited INTO entered, exited FROM customer_profile._segment_refresh(name, NULL) r;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) IS 'Recomputes a segment over every live profile in one pass (completing a build): records entries and exits (history and outbox) and sends one NOTIFY customer_profile_segment; returns the counts. 55000 for a disabled segment.';
+REVOKE ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_refresh(name text, OUT entered bigint, OUT exited bigint) TO customer_profile_admin;
+
+-- Every segment that is evaluated, over every profile in one scan (each
+-- profile decoded once, every predicate evaluated on it), then each
+-- segment's changes applied as segment_refresh applies them, the segments a
+-- segment reads first.
+CREATE FUNCTION customer_profile.segment_refresh_all() RETURNS TABLE(segment text, entered bigint, exited bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    names text[];
+    predicates customer_profile.segment_predicate[];
+    r record;
+BEGIN
+    WITH RECURSIVE depth(name, d) AS (
+        SELECT s.name, 0 FROM customer_profile.segment s WHERE cardinality(s.refers_to) = 0
+        UNION ALL
+        SELECT s.name, depth.d + 1 FROM customer_profile.segment s JOIN depth ON depth.name = ANY (s.refers_to)
+         WHERE depth.d < 32)
+    SELECT array_agg(s.name ORDER BY x.d, s.segment_id), array_agg(s.predicate ORDER BY x.d, s.segment_id)
+      INTO names, predicates
+      FROM customer_profile.segment s
+      JOIN (SELECT depth.name, max(depth.d) AS d FROM depth GROUP BY depth.name) x ON x.name = s.name
+     WHERE s.state <> 'disabled';
+    IF names IS NULL THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT m.n, m.members FROM customer_profile._segment_evaluate_many(predicates) m(n, members) ORDER BY m.n LOOP
+        segment := names[r.n];
+        SELECT x.entered, x.exited INTO entered, exited FROM customer_profile._segment_refresh(segment, r.members) x;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.segment_refresh_all() IS 'Recomputes every segment that is not disabled over every live profile in one scan (each profile read once), then records each one''s entries and exits as segment_refresh does; one row per segment.';
+REVOKE ALL ON FUNCTION customer_profile.segment_refresh_all() FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
+
