@@ -51,7 +51,7 @@ SELECT count(*) || ' ' || count(DISTINCT profile_id) FROM customer_profile.segme
 	'1000 1000', 'each entry announced once');
 cmp_ok($node->safe_psql('postgres', q{
 SELECT count(DISTINCT xact_id) FROM customer_profile.segment_outbox WHERE segment = 'pro'}),
-	'>=', 6, 'in batches of 500 profiles (customer_profile.batch_size x 10), one transaction each');
+	'>=', 30, 'in batches of 50 profiles (customer_profile.batch_size), one transaction each');
 is($node->safe_psql('postgres', q{SELECT last_error FROM customer_profile.worker_status WHERE state <> 'stopped'}),
 	'', 'the worker recorded no error');
 

@@ -275,6 +275,7 @@ void worker_loop() {
     bool windows_available = false;  // segment_windows_run() exists (1.4)
     TimestampTz windows_checked = 0;
     bool builds_available = false;  // segment_build_run() exists (1.6)
+    bool inbox_kept_up = true;      // the last drain took less than a full batch
     TimestampTz builds_checked = 0;
     while (!got_sigterm) {
         // Segment windows that slide without events, once a second even while
@@ -302,8 +303,9 @@ void worker_loop() {
             }
         }
 
-        // Segment builds (1.6): a batch of a queued backfill per turn, with no
-        // nap while one is left.
+        // Segment builds (1.6): a batch of a queued backfill per turn while
+        // the inbox keeps up (the last drain took less than a full batch), with
+        // no nap while one is left: a build never delays queued events.
         bool building = false;
         if (!builds_available && TimestampDifferenceExceeds(builds_checked, GetCurrentTimestamp(), 60000)) {
             builds_checked = GetCurrentTimestamp();
@@ -314,9 +316,9 @@ void worker_loop() {
                                                0, nullptr, nullptr, &found, 1) > 0 &&
                                found == 1;
         }
-        if (builds_available) {
+        if (builds_available && inbox_kept_up) {
             Oid types[1] = {INT4OID};
-            Datum values[1] = {Int32GetDatum(guc_batch_size * 10)};
+            Datum values[1] = {Int32GetDatum(guc_batch_size)};
             int64 built = 0;
             if (run_transaction("customer_profile: building segments",
                                 "SELECT customer_profile.segment_build_run($1)::int8", 1, types, values, &built,
@@ -377,6 +379,7 @@ void worker_loop() {
             if (!nap(1000)) break;  // e.g. a deadlock: the batch is back in the inbox, try again shortly
             continue;
         }
+        inbox_kept_up = counts[0] < batch_size;
         if (counts[0] >= batch_size || building) continue;  // more waiting: no nap
 
         if (TimestampDifferenceExceeds(last_heartbeat, GetCurrentTimestamp(), kHeartbeatMs)) {
