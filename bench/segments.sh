@@ -115,6 +115,24 @@ bench_segments() {
     load_segments
     echo "== ingestion with no segment and with 100 streaming segments ($INGEST_EVENTS events each)"
     seg_ingest_none=$(ingest_rate $db none)
+    echo "   $seg_ingest_none events/s with no segment"
+    echo "== segment_refresh() vs hand-written SQL"
+    psql -q -X -v ON_ERROR_STOP=1 -d $db -c "SELECT customer_profile.segment_create('mixed', \$p\$$SEG_PREDICATE\$p\$)" >/dev/null
+    seg_first=$(time_sql $db "SELECT customer_profile.segment_refresh('mixed')")
+    seg_refresh=$(repeat_sql $db "SELECT customer_profile.segment_refresh('mixed')")
+    seg_refresh_serial=$(repeat_sql $db "SET max_parallel_workers_per_gather = 0; SELECT customer_profile.segment_refresh('mixed')")
+    # Without the GIN index (a GIN index is only read by bitmap scans): every profile, as before 1.6.
+    seg_refresh_scan=$(repeat_sql $db "SET enable_bitmapscan = off; SELECT customer_profile.segment_refresh('mixed')")
+    seg_sql_correlated=$(repeat_sql $db "SELECT count(*) FROM ($SEG_SQL_CORRELATED) q")
+    seg_sql_join=$(repeat_sql $db "SELECT count(*) FROM ($SEG_SQL_JOIN) q")
+    echo "   refresh $seg_refresh s (serial $seg_refresh_serial, without the index $seg_refresh_scan), hand-written SQL $seg_sql_correlated / $seg_sql_join s"
+    seg_same=$(psql -X -At -d $db -c "SELECT format('%s members; hand-written SQL finds the same people: %s / %s',
+        customer_profile.segment_size('mixed'),
+        (SELECT array_agg(m ORDER BY m) FROM customer_profile.segment_members('mixed') m)
+          IS NOT DISTINCT FROM (SELECT array_agg(profile_id ORDER BY profile_id) FROM ($SEG_SQL_CORRELATED) q),
+        (SELECT array_agg(m ORDER BY m) FROM customer_profile.segment_members('mixed') m)
+          IS NOT DISTINCT FROM (SELECT array_agg(profile_id ORDER BY profile_id) FROM ($SEG_SQL_JOIN) q))")
+
     # 100 segments reading what every event changes: traits, purchases, page views.
     psql -q -X -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 SET customer_profile.segment_build_inline_limit = 0;  -- queued: the builds are not what is measured
@@ -126,32 +144,20 @@ SELECT customer_profile.segment_create('hundred_' || n, CASE n % 4
            WHEN 2 THEN format('sum(purchase.revenue within %s days) > %s', 7 + n % 80, 200 + 10 * n)
            ELSE format('last_seen(page_view) > now() - %s days AND country IN (''DE'', ''FR'')', 1 + n % 3) END)
   FROM generate_series(1, 100) n;
+-- Active with their windows counted as scheduled: the first refresh then
+-- enters members without scheduling every profile once per segment.
 UPDATE customer_profile.segment SET state = 'active', build_next = NULL, build_done = NULL, build_total = NULL,
-                                    build_retry = NULL WHERE name LIKE 'hundred\_%';
+                                    build_retry = NULL, windows_scheduled_for = updated_at WHERE name LIKE 'hundred\_%';
 SQL
     seg_ingest_hundred=$(ingest_rate $db hundred)
+    echo "   $seg_ingest_hundred events/s with 100 segments"
     echo "== re-evaluating the 100 segments over every profile in one pass, and one by one"
     seg_refresh_all_first=$(time_sql $db "SELECT count(*) FROM customer_profile.segment_refresh_all()")
     seg_hundred_members=$(psql -X -At -d $db -c "SELECT count(*) FROM customer_profile.segment_membership m JOIN customer_profile.segment s USING (segment_id) WHERE s.name LIKE 'hundred\_%' AND m.exited_at IS NULL")
     seg_refresh_all=$(time_sql $db "SELECT count(*) FROM customer_profile.segment_refresh_all()")
     seg_refresh_each=$(time_sql $db "SELECT count(*) FROM (SELECT customer_profile.segment_refresh(name) FROM customer_profile.segment WHERE name LIKE 'hundred\_%') x")
+    echo "   first pass $seg_refresh_all_first s ($seg_hundred_members memberships), one pass $seg_refresh_all s, one by one $seg_refresh_each s"
     psql -q -X -d $db -c "SELECT customer_profile.segment_drop(name) FROM customer_profile.segment WHERE name LIKE 'hundred\_%'" >/dev/null
-    echo "== segment_refresh() vs hand-written SQL"
-    psql -q -X -v ON_ERROR_STOP=1 -d $db -c "SELECT customer_profile.segment_create('mixed', \$p\$$SEG_PREDICATE\$p\$)" >/dev/null
-    seg_first=$(time_sql $db "SELECT customer_profile.segment_refresh('mixed')")
-    seg_refresh=$(repeat_sql $db "SELECT customer_profile.segment_refresh('mixed')")
-    seg_refresh_serial=$(repeat_sql $db "SET max_parallel_workers_per_gather = 0; SELECT customer_profile.segment_refresh('mixed')")
-    # Without the GIN index (a GIN index is only read by bitmap scans): every profile, as before 1.6.
-    seg_refresh_scan=$(repeat_sql $db "SET enable_bitmapscan = off; SELECT customer_profile.segment_refresh('mixed')")
-    seg_sql_correlated=$(repeat_sql $db "SELECT count(*) FROM ($SEG_SQL_CORRELATED) q")
-    seg_sql_join=$(repeat_sql $db "SELECT count(*) FROM ($SEG_SQL_JOIN) q")
-    seg_same=$(psql -X -At -d $db -c "SELECT format('%s members; hand-written SQL finds the same people: %s / %s',
-        customer_profile.segment_size('mixed'),
-        (SELECT array_agg(m ORDER BY m) FROM customer_profile.segment_members('mixed') m)
-          IS NOT DISTINCT FROM (SELECT array_agg(profile_id ORDER BY profile_id) FROM ($SEG_SQL_CORRELATED) q),
-        (SELECT array_agg(m ORDER BY m) FROM customer_profile.segment_members('mixed') m)
-          IS NOT DISTINCT FROM (SELECT array_agg(profile_id ORDER BY profile_id) FROM ($SEG_SQL_JOIN) q))")
-
     echo "== event-to-NOTIFY latency: 1,000 events/s for ${LATENCY_SECONDS}s with 20 streaming segments"
     psql -q -X -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 -- Built at once, before the traffic: a queued build is not what is measured.

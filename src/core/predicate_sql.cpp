@@ -169,10 +169,11 @@ std::string operand_sql(const Operand& o, const Scope& scope, TraitType hint, bo
             // A score: the points of the rules that hold, rule by rule in SQL.
             if (scope.event_type == nullptr && !scope.element && scope.schema->score_rules)
                 if (const auto* rules = scope.schema->score_rules(o.name)) {
-                    std::string sum = "(0";
+                    // In float8, rule by rule from 0, as the evaluator adds them.
+                    std::string sum = "(0::float8";
                     for (const auto& [rule, points] : *rules)
-                        sum += " + CASE WHEN " + node_sql(rule, scope) + " THEN " + shortest_number(points) +
-                               " ELSE 0 END";
+                        sum += " + CASE WHEN " + node_sql(rule, scope) + " THEN (" + shortest_number(points) +
+                               ")::float8 ELSE 0 END";
                     return sum + ")";
                 }
             if (scope.event_type != nullptr)

@@ -396,8 +396,11 @@ bool run(const std::string& conninfo, std::uint64_t seed, int predicate_count, i
     {
         std::string rules = "[";
         for (int r = 0; r < 4; ++r)
-            rules += std::string(r ? ", " : "") + "{\"when\": " + json_string(g.predicate(1, 0)) +
-                     ", \"points\": " + std::to_string(5 + 10 * r - (r == 3 ? 40 : 0)) + "}";
+            rules += std::string(r ? ", " : "") + "{\"when\": " + json_string(g.predicate(1, 0)) + ", \"points\": " +
+                     std::string(r == 1   ? "0.1"
+                                 : r == 2 ? "2.5"
+                                          : std::to_string(5 + 10 * r - (r == 3 ? 40 : 0))) +
+                     "}";
         rules += "]";
         pqxx::work t(c);
         t.exec("SELECT customer_profile.score_define('pa_score', " + quote(rules) + ")");

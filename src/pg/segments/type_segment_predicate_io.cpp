@@ -150,3 +150,11 @@ CP_FUNCTION(segment_predicate_in_zone) {
     cp::core::PredicateNode tree = cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0));
     return cp::pg::profile_datum(cp::core::encode_predicate(cp::core::with_time_zone(std::move(tree), zone, old_zone)));
 }
+
+// _segment_predicate_traits(segment_predicate) returns text[]: the names it
+// reads as traits (not the properties of a where filter, nor the fields of
+// any()), for the scores a segment reads.
+CP_FUNCTION(segment_predicate_traits) {
+    auto names = cp::core::predicate_dependencies(cp::core::decode_predicate(cp::pg::profile_arg(fcinfo, 0))).traits;
+    return cp::pg::text_array(names, std::vector<bool>(names.size(), false));
+}

@@ -409,12 +409,18 @@ COMMENT ON COLUMN customer_profile.scores.updated_at IS 'When its rules last cha
 GRANT SELECT ON TABLE customer_profile.scores TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.scores FROM PUBLIC;
 
--- Whether a predicate reads a name as a trait (a comparison or has()).
+CREATE FUNCTION customer_profile._segment_predicate_traits(predicate customer_profile.segment_predicate) RETURNS text[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_traits';
+COMMENT ON FUNCTION customer_profile._segment_predicate_traits(predicate customer_profile.segment_predicate) IS 'Internal: the names a predicate reads as traits (not where-filter properties, not the fields of any()), sorted.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_traits(predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+-- Whether a predicate reads a name as a trait (a score read by a segment or another score).
 CREATE FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     BEGIN ATOMIC
- SELECT jsonb_path_exists(customer_profile._segment_predicate_tree(_segment_predicate_reads_trait.predicate), '$.** ? (@.trait == $n || @.has == $n || @.distance.trait == $n)'::jsonpath, jsonb_build_object('n', _segment_predicate_reads_trait.trait)) AS jsonb_path_exists;
+ SELECT (_segment_predicate_reads_trait.trait = ANY (customer_profile._segment_predicate_traits(_segment_predicate_reads_trait.predicate))) AS reads;
 END;
 COMMENT ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) IS 'Internal: whether the predicate reads the name as a trait (a score read by a segment or another score).';
 REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) FROM PUBLIC;
@@ -481,6 +487,12 @@ BEGIN
          WHERE customer_profile._segment_predicate_reads_trait(compiled, s.name) LIMIT 1;
         IF other IS NOT NULL OR customer_profile._segment_predicate_reads_trait(compiled, name) THEN
             RAISE EXCEPTION 'rule % of score "%" reads the score "%"', n, name, coalesce(other, name)
+                USING ERRCODE = 'invalid_recursion', HINT = 'Scores are sums of predicates on traits and behavior.';
+        END IF;
+        -- Nor a segment: a segment may read the score (no cycle through
+        -- in_segment), and a score stays a function of the person's data.
+        IF cardinality(customer_profile._segment_predicate_references(compiled)) > 0 THEN
+            RAISE EXCEPTION 'rule % of score "%" reads a segment with in_segment()', n, name
                 USING ERRCODE = 'invalid_recursion', HINT = 'Scores are sums of predicates on traits and behavior.';
         END IF;
         predicates := predicates || compiled;

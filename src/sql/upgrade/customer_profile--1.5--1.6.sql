@@ -4210,3 +4210,106 @@ COMMENT ON FUNCTION customer_profile.segment_refresh_all() IS 'Recomputes every 
 REVOKE ALL ON FUNCTION customer_profile.segment_refresh_all() FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
 
+
+-- Review of issue 16: the traits a predicate reads come from its tree (not the fields of any()); score rules read no segment.
+CREATE FUNCTION customer_profile._segment_predicate_traits(predicate customer_profile.segment_predicate) RETURNS text[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_segment_predicate_traits';
+COMMENT ON FUNCTION customer_profile._segment_predicate_traits(predicate customer_profile.segment_predicate) IS 'Internal: the names a predicate reads as traits (not where-filter properties, not the fields of any()), sorted.';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_traits(predicate customer_profile.segment_predicate) FROM PUBLIC;
+
+-- Whether a predicate reads a name as a trait (a score read by a segment or another score).
+CREATE OR REPLACE FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT (_segment_predicate_reads_trait.trait = ANY (customer_profile._segment_predicate_traits(_segment_predicate_reads_trait.predicate))) AS reads;
+END;
+COMMENT ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) IS 'Internal: whether the predicate reads the name as a trait (a score read by a segment or another score).';
+REVOKE ALL ON FUNCTION customer_profile._segment_predicate_reads_trait(predicate customer_profile.segment_predicate, trait text) FROM PUBLIC;
+
+-- Defines or redefines a score, then brings up to date the segments that
+-- read it (under the definitions lock, as a new predicate) and profiles_wide.
+CREATE OR REPLACE FUNCTION customer_profile.score_define(name text, rules jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    rule jsonb;
+    n integer := 0;
+    compiled customer_profile.segment_predicate;
+    predicates customer_profile.segment_predicate[] := '{}';
+    points double precision[] := '{}';
+    normalized jsonb := '[]';
+    other text;
+    seg record;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid score name %', coalesce(quote_literal(left(name, 64)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1-63 lower-case letters, digits and underscores, starting with a letter.';
+    END IF;
+    IF rules IS NULL THEN
+        RAISE EXCEPTION 'the rules of score "%" are NULL', name USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(rules) <> 'array' OR jsonb_array_length(rules) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'the rules of score "%" must be a JSON array of 1 to 100 rules', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each rule is {"when": "a predicate", "points": a number}.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM customer_profile.trait_definition t WHERE t.name = score_define.name) THEN
+        RAISE EXCEPTION 'a trait named "%" is declared: a score cannot take its name', name
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    -- Before anything is read: waits for the transactions that have
+    -- streamed with the old rules; streams wait for our commit.
+    LOCK TABLE customer_profile.segment IN EXCLUSIVE MODE;
+    FOR rule IN SELECT e.value FROM jsonb_array_elements(rules) e LOOP
+        n := n + 1;
+        IF jsonb_typeof(rule) <> 'object' OR jsonb_typeof(rule -> 'when') IS DISTINCT FROM 'string'
+           OR jsonb_typeof(rule -> 'points') IS DISTINCT FROM 'number'
+           OR EXISTS (SELECT 1 FROM jsonb_object_keys(rule) k WHERE k NOT IN ('when', 'points')) THEN
+            RAISE EXCEPTION 'rule % of score "%" is not {"when": "a predicate", "points": a number}', n, name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF abs((rule ->> 'points')::numeric) > 1e9 THEN
+            RAISE EXCEPTION 'rule % of score "%" gives more than 1e9 points', n, name
+                USING ERRCODE = 'numeric_value_out_of_range';
+        END IF;
+        compiled := (rule ->> 'when')::customer_profile.segment_predicate;
+        PERFORM customer_profile.segment_predicate_check(compiled);
+        -- A score is a sum of predicates on the data: none reads a score.
+        SELECT s.name INTO other FROM customer_profile.score s
+         WHERE customer_profile._segment_predicate_reads_trait(compiled, s.name) LIMIT 1;
+        IF other IS NOT NULL OR customer_profile._segment_predicate_reads_trait(compiled, name) THEN
+            RAISE EXCEPTION 'rule % of score "%" reads the score "%"', n, name, coalesce(other, name)
+                USING ERRCODE = 'invalid_recursion', HINT = 'Scores are sums of predicates on traits and behavior.';
+        END IF;
+        -- Nor a segment: a segment may read the score (no cycle through
+        -- in_segment), and a score stays a function of the person's data.
+        IF cardinality(customer_profile._segment_predicate_references(compiled)) > 0 THEN
+            RAISE EXCEPTION 'rule % of score "%" reads a segment with in_segment()', n, name
+                USING ERRCODE = 'invalid_recursion', HINT = 'Scores are sums of predicates on traits and behavior.';
+        END IF;
+        predicates := predicates || compiled;
+        points := points || (rule ->> 'points')::double precision;
+        normalized := normalized || jsonb_build_object('when', compiled::text, 'points', rule -> 'points');
+    END LOOP;
+    INSERT INTO customer_profile.score AS s (name, rules, predicates, points)
+    VALUES (name, normalized, predicates, points)
+    ON CONFLICT ON CONSTRAINT score_name_key
+    DO UPDATE SET rules = excluded.rules, predicates = excluded.predicates, points = excluded.points, updated_at = now();
+    -- The segments that read it follow the new rules (and their windows).
+    FOR seg IN SELECT s.segment_id FROM customer_profile.segment s
+                WHERE s.state <> 'disabled' AND customer_profile._segment_predicate_reads_trait(s.predicate, score_define.name)
+                ORDER BY s.segment_id LOOP
+        UPDATE customer_profile.segment s SET updated_at = now() WHERE s.segment_id = seg.segment_id;
+        PERFORM customer_profile._segment_backfill(seg.segment_id);
+    END LOOP;
+    PERFORM customer_profile._profiles_wide_rebuild();
+END
+$$;
+COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'Defines or redefines a score: rules [{"when": predicate, "points": number}, ...]; the score reads as a number trait (predicates, profiles_wide), and the segments that read it follow the new rules.';
+REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
+
