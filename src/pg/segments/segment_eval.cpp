@@ -122,8 +122,16 @@ public:
     explicit Evaluator(const ProfileFacts& facts, bool fresh = false)
         : facts_(facts), known_(facts.known), fresh_(fresh) {}
 
-    bool matches(const core::PredicateNode& tree) {
-        core::EvaluationContext c;
+    Evaluator(const Evaluator&) = delete;  // the context's callbacks point at this object
+    Evaluator& operator=(const Evaluator&) = delete;
+
+    bool matches(const core::PredicateNode& tree) { return core::matches(tree, context()); }
+
+    // Built once: a stream evaluates dozens of predicates on one profile.
+    const core::EvaluationContext& context() {
+        if (context_) return *context_;
+        context_.emplace();
+        core::EvaluationContext& c = *context_;
         c.cancel = cancel_requested;
         c.traits = &facts_.traits;
         c.behavior = &facts_.behavior;
@@ -163,7 +171,7 @@ public:
         };
         c.range_aggregate = [this](const core::Operand& o) { return aggregate_events(o, o.from, o.to); };
         c.day_start = day_start_at(c.now);
-        return core::matches(tree, c);
+        return c;
     }
 
     bool segment(const std::string& name) {
@@ -244,6 +252,7 @@ private:
     bool fresh_;
     std::map<std::string, bool> memo_;
     std::map<std::string, core::Trait> scores_;
+    std::optional<core::EvaluationContext> context_;
     std::map<std::string, std::optional<bool>> consents_;
     std::optional<int> cluster_;
     bool cluster_looked_up_ = false;
@@ -436,6 +445,36 @@ bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree,
     return Evaluator(facts, fresh_snapshot).matches(tree);
 }
 
+struct ProfileEvaluation::Impl {
+    Impl(const ProfileFacts& facts, bool fresh) : evaluator(facts, fresh) {}
+    Evaluator evaluator;
+};
+
+ProfileEvaluation::ProfileEvaluation(const ProfileFacts& facts, bool fresh_snapshot)
+    : impl_(std::make_unique<Impl>(facts, fresh_snapshot)) {}
+ProfileEvaluation::~ProfileEvaluation() = default;
+
+bool ProfileEvaluation::matches(const core::PredicateNode& tree) {
+    return impl_->evaluator.matches(tree);
+}
+
+namespace {
+
+// The next change of a predicate, and of the rules of the scores it reads.
+std::optional<core::Micros> next_change_in(const core::PredicateNode& tree, const core::EvaluationContext& c) {
+    std::optional<core::Micros> next = core::next_change(tree, c);
+    // A score changes when one of its rules can: its time terms count too.
+    const ScoreCatalog& scores = score_catalog();
+    if (scores.scores.empty()) return next;
+    for (const auto& name : core::predicate_dependencies(tree).traits)
+        if (const ScoreDef* score = scores.find(name))
+            for (const auto& [rule, points] : score->rules)
+                if (auto at = core::next_change(rule, c); at && (!next || *at < *next)) next = at;
+    return next;
+}
+
+}  // namespace
+
 std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const core::PredicateNode& tree) {
     core::EvaluationContext c;
     c.cancel = cancel_requested;
@@ -445,14 +484,11 @@ std::optional<core::Micros> profile_next_change(const ProfileFacts& facts, const
     c.behavior_lookup = facts.behavior_source;
     c.now = GetCurrentTransactionStartTimestamp();
     c.day_start = day_start_at(c.now);
-    std::optional<core::Micros> next = core::next_change(tree, c);
-    // A score changes when one of its rules can: its time terms count too.
-    const ScoreCatalog& scores = score_catalog();
-    for (const auto& name : core::predicate_dependencies(tree).traits)
-        if (const ScoreDef* score = scores.find(name))
-            for (const auto& [rule, points] : score->rules)
-                if (auto at = core::next_change(rule, c); at && (!next || *at < *next)) next = at;
-    return next;
+    return next_change_in(tree, c);
+}
+
+std::optional<core::Micros> ProfileEvaluation::next_change(const core::PredicateNode& tree) {
+    return next_change_in(tree, impl_->evaluator.context());
 }
 
 bool profile_is_known(std::int64_t profile_id, bool fresh_snapshot) {

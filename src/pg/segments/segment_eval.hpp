@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -40,6 +41,21 @@ std::optional<ProfileFacts> load_profile_facts(std::int64_t profile_id, bool fre
 // segments nor filtered counts, outside it).
 // fresh_snapshot: read this transaction's own writes (not in parallel mode).
 bool profile_matches(const ProfileFacts& facts, const core::PredicateNode& tree, bool fresh_snapshot = true);
+
+// Several predicates on one profile (a stream's segments), sharing the
+// evaluation context and what it looks up (known, consents, other segments,
+// scores) between them.
+class ProfileEvaluation {
+public:
+    ProfileEvaluation(const ProfileFacts& facts, bool fresh_snapshot = true);
+    ~ProfileEvaluation();
+    bool matches(const core::PredicateNode& tree);
+    std::optional<core::Micros> next_change(const core::PredicateNode& tree);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 // When the predicate's result can next change with no new data (see
 // core::next_change), at the transaction's time.

@@ -267,9 +267,11 @@ void stream_segments(const ProfileChange& change) {
     for (std::int64_t p : profiles) {
         auto facts = load_profile_facts(p, true, &known_ids);
         bool live = facts && facts->profile_id == p;
+        std::optional<ProfileEvaluation> evaluation;
+        if (live) evaluation.emplace(*facts, true);
         for (const auto* s : segments) {
             if (s->disabled && live) continue;  // frozen: only a deleted profile leaves it
-            bool member = live && profile_matches(*facts, s->tree);
+            bool member = live && evaluation->matches(s->tree);
             bool was = current.count({p, s->id}) > 0;
             if (member == was) continue;
             (member ? enter_p : exit_p).push_back(p);
@@ -288,7 +290,7 @@ void stream_segments(const ProfileChange& change) {
         if (live)
             for (const auto& s : catalog.segments)
                 if (s.deps.time && !s.disabled)
-                    if (auto at = profile_next_change(*facts, s.tree); at && (!due || *at < *due)) due = at;
+                    if (auto at = evaluation->next_change(s.tree); at && (!due || *at < *due)) due = at;
         if (due) {
             due_p.push_back(p);
             due_at.push_back(*due);
