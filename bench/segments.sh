@@ -103,6 +103,13 @@ ingest_rate() {
                CASE WHEN g % 5 = 0 THEN jsonb_build_object('revenue', g % 100) ELSE '{}'::jsonb END, '$tag-' || g
           FROM generate_series(1, $INGEST_EVENTS) g"
     start=$(now)
+    # The hand-written tables get the same events (not timed), so that the
+    # comparisons below see the same data.
+    psql -q -X -v ON_ERROR_STOP=1 -d $db -c "INSERT INTO plain_event
+        SELECT 1 + (hashint8(g) & 9223372036854775807) % $PEOPLE, CASE WHEN g % 5 = 0 THEN 'purchase' ELSE 'page_view' END,
+               now() - (g % 86400) * interval '1 second',
+               CASE WHEN g % 5 = 0 THEN jsonb_build_object('revenue', g % 100) ELSE '{}'::jsonb END
+          FROM generate_series(1, $INGEST_EVENTS) g"
     until [ "$(psql -X -At -d $db -c 'SELECT NOT EXISTS (SELECT 1 FROM customer_profile.event_inbox)')" = t ]; do
         sleep 0.2
     done
