@@ -233,8 +233,8 @@ CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profi
 COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) that unified_profile_index_keys_idx indexes.';
 -- The roles that write profiles evaluate it as the index expression.
 REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
-GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
 CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
 
 -- Membership for a segment whose predicate is new (created, altered,
@@ -430,7 +430,7 @@ CREATE FUNCTION customer_profile.profile_score(profile_id bigint, score text) RE
     AS 'MODULE_PATHNAME', 'cp_profile_score';
 COMMENT ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) IS 'A score of one profile now: the points of the rules that hold; NULL for an unknown profile, 42704 for an unknown score.';
 REVOKE ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) TO customer_profile_reader;
+GRANT EXECUTE ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) TO customer_profile_reader;
 
 -- Defines or redefines a score, then brings up to date the segments that
 -- read it (under the definitions lock, as a new predicate) and profiles_wide.
@@ -515,7 +515,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'Defines or redefines a score: rules [{"when": predicate, "points": number}, ...]; the score reads as a number trait (predicates, profiles_wide), and the segments that read it follow the new rules.';
 REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.score_drop(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -540,7 +540,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.score_drop(name text) IS 'Drops a score that no segment reads (its profiles_wide column goes unless a view reads it).';
 REVOKE ALL ON FUNCTION customer_profile.score_drop(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.score_drop(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.score_drop(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile._segment_stream(profiles bigint[], reason text) RETURNS void
     LANGUAGE c
@@ -743,8 +743,8 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
 REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
-GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
 
 CREATE FUNCTION customer_profile.segment_create(name text, predicate text, description text DEFAULT NULL::text, time_zone text DEFAULT 'UTC'::text) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -802,7 +802,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_disable(name text) IS 'Stops evaluating a segment: its members stay as they are (no entries, exits or outbox rows) until segment_enable().';
 REVOKE ALL ON FUNCTION customer_profile.segment_disable(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_drop(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -871,7 +871,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_enable(name text) IS 'Evaluates a disabled segment again: its members are brought up to date as segment_create backfills them (entries and exits of what changed meanwhile reach the outbox).';
 REVOKE ALL ON FUNCTION customer_profile.segment_enable(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_enable(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_enable(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_explain(name text, OUT predicate text, OUT tree jsonb, OUT equivalent_sql text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -1258,7 +1258,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_refresh_all() IS 'Recomputes every segment that is not disabled over every live profile in one scan (each profile read once), then records each one''s entries and exits as segment_refresh does; one row per segment.';
 REVOKE ALL ON FUNCTION customer_profile.segment_refresh_all() FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_size(segment text) RETURNS bigint
     LANGUAGE sql STABLE

@@ -2954,8 +2954,8 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
 REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
-GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
 
 -- Disabled: kept with its members as they are, not evaluated by streams,
 -- windows or refreshes (a segment that reads it with in_segment() reads the
@@ -2976,7 +2976,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_disable(name text) IS 'Stops evaluating a segment: its members stay as they are (no entries, exits or outbox rows) until segment_enable().';
 REVOKE ALL ON FUNCTION customer_profile.segment_disable(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.segment_enable(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3003,7 +3003,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_enable(name text) IS 'Evaluates a disabled segment again: its members are brought up to date as segment_create backfills them (entries and exits of what changed meanwhile reach the outbox).';
 REVOKE ALL ON FUNCTION customer_profile.segment_enable(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_enable(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_enable(name text) TO customer_profile_admin;
 
 CREATE OR REPLACE FUNCTION customer_profile.segment_drop(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3315,8 +3315,8 @@ CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profi
 COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) that unified_profile_index_keys_idx indexes.';
 -- The roles that write profiles evaluate it as the index expression.
 REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
-GRANT ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
 CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
 
 
@@ -3386,7 +3386,7 @@ CREATE FUNCTION customer_profile.profile_score(profile_id bigint, score text) RE
     AS 'MODULE_PATHNAME', 'cp_profile_score';
 COMMENT ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) IS 'A score of one profile now: the points of the rules that hold; NULL for an unknown profile, 42704 for an unknown score.';
 REVOKE ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) TO customer_profile_reader;
+GRANT EXECUTE ON FUNCTION customer_profile.profile_score(profile_id bigint, score text) TO customer_profile_reader;
 
 -- Defines or redefines a score, then brings up to date the segments that
 -- read it (under the definitions lock, as a new predicate) and profiles_wide.
@@ -3465,7 +3465,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'Defines or redefines a score: rules [{"when": predicate, "points": number}, ...]; the score reads as a number trait (predicates, profiles_wide), and the segments that read it follow the new rules.';
 REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.score_drop(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -3490,7 +3490,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.score_drop(name text) IS 'Drops a score that no segment reads (its profiles_wide column goes unless a view reads it).';
 REVOKE ALL ON FUNCTION customer_profile.score_drop(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.score_drop(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.score_drop(name text) TO customer_profile_admin;
 
 ALTER FUNCTION customer_profile._segment_predicate_reads_time(customer_profile.segment_predicate) STABLE;
 
@@ -3827,8 +3827,8 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_build_run(max_profiles integer) IS 'Evaluates the next profiles of a segment that is building (what the worker runs while one is queued); returns how many. The segment becomes active after the last batch.';
 REVOKE ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
-GRANT ALL ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_build_run(max_profiles integer) TO customer_profile_worker;
 
 -- Disabled: kept with its members as they are, not evaluated by streams,
 -- windows or refreshes (a segment that reads it with in_segment() reads the
@@ -3849,7 +3849,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_disable(name text) IS 'Stops evaluating a segment: its members stay as they are (no entries, exits or outbox rows) until segment_enable().';
 REVOKE ALL ON FUNCTION customer_profile.segment_disable(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_disable(name text) TO customer_profile_admin;
 
 -- A refresh locks the profiles whose membership would change in one
 -- statement and evaluates them in the next: a statement's snapshot predates
@@ -4208,7 +4208,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.segment_refresh_all() IS 'Recomputes every segment that is not disabled over every live profile in one scan (each profile read once), then records each one''s entries and exits as segment_refresh does; one row per segment.';
 REVOKE ALL ON FUNCTION customer_profile.segment_refresh_all() FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.segment_refresh_all() TO customer_profile_admin;
 
 
 -- Review of issue 16: the traits a predicate reads come from its tree (not the fields of any()); score rules read no segment.
@@ -4311,5 +4311,5 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'Defines or redefines a score: rules [{"when": predicate, "points": number}, ...]; the score reads as a number trait (predicates, profiles_wide), and the segments that read it follow the new rules.';
 REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
 
