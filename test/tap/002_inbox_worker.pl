@@ -166,5 +166,32 @@ is($node->safe_psql('postgres', q{
 SELECT customer_profile.event_count(p, 'boom') || '/' || customer_profile.event_count(p, 'visit')
   FROM customer_profile.identity_lookup('email', 'boom@x.com') p}), '1/1', 'each event of the retried batch applied once');
 
+# worker_stop() during a statement that would run for minutes (a trigger
+# someone put on an extension table): the statement is cancelled, the batch
+# goes back to the inbox, the worker exits at once and is not restarted.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION slow_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.event_type = 'slow' THEN PERFORM pg_sleep(300); END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER slow_event BEFORE INSERT ON customer_profile.event FOR EACH ROW EXECUTE FUNCTION slow_event();
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, event_id)
+VALUES ('{"email": "slow@x.com"}', 'slow', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'slow-1')});
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'customer_profile worker' AND wait_event = 'PgSleep'}),
+	'the worker is inside the slow statement');
+my $stop_started = time;
+is($node->safe_psql('postgres', 'SELECT customer_profile.worker_stop()'), '1', 'worker_stop signals the busy worker');
+ok($node->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'customer_profile worker'}),
+	'the busy worker exits');
+cmp_ok(time - $stop_started, '<', 30, 'within seconds, not after its 300 s statement');
+sleep 6;    # longer than the restart delay
+is(worker_pid(), '0', 'a worker stopped mid-statement is not restarted');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM customer_profile.event_inbox WHERE event_id = 'slow-1'}), '1',
+	'its batch is back in the inbox');
+$node->safe_psql('postgres', 'DROP TRIGGER slow_event ON customer_profile.event');
+
 $node->stop;
 done_testing();

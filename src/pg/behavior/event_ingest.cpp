@@ -30,7 +30,9 @@ CachedPlan take_inbox_plan{
     "FOR UPDATE SKIP LOCKED) "
     "RETURNING inbox_id, identities, event_type, occurred_at, properties, event_id, source, enqueued_at",
     2,
-    {INT4OID, INT8OID}};
+    {INT4OID, INT8OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};  // planned for the queue's size at each batch (see spi_util.hpp)
 
 // Where this backend's next batch starts looking. Scanning from the start of
 // the queue each time would walk over every row already taken but not yet

@@ -15,7 +15,7 @@ std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, 
     std::uint64_t processed = 0;
     pg_guard([&] {
         if (plan.plan == nullptr) {
-            SPIPlanPtr p = SPI_prepare(plan.sql, plan.nargs, plan.argtypes);
+            SPIPlanPtr p = SPI_prepare_cursor(plan.sql, plan.nargs, plan.argtypes, plan.cursor_options);
             if (p == nullptr)
                 elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
             SPI_keepplan(p);
@@ -32,7 +32,7 @@ std::uint64_t spi_run_snapshot(CachedPlan& plan, const Datum* values, const char
     std::uint64_t processed = 0;
     pg_guard([&] {
         if (plan.plan == nullptr) {
-            SPIPlanPtr p = SPI_prepare(plan.sql, plan.nargs, plan.argtypes);
+            SPIPlanPtr p = SPI_prepare_cursor(plan.sql, plan.nargs, plan.argtypes, plan.cursor_options);
             if (p == nullptr)
                 elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
             SPI_keepplan(p);

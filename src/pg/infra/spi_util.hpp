@@ -11,11 +11,17 @@
 namespace customer_profile::pg {
 
 // A statement prepared on first use and kept (SPI_keepplan) afterwards.
+// cursor_options CURSOR_OPT_CUSTOM_PLAN plans it at every execution: for a
+// statement over a table whose size swings (a queue), a generic plan made
+// while the table was empty can be quadratic on the burst that follows (a
+// nested loop rescanning a locking subquery per row), and no invalidation
+// reaches a statement that is already running.
 struct CachedPlan {
     const char* sql;
     int nargs;
     Oid argtypes[12];
     SPIPlanPtr plan = nullptr;
+    int cursor_options = 0;
 };
 
 // Executes a cached plan; returns SPI_processed. Must be inside SPI_connect.

@@ -2,8 +2,12 @@
 // C++ object, so an ERROR caught by PG_TRY (or a FATAL) skips no destructor;
 // the C++ work happens inside event_inbox_drain(), behind the boundary.
 //
-// Life cycle: SIGTERM (worker_stop(), shutdown) sets a flag; the worker ends
-// its batch and exits 0, which also tells the postmaster not to restart it.
+// Life cycle: SIGTERM (worker_stop(), shutdown) sets a flag and cancels the
+// statement running, if any (its transaction rolls back: a batch goes back to
+// the inbox); the worker then exits 0, which also tells the postmaster not to
+// restart it. A long statement (a trigger someone put on an extension
+// table, a slow plan) therefore never holds up worker_stop() or a fast
+// shutdown.
 // Any crash or exit 1 makes the postmaster restart it after 5 s. Progress is
 // in tables only (the inbox itself and worker_state), so a restarted worker
 // simply continues: an event is removed from the inbox in the transaction
@@ -55,10 +59,17 @@ constexpr const char* kRetentionStatement =
     "FROM r WHERE pid = $1";
 
 volatile sig_atomic_t got_sigterm = false;
+volatile sig_atomic_t in_statement = false;  // inside run_transaction's PG_TRY
 
+// A cancel is requested only inside a statement: raised outside a transaction
+// (in nap()), the ERROR would end the worker with exit 1, and a restart.
 void handle_sigterm(SIGNAL_ARGS) {
     int save_errno = errno;
     got_sigterm = true;
+    if (in_statement) {
+        QueryCancelPending = true;
+        InterruptPending = true;
+    }
     SetLatch(MyLatch);
     errno = save_errno;
 }
@@ -162,8 +173,10 @@ int64 run_transaction(const char* activity, const char* sql, int nargs, Oid* typ
                       int nout) {
     volatile int64 processed = -1;  // set inside PG_TRY, read after it
     MemoryContext context = CurrentMemoryContext;
+    if (got_sigterm) return -1;  // stopping: no new work
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
+    in_statement = true;
     PG_TRY();
     {
         Oid role = worker_role();
@@ -208,6 +221,10 @@ int64 run_transaction(const char* activity, const char* sql, int nargs, Oid* typ
         processed = -1;
     }
     PG_END_TRY();
+    // In this order: a SIGTERM after the first line requests no cancel, one
+    // before it has its request dropped here, not raised in nap().
+    in_statement = false;
+    QueryCancelPending = false;
     pgstat_report_activity(STATE_IDLE, nullptr);
     pgstat_report_stat(true);
     return processed;
