@@ -47,7 +47,7 @@ BEGIN
     RETURN signalled;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.worker_stop() IS 'Asks every inbox worker of the current database to finish its batch and exit; returns how many were signalled.';
+COMMENT ON FUNCTION customer_profile.worker_stop() IS 'Asks every inbox worker of the current database to exit: a statement it runs is cancelled (its batch goes back to the inbox); returns how many were signalled.';
 REVOKE ALL ON FUNCTION customer_profile.worker_stop() FROM PUBLIC;
 
 CREATE VIEW customer_profile.worker_status AS

@@ -4313,3 +4313,4 @@ COMMENT ON FUNCTION customer_profile.score_define(name text, rules jsonb) IS 'De
 REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
 
+COMMENT ON FUNCTION customer_profile.worker_stop() IS 'Asks every inbox worker of the current database to exit: a statement it runs is cancelled (its batch goes back to the inbox); returns how many were signalled.';
