@@ -193,5 +193,30 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM customer_profile.event_in
 	'its batch is back in the inbox');
 $node->safe_psql('postgres', 'DROP TRIGGER slow_event ON customer_profile.event');
 
+# Two workers: each keeps its row in worker_status (the second one's
+# registration once deleted the first's), and a reader, who cannot see other
+# users' pg_stat_activity details, sees them running too.
+my @pids = map { $node->safe_psql('postgres', 'SELECT customer_profile.worker_start()') } 1 .. 2;
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 2 FROM customer_profile.worker_state WHERE pid IN ($pids[0], $pids[1])"),
+	'both workers registered');
+is($node->safe_psql('postgres', q{SELECT string_agg(pid::text, ',' ORDER BY pid) FROM customer_profile.worker_status WHERE state <> 'stopped'}),
+	join(',', sort { $a <=> $b } @pids), 'worker_status shows both workers');
+$node->safe_psql('postgres', q{CREATE ROLE status_reader LOGIN IN ROLE customer_profile_reader});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM customer_profile.worker_status WHERE state <> 'stopped'},
+		extra_params => ['-U', 'status_reader']),
+	'2', 'a reader sees both workers running');
+# Both apply a burst, each event once.
+$node->safe_psql('postgres', q{
+INSERT INTO customer_profile.event_inbox (identities, event_type, occurred_at, event_id)
+SELECT jsonb_build_object('email', 'lane' || (g % 300) || '@x.com'), 'lane_visit',
+       to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), 'lane-' || g
+  FROM generate_series(1, 6000) g});
+ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM customer_profile.event_inbox'),
+	'two workers drain the burst');
+is($node->safe_psql('postgres', q{
+SELECT sum(customer_profile.event_count(customer_profile.identity_lookup('email', 'lane' || g || '@x.com'), 'lane_visit'))
+  FROM generate_series(0, 299) g}), '6000', 'every event of the burst applied once');
+
 $node->stop;
 done_testing();

@@ -33,6 +33,17 @@ CachedPlan take_inbox_plan{
     {INT4OID, INT8OID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};  // planned for the queue's size at each batch (see spi_util.hpp)
+// The same, of one lane: the rows whose identities hash to it.
+CachedPlan take_lane_plan{
+    "DELETE FROM customer_profile.event_inbox WHERE inbox_id IN ("
+    "SELECT inbox_id FROM customer_profile.event_inbox WHERE inbox_id > $2 "
+    "AND (pg_catalog.jsonb_hash(identities) & 2147483647) % $3 = $4 ORDER BY inbox_id LIMIT $1 "
+    "FOR UPDATE SKIP LOCKED) "
+    "RETURNING inbox_id, identities, event_type, occurred_at, properties, event_id, source, enqueued_at",
+    4,
+    {INT4OID, INT8OID, INT4OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 
 // Where this backend's next batch starts looking. Scanning from the start of
 // the queue each time would walk over every row already taken but not yet
@@ -40,9 +51,21 @@ CachedPlan take_inbox_plan{
 // mark that commit late (or come back from an aborted batch) are picked up
 // when the mark goes back to 0: after a short batch, and every kRescanEvery
 // batches.
-std::int64_t resume_after = 0;
-int batches_since_rescan = 0;
+struct ResumeMark {
+    std::int64_t after = 0;
+    int batches_since_rescan = 0;
+};
+ResumeMark any_lane_mark, own_lane_mark;
 constexpr int kRescanEvery = 50;
+
+// Lanes: workers that lock the same profile serialize (the second waits for
+// the first to commit, and streaming to 100 segments made that wait a third
+// of a worker's time). A worker therefore first takes the rows of its lane
+// (identities hashed over the running workers), which no other worker
+// prefers; then, if its batch is not full, any row. The lane is a
+// preference only: every row stays free for any caller, so a stopped
+// worker's lane, or rows of two lanes for one person, are still applied.
+int inbox_lane = 0, inbox_lanes = 1;
 CachedPlan claim_keys_plan{
     "INSERT INTO customer_profile.event_key (event_id, occurred_at) "
     "SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING RETURNING event_id",
@@ -467,34 +490,62 @@ IngestCounts ingest_events(std::vector<IncomingEvent>& events, bool isolate_erro
     return counts;
 }
 
-IngestCounts drain_inbox(int batch_size) {
-    if (++batches_since_rescan >= kRescanEvery) resume_after = 0;
-    if (resume_after == 0) batches_since_rescan = 0;
-    Datum args[2] = {Int32GetDatum(batch_size), Int64GetDatum(resume_after)};
-    std::uint64_t n = spi_run(take_inbox_plan, args, nullptr, false);
-    if (n == 0 && resume_after != 0) {
+namespace {
+
+// Takes up to batch_size rows after the mark (then, if none, from the start
+// of the queue) and appends them to `events`.
+void take_rows(CachedPlan& plan, Datum* args, ResumeMark& mark, int batch_size, std::vector<IncomingEvent>& events) {
+    if (++mark.batches_since_rescan >= kRescanEvery) mark.after = 0;
+    if (mark.after == 0) mark.batches_since_rescan = 0;
+    args[0] = Int32GetDatum(batch_size);
+    args[1] = Int64GetDatum(mark.after);
+    std::uint64_t n = spi_run(plan, args, nullptr, false);
+    if (n == 0 && mark.after != 0) {
         // Nothing after the mark: look again from the start of the queue.
         // (Only when nothing was taken: taken rows are deleted already.)
-        resume_after = 0;
-        batches_since_rescan = 0;
+        mark.after = 0;
+        mark.batches_since_rescan = 0;
         args[1] = Int64GetDatum(0);
-        n = spi_run(take_inbox_plan, args, nullptr, false);
+        n = spi_run(plan, args, nullptr, false);
     }
     SPITupleTable* taken = SPI_tuptable;  // kept until SPI_finish; later statements replace SPI_tuptable
-    std::vector<IncomingEvent> events(n);
+    std::size_t first = events.size();
+    events.resize(first + n);
+    std::int64_t last = 0;
     pg_guard([&] {
         for (std::uint64_t row = 0; row < n; ++row) {
-            IncomingEvent& e = events[row];
+            IncomingEvent& e = events[first + row];
             bool isnull = false;
             e.inbox_id = DatumGetInt64(SPI_getbinval(taken->vals[row], taken->tupdesc, 1, &isnull));
             for (int c = 0; c < kInboxColumns; ++c)
                 e.raw[c] = SPI_getbinval(taken->vals[row], taken->tupdesc, c + 2, &e.raw_null[c]);
+            last = std::max(last, e.inbox_id);
         }
     });
+    mark.after = n == static_cast<std::uint64_t>(batch_size) ? last : 0;
+}
+
+}  // namespace
+
+void set_inbox_lane(int lane, int lanes) noexcept {
+    if (lanes < 1 || lane < 0 || lane >= lanes) lane = 0, lanes = 1;
+    inbox_lane = lane;
+    inbox_lanes = lanes;
+}
+
+IngestCounts drain_inbox(int batch_size) {
+    std::vector<IncomingEvent> events;
+    if (inbox_lanes > 1) {
+        Datum args[4] = {0, 0, Int32GetDatum(inbox_lanes), Int32GetDatum(inbox_lane)};
+        take_rows(take_lane_plan, args, own_lane_mark, batch_size, events);
+    }
+    if (static_cast<int>(events.size()) < batch_size) {
+        Datum args[2] = {0, 0};
+        take_rows(take_inbox_plan, args, any_lane_mark, batch_size - static_cast<int>(events.size()), events);
+    }
     // DELETE ... RETURNING has no order: apply oldest first.
     std::sort(events.begin(), events.end(),
               [](const IncomingEvent& a, const IncomingEvent& b) { return a.inbox_id < b.inbox_id; });
-    resume_after = n == static_cast<std::uint64_t>(batch_size) ? events.back().inbox_id : 0;
     return ingest_events(events, true);
 }
 

@@ -47,8 +47,13 @@ struct IngestCounts {
 // first error is raised (track()). Runs inside SPI.
 IngestCounts ingest_events(std::vector<IncomingEvent>& events, bool isolate_errors);
 
-// Takes up to batch_size inbox rows (FOR UPDATE SKIP LOCKED, oldest first)
-// and ingests them in the caller's transaction.
+// Takes up to batch_size inbox rows (FOR UPDATE SKIP LOCKED, oldest first;
+// in a worker, those of its lane first) and ingests them in the caller's
+// transaction.
 IngestCounts drain_inbox(int batch_size);
+
+// The worker's lane among `lanes` (the workers of its database, see
+// drain_inbox); lanes 1 (the default) takes rows in queue order only.
+void set_inbox_lane(int lane, int lanes) noexcept;
 
 }  // namespace customer_profile::pg

@@ -57,8 +57,8 @@ CachedPlan stated_definitions_plan{
     "FROM customer_profile.segment ORDER BY segment_id",
     0,
     {}};
-// By profile only: the primary key leads with profile_id, so this reads a few
-// index entries per profile whatever the size of the segments.
+// By profile only: segment_membership_profile_current_idx reads a few index
+// entries per profile whatever the size of the segments.
 CachedPlan current_plan{
     "SELECT profile_id, segment_id FROM customer_profile.segment_membership "
     "WHERE profile_id = ANY($1) AND exited_at IS NULL",
@@ -243,11 +243,15 @@ void stream_segments(const ProfileChange& change) {
     std::vector<std::int32_t> ids;
     for (const auto* s : segments) ids.push_back(s->id);
 
-    std::set<std::pair<std::int64_t, std::int32_t>> current;
+    // Sorted pairs, searched per profile and segment: a batch reads tens of
+    // thousands, which a std::set spent a tenth of a worker's time on.
+    std::vector<std::pair<std::int64_t, std::int32_t>> current;
     {
         Datum args[1] = {int8_array(profiles)};
         std::uint64_t n = spi_run(current_plan, args, nullptr, false);
-        for (std::uint64_t row = 0; row < n; ++row) current.insert({spi_int8(row, 1), spi_int4(row, 2)});
+        current.reserve(n);
+        for (std::uint64_t row = 0; row < n; ++row) current.emplace_back(spi_int8(row, 1), spi_int4(row, 2));
+        std::sort(current.begin(), current.end());
     }
     std::vector<std::int64_t> known_ids;
     {
@@ -272,7 +276,7 @@ void stream_segments(const ProfileChange& change) {
         for (const auto* s : segments) {
             if (s->disabled && live) continue;  // frozen: only a deleted profile leaves it
             bool member = live && evaluation->matches(s->tree);
-            bool was = current.count({p, s->id}) > 0;
+            bool was = std::binary_search(current.begin(), current.end(), std::make_pair(p, s->id));
             if (member == was) continue;
             (member ? enter_p : exit_p).push_back(p);
             (member ? enter_s : exit_s).push_back(s->id);

@@ -35,6 +35,7 @@
 // 4 s ... up to 30 s.
 #include <algorithm>
 
+#include "pg/behavior/event_ingest.hpp"
 #include "pg/infra/boundary.hpp"
 #include "pg/infra/guc.hpp"
 #include "pg/infra/pg_headers.hpp"
@@ -42,6 +43,7 @@
 
 extern "C" {
 #include "utils/acl.h"
+#include "utils/backend_status.h"
 }
 
 namespace customer_profile::pg {
@@ -78,6 +80,7 @@ constexpr int kRestartSeconds = 5;
 constexpr long kLauncherFirstRetryMs = 1000;
 constexpr long kLauncherMaxRetryMs = 30000;
 constexpr long kHeartbeatMs = 1000;
+constexpr long kLanesIntervalMs = 5000;    // how often a worker counts the workers of its database
 constexpr long kWindowsIntervalMs = 1000;  // how often due segment windows are re-evaluated
 
 void fill_worker(BackgroundWorker* w, const char* database_label) {
@@ -277,9 +280,12 @@ void worker_loop() {
         Oid types[2] = {INT4OID, INT4OID};
         Datum values[2] = {Int32GetDatum(MyProcPid), Int32GetDatum(guc_batch_size)};
         run_transaction("customer_profile: registering",
+                        // By pid only: the worker's role cannot see the backend_type of
+                        // other sessions (it was NULL, so this deleted every other
+                        // worker's row). A pid that now belongs to another process
+                        // keeps its stale row, which worker_status shows stopped.
                         "WITH gone AS (DELETE FROM customer_profile.worker_state w WHERE NOT EXISTS ("
-                        " SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = w.pid"
-                        " AND a.backend_type = 'customer_profile worker')) "
+                        " SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = w.pid)) "
                         "INSERT INTO customer_profile.worker_state (pid, state, batch_size) VALUES ($1, 'idle', $2) "
                         "ON CONFLICT (pid) DO UPDATE SET state = 'idle', started_at = now(), heartbeat_at = now(), "
                         "batches = 0, events_applied = 0, dead_lettered = 0, last_error = NULL",
@@ -294,7 +300,27 @@ void worker_loop() {
     bool builds_available = false;  // segment_build_run() exists (1.6)
     bool inbox_kept_up = true;      // the last drain took less than a full batch
     TimestampTz builds_checked = 0;
+    TimestampTz lanes_counted = 0;
     while (!got_sigterm) {
+        // This worker's lane of the inbox: its rank among the running workers
+        // of the database (see set_inbox_lane).
+        if (TimestampDifferenceExceeds(lanes_counted, GetCurrentTimestamp(), kLanesIntervalMs)) {
+            lanes_counted = GetCurrentTimestamp();
+            Oid ltypes[2] = {INT4OID, OIDOID};
+            Datum lvalues[2] = {Int32GetDatum(MyProcPid), ObjectIdGetDatum(MyDatabaseId)};
+            int64 lane[2] = {0, 1};
+            // The registered workers whose process runs (see the registration
+            // above; a stale pid only adds a lane nobody prefers).
+            if (run_transaction("customer_profile: counting workers",
+                                "SELECT count(*) FILTER (WHERE w.pid < $1)::int8, count(*)::int8 "
+                                "FROM customer_profile.worker_state w JOIN pg_catalog.pg_stat_activity a "
+                                "ON a.pid = w.pid AND a.datid = $2",
+                                2, ltypes, lvalues, lane, 2) > 0)
+                set_inbox_lane(static_cast<int>(lane[0]), static_cast<int>(lane[1]));
+            else
+                set_inbox_lane(0, 1);
+        }
+
         // Segment windows that slide without events, once a second even while
         // the inbox keeps the worker busy.
         if (TimestampDifferenceExceeds(last_windows, GetCurrentTimestamp(), kWindowsIntervalMs)) {
@@ -536,4 +562,30 @@ CP_FUNCTION(worker_start) {
                             errmsg("the customer_profile worker did not start"), errhint("See the server log.")));
     });
     PG_RETURN_INT32(pid);
+}
+
+// _worker_pids() returns integer[]: the pids of this database's
+// customer_profile workers, from the server's list of background workers.
+// pg_stat_activity shows a session's backend_type only to its user's roles
+// and pg_read_all_stats, so worker_status read through it showed every
+// worker stopped to a reader. PostgreSQL calls only, inside pg_guard.
+CP_FUNCTION(worker_pids) {
+    using namespace customer_profile::pg;
+    Datum result = 0;
+    pg_guard([&] {
+        int n = pgstat_fetch_stat_numbackends();
+        Datum* pids = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+        int found = 0;
+        for (int i = 1; i <= n; ++i) {
+            LocalPgBackendStatus* local = pgstat_fetch_stat_local_beentry(i);
+            if (local == nullptr) continue;
+            const PgBackendStatus& be = local->backendStatus;
+            if (be.st_backendType != B_BG_WORKER || be.st_databaseid != MyDatabaseId) continue;
+            const char* type = GetBackgroundWorkerTypeByPid(be.st_procpid);
+            if (type != nullptr && strcmp(type, "customer_profile worker") == 0)
+                pids[found++] = Int32GetDatum(be.st_procpid);
+        }
+        result = PointerGetDatum(construct_array(pids, found, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+    });
+    PG_RETURN_DATUM(result);
 }

@@ -132,6 +132,11 @@ SELECT pg_catalog.pg_extension_config_dump('customer_profile.segment_membership'
 ALTER TABLE ONLY customer_profile.segment_membership
     ADD CONSTRAINT segment_membership_pkey PRIMARY KEY (profile_id, segment_id, entered_at);
 CREATE UNIQUE INDEX segment_membership_current_idx ON customer_profile.segment_membership USING btree (segment_id, profile_id) WHERE (exited_at IS NULL);
+-- A profile's current segments (what a stream reads for every profile it
+-- re-evaluates). Without it the planner read them through the index above,
+-- whose second column is profile_id: the whole index once per profile, 2 s
+-- for a batch of 700 profiles at 260,000 memberships.
+CREATE INDEX segment_membership_profile_current_idx ON customer_profile.segment_membership USING btree (profile_id, segment_id) WHERE (exited_at IS NULL);
 COMMENT ON TABLE customer_profile.segment_membership IS 'Each stay of a profile in a segment: entered_at, and exited_at once it left (NULL while a member).';
 GRANT SELECT ON TABLE customer_profile.segment_membership TO customer_profile_reader;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.segment_membership TO customer_profile_writer;

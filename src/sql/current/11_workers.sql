@@ -50,6 +50,13 @@ $$;
 COMMENT ON FUNCTION customer_profile.worker_stop() IS 'Asks every inbox worker of the current database to exit: a statement it runs is cancelled (its batch goes back to the inbox); returns how many were signalled.';
 REVOKE ALL ON FUNCTION customer_profile.worker_stop() FROM PUBLIC;
 
+CREATE FUNCTION customer_profile._worker_pids() RETURNS integer[]
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_worker_pids';
+COMMENT ON FUNCTION customer_profile._worker_pids() IS 'Internal: the pids of this database''s customer_profile workers (for worker_status, whatever the reader may see of pg_stat_activity).';
+REVOKE ALL ON FUNCTION customer_profile._worker_pids() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._worker_pids() TO customer_profile_reader;
+
 CREATE VIEW customer_profile.worker_status AS
  SELECT w.pid,
         CASE
@@ -70,7 +77,7 @@ CREATE VIEW customer_profile.worker_status AS
           ORDER BY i.inbox_id
          LIMIT 1) AS inbox_lag
    FROM (customer_profile.worker_state w
-     LEFT JOIN pg_stat_activity a ON (((a.pid = w.pid) AND (a.backend_type = 'customer_profile worker'::text))));
+     LEFT JOIN unnest(customer_profile._worker_pids()) a(pid) ON ((a.pid = w.pid)));
 COMMENT ON VIEW customer_profile.worker_status IS 'Inbox workers of this database: state, last heartbeat, batch size, events applied, and the age of the oldest inbox event.';
 COMMENT ON COLUMN customer_profile.worker_status.pid IS 'Process id of the worker.';
 COMMENT ON COLUMN customer_profile.worker_status.state IS 'idle, draining, or stopped (no such worker process runs now).';

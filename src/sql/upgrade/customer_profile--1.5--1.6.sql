@@ -4314,3 +4314,36 @@ REVOKE ALL ON FUNCTION customer_profile.score_define(name text, rules jsonb) FRO
 GRANT EXECUTE ON FUNCTION customer_profile.score_define(name text, rules jsonb) TO customer_profile_admin;
 
 COMMENT ON FUNCTION customer_profile.worker_stop() IS 'Asks every inbox worker of the current database to exit: a statement it runs is cancelled (its batch goes back to the inbox); returns how many were signalled.';
+
+-- A profile's current segments, which every stream reads (see 06_segments_activation.sql).
+CREATE INDEX segment_membership_profile_current_idx ON customer_profile.segment_membership USING btree (profile_id, segment_id) WHERE (exited_at IS NULL);
+
+-- worker_status reads the server's list of background workers: through pg_stat_activity a reader saw every worker stopped.
+CREATE FUNCTION customer_profile._worker_pids() RETURNS integer[]
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'cp_worker_pids';
+COMMENT ON FUNCTION customer_profile._worker_pids() IS 'Internal: the pids of this database''s customer_profile workers (for worker_status, whatever the reader may see of pg_stat_activity).';
+REVOKE ALL ON FUNCTION customer_profile._worker_pids() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._worker_pids() TO customer_profile_reader;
+
+CREATE OR REPLACE VIEW customer_profile.worker_status AS
+ SELECT w.pid,
+        CASE
+            WHEN (a.pid IS NULL) THEN 'stopped'::text
+            ELSE w.state
+        END AS state,
+    w.started_at,
+    w.heartbeat_at,
+    w.batch_size,
+    w.batches,
+    w.events_applied,
+    w.dead_lettered,
+    w.last_error,
+    w.last_error_at,
+    w.last_retention_at,
+    ( SELECT (clock_timestamp() - i.enqueued_at)
+           FROM customer_profile.event_inbox i
+          ORDER BY i.inbox_id
+         LIMIT 1) AS inbox_lag
+   FROM (customer_profile.worker_state w
+     LEFT JOIN unnest(customer_profile._worker_pids()) a(pid) ON ((a.pid = w.pid)));
