@@ -70,4 +70,35 @@ std::optional<CaughtError> run_in_subtransaction(const std::function<void()>& fn
     return error;
 }
 
+bool keep_if(const std::function<bool()>& fn) {
+    MemoryContext context = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    pg_guard([] { BeginInternalSubTransaction(nullptr); });
+    MemoryContextSwitchTo(context);
+    CaughtError error;
+    std::exception_ptr other;
+    try {
+        bool keep = fn();
+        pg_guard([keep] {
+            if (keep)
+                ReleaseCurrentSubTransaction();
+            else
+                RollbackAndReleaseCurrentSubTransaction();
+        });
+        MemoryContextSwitchTo(context);
+        CurrentResourceOwner = owner;
+        return keep;
+    } catch (const PgException& e) {
+        error.sqlstate = e.edata()->sqlerrcode;
+        error.message = e.what();
+    } catch (...) {
+        other = std::current_exception();  // core::Error and the like own their message
+    }
+    pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(context);
+    CurrentResourceOwner = owner;
+    if (other) std::rethrow_exception(other);
+    throw_transaction_error(error);  // copied before the rollback freed it
+}
+
 }  // namespace customer_profile::pg
