@@ -25,12 +25,17 @@ bool concerns_transaction(int sqlstate) {
 }
 
 // A PgException that survives the rollback: its ErrorData lives in the top
-// transaction's context.
+// transaction's context. The boundary re-throws it as it is (ReThrowError),
+// so it must say where it goes: zeroed, the error reached neither the client
+// (which saw a failed statement without a message or SQLSTATE) nor the log.
 [[noreturn]] void throw_transaction_error(const CaughtError& e) {
     ErrorData* edata = nullptr;
     pg_guard([&] {
         edata = static_cast<ErrorData*>(MemoryContextAllocZero(TopTransactionContext, sizeof(ErrorData)));
         edata->elevel = ERROR;
+        // As PostgreSQL decides for an ERROR (log_min_messages = LOG ranks above ERROR).
+        edata->output_to_server = log_min_messages != LOG && log_min_messages <= ERROR;
+        edata->output_to_client = true;
         edata->sqlerrcode = e.sqlstate;
         edata->message = MemoryContextStrdup(TopTransactionContext, e.message.c_str());
         edata->assoc_context = TopTransactionContext;
