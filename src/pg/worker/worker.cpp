@@ -273,6 +273,51 @@ bool wait_for_extension() {
     return !got_sigterm;
 }
 
+// Calls fn(pid) for each customer_profile worker of this database, from the
+// backend status array and the server's list of background workers (not
+// pg_stat_activity, whose backend_type a role without pg_read_all_stats
+// cannot see for other users' sessions). Inside a transaction.
+template <typename Fn>
+void for_each_worker_pid(Fn fn) {
+    int n = pgstat_fetch_stat_numbackends();
+    for (int i = 1; i <= n; ++i) {
+        LocalPgBackendStatus* local = pgstat_fetch_stat_local_beentry(i);
+        if (local == nullptr) continue;
+        const PgBackendStatus& be = local->backendStatus;
+        if (be.st_backendType != B_BG_WORKER || be.st_databaseid != MyDatabaseId) continue;
+        const char* type = GetBackgroundWorkerTypeByPid(be.st_procpid);
+        if (type != nullptr && strcmp(type, "customer_profile worker") == 0) fn(be.st_procpid);
+    }
+}
+
+// This worker's rank among the running workers of its database (by pid) and
+// their number; 0 of 1 if they cannot be read.
+void count_workers(int* rank, int* count) {
+    volatile int r = 0, c = 0;  // set inside PG_TRY, read after it
+    MemoryContext context = CurrentMemoryContext;
+    StartTransactionCommand();
+    PG_TRY();
+    {
+        for_each_worker_pid([&](int pid) {
+            ++c;
+            if (pid < MyProcPid) ++r;
+        });
+        CommitTransactionCommand();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(context);
+        EmitErrorReport();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        r = 0;
+        c = 1;
+    }
+    PG_END_TRY();
+    *rank = c > 0 ? r : 0;
+    *count = c > 0 ? c : 1;
+}
+
 void worker_loop() {
     if (!wait_for_extension()) return;
 
@@ -306,19 +351,9 @@ void worker_loop() {
         // of the database (see set_inbox_lane).
         if (TimestampDifferenceExceeds(lanes_counted, GetCurrentTimestamp(), kLanesIntervalMs)) {
             lanes_counted = GetCurrentTimestamp();
-            Oid ltypes[2] = {INT4OID, OIDOID};
-            Datum lvalues[2] = {Int32GetDatum(MyProcPid), ObjectIdGetDatum(MyDatabaseId)};
-            int64 lane[2] = {0, 1};
-            // The registered workers whose process runs (see the registration
-            // above; a stale pid only adds a lane nobody prefers).
-            if (run_transaction("customer_profile: counting workers",
-                                "SELECT count(*) FILTER (WHERE w.pid < $1)::int8, count(*)::int8 "
-                                "FROM customer_profile.worker_state w JOIN pg_catalog.pg_stat_activity a "
-                                "ON a.pid = w.pid AND a.datid = $2",
-                                2, ltypes, lvalues, lane, 2) > 0)
-                set_inbox_lane(static_cast<int>(lane[0]), static_cast<int>(lane[1]));
-            else
-                set_inbox_lane(0, 1);
+            int rank = 0, count = 1;
+            count_workers(&rank, &count);
+            set_inbox_lane(rank, count);
         }
 
         // Segment windows that slide without events, once a second even while
@@ -576,15 +611,9 @@ CP_FUNCTION(worker_pids) {
         int n = pgstat_fetch_stat_numbackends();
         Datum* pids = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
         int found = 0;
-        for (int i = 1; i <= n; ++i) {
-            LocalPgBackendStatus* local = pgstat_fetch_stat_local_beentry(i);
-            if (local == nullptr) continue;
-            const PgBackendStatus& be = local->backendStatus;
-            if (be.st_backendType != B_BG_WORKER || be.st_databaseid != MyDatabaseId) continue;
-            const char* type = GetBackgroundWorkerTypeByPid(be.st_procpid);
-            if (type != nullptr && strcmp(type, "customer_profile worker") == 0)
-                pids[found++] = Int32GetDatum(be.st_procpid);
-        }
+        for_each_worker_pid([&](int pid) {
+            if (found < n) pids[found++] = Int32GetDatum(pid);
+        });
         result = PointerGetDatum(construct_array(pids, found, INT4OID, sizeof(int32), true, TYPALIGN_INT));
     });
     PG_RETURN_DATUM(result);
