@@ -39,7 +39,7 @@ if [ -z "$unit_total" ]; then cat "$LOGS/unit.log"; unit_total=1; unit_failed=1;
 [ "$unit_failed" -gt 0 ] && cat "$LOGS/unit.log"
 count $((unit_total - unit_failed)) "$unit_failed"
 
-echo "== fuzzing the core's parsers: predicates, profiles, identifiers (libFuzzer + ASan/UBSan, ${FUZZ_RUNS:-300000} runs each)"
+echo "== fuzzing the core's parsers: predicates, profiles, identifiers, match comparators (libFuzzer + ASan/UBSan, ${FUZZ_RUNS:-300000} runs each)"
 if make -s fuzz FUZZ_RUNS="${FUZZ_RUNS:-300000}" >"$LOGS/fuzz.log" 2>&1; then
     grep -E '^(Done|stat::number_of_executed_units)' "$LOGS/fuzz.log"; count 1 0
 else
