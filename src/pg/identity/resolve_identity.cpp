@@ -26,7 +26,6 @@
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/segments/segment_stream.hpp"
 #include "pg/infra/spi_util.hpp"
-#include "pg/infra/subtransaction.hpp"
 
 namespace customer_profile::pg {
 namespace {
@@ -54,6 +53,8 @@ CachedPlan profile_counts_plan{
     "WHERE profile_id = ANY($1) GROUP BY 1, 2",
     1,
     {INT8ARRAYOID}};
+CachedPlan delete_identities_plan{
+    "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan touch_profile_plan{
     "UPDATE customer_profile.unified_profile SET updated_at = now() WHERE profile_id = $1", 1, {INT8OID}};
 CachedPlan insert_identities_plan{
@@ -168,7 +169,7 @@ std::vector<std::int64_t> fresh_profile_ids(const IdentityCatalog& catalog, int 
 // One attempt at changing the graph. Returns the survivor, or nullopt when
 // the attempt must be retried: a profile changed before we locked it, or a
 // concurrent transaction created one of our new identifiers first (the
-// attempt's inserts are then rolled back, so it leaves no trace).
+// attempt's inserts are then deleted, so it leaves no trace).
 std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCatalog& catalog,
                                     std::map<std::string, Found> found, Datum source, bool source_null) {
     core::MergeInput merge_input;
@@ -214,16 +215,17 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
             owners.push_back(r.owner);
         }
         Datum args[4] = {int4_array(ns_ids), bytea_array(hashes), text_array(raws, raw_nulls), int8_array(owners)};
-        // In a subtransaction: when a concurrent transaction created one of
-        // the identifiers first, the others are undone by its rollback. (A
-        // DELETE needed a right the worker's role does not have: the event
-        // became a dead letter, 42501.)
-        bool all_inserted = keep_if([&] {
-            std::uint64_t n = spi_run(insert_identities_plan, args, nullptr, false);
-            for (std::uint64_t row = 0; row < n; ++row) found[spi_bytes(row, 2)] = {spi_int8(row, 1), 0, 0};
-            return n == rows.size();
-        });
-        if (!all_inserted) return std::nullopt;
+        std::uint64_t n = spi_run(insert_identities_plan, args, nullptr, false);
+        std::vector<std::int64_t> inserted;
+        for (std::uint64_t row = 0; row < n; ++row) {
+            inserted.push_back(spi_int8(row, 1));
+            found[spi_bytes(row, 2)] = {inserted.back(), 0, 0};
+        }
+        if (inserted.size() != rows.size()) {
+            Datum undo_args[1] = {int8_array(inserted)};
+            spi_run(delete_identities_plan, undo_args, nullptr, false);
+            return std::nullopt;
+        }
     }
     write_merge_into(survivor, plan.merged_profiles, "resolve_identity", source, source_null);
     auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };

@@ -8,6 +8,10 @@
 
 #include "pg/infra/boundary.hpp"
 
+extern "C" {
+#include "tcop/tcopprot.h"
+}
+
 namespace customer_profile::pg {
 namespace {
 
@@ -24,10 +28,12 @@ bool concerns_transaction(int sqlstate) {
     }
 }
 
-// A PgException that survives the rollback: its ErrorData lives in the top
+// An error that survives the rollback: its ErrorData lives in the top
 // transaction's context. The boundary re-throws it as it is (ReThrowError),
-// so it must say where it goes: zeroed, the error reached neither the client
-// (which saw a failed statement without a message or SQLSTATE) nor the log.
+// so it must say where it goes: zeroed flags sent it to neither the client
+// (which saw a failed statement without a message or SQLSTATE) nor the log;
+// a client flag in a background worker, which has no client, made its error
+// report fail and the worker exit 1.
 [[noreturn]] void throw_transaction_error(const CaughtError& e) {
     ErrorData* edata = nullptr;
     pg_guard([&] {
@@ -35,12 +41,39 @@ bool concerns_transaction(int sqlstate) {
         edata->elevel = ERROR;
         // As PostgreSQL decides for an ERROR (log_min_messages = LOG ranks above ERROR).
         edata->output_to_server = log_min_messages != LOG && log_min_messages <= ERROR;
-        edata->output_to_client = true;
+        edata->output_to_client = whereToSendOutput == DestRemote;
         edata->sqlerrcode = e.sqlstate;
         edata->message = MemoryContextStrdup(TopTransactionContext, e.message.c_str());
         edata->assoc_context = TopTransactionContext;
     });
     throw PgException(edata);
+}
+
+// A copy of a PostgreSQL error in the top transaction's context, whole (its
+// detail, hint, context, constraint and flags as errstart set them), as
+// CopyErrorData copies the current one.
+ErrorData* copy_error(const ErrorData* from) {
+    ErrorData* to = nullptr;
+    pg_guard([&] {
+        MemoryContext into = TopTransactionContext;
+        to = static_cast<ErrorData*>(MemoryContextAlloc(into, sizeof(ErrorData)));
+        *to = *from;
+        auto dup = [into](char* text) { return text != nullptr ? MemoryContextStrdup(into, text) : nullptr; };
+        to->message = dup(from->message);
+        to->detail = dup(from->detail);
+        to->detail_log = dup(from->detail_log);
+        to->hint = dup(from->hint);
+        to->context = dup(from->context);
+        to->backtrace = dup(from->backtrace);
+        to->schema_name = dup(from->schema_name);
+        to->table_name = dup(from->table_name);
+        to->column_name = dup(from->column_name);
+        to->datatype_name = dup(from->datatype_name);
+        to->constraint_name = dup(from->constraint_name);
+        to->internalquery = dup(from->internalquery);
+        to->assoc_context = into;
+    });
+    return to;
 }
 
 }  // namespace
@@ -51,6 +84,7 @@ std::optional<CaughtError> run_in_subtransaction(const std::function<void()>& fn
     pg_guard([] { BeginInternalSubTransaction(nullptr); });
     MemoryContextSwitchTo(context);
     CaughtError error;
+    ErrorData* whole = nullptr;  // a PostgreSQL error that concerns the transaction, re-thrown as it was
     std::exception_ptr other;
     try {
         fn();
@@ -61,6 +95,13 @@ std::optional<CaughtError> run_in_subtransaction(const std::function<void()>& fn
     } catch (const PgException& e) {
         error.sqlstate = e.edata()->sqlerrcode;
         error.message = e.what();
+        if (concerns_transaction(error.sqlstate)) {
+            try {
+                whole = copy_error(e.edata());
+            } catch (...) {
+                whole = nullptr;  // out of memory: the message alone, below
+            }
+        }
     } catch (const core::Error& e) {
         error.sqlstate = sqlstate_for(e.code());
         error.message = e.what();
@@ -71,39 +112,9 @@ std::optional<CaughtError> run_in_subtransaction(const std::function<void()>& fn
     MemoryContextSwitchTo(context);
     CurrentResourceOwner = owner;
     if (other) std::rethrow_exception(other);
+    if (whole != nullptr) throw PgException(whole);
     if (concerns_transaction(error.sqlstate)) throw_transaction_error(error);
     return error;
-}
-
-bool keep_if(const std::function<bool()>& fn) {
-    MemoryContext context = CurrentMemoryContext;
-    ResourceOwner owner = CurrentResourceOwner;
-    pg_guard([] { BeginInternalSubTransaction(nullptr); });
-    MemoryContextSwitchTo(context);
-    CaughtError error;
-    std::exception_ptr other;
-    try {
-        bool keep = fn();
-        pg_guard([keep] {
-            if (keep)
-                ReleaseCurrentSubTransaction();
-            else
-                RollbackAndReleaseCurrentSubTransaction();
-        });
-        MemoryContextSwitchTo(context);
-        CurrentResourceOwner = owner;
-        return keep;
-    } catch (const PgException& e) {
-        error.sqlstate = e.edata()->sqlerrcode;
-        error.message = e.what();
-    } catch (...) {
-        other = std::current_exception();  // core::Error and the like own their message
-    }
-    pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
-    MemoryContextSwitchTo(context);
-    CurrentResourceOwner = owner;
-    if (other) std::rethrow_exception(other);
-    throw_transaction_error(error);  // copied before the rollback freed it
 }
 
 }  // namespace customer_profile::pg

@@ -20,9 +20,4 @@ struct CaughtError {
 // re-thrown after the rollback so the caller's transaction fails and retries.
 std::optional<CaughtError> run_in_subtransaction(const std::function<void()>& fn);
 
-// Runs fn inside an internal subtransaction and keeps its work only when fn
-// returns true; false rolls it back, as if it never ran (an undo that needs
-// no DELETE right). An error rolls it back too and is re-thrown.
-bool keep_if(const std::function<bool()>& fn);
-
 }  // namespace customer_profile::pg

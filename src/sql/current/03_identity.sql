@@ -83,7 +83,11 @@ ALTER TABLE ONLY customer_profile.identity
 CREATE INDEX identity_profile_idx ON customer_profile.identity USING btree (profile_id);
 COMMENT ON TABLE customer_profile.identity IS 'One row per identifier: SHA-256(salt, namespace, normalized value); raw_value only where the namespace keeps it.';
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.identity TO customer_profile_writer;
-GRANT INSERT,UPDATE ON TABLE customer_profile.identity TO customer_profile_worker;
+-- DELETE: resolve_identity undoes its own inserts when a concurrent
+-- transaction created one of its new identifiers first (without it, such an
+-- event became a dead letter, 42501). UPDATE already lets it move any
+-- identifier; the worker deletes nothing else.
+GRANT INSERT,DELETE,UPDATE ON TABLE customer_profile.identity TO customer_profile_worker;
 GRANT SELECT(identity_id) ON TABLE customer_profile.identity TO customer_profile_reader;
 GRANT SELECT(identity_id) ON TABLE customer_profile.identity TO customer_profile_worker;
 GRANT SELECT(namespace_id) ON TABLE customer_profile.identity TO customer_profile_reader;
@@ -263,8 +267,11 @@ REVOKE ALL ON FUNCTION customer_profile._identifier_values(identities jsonb, OUT
 -- A consent statement lives on the identifier it came through: when the
 -- identifier goes (identity_remove, the anonymous-profile purge, erasure),
 -- its statements go with it instead of staying behind unreachable.
+-- SECURITY DEFINER, as a foreign key's cascade runs as the table's owner: a
+-- role may delete an identifier (the worker undoes its own new ones when it
+-- loses a race) without any right on the consent statements that go with it.
 CREATE FUNCTION customer_profile._identities_deleted() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN

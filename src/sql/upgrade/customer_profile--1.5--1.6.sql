@@ -4347,3 +4347,8 @@ CREATE OR REPLACE VIEW customer_profile.worker_status AS
          LIMIT 1) AS inbox_lag
    FROM (customer_profile.worker_state w
      LEFT JOIN unnest(customer_profile._worker_pids()) a(pid) ON ((a.pid = w.pid)));
+
+-- The worker undoes its own identifier inserts when it loses a race (see 03_identity.sql).
+GRANT DELETE ON TABLE customer_profile.identity TO customer_profile_worker;
+-- Its consent cascade runs as the owner, as a foreign key's would (see 03_identity.sql).
+ALTER FUNCTION customer_profile._identities_deleted() SECURITY DEFINER;
