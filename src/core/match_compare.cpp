@@ -27,6 +27,9 @@ std::vector<char32_t> code_points(std::string_view s) {
             if ((c >> 6) != 0x2) ok = false;
             cp = (cp << 6) | (c & 0x3F);
         }
+        // Overlong forms, surrogates and values above U+10FFFF are not UTF-8.
+        static const char32_t smallest[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (ok && (cp < smallest[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)) ok = false;
         if (ok) {
             out.push_back(cp);
             i += len;
@@ -41,9 +44,11 @@ std::vector<char32_t> code_points(std::string_view s) {
 // Edit distance over code points, banded to `cap`; transpositions counted
 // when `swaps` (optimal string alignment).
 int edit_distance(std::string_view a_text, std::string_view b_text, int cap, bool swaps) {
-    if (cap < 0) cap = 0;
     auto a = code_points(a_text), b = code_points(b_text);
     const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
+    // No distance exceeds the longer length: a larger cap changes nothing
+    // (and cap + 1 cannot overflow).
+    cap = std::clamp(cap, 0, std::max(n, m));
     if (std::abs(n - m) > cap) return cap + 1;
     if (n == 0 || m == 0) return std::max(n, m);
     const int over = cap + 1;
@@ -162,7 +167,7 @@ double jaro(std::string_view a_text, std::string_view b_text) {
 }
 
 double jaro_winkler(std::string_view a_text, std::string_view b_text, double prefix_scale) {
-    prefix_scale = std::clamp(prefix_scale, 0.0, 0.25);
+    prefix_scale = prefix_scale >= 0 ? std::min(prefix_scale, 0.25) : 0.0;  // NaN counts as 0
     double j = jaro(a_text, b_text);
     auto a = code_points(a_text), b = code_points(b_text);
     std::size_t prefix = 0;

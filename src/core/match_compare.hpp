@@ -28,7 +28,8 @@ double jaro_winkler(std::string_view a, std::string_view b, double prefix_scale 
 // Optimal string alignment distance (Damerau-Levenshtein where no substring
 // is edited twice): insertions, deletions, substitutions and transpositions
 // of adjacent code points. Stops counting at `cap` (returns cap + 1 when the
-// distance is larger), so a long pair costs O(len * cap) at most.
+// distance is larger), so a long pair costs O(len * cap) at most; without a
+// cap, O(len_a * len_b): match rules pass their threshold.
 int damerau_levenshtein(std::string_view a, std::string_view b, int cap = 1 << 20);
 
 // Levenshtein distance (no transpositions), capped the same way.

@@ -34,8 +34,13 @@ void check_table(const std::vector<std::vector<double>>& table, const std::vecto
     for (std::size_t f = 0; f < table.size(); ++f) {
         if (static_cast<int>(table[f].size()) != levels[f])
             throw Error(ErrorCode::invalid_parameter, std::string(what) + " has another number of levels");
-        for (double p : table[f])
+        double total = 0;
+        for (double p : table[f]) {
             if (!(p > 0 && p <= 1)) throw Error(ErrorCode::invalid_parameter, std::string(what) + " must be in (0, 1]");
+            total += p;
+        }
+        if (std::fabs(total - 1) > 1e-6)
+            throw Error(ErrorCode::invalid_parameter, std::string(what) + " of a field must sum to 1");
     }
 }
 
@@ -84,6 +89,7 @@ EmResult estimate_parameters(const std::vector<ComparisonVector>& pairs, const s
     if (!labels.empty() && labels.size() != pairs.size())
         throw Error(ErrorCode::invalid_parameter, "labels must be empty or one per pair");
     if (pairs.empty()) throw Error(ErrorCode::invalid_parameter, "no pair to estimate from");
+    if (options.max_iterations < 1) throw Error(ErrorCode::invalid_parameter, "max_iterations must be at least 1");
     for (const auto& pair : pairs) check_pair(pair, levels);
 
     EmResult result;

@@ -3,6 +3,7 @@
 // pairs, Knuth's Soundex examples) and properties over random strings.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 
@@ -28,6 +29,7 @@ TEST(MatchCompare, JaroWinklerPublishedValues) {
     // The prefix counts up to 4 code points, and the scale is capped at 0.25.
     EXPECT_LE(cp::jaro_winkler("abcdefgh", "abcdefgx", 5.0), 1.0);
     EXPECT_GT(cp::jaro_winkler("Jon Smyth", "John Smith"), 0.85);
+    EXPECT_DOUBLE_EQ(cp::jaro_winkler("MARTHA", "MARHTA", std::nan("")), cp::jaro("MARTHA", "MARHTA"));
 }
 
 TEST(MatchCompare, EditDistances) {
@@ -49,7 +51,19 @@ TEST(MatchCompare, EditDistances) {
               1);
 }
 
+TEST(MatchCompare, InvalidUtf8CountsByteByByte) {
+    // An overlong NUL is two bytes that are not UTF-8, not the code point 0.
+    EXPECT_EQ(cp::levenshtein(std::string("\xC0\x80"), std::string(1, '\0')), 2);
+    EXPECT_EQ(cp::levenshtein(std::string("\xED\xA0\x80"), "x"), 3);      // a surrogate
+    EXPECT_EQ(cp::levenshtein(std::string("\xF4\x90\x80\x80"), "x"), 4);  // above U+10FFFF
+    EXPECT_EQ(cp::levenshtein("\xE2\x82\xAC", "x"), 1);                   // the euro sign is one
+}
+
 TEST(MatchCompare, EditDistanceCap) {
+    // A cap beyond any distance changes nothing and does not overflow.
+    EXPECT_EQ(cp::levenshtein("abc", "abd", 2147483647), 1);
+    EXPECT_EQ(cp::damerau_levenshtein("abc", "xyz", 2147483646), 3);
+    EXPECT_EQ(cp::levenshtein("abc", "xyz", -5), 1);  // a negative cap counts as 0
     EXPECT_EQ(cp::levenshtein("kitten", "sitting", 2), 3);
     EXPECT_EQ(cp::levenshtein("kitten", "sitting", 3), 3);
     EXPECT_EQ(cp::damerau_levenshtein(std::string(5000, 'a'), std::string(4000, 'a'), 2), 3);

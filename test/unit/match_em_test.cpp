@@ -113,6 +113,12 @@ TEST(MatchEm, RefusesBadInput) {
     cp::MatchParameters zero = p;
     zero.m = {{1.0, 0.0}};
     EXPECT_THROW(cp::estimate_parameters({{0}}, {2}, zero), cp::Error);
+    cp::MatchParameters unnormalized = p;
+    unnormalized.u = {{1.0, 1.0}};
+    EXPECT_THROW(cp::estimate_parameters({{0}}, {2}, unnormalized), cp::Error);
+    cp::EmOptions no_iterations;
+    no_iterations.max_iterations = -3;
+    EXPECT_THROW(cp::estimate_parameters({{0}}, {2}, p, {}, no_iterations), cp::Error);
     cp::MatchParameters bad_lambda = p;
     bad_lambda.lambda = 1.0;
     EXPECT_THROW(cp::estimate_parameters({{0}}, {2}, bad_lambda), cp::Error);

@@ -86,7 +86,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.identity TO customer
 -- DELETE: resolve_identity undoes its own inserts when a concurrent
 -- transaction created one of its new identifiers first (without it, such an
 -- event became a dead letter, 42501). UPDATE already lets it move any
--- identifier; the worker deletes nothing else.
+-- identifier. The grant cannot limit it to those rows: the worker's code
+-- deletes nothing else.
 GRANT INSERT,DELETE,UPDATE ON TABLE customer_profile.identity TO customer_profile_worker;
 GRANT SELECT(identity_id) ON TABLE customer_profile.identity TO customer_profile_reader;
 GRANT SELECT(identity_id) ON TABLE customer_profile.identity TO customer_profile_worker;
