@@ -2,6 +2,7 @@
 #include "pg/behavior/behavior_catalog.hpp"
 #include "pg/infra/guc.hpp"
 #include "pg/identity/identity_catalog.hpp"
+#include "pg/matching/match_catalog.hpp"
 #include "pg/segments/segment_stream.hpp"
 #include "pg/segments/score_catalog.hpp"
 #include "pg/profile/trait_catalog.hpp"
@@ -23,6 +24,7 @@ void _PG_init(void) {
     CacheRegisterRelcacheCallback(customer_profile::pg::behavior_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::segment_catalog_invalidate, (Datum)0);
     CacheRegisterRelcacheCallback(customer_profile::pg::score_catalog_invalidate, (Datum)0);
+    CacheRegisterRelcacheCallback(customer_profile::pg::match_catalog_invalidate, (Datum)0);
     MarkGUCPrefixReserved("customer_profile");
     if (process_shared_preload_libraries_in_progress) customer_profile::pg::register_preloaded_workers();
 }

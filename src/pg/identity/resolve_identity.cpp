@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "pg/infra/boundary.hpp"
+#include "pg/infra/datum_convert.hpp"
 #include "core/merge_planner.hpp"
 #include "pg/identity/identity_input.hpp"
 #include "pg/identity/identity_lookup.hpp"
@@ -71,6 +72,17 @@ CachedPlan create_profiles_and_links_plan{
     "ON CONFLICT DO NOTHING",
     4,
     {INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TEXTOID}};
+// A probabilistic link (1.6 and later: the rule and score columns) creates no profile.
+CachedPlan create_match_links_plan{
+    "INSERT INTO customer_profile.identity_link (identity_a, identity_b, source, rule, score) "
+    "SELECT least(a, b), greatest(a, b), $3, $4, $5 FROM unnest($1::int8[], $2::int8[]) AS t(a, b) "
+    "ON CONFLICT DO NOTHING",
+    5,
+    {INT8ARRAYOID, INT8ARRAYOID, TEXTOID, TEXTOID, FLOAT8OID}};
+CachedPlan identity_rows_plan{
+    "SELECT identity_id, namespace_id, value_hash FROM customer_profile.identity WHERE identity_id = ANY($1)",
+    1,
+    {INT8ARRAYOID}};
 CachedPlan insert_conflicts_plan{
     "INSERT INTO customer_profile.identity_conflict "
     "(rule, namespace_id, kept_profile_id, refused_profile_id, refused_identity_id, detail, source) "
@@ -171,7 +183,8 @@ std::vector<std::int64_t> fresh_profile_ids(const IdentityCatalog& catalog, int 
 // concurrent transaction created one of our new identifiers first (the
 // attempt's inserts are then deleted, so it leaves no trace).
 std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCatalog& catalog,
-                                    std::map<std::string, Found> found, Datum source, bool source_null) {
+                                    std::map<std::string, Found> found, Datum source, bool source_null,
+                                    const MatchEvidence* evidence = nullptr, bool* refused = nullptr) {
     core::MergeInput merge_input;
     if (!found.empty()) {  // all-new input has no profile to lock
         std::vector<std::int64_t> profiles = profiles_of(found);
@@ -183,6 +196,8 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
         merge_input.identities.push_back({id.ns->id, id.ns->priority, it == found.end() ? 0 : it->second.profile_id});
     }
     for (const auto& ns : catalog.namespaces) merge_input.namespace_caps[ns.id] = ns.max_per_profile;
+    if (evidence)  // the namespaces a match rule deduplicates: its links may exceed their caps
+        for (std::int32_t ns : evidence->uncapped_namespaces) merge_input.namespace_caps[ns] = 0;
     merge_input.max_identities_per_profile = catalog.max_identities_per_profile;
     core::MergePlan plan = core::plan_merge(merge_input);
 
@@ -227,14 +242,20 @@ std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCa
             return std::nullopt;
         }
     }
-    write_merge_into(survivor, plan.merged_profiles, "resolve_identity", source, source_null);
+    if (refused) *refused = plan.merged_profiles.empty() && !plan.refusals.empty();
+    write_merge_into(survivor, plan.merged_profiles, evidence ? "match" : "resolve_identity", source, source_null);
     auto identity_id = [&](int index) { return found.at(input.identifiers[index].hash).identity_id; };
     std::vector<std::int64_t> link_a, link_b;
     for (int i : plan.linked) {
         link_a.push_back(identity_id(plan.anchor));
         link_b.push_back(identity_id(i));
     }
-    if (!fresh.empty() || !link_a.empty()) {
+    if (evidence) {
+        if (!fresh.empty()) throw core::Error(core::ErrorCode::internal, "a match link would create a profile");
+        Datum args[5] = {int8_array(link_a), int8_array(link_b), source, text_datum(evidence->rule),
+                         Float8GetDatum(evidence->score)};
+        if (!link_a.empty()) spi_run(create_match_links_plan, args, nullptr, false);
+    } else if (!fresh.empty() || !link_a.empty()) {
         Datum args[4] = {int8_array(fresh), int8_array(link_a), int8_array(link_b), source};
         char nulls[5] = "    ";
         nulls[3] = source_null ? 'n' : ' ';
@@ -348,7 +369,56 @@ std::optional<Resolution> resolve(Jsonb* identities, Datum source, bool source_n
     }
 }
 
+LinkOutcome link(std::int64_t identity_a, std::int64_t identity_b, Datum source, const MatchEvidence& evidence) {
+    const IdentityCatalog& catalog = identity_catalog();
+    spi_connect();
+    take_identity_gate();
+    for (int attempt = 0;; ++attempt) {
+        Datum args[1] = {int8_array({identity_a, identity_b})};
+        std::uint64_t n = spi_run(identity_rows_plan, args, nullptr, false);
+        PreparedInput input;
+        for (std::uint64_t row = 0; row < n; ++row) {
+            PreparedIdentifier id;
+            id.ns = catalog.by_id(spi_int4(row, 2));
+            id.hash = spi_bytes(row, 3);
+            if (id.ns == nullptr) break;
+            // The first identity anchors the link (plan_merge links the others to the first).
+            if (spi_int8(row, 1) == identity_a)
+                input.identifiers.insert(input.identifiers.begin(), id);
+            else
+                input.identifiers.push_back(id);
+        }
+        if (input.identifiers.size() != 2) {
+            spi_finish();
+            return LinkOutcome::missing;  // erased or removed meanwhile
+        }
+        auto found = lookup(catalog, input.identifiers);
+        if (found.size() != 2) {
+            spi_finish();
+            return LinkOutcome::missing;
+        }
+        if (profiles_of(found).size() == 1) {
+            spi_finish();
+            return LinkOutcome::already;
+        }
+        bool refused = false;
+        if (try_write(input, catalog, std::move(found), source, false, &evidence, &refused)) {
+            spi_finish();
+            return refused ? LinkOutcome::refused : LinkOutcome::linked;
+        }
+        if (attempt == kMaxAttempts)
+            throw core::Error(core::ErrorCode::serialization_failure,
+                              "could not link the records: their profiles kept changing concurrently", {},
+                              "Retry the transaction.");
+    }
+}
+
 }  // namespace
+
+LinkOutcome link_identities(std::int64_t identity_a, std::int64_t identity_b, Datum source,
+                            const MatchEvidence& evidence) {
+    return link(identity_a, identity_b, source, evidence);
+}
 
 std::optional<Resolution> resolve_identities(Jsonb* identities, Datum source, bool source_null) {
     return resolve(identities, source, source_null);

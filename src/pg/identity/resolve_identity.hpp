@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "pg/infra/pg_headers.hpp"
@@ -19,6 +20,24 @@ struct Resolution {
 // Resolves like resolve_identity(identities, source); nullopt when every
 // identifier was blocked. source is a text Datum unless source_null.
 std::optional<Resolution> resolve_identities(Jsonb* identities, Datum source, bool source_null);
+
+// A probabilistic link's evidence: the rule that found it, its match
+// probability, and the namespaces the rule deduplicates (their per-profile
+// caps do not apply to its links).
+struct MatchEvidence {
+    std::string rule;
+    double score = 0;
+    std::vector<std::int32_t> uncapped_namespaces;
+};
+
+enum class LinkOutcome { linked, already, refused, missing };
+
+// Links two existing identities as resolve_identity links identifiers seen
+// together: their profiles are locked, merged under the guard rails (a
+// refusal is recorded in identity_conflict), the link row carries the rule
+// and score. already: one profile; missing: an identity no longer exists.
+LinkOutcome link_identities(std::int64_t identity_a, std::int64_t identity_b, Datum source,
+                            const MatchEvidence& evidence);
 
 // The batch fast path: for each input whose identifiers are all known, in
 // one profile, none blocked and none due for a last_seen refresh (exactly

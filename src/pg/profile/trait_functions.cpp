@@ -13,6 +13,7 @@
 #include "pg/profile/profile_recompute.hpp"
 #include "pg/identity/identity_catalog.hpp"
 #include "pg/identity/resolve_identity.hpp"
+#include "pg/matching/match_engine.hpp"
 #include "pg/infra/spi_util.hpp"
 #include "pg/profile/trait_catalog.hpp"
 
@@ -56,6 +57,9 @@ cp::pg::CachedPlan lock_profile_plan{
 // Run after the lock (a new snapshot): is the identity still the profile's?
 cp::pg::CachedPlan holder_plan{
     "SELECT 1 FROM customer_profile.identity WHERE identity_id = $1 AND profile_id = $2", 2, {INT8OID, INT8OID}};
+
+cp::pg::CachedPlan profile_of_plan{
+    "SELECT profile_id FROM customer_profile.identity WHERE identity_id = $1", 1, {INT8OID}};
 
 }  // namespace
 
@@ -118,6 +122,13 @@ CP_FUNCTION(trait_observe) {
                      cp::pg::text_array(values, no_nulls)};
     cp::pg::spi_run(upsert_observations_plan, args, nullptr, false);
     cp::pg::recompute_profile_traits(who->profile_id, &names);
+    // Real-time matching, in this transaction: the record may now be found to
+    // be someone else's (a link merges the profiles).
+    if (cp::pg::match_observed(who->anchor_identity, names).links > 0) {
+        Datum holder_args[1] = {Int64GetDatum(who->anchor_identity)};
+        if (cp::pg::spi_run(profile_of_plan, holder_args, nullptr, false) == 1)
+            who->profile_id = cp::pg::spi_int8(0, 1);
+    }
     cp::pg::spi_finish();
     PG_RETURN_INT64(who->profile_id);
 }

@@ -109,12 +109,16 @@ CREATE TABLE customer_profile.identity_link (
     identity_b bigint NOT NULL,
     source text,
     linked_at timestamp with time zone DEFAULT now() NOT NULL,
+    rule text,
+    score double precision,
     CONSTRAINT identity_link_check CHECK ((identity_a < identity_b))
 );
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.identity_link', '');
 ALTER TABLE ONLY customer_profile.identity_link
     ADD CONSTRAINT identity_link_pkey PRIMARY KEY (identity_a, identity_b);
 COMMENT ON TABLE customer_profile.identity_link IS 'Accepted evidence that two identifiers belong to one person: the edges of the identity graph. Its connected components are exactly the profiles.';
+COMMENT ON COLUMN customer_profile.identity_link.rule IS 'The match rule whose probabilistic match made the link (NULL: the identifiers were seen together).';
+COMMENT ON COLUMN customer_profile.identity_link.score IS 'The match probability of a probabilistic link.';
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.identity_link TO customer_profile_writer;
 GRANT SELECT,INSERT ON TABLE customer_profile.identity_link TO customer_profile_worker;
 REVOKE USAGE ON TYPE customer_profile.identity_link FROM PUBLIC;
@@ -532,7 +536,7 @@ BEGIN
     cur := a.identity_id;
     FOREACH pos IN ARRAY coalesce(positions, '{}') LOOP
         nxt := CASE WHEN la[pos] = cur THEN lb[pos] ELSE la[pos] END;
-        steps := steps || jsonb_build_object(
+        steps := steps || (jsonb_build_object(
             'step', jsonb_array_length(steps) + 1,
             'from', (SELECT jsonb_build_object('namespace', n.name, 'identity_id', i.identity_id, 'value', i.raw_value)
                        FROM customer_profile.identity i JOIN customer_profile.namespace n USING (namespace_id)
@@ -543,7 +547,10 @@ BEGIN
             'source', (SELECT l.source FROM customer_profile.identity_link l
                         WHERE l.identity_a = la[pos] AND l.identity_b = lb[pos]),
             'linked_at', (SELECT l.linked_at FROM customer_profile.identity_link l
-                           WHERE l.identity_a = la[pos] AND l.identity_b = lb[pos]));
+                           WHERE l.identity_a = la[pos] AND l.identity_b = lb[pos]))
+            -- A probabilistic link names its match rule and probability.
+            || coalesce((SELECT jsonb_build_object('rule', l.rule, 'score', l.score) FROM customer_profile.identity_link l
+                          WHERE l.identity_a = la[pos] AND l.identity_b = lb[pos] AND l.rule IS NOT NULL), '{}'));
         cur := nxt;
     END LOOP;
     RETURN jsonb_build_object(
@@ -555,7 +562,7 @@ BEGIN
         'path', steps);
 END
 $$;
-COMMENT ON FUNCTION customer_profile.identity_explain(namespace_a text, value_a text, namespace_b text, value_b text) IS 'Why two identifiers are (or are not) one person: the shortest chain of links with source and time, or the profiles and guard-rail refusals that keep them apart.';
+COMMENT ON FUNCTION customer_profile.identity_explain(namespace_a text, value_a text, namespace_b text, value_b text) IS 'Why two identifiers are (or are not) one person: the shortest chain of links with source and time (and rule and score for a probabilistic link), or the profiles and guard-rail refusals that keep them apart.';
 REVOKE ALL ON FUNCTION customer_profile.identity_explain(namespace_a text, value_a text, namespace_b text, value_b text) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.identity_explain(namespace_a text, value_a text, namespace_b text, value_b text) TO customer_profile_writer;
 

@@ -1,0 +1,192 @@
+-- Probabilistic identity resolution (issue 17): match rules and their
+-- errors, real-time matching in trait_observe and attached tables, the
+-- review band (accept, reject for good), guard rails and deduplication,
+-- withdrawal, match_run() with progress, match_estimate(), explain and the
+-- DOT graph, and who may do what.
+\set VERBOSITY terse
+DROP EXTENSION customer_profile;
+CREATE EXTENSION customer_profile;
+SET search_path = public, customer_profile;
+SELECT identity_namespace_create('support_id', is_known => true);
+SELECT identity_namespace_create('legacy_id', keep_raw => true);
+
+-- Fields as the issue's example needs them, with m and u given (no estimate yet).
+CREATE FUNCTION pg_temp.person_fields() RETURNS jsonb LANGUAGE sql AS $$ SELECT '[
+  {"trait": "first_name", "levels": [{"exact": true}, {"jaro_winkler": 0.88}, {"soundex": true}],
+   "m": [0.7, 0.2, 0.05, 0.05], "u": [0.01, 0.02, 0.03, 0.94]},
+  {"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.88}, {"soundex": true}],
+   "m": [0.7, 0.2, 0.05, 0.05], "u": [0.005, 0.01, 0.02, 0.965]},
+  {"trait": "address", "levels": [{"exact": true}, {"token_set": 0.6}],
+   "m": [0.6, 0.3, 0.1], "u": [0.001, 0.01, 0.989]},
+  {"trait": "dob", "levels": [{"exact": true}, {"date_swapped": true}, {"date_one_digit": true}],
+   "m": [0.8, 0.1, 0.05, 0.05], "u": [0.001, 0.001, 0.01, 0.988]}]'::jsonb $$;
+
+-- Errors: each names what is wrong, with its SQLSTATE.
+\set VERBOSITY default
+SELECT match_rule_create('bad', ARRAY['nope'], pg_temp.person_fields(), '[["dob"]]');
+SELECT match_rule_create('bad', ARRAY['crm_id'], '[{"trait": "dob", "levels": [{"fuzzy": 1}]}]', '[["dob"]]');
+SELECT match_rule_create('bad', ARRAY['crm_id'], pg_temp.person_fields(), '[["postcode"]]');
+SELECT match_rule_create('bad', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]', 0.5, 0.9);
+SELECT match_rule_create('bad', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]', deduplicates => ARRAY['email']);
+SELECT match_rule_create('bad', ARRAY['crm_id'], NULL, '[["dob"]]');
+\set VERBOSITY terse
+SELECT match_rule_create('Bad Name', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]');
+SELECT match_rule_create('bad', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]', max_candidates => 0);
+\set VERBOSITY default
+SELECT match_rule_alter('nope', link_threshold => 0.9);
+SELECT match_rule_alter('bad', parameters => '{"lambda": 0.5}');
+SELECT match_run('nope');
+SELECT * FROM match_explain('nope', 'crm_id', '1', 'crm_id', '2');
+\set VERBOSITY terse
+
+SELECT match_rule_create('people', ARRAY['crm_id', 'support_id'], pg_temp.person_fields(),
+                         '[["soundex(last_name)"], ["dob"], ["first(first_name, 1)", "digits(address)"]]',
+                         link_threshold => 0.99, review_threshold => 0.5);
+SELECT match_rule_create('people', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]');  -- exists
+
+-- Real time: the CRM's "Jon Smyth" and the support desk's "John Smith" are one person.
+SELECT trait_observe('{"crm_id": "c1"}', '{"first_name": "Jon", "last_name": "Smyth",
+                     "address": "12 Pinkerton Cct", "dob": "1983-04-01"}', 'crm') AS jon;
+SELECT trait_observe('{"support_id": "s9"}', '{"first_name": "John", "last_name": "Smith",
+                     "address": "12 Pinkerton Circuit", "dob": "1983-01-04"}', 'support') AS john_is_jon;
+SELECT identity_lookup('crm_id', 'c1') = identity_lookup('support_id', 's9') AS one_profile;
+SELECT l.source, l.rule, round(l.score::numeric, 4) AS score FROM identity_link l;
+SELECT field, value_a, value_b, level, comparison, round(weight::numeric, 3) AS weight,
+       round(probability::numeric, 6) AS probability
+  FROM match_explain('people', 'crm_id', 'c1', 'support_id', 's9');
+SELECT e->'path'->0->>'source' AS source, e->'path'->0->>'rule' AS rule, (e->'path'->0->>'score')::float8 > 0.99 AS scored
+  FROM identity_explain('crm_id', 'c1', 'support_id', 's9') e;
+-- The merged profile holds both records' traits (latest wins).
+SELECT profile_traits(profile_get('crm_id', 'c1'))->>'last_name' AS last_name;
+-- A record outside the rule's namespaces is not matched; a different person is not linked.
+SELECT trait_observe('{"email": "jon@example.com"}', '{"first_name": "Jon", "last_name": "Smyth",
+                     "address": "12 Pinkerton Cct", "dob": "1983-04-01"}', 'web')
+       <> identity_lookup('crm_id', 'c1') AS email_record_not_matched;
+SELECT trait_observe('{"crm_id": "c2"}', '{"first_name": "Mary", "last_name": "Smith",
+                     "address": "7 High St", "dob": "1990-12-30"}', 'crm')
+       <> identity_lookup('crm_id', 'c1') AS mary_not_matched;
+
+-- The review band: a pair between the thresholds waits in match_review.
+SELECT trait_observe('{"support_id": "s20"}', '{"first_name": "Mary", "last_name": "Smith",
+                     "dob": "1990-12-03"}', 'support') <> identity_lookup('crm_id', 'c2') AS not_linked_yet;
+SELECT rule, namespace_a, namespace_b, round(probability::numeric, 4) AS probability, reason FROM match_reviews;
+-- Accept links them (source match_review).
+SELECT match_review_accept('people', identity_a, identity_b) FROM match_reviews;
+SELECT identity_lookup('crm_id', 'c2') = identity_lookup('support_id', 's20') AS accepted_linked;
+SELECT status, decided_by IS NOT NULL AS decided FROM match_review;
+SELECT source, rule FROM identity_link WHERE source = 'match_review';
+\set VERBOSITY default
+SELECT match_review_accept('people', 1, 999);
+\set VERBOSITY terse
+
+-- Reject keeps a pair apart for good, and withdraws the rule's link between them.
+SELECT match_review_reject('people', i1.identity_id, i2.identity_id) AS withdrew_link
+  FROM identity i1, identity i2
+ WHERE i1.identity_id = (SELECT identity_id FROM _identity_find('crm_id', 'c1'))
+   AND i2.identity_id = (SELECT identity_id FROM _identity_find('support_id', 's9'));
+SELECT identity_lookup('crm_id', 'c1') <> identity_lookup('support_id', 's9') AS split_apart;
+SELECT count(*) AS rule_links_left FROM identity_link WHERE rule = 'people' AND source = 'match';
+-- Observing the same values again does not link them again.
+SELECT trait_observe('{"support_id": "s9"}', '{"address": "12 Pinkerton Circuit"}', 'support')
+       <> identity_lookup('crm_id', 'c1') AS still_apart;
+SELECT profile_traits(profile_get('crm_id', 'c1'))->>'last_name' AS c1_last_name,
+       profile_traits(profile_get('support_id', 's9'))->>'last_name' AS s9_last_name;
+
+-- Guard rails: crm_id allows one per profile. Two CRM records of one person
+-- are refused (and wait for review, with the reason) ...
+SELECT trait_observe('{"crm_id": "c7"}', '{"first_name": "Ann", "last_name": "Lee", "address": "3 Oak Rd",
+                     "dob": "1975-05-05"}', 'crm') AS ann;
+SELECT trait_observe('{"crm_id": "c8"}', '{"first_name": "Ann", "last_name": "Lee", "address": "3 Oak Rd",
+                     "dob": "1975-05-05"}', 'crm') <> identity_lookup('crm_id', 'c7') AS cap_refused;
+SELECT rule, detail IS NOT NULL AS has_detail FROM identity_conflict WHERE rule = 'namespace_cap';
+SELECT reason FROM match_reviews WHERE reason LIKE '%guard rail%';
+-- ... unless the rule deduplicates crm_id: then linking them is what it is for.
+SELECT match_rule_create('crm_dedupe', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]',
+                         deduplicates => ARRAY['crm_id']);
+-- A new rule knows no keys yet: match_run() stores them and matches what is there.
+SELECT records, links FROM match_run('crm_dedupe');
+SELECT identity_lookup('crm_id', 'c7') = identity_lookup('crm_id', 'c8') AS deduplicated;
+SELECT match_rule_drop('crm_dedupe');
+SELECT count(*) AS dedupe_links_stay FROM identity_link WHERE rule = 'crm_dedupe';
+
+-- The DOT picture: identifiers, the probabilistic link dashed with its rule, the refusal.
+SELECT g LIKE 'graph profile_%' AS dot, g LIKE '%crm_dedupe p=%' AS rule_label, g LIKE '%style=dashed%' AS dashed,
+       g LIKE '%refused: profile%' AS refusal
+  FROM profile_graph(identity_lookup('crm_id', 'c7')) g;
+\set VERBOSITY default
+SELECT profile_graph(424242);
+\set VERBOSITY terse
+
+-- An attached CRM table is matched as its rows arrive.
+CREATE TABLE public.crm_people (id int PRIMARY KEY, first text, last text, street text, born text);
+SELECT profile_attach_table('public.crm_people', 'crm_table', '{"legacy_id": "id"}',
+       '{"first_name": "first", "last_name": "last", "address": "street", "dob": "born"}') AS backfilled;
+SELECT match_rule_create('legacy', ARRAY['legacy_id', 'support_id'], pg_temp.person_fields(), '[["dob"]]');
+SELECT trait_observe('{"support_id": "s50"}', '{"first_name": "Pat", "last_name": "Doe", "address": "9 Elm St",
+                     "dob": "1960-06-16"}', 'support') AS pat;
+INSERT INTO public.crm_people VALUES (1, 'Patrick', 'Doe', '9 Elm Street', '1960-06-16');
+SELECT identity_lookup('legacy_id', '1') = identity_lookup('support_id', 's50') AS attached_row_matched;
+
+-- match_run() covers records that were there before the rule, in chunks, with progress.
+SELECT match_rule_alter('people', enabled => false);
+SELECT trait_observe(jsonb_build_object('support_id', 'late' || g),
+                     jsonb_build_object('first_name', 'Zed', 'last_name', 'Quux' || g, 'dob', '2001-02-0' || g),
+                     'support') IS NOT NULL AS stored
+  FROM generate_series(1, 3) g;
+SELECT trait_observe('{"crm_id": "late-crm"}', '{"first_name": "Zed", "last_name": "Quux2", "dob": "2001-02-02"}',
+                     'crm') <> identity_lookup('support_id', 'late2') AS not_matched_while_disabled;
+SELECT match_rule_create('late', ARRAY['crm_id', 'support_id'], pg_temp.person_fields(), '[["dob"]]');
+SELECT records, links, remaining > 0 AS more FROM match_run('late', max_records => 5);
+SELECT run_done, run_total FROM match_rules WHERE name = 'late';
+SELECT remaining FROM match_run('late');
+SELECT run_done = run_total AS complete FROM match_rules WHERE name = 'late';
+SELECT identity_lookup('crm_id', 'late-crm') = identity_lookup('support_id', 'late2') AS run_matched;
+\set VERBOSITY default
+SELECT match_run('late', max_records => 0);
+\set VERBOSITY terse
+
+-- match_estimate(): m and u from the data, stored with the rule.
+SELECT match_rule_alter('late', enabled => false);
+SELECT trait_observe(jsonb_build_object('support_id', 'e' || g || '-' || k),
+                     jsonb_build_object('first_name', (ARRAY['Ann', 'Bob', 'Cy', 'Di', 'Ed'])[1 + g % 5] ||
+                                                      CASE WHEN k = 2 AND g % 3 = 0 THEN 'x' ELSE '' END,
+                                        'last_name', 'Fam' || g,
+                                        'address', g || ' Long Road',
+                                        'dob', to_char(date '1950-01-01' + g * 37, 'YYYY-MM-DD')),
+                     'support') IS NOT NULL AS stored
+  FROM generate_series(1, 60) g, generate_series(1, 2) k
+ GROUP BY 1;
+SELECT random_pairs > 0 AS random_pairs, blocked_pairs > 0 AS blocked, labelled_pairs, converged,
+       lambda > 0 AND lambda < 1 AS lambda_ok
+  FROM match_estimate('late', 2000);
+SELECT estimated_at IS NOT NULL AS estimated, lambda > 0 AS lambda FROM match_rules WHERE name = 'late';
+-- Exact agreement weighs more than disagreement in every field.
+SELECT f, (r.parameters->'m'->f->>0)::float8 > (r.parameters->'u'->f->>0)::float8 AS exact_favours_match
+  FROM match_rule r, generate_series(0, 3) f WHERE r.name = 'late' ORDER BY f;
+
+-- Who may do what.
+SET ROLE customer_profile_reader;
+SELECT count(*) >= 3 AS reader_sees_rules FROM match_rules;
+SELECT match_rule_create('sneaky', ARRAY['crm_id'], pg_temp.person_fields(), '[["dob"]]');
+SELECT match_run('late');
+SELECT match_review_reject('people', 1, 2);
+RESET ROLE;
+SET ROLE customer_profile_writer;
+SELECT match_run('late');
+UPDATE match_rule SET link_threshold = 0.01;
+SELECT count(*) >= 0 AS writer_explains FROM match_explain('people', 'crm_id', 'c1', 'support_id', 's9');
+-- A writer's trait_observe matches in real time with the writer's own rights.
+SELECT trait_observe('{"support_id": "w1"}', '{"first_name": "Patrick", "last_name": "Doe",
+                     "address": "9 Elm Street", "dob": "1960-06-16"}', 'support')
+       = identity_lookup('support_id', 's50') AS writer_matched;
+RESET ROLE;
+SET ROLE customer_profile_admin;
+SELECT records > 0 AS admin_runs FROM match_run('legacy');
+SELECT converged IS NOT NULL AS admin_estimates FROM match_estimate('legacy', 100);
+SELECT match_review_reject('legacy', (SELECT identity_id FROM _identity_find('support_id', 'w1')),
+                           (SELECT identity_id FROM _identity_find('legacy_id', '1'))) AS admin_rejects;
+SELECT identity_lookup('support_id', 'w1') <> identity_lookup('legacy_id', '1') AS apart;
+RESET ROLE;
+
+SELECT profile_detach_table('public.crm_people');
+DROP TABLE public.crm_people;

@@ -1,0 +1,207 @@
+// Matching records under a rule (see match_engine.hpp).
+#include "pg/matching/match_engine.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "pg/identity/resolve_identity.hpp"
+#include "pg/infra/boundary.hpp"
+#include "pg/infra/datum_convert.hpp"
+#include "pg/infra/sha256.hpp"
+#include "pg/infra/spi_util.hpp"
+
+namespace customer_profile::pg {
+namespace {
+
+// The latest observation of each field's trait per identity (any source;
+// the newest observed_at, then the newest recorded_at). JSON scalars as
+// text; null is missing.
+CachedPlan records_plan{
+    "SELECT i.identity_id, i.profile_id, i.namespace_id, o.trait, o.value #>> '{}' "
+    "FROM customer_profile.identity i LEFT JOIN LATERAL ("
+    "  SELECT DISTINCT ON (x.trait) x.trait, x.value FROM customer_profile.trait_observation x "
+    "   WHERE x.identity_id = i.identity_id AND x.trait = ANY($2) "
+    "   ORDER BY x.trait, x.observed_at DESC, x.recorded_at DESC) o ON true "
+    "WHERE i.identity_id = ANY($1)",
+    2,
+    {INT8ARRAYOID, TEXTARRAYOID}};
+CachedPlan replace_keys_plan{
+    "WITH gone AS (DELETE FROM customer_profile.match_key k WHERE k.identity_id = $2 AND k.rule_id = $1 "
+    "              AND k.key <> ALL($3)) "
+    "INSERT INTO customer_profile.match_key (rule_id, key, identity_id) "
+    "SELECT $1, k, $2 FROM unnest($3::bytea[]) k ON CONFLICT DO NOTHING",
+    3,
+    {INT4OID, INT8OID, BYTEAARRAYOID}};
+CachedPlan lock_keys_plan{"SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) k ORDER BY k", 1, {INT8ARRAYOID}};
+// Candidates in identifier order, so that a limited list is the same on every run.
+CachedPlan candidates_plan{
+    "SELECT DISTINCT k.identity_id FROM customer_profile.match_key k "
+    "WHERE k.rule_id = $1 AND k.key = ANY($2) AND k.identity_id <> $3 ORDER BY 1 LIMIT $4",
+    4,
+    {INT4OID, BYTEAARRAYOID, INT8OID, INT4OID}};
+CachedPlan rejected_plan{
+    "SELECT identity_a + identity_b - $2 FROM customer_profile.match_review "
+    "WHERE rule_id = $1 AND status = 'rejected' AND (identity_a = $2 OR identity_b = $2)",
+    2,
+    {INT4OID, INT8OID}};
+CachedPlan review_plan{
+    "INSERT INTO customer_profile.match_review AS v (rule_id, identity_a, identity_b, weight, probability, reason) "
+    "VALUES ($1, least($2, $3), greatest($2, $3), $4, $5, $6) "
+    "ON CONFLICT ON CONSTRAINT match_review_pkey DO UPDATE SET weight = EXCLUDED.weight, "
+    "probability = EXCLUDED.probability, reason = EXCLUDED.reason WHERE v.status = 'pending'",
+    6,
+    {INT4OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}};
+
+std::vector<std::string> rule_traits(const MatchRuleEntry& rule) {
+    std::vector<std::string> traits;
+    for (const auto& f : rule.rule.fields) traits.push_back(f.trait);
+    return traits;
+}
+
+// 16 bytes of SHA-256: the stored form of a key.
+std::string key_hash(const std::string& key) {
+    return sha256({"customer_profile.match_key", key}).substr(0, 16);
+}
+
+// The advisory lock of a key: its hash's first 8 bytes, in its own class of
+// lock ids (rule and key together).
+std::int64_t key_lock(std::int32_t rule_id, const std::string& hash) {
+    std::uint64_t v = static_cast<std::uint64_t>(static_cast<std::uint32_t>(rule_id)) * 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 8; ++i) v ^= static_cast<std::uint64_t>(static_cast<unsigned char>(hash[i])) << (8 * i);
+    return static_cast<std::int64_t>(v);
+}
+
+std::vector<std::string> record_key_hashes(const MatchRuleEntry& rule, const StoredRecord& record) {
+    std::vector<std::string> hashes;
+    for (const auto& k : core::blocking_keys(rule.rule, record.values)) hashes.push_back(key_hash(k));
+    std::sort(hashes.begin(), hashes.end());
+    hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+    return hashes;
+}
+
+std::string percent(double p) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.4f", p);
+    return buf;
+}
+
+}  // namespace
+
+std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, const std::vector<std::int64_t>& ids) {
+    std::map<std::int64_t, StoredRecord> out;
+    if (ids.empty()) return out;
+    std::vector<std::string> traits = rule_traits(rule);
+    std::vector<bool> no_nulls(traits.size(), false);
+    Datum args[2] = {int8_array(ids), text_array(traits, no_nulls)};
+    std::uint64_t n = spi_run(records_plan, args, nullptr, false);
+    for (std::uint64_t row = 0; row < n; ++row) {
+        std::int64_t id = spi_int8(row, 1);
+        StoredRecord& r = out[id];
+        if (r.identity_id == 0) {
+            r.identity_id = id;
+            r.profile_id = spi_int8(row, 2);
+            r.namespace_id = spi_int4(row, 3);
+            r.values.assign(rule.rule.fields.size(), std::nullopt);
+        }
+        if (spi_isnull(row, 4) || spi_isnull(row, 5)) continue;
+        std::string trait = spi_bytes(row, 4);
+        for (std::size_t f = 0; f < traits.size(); ++f)
+            if (traits[f] == trait) r.values[f] = core::normalize_match_value(spi_bytes(row, 5));
+    }
+    return out;
+}
+
+void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& records) {
+    for (const auto& r : records) {
+        Datum args[3] = {Int32GetDatum(rule.rule_id), Int64GetDatum(r.identity_id),
+                         bytea_array(record_key_hashes(rule, r))};
+        spi_run(replace_keys_plan, args, nullptr, false);
+    }
+}
+
+MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id) {
+    MatchStats stats;
+    auto loaded = load_records(rule, {identity_id});
+    auto self = loaded.find(identity_id);
+    if (self == loaded.end() || !rule.covers(self->second.namespace_id)) return stats;
+    StoredRecord record = self->second;
+    stats.records = 1;
+    std::vector<std::string> hashes = record_key_hashes(rule, record);
+    std::vector<std::int64_t> locks;
+    for (const auto& h : hashes) locks.push_back(key_lock(rule.rule_id, h));
+    if (!locks.empty()) {
+        Datum lock_args[1] = {int8_array(locks)};
+        spi_run(lock_keys_plan, lock_args, nullptr, false);
+    }
+    store_keys(rule, {record});
+    if (hashes.empty()) return stats;
+
+    Datum cand_args[4] = {Int32GetDatum(rule.rule_id), bytea_array(hashes), Int64GetDatum(identity_id),
+                          Int32GetDatum(rule.max_candidates)};
+    std::uint64_t n = spi_run(candidates_plan, cand_args, nullptr, false);
+    std::vector<std::int64_t> candidate_ids;
+    for (std::uint64_t row = 0; row < n; ++row) candidate_ids.push_back(spi_int8(row, 1));
+    if (candidate_ids.empty()) return stats;
+    Datum rej_args[2] = {Int32GetDatum(rule.rule_id), Int64GetDatum(identity_id)};
+    n = spi_run(rejected_plan, rej_args, nullptr, false);
+    std::set<std::int64_t> rejected;
+    for (std::uint64_t row = 0; row < n; ++row) rejected.insert(spi_int8(row, 1));
+
+    struct Scored {
+        std::int64_t identity_id;
+        core::PairScore score;
+    };
+    std::vector<Scored> decided;
+    for (auto& [id, candidate] : load_records(rule, candidate_ids)) {
+        if (candidate.profile_id == record.profile_id || rejected.count(id) || !rule.covers(candidate.namespace_id))
+            continue;
+        ++stats.comparisons;
+        core::PairScore score = core::score_pair(rule.rule, record.values, candidate.values);
+        if (score.decision != core::MatchDecision::none) decided.push_back({id, std::move(score)});
+    }
+    // The likeliest first: when a guard rail lets only one in, it is the best.
+    std::stable_sort(decided.begin(), decided.end(),
+                     [](const Scored& a, const Scored& b) { return a.score.probability > b.score.probability; });
+    MatchEvidence evidence{rule.name, 0, rule.deduplicates};
+    Datum source = text_datum("match");
+    for (const auto& d : decided) {
+        std::string reason;
+        if (d.score.decision == core::MatchDecision::link) {
+            evidence.score = d.score.probability;
+            LinkOutcome outcome = link_identities(identity_id, d.identity_id, source, evidence);
+            if (outcome == LinkOutcome::linked) ++stats.links;
+            if (outcome != LinkOutcome::refused) continue;
+            reason = "probability " + percent(d.score.probability) +
+                     " passes the link threshold, but a guard rail "
+                     "refused the link (see identity_conflict)";
+        } else {
+            reason = "probability " + percent(d.score.probability) + " is between the thresholds";
+        }
+        Datum args[6] = {Int32GetDatum(rule.rule_id),         Int64GetDatum(identity_id),
+                         Int64GetDatum(d.identity_id),        Float8GetDatum(d.score.weight),
+                         Float8GetDatum(d.score.probability), text_datum(reason)};
+        stats.reviews += static_cast<std::int64_t>(spi_run(review_plan, args, nullptr, false));
+    }
+    return stats;
+}
+
+MatchStats match_observed(std::int64_t identity_id, const std::vector<std::string>& observed_traits) {
+    MatchStats total;
+    const MatchCatalog& catalog = match_catalog();
+    if (!catalog.installed) return total;
+    for (const auto& rule : catalog.rules) {
+        if (!rule.enabled) continue;
+        bool reads = std::any_of(rule.rule.fields.begin(), rule.rule.fields.end(), [&](const core::MatchField& f) {
+            return std::find(observed_traits.begin(), observed_traits.end(), f.trait) != observed_traits.end();
+        });
+        if (!reads) continue;
+        MatchStats s = match_record(rule, identity_id);
+        total.records += s.records;
+        total.comparisons += s.comparisons;
+        total.links += s.links;
+        total.reviews += s.reviews;
+    }
+    return total;
+}
+
+}  // namespace customer_profile::pg

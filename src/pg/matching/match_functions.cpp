@@ -1,0 +1,357 @@
+// SQL-callable matching functions: the rule check, matching one record,
+// match_run(), match_estimate(), match_explain() and the review's link.
+#include <algorithm>
+#include <random>
+
+#include "core/match_em.hpp"
+#include "core/match_rule.hpp"
+#include "pg/identity/resolve_identity.hpp"
+#include "pg/infra/boundary.hpp"
+#include "pg/infra/datum_convert.hpp"
+#include "pg/infra/spi_util.hpp"
+#include "pg/matching/match_catalog.hpp"
+#include "pg/matching/match_engine.hpp"
+
+namespace cp = customer_profile;
+using cp::pg::spi_run;
+
+namespace {
+
+// How many records match_run() reads per statement.
+constexpr int kRunChunk = 1000;
+// Random pairs are drawn among at most this many sampled records.
+constexpr int kSampleRecords = 20000;
+
+std::string jsonb_text(FunctionCallInfo fcinfo, int n) {
+    std::string out;
+    cp::pg::pg_guard([&] {
+        Jsonb* jb = PG_GETARG_JSONB_P(n);
+        out.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+    });
+    return out;
+}
+
+cp::pg::CachedPlan run_state_plan{
+    "SELECT coalesce(run_next, 0) FROM customer_profile.match_rule WHERE rule_id = $1 FOR UPDATE", 1, {INT4OID}};
+cp::pg::CachedPlan run_records_plan{
+    "SELECT identity_id FROM customer_profile.identity WHERE namespace_id = ANY($1) AND identity_id > $2 "
+    "ORDER BY identity_id LIMIT $3",
+    3,
+    {INT4ARRAYOID, INT8OID, INT4OID}};
+cp::pg::CachedPlan run_count_plan{
+    "SELECT count(*) FILTER (WHERE identity_id > $2), count(*) FROM customer_profile.identity "
+    "WHERE namespace_id = ANY($1)",
+    2,
+    {INT4ARRAYOID, INT8OID}};
+// NULL run_next: the run is complete (the next one starts from the first record).
+cp::pg::CachedPlan run_progress_plan{
+    "UPDATE customer_profile.match_rule SET run_next = $2, run_done = $3, run_total = $4 WHERE rule_id = $1",
+    4,
+    {INT4OID, INT8OID, INT8OID, INT8OID}};
+
+cp::pg::CachedPlan sample_plan{
+    "SELECT identity_id FROM customer_profile.identity WHERE namespace_id = ANY($1) ORDER BY random() LIMIT $2",
+    2,
+    {INT4ARRAYOID, INT4OID}};
+cp::pg::CachedPlan all_records_plan{
+    "SELECT identity_id FROM customer_profile.identity WHERE namespace_id = ANY($1) AND identity_id > $2 "
+    "AND NOT EXISTS (SELECT 1 FROM customer_profile.match_key k WHERE k.identity_id = identity.identity_id "
+    "AND k.rule_id = $3) ORDER BY identity_id LIMIT $4",
+    4,
+    {INT4ARRAYOID, INT8OID, INT4OID, INT4OID}};
+cp::pg::CachedPlan blocked_pairs_plan{
+    "SELECT DISTINCT a.identity_id, b.identity_id FROM customer_profile.match_key a "
+    "JOIN customer_profile.match_key b ON b.rule_id = a.rule_id AND b.key = a.key AND b.identity_id > a.identity_id "
+    "WHERE a.rule_id = $1 LIMIT $2",
+    2,
+    {INT4OID, INT4OID}};
+cp::pg::CachedPlan labelled_pairs_plan{
+    "SELECT identity_a, identity_b, status = 'accepted' FROM customer_profile.match_review "
+    "WHERE rule_id = $1 AND status <> 'pending'",
+    1,
+    {INT4OID}};
+cp::pg::CachedPlan store_estimate_plan{
+    "UPDATE customer_profile.match_rule SET parameters = $2::jsonb, estimated_at = now(), estimate = $3::jsonb "
+    "WHERE rule_id = $1",
+    3,
+    {INT4OID, TEXTOID, TEXTOID}};
+
+std::vector<std::int64_t> ids_of_result(std::uint64_t n) {
+    std::vector<std::int64_t> ids;
+    for (std::uint64_t row = 0; row < n; ++row) ids.push_back(cp::pg::spi_int8(row, 1));
+    return ids;
+}
+
+// Stores the keys of every record of the rule that has none yet.
+void store_missing_keys(const cp::pg::MatchRuleEntry& rule) {
+    std::int64_t after = 0;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        Datum args[4] = {cp::pg::int4_array(rule.namespaces), Int64GetDatum(after), Int32GetDatum(rule.rule_id),
+                         Int32GetDatum(kRunChunk)};
+        std::vector<std::int64_t> ids = ids_of_result(spi_run(all_records_plan, args, nullptr, false));
+        if (ids.empty()) return;
+        auto records = cp::pg::load_records(rule, ids);
+        std::vector<cp::pg::StoredRecord> list;
+        for (auto& kv : records) list.push_back(std::move(kv.second));
+        cp::pg::store_keys(rule, list);
+        after = ids.back();
+    }
+}
+
+std::vector<cp::core::ComparisonVector> compare_pairs(const cp::pg::MatchRuleEntry& rule,
+                                                      const std::vector<std::pair<std::int64_t, std::int64_t>>& pairs,
+                                                      std::vector<bool>* found = nullptr) {
+    std::vector<std::int64_t> ids;
+    for (const auto& p : pairs) {
+        ids.push_back(p.first);
+        ids.push_back(p.second);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    auto records = cp::pg::load_records(rule, ids);
+    std::vector<cp::core::ComparisonVector> out;
+    for (const auto& p : pairs) {
+        auto a = records.find(p.first), b = records.find(p.second);
+        bool ok = a != records.end() && b != records.end();
+        if (found) found->push_back(ok);
+        if (ok) out.push_back(cp::core::compare_records(rule.rule, a->second.values, b->second.values));
+    }
+    return out;
+}
+
+}  // namespace
+
+// _match_rule_check(fields, blocking, link_threshold, review_threshold, parameters) returns boolean
+CP_FUNCTION(match_rule_check) {
+    for (int i = 0; i < 4; ++i)
+        if (PG_ARGISNULL(i))
+            throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
+                                  "fields, blocking and thresholds of a match rule must not be NULL");
+    cp::core::MatchRule rule = cp::core::parse_match_rule(jsonb_text(fcinfo, 0), jsonb_text(fcinfo, 1),
+                                                          PG_GETARG_FLOAT8(2), PG_GETARG_FLOAT8(3));
+    if (!PG_ARGISNULL(4)) cp::core::parse_match_parameters(jsonb_text(fcinfo, 4), rule.level_counts());
+    PG_RETURN_BOOL(true);
+}
+
+// _match_identity(identity_id bigint) returns integer: links made
+CP_FUNCTION(match_identity) {
+    std::int64_t id = PG_GETARG_INT64(0);
+    const cp::pg::MatchCatalog& catalog = cp::pg::match_catalog();
+    std::int64_t links = 0;
+    cp::pg::spi_connect();
+    for (const auto& rule : catalog.rules)
+        if (rule.enabled) links += cp::pg::match_record(rule, id).links;
+    cp::pg::spi_finish();
+    PG_RETURN_INT32(static_cast<std::int32_t>(links));
+}
+
+// match_run(name, max_records) returns (records, comparisons, links, reviews, remaining)
+CP_FUNCTION(match_run) {
+    if (PG_ARGISNULL(0))
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "the rule name must not be NULL");
+    std::string name = cp::pg::text_arg(fcinfo, 0);
+    int max_records = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+    if (!PG_ARGISNULL(1) && max_records < 1)
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "max_records must be at least 1 (or NULL: all)");
+    TupleDesc desc = nullptr;
+    cp::pg::pg_guard([&] {
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "match_run must return a composite type");
+        desc = BlessTupleDesc(desc);
+    });
+    const cp::pg::MatchRuleEntry& rule = cp::pg::match_rule_or_throw(cp::pg::match_catalog(), name);
+    // A copy: the progress update below invalidates the catalog.
+    cp::pg::MatchRuleEntry entry = rule;
+    cp::pg::MatchStats stats;
+    cp::pg::spi_connect();
+    Datum state_args[1] = {Int32GetDatum(entry.rule_id)};
+    spi_run(run_state_plan, state_args, nullptr, false);  // one run of a rule at a time
+    std::int64_t next = cp::pg::spi_int8(0, 1);
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        int chunk = max_records > 0 ? static_cast<int>(std::min<std::int64_t>(kRunChunk, max_records - stats.records))
+                                    : kRunChunk;
+        if (chunk <= 0) break;
+        Datum args[3] = {cp::pg::int4_array(entry.namespaces), Int64GetDatum(next), Int32GetDatum(chunk)};
+        std::vector<std::int64_t> ids = ids_of_result(spi_run(run_records_plan, args, nullptr, false));
+        if (ids.empty()) break;
+        for (std::int64_t id : ids) {
+            cp::pg::MatchStats s = cp::pg::match_record(entry, id);
+            stats.records += 1;
+            stats.comparisons += s.comparisons;
+            stats.links += s.links;
+            stats.reviews += s.reviews;
+            next = id;
+        }
+        if (static_cast<int>(ids.size()) < chunk) break;
+    }
+    Datum count_args[2] = {cp::pg::int4_array(entry.namespaces), Int64GetDatum(next)};
+    spi_run(run_count_plan, count_args, nullptr, false);
+    std::int64_t remaining = cp::pg::spi_int8(0, 1), total = cp::pg::spi_int8(0, 2);
+    Datum progress[4] = {Int32GetDatum(entry.rule_id), Int64GetDatum(next), Int64GetDatum(total - remaining),
+                         Int64GetDatum(total)};
+    char nulls[5] = "    ";
+    if (remaining == 0) nulls[1] = 'n';  // complete: the next run starts over
+    spi_run(run_progress_plan, progress, nulls, false);
+    cp::pg::spi_finish();
+    Datum result = 0;
+    cp::pg::pg_guard([&] {
+        Datum values[5] = {Int64GetDatum(stats.records), Int64GetDatum(stats.comparisons), Int64GetDatum(stats.links),
+                           Int64GetDatum(stats.reviews), Int64GetDatum(remaining)};
+        bool rnulls[5] = {false, false, false, false, false};
+        result = HeapTupleGetDatum(heap_form_tuple(desc, values, rnulls));
+    });
+    return result;
+}
+
+// match_estimate(name, sample_pairs) returns (random_pairs, blocked_pairs, labelled_pairs, iterations, converged,
+// lambda)
+CP_FUNCTION(match_estimate) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "name and sample_pairs must not be NULL");
+    std::string name = cp::pg::text_arg(fcinfo, 0);
+    int sample = PG_GETARG_INT32(1);
+    if (sample < 10 || sample > 10000000)
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "sample_pairs must be from 10 to 10,000,000");
+    TupleDesc desc = nullptr;
+    cp::pg::pg_guard([&] {
+        if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+            elog(ERROR, "match_estimate must return a composite type");
+        desc = BlessTupleDesc(desc);
+    });
+    cp::pg::MatchRuleEntry entry = cp::pg::match_rule_or_throw(cp::pg::match_catalog(), name);
+    std::vector<int> levels = entry.rule.level_counts();
+    cp::pg::spi_connect();
+    store_missing_keys(entry);
+
+    // u: random pairs of records (nearly all of them two different people).
+    int sample_records = std::min(kSampleRecords, std::max(2, sample));
+    Datum sargs[2] = {cp::pg::int4_array(entry.namespaces), Int32GetDatum(sample_records)};
+    std::vector<std::int64_t> sampled = ids_of_result(spi_run(sample_plan, sargs, nullptr, false));
+    std::vector<std::pair<std::int64_t, std::int64_t>> random_pairs;
+    std::mt19937_64 rng(20261202);
+    if (sampled.size() >= 2) {
+        std::uniform_int_distribution<std::size_t> pick(0, sampled.size() - 1);
+        for (int i = 0; i < sample; ++i) {
+            std::size_t a = pick(rng), b = pick(rng);
+            if (a != b) random_pairs.emplace_back(sampled[a], sampled[b]);
+        }
+    }
+    std::vector<cp::core::ComparisonVector> random_vectors = compare_pairs(entry, random_pairs);
+    if (random_vectors.empty())
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
+                              "match rule \"" + name + "\" has fewer than two records to estimate from");
+
+    // m and lambda: EM over the pairs the blocking keys pick, reviewed pairs as labels.
+    Datum bargs[2] = {Int32GetDatum(entry.rule_id), Int32GetDatum(sample)};
+    std::uint64_t n = spi_run(blocked_pairs_plan, bargs, nullptr, false);
+    std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+    for (std::uint64_t row = 0; row < n; ++row) pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
+    std::size_t blocked = pairs.size();
+    Datum largs[1] = {Int32GetDatum(entry.rule_id)};
+    n = spi_run(labelled_pairs_plan, largs, nullptr, false);
+    std::vector<cp::core::PairLabel> labels(pairs.size(), cp::core::PairLabel::unknown);
+    for (std::uint64_t row = 0; row < n; ++row) {
+        pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
+        labels.push_back(cp::pg::spi_bool(row, 3) ? cp::core::PairLabel::match : cp::core::PairLabel::non_match);
+    }
+    std::vector<bool> found;
+    std::vector<cp::core::ComparisonVector> vectors = compare_pairs(entry, pairs, &found);
+    std::vector<cp::core::PairLabel> kept_labels;
+    std::int64_t labelled = 0;
+    for (std::size_t i = 0; i < found.size(); ++i)
+        if (found[i]) {
+            kept_labels.push_back(labels[i]);
+            labelled += labels[i] != cp::core::PairLabel::unknown;
+        }
+    if (vectors.empty())
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
+                              "match rule \"" + name + "\" has no blocked pair to estimate m from", {},
+                              "Records that share a blocking key are compared; check the blocking keys.");
+    cp::core::MatchParameters start = entry.rule.parameters;
+    start.u = cp::core::estimate_u(random_vectors, levels);
+    cp::core::EmResult em = cp::core::estimate_parameters(vectors, levels, start, kept_labels);
+    std::string estimate = "{\"random_pairs\": " + std::to_string(random_vectors.size()) +
+                           ", \"blocked_pairs\": " + std::to_string(blocked) +
+                           ", \"labelled_pairs\": " + std::to_string(labelled) +
+                           ", \"iterations\": " + std::to_string(em.iterations) +
+                           ", \"converged\": " + (em.converged ? "true" : "false") + "}";
+    Datum store[3] = {Int32GetDatum(entry.rule_id), cp::pg::text_datum(cp::core::match_parameters_json(em.parameters)),
+                      cp::pg::text_datum(estimate)};
+    spi_run(store_estimate_plan, store, nullptr, false);
+    cp::pg::spi_finish();
+    Datum result = 0;
+    cp::pg::pg_guard([&] {
+        Datum values[6] = {Int64GetDatum(static_cast<std::int64_t>(random_vectors.size())),
+                           Int64GetDatum(static_cast<std::int64_t>(blocked)),
+                           Int64GetDatum(labelled),
+                           Int32GetDatum(em.iterations),
+                           BoolGetDatum(em.converged),
+                           Float8GetDatum(em.parameters.lambda)};
+        bool rnulls[6] = {false, false, false, false, false, false};
+        result = HeapTupleGetDatum(heap_form_tuple(desc, values, rnulls));
+    });
+    return result;
+}
+
+// _match_explain_ids(rule, identity_a, identity_b) returns table(field, value_a, value_b, level, comparison, weight,
+// probability)
+CP_FUNCTION(match_explain_ids) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "rule and identities must not be NULL");
+    std::string name = cp::pg::text_arg(fcinfo, 0);
+    std::int64_t a = PG_GETARG_INT64(1), b = PG_GETARG_INT64(2);
+    cp::pg::MatchRuleEntry entry = cp::pg::match_rule_or_throw(cp::pg::match_catalog(), name);
+    cp::pg::spi_connect();
+    auto records = cp::pg::load_records(entry, {a, b});
+    cp::pg::spi_finish();
+    if (!records.count(a) || !records.count(b))
+        throw cp::core::Error(cp::core::ErrorCode::undefined_object, "an identity of the pair does not exist");
+    const cp::core::MatchRecord& ra = records[a].values;
+    const cp::core::MatchRecord& rb = records[b].values;
+    cp::core::PairScore score = cp::core::score_pair(entry.rule, ra, rb);
+    struct Row {
+        std::string field, comparison;
+        std::optional<std::string> a, b;
+        std::optional<int> level;
+        double weight;
+        std::optional<double> probability;
+    };
+    std::vector<Row> rows;
+    for (std::size_t f = 0; f < entry.rule.fields.size(); ++f) {
+        const auto& fs = score.fields[f];
+        rows.push_back({entry.rule.fields[f].trait, cp::core::level_name(entry.rule.fields[f], fs.level), ra[f], rb[f],
+                        fs.level == cp::core::kMissing ? std::nullopt : std::optional<int>(fs.level), fs.weight,
+                        std::nullopt});
+    }
+    rows.push_back({"total", cp::core::match_decision_name(score.decision), std::nullopt, std::nullopt, std::nullopt,
+                    score.weight, score.probability});
+    cp::pg::pg_guard([&] {
+        InitMaterializedSRF(fcinfo, 0);
+        ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+        for (const auto& r : rows) {
+            Datum values[7] = {cp::pg::text_datum(r.field),
+                               r.a ? cp::pg::text_datum(*r.a) : 0,
+                               r.b ? cp::pg::text_datum(*r.b) : 0,
+                               Int32GetDatum(r.level.value_or(0)),
+                               cp::pg::text_datum(r.comparison),
+                               Float8GetDatum(r.weight),
+                               Float8GetDatum(r.probability.value_or(0))};
+            bool nulls[7] = {false, !r.a, !r.b, !r.level, false, false, !r.probability};
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        }
+    });
+    return (Datum)0;
+}
+
+// _match_link(rule, identity_a, identity_b, score, source) returns text: linked, already, refused or missing
+CP_FUNCTION(match_link) {
+    std::string name = cp::pg::text_arg(fcinfo, 0);
+    cp::pg::MatchRuleEntry entry = cp::pg::match_rule_or_throw(cp::pg::match_catalog(), name);
+    cp::pg::MatchEvidence evidence{entry.name, PG_GETARG_FLOAT8(3), entry.deduplicates};
+    cp::pg::LinkOutcome outcome =
+        cp::pg::link_identities(PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_DATUM(4), evidence);
+    const char* names[] = {"linked", "already", "refused", "missing"};
+    return cp::pg::text_datum(names[static_cast<int>(outcome)]);
+}

@@ -1,0 +1,196 @@
+// Match rules: parsing and its errors, comparison levels, blocking keys, decisions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/match_compare.hpp"
+#include "core/match_rule.hpp"
+
+namespace cp = customer_profile::core;
+
+namespace {
+
+const char* kFields = R"J([
+  {"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.9}, {"soundex": true}]},
+  {"trait": "dob", "levels": [{"exact": true}, {"date_swapped": true}, {"date_one_digit": true}]},
+  {"trait": "address", "levels": [{"exact": true}, {"token_set": 0.8}]},
+  {"trait": "ssn", "levels": [{"exact": true}, {"damerau_levenshtein": 1}]},
+  {"trait": "age", "levels": [{"numeric": 2}]}
+])J";
+const char* kBlocking =
+    R"J([["soundex(last_name)", "year(dob)"], ["ssn"], ["first(last_name, 2)", "digits(address)"]])J";
+
+cp::MatchRule rule() {
+    return cp::parse_match_rule(kFields, kBlocking, 0.99, 0.8);
+}
+
+cp::MatchRecord record(std::initializer_list<const char*> values) {
+    cp::MatchRecord r;
+    for (const char* v : values) r.push_back(v ? cp::normalize_match_value(v) : std::nullopt);
+    return r;
+}
+
+void expect_refused(const char* fields, const char* blocking, const char* fragment, double link = 0.99,
+                    double review = 0.8) {
+    try {
+        cp::parse_match_rule(fields, blocking, link, review);
+        ADD_FAILURE() << "accepted: " << fields << " " << blocking;
+    } catch (const cp::Error& e) {
+        EXPECT_EQ(e.code(), cp::ErrorCode::invalid_parameter);
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what() << " / " << fragment;
+    }
+}
+
+}  // namespace
+
+TEST(MatchRule, ParsesFieldsLevelsAndBlocking) {
+    cp::MatchRule r = rule();
+    ASSERT_EQ(r.fields.size(), 5u);
+    EXPECT_EQ(r.level_counts(), (std::vector<int>{4, 4, 3, 3, 2}));
+    ASSERT_EQ(r.blocking.size(), 3u);
+    EXPECT_EQ(r.blocking[0][0].transform, cp::KeyTransform::soundex);
+    EXPECT_EQ(r.blocking[0][1].field, 1);
+    EXPECT_EQ(r.blocking[2][0].length, 2);
+    // Default parameters: each field's m and u are distributions, agreement favoured.
+    for (std::size_t f = 0; f < r.fields.size(); ++f) {
+        double sm = 0, su = 0;
+        for (double p : r.parameters.m[f]) sm += p;
+        for (double p : r.parameters.u[f]) su += p;
+        EXPECT_NEAR(sm, 1, 1e-12);
+        EXPECT_NEAR(su, 1, 1e-12);
+        EXPECT_GT(r.parameters.m[f][0], r.parameters.u[f][0]);
+    }
+}
+
+TEST(MatchRule, RefusesBadRules) {
+    expect_refused("{", kBlocking, "fields is not valid JSON");
+    expect_refused("[]", kBlocking, "fields must be an array of 1 to");
+    expect_refused(R"J([{"trait": "a"}])J", R"J([["a"]])J", "\"trait\" and \"levels\"");
+    expect_refused(R"J([{"trait": "a", "levels": [{"fuzzy": 1}]}])J", R"J([["a"]])J", "unknown level test \"fuzzy\"");
+    expect_refused(R"J([{"trait": "a", "levels": [{"jaro_winkler": 1.5}]}])J", R"J([["a"]])J",
+                   "out-of-range threshold");
+    expect_refused(R"J([{"trait": "a", "levels": [{"levenshtein": 1.5}]}])J", R"J([["a"]])J", "out-of-range threshold");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": 1}]}])J", R"J([["a"]])J", "takes true");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true, "soundex": true}]}])J", R"J([["a"]])J", "one test");
+    expect_refused(R"J([{"trait": "A-b", "levels": [{"exact": true}]}])J", R"J([["a"]])J", "not a valid trait name");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}]}, {"trait": "a", "levels": [{"exact": true}]}])J",
+                   R"J([["a"]])J", "compared twice");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}], "m": [0.5, 0.4]}])J", R"J([["a"]])J", "sum to 1");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}], "u": [1]}])J", R"J([["a"]])J", "array of 2");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}], "weight": 3}])J", R"J([["a"]])J", "unknown key");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}]}])J", "[]", "blocking must be an array");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}]}])J", R"J([["b"]])J", "not a field of the rule");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}]}])J", R"J([["metaphone(a)"]])J", "unknown function");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}]}])J", R"J([["first(a, 0)"]])J", "from 1 to 100");
+    expect_refused(R"J([{"trait": "a", "levels": [{"exact": true}]}])J", R"J([["soundex(a, 2)"]])J", "only first()");
+    expect_refused(kFields, kBlocking, "review_threshold <= link_threshold", 0.5, 0.9);
+    expect_refused(kFields, kBlocking, "probabilities in (0, 1)", 1.0, 0.5);
+    expect_refused(kFields, kBlocking, "probabilities in (0, 1)", std::nan(""), 0.5);
+}
+
+TEST(MatchRule, NormalizesValues) {
+    EXPECT_EQ(cp::normalize_match_value("  Jon   SMYTH \n"), "jon smyth");
+    EXPECT_EQ(cp::normalize_match_value("MÜLLER"), "müller");
+    EXPECT_FALSE(cp::normalize_match_value(" \t "));
+    std::string huge(5000, 'x');
+    huge += "é";
+    auto cut = cp::normalize_match_value(huge);
+    ASSERT_TRUE(cut);
+    EXPECT_LE(cut->size(), cp::kMaxMatchValueBytes);
+    std::string accents(999, 'a');
+    accents += "é";  // two bytes across the limit: cut before it, never inside
+    EXPECT_EQ(cp::normalize_match_value(accents)->size(), 999u);
+}
+
+TEST(MatchRule, LevelsAreTheFirstTestThatHolds) {
+    cp::MatchRule r = rule();
+    const auto& name = r.fields[0];
+    EXPECT_EQ(cp::compare_field(name, "smith", "smith"), 0);
+    EXPECT_EQ(cp::compare_field(name, "smith", "smithe"), 1);
+    EXPECT_EQ(cp::compare_field(name, "smith", "smyth"), 2);    // jaro-winkler 0.893, soundex S530 both
+    EXPECT_EQ(cp::compare_field(name, "robert", "rupert"), 2);  // soundex R163 both, JW < 0.9
+    EXPECT_EQ(cp::compare_field(name, "smith", "jones"), 3);
+    const auto& dob = r.fields[1];
+    EXPECT_EQ(cp::compare_field(dob, "1983-04-01", "1983-04-01"), 0);
+    EXPECT_EQ(cp::compare_field(dob, "1983-04-01", "1983-01-04"), 1);
+    EXPECT_EQ(cp::compare_field(dob, "1983-04-01", "1988-04-01"), 2);
+    EXPECT_EQ(cp::compare_field(dob, "1983-04-01", "1990-12-30"), 3);
+    EXPECT_EQ(cp::compare_field(dob, "1983-04-01", "not a date"), 3);
+    const auto& address = r.fields[2];
+    EXPECT_EQ(cp::compare_field(address, "12 pinkerton cct", "12 pinkerton cct apt 4"), 1);
+    EXPECT_EQ(cp::compare_field(address, "12 pinkerton cct", "7 high st"), 2);
+    const auto& ssn = r.fields[3];
+    EXPECT_EQ(cp::compare_field(ssn, "123456789", "123456798"), 1);
+    EXPECT_EQ(cp::compare_field(ssn, "123456789", "123450000"), 2);
+    const auto& age = r.fields[4];
+    EXPECT_EQ(cp::compare_field(age, "40", "42"), 0);
+    EXPECT_EQ(cp::compare_field(age, "40", "43"), 1);
+    EXPECT_EQ(cp::compare_field(age, "40", "forty"), 1);
+}
+
+TEST(MatchRule, MissingFieldsWeighNothing) {
+    cp::MatchRule r = rule();
+    auto a = record({"Smith", "1983-04-01", nullptr, "123456789", "40"});
+    auto b = record({"Smith", "1983-04-01", "12 High St", nullptr, "40"});
+    cp::ComparisonVector v = cp::compare_records(r, a, b);
+    EXPECT_EQ(v, (cp::ComparisonVector{0, 0, cp::kMissing, cp::kMissing, 0}));
+    cp::PairScore s = cp::score_pair(r, a, b);
+    EXPECT_EQ(s.fields[2].weight, 0);
+    EXPECT_EQ(s.fields[3].weight, 0);
+    double expected = 0;
+    for (int f : {0, 1, 4}) expected += std::log2(r.parameters.m[f][0] / r.parameters.u[f][0]);
+    EXPECT_NEAR(s.weight, expected, 1e-9);
+    EXPECT_NEAR(s.probability, cp::match_probability(expected, r.parameters.lambda), 1e-12);
+    EXPECT_THROW(cp::compare_records(r, a, record({"x"})), cp::Error);
+}
+
+TEST(MatchRule, DecisionsFollowTheThresholds) {
+    cp::MatchRule r = rule();
+    auto a = record({"Smith", "1983-04-01", "12 Pinkerton Cct", "123456789", "40"});
+    EXPECT_EQ(cp::score_pair(r, a, a).decision, cp::MatchDecision::link);
+    auto nobody = record({"Jones", "1950-12-30", "7 High St", "999999999", "80"});
+    EXPECT_EQ(cp::score_pair(r, a, nobody).decision, cp::MatchDecision::none);
+    // Between: one agreeing field only, with thresholds around its probability.
+    auto partial = record({"Smith", nullptr, nullptr, nullptr, nullptr});
+    double p = cp::score_pair(r, a, partial).probability;
+    cp::MatchRule around = cp::parse_match_rule(kFields, kBlocking, std::min(0.999999, p + 1e-6), p * 0.5);
+    EXPECT_EQ(cp::score_pair(around, a, partial).decision, cp::MatchDecision::review);
+}
+
+TEST(MatchRule, BlockingKeysSkipMissingParts) {
+    cp::MatchRule r = rule();
+    auto a = record({"Smith", "1983-04-01", "12 Pinkerton Cct", "123-45-6789", "40"});
+    EXPECT_EQ(cp::blocking_keys(r, a), (std::vector<std::string>{"0:S530\x1f"
+                                                                 "1983",
+                                                                 "1:123-45-6789",
+                                                                 "2:sm\x1f"
+                                                                 "12"}));
+    auto b = record({"Smyth", "not a date", "no number here", nullptr, nullptr});
+    EXPECT_TRUE(cp::blocking_keys(r, b).empty());  // no year, no ssn, no digits
+    auto c = record({"Smyth", "1983-01-04", nullptr, nullptr, nullptr});
+    EXPECT_EQ(cp::blocking_keys(r, c), (std::vector<std::string>{"0:S530\x1f"
+                                                                 "1983"}));
+}
+
+TEST(MatchRule, ParametersRoundTripAsJson) {
+    cp::MatchRule r = rule();
+    r.parameters.lambda = 0.0123;
+    r.parameters.m[0] = {0.7, 0.2, 0.05, 0.05};
+    std::string json = cp::match_parameters_json(r.parameters);
+    cp::MatchParameters back = cp::parse_match_parameters(json, r.level_counts());
+    EXPECT_EQ(back.lambda, 0.0123);
+    EXPECT_EQ(back.m, r.parameters.m);
+    EXPECT_EQ(back.u, r.parameters.u);
+    EXPECT_THROW(cp::parse_match_parameters(json, {4, 4}), cp::Error);
+    EXPECT_THROW(cp::parse_match_parameters(R"J({"lambda": 2, "m": [], "u": []})J", {}), cp::Error);
+}
+
+TEST(MatchRule, LevelNamesForExplain) {
+    cp::MatchRule r = rule();
+    EXPECT_EQ(cp::level_name(r.fields[0], 0), "exact");
+    EXPECT_EQ(cp::level_name(r.fields[0], 1), "jaro_winkler >= 0.9");
+    EXPECT_EQ(cp::level_name(r.fields[0], 3), "else");
+    EXPECT_EQ(cp::level_name(r.fields[3], 1), "damerau_levenshtein <= 1");
+    EXPECT_EQ(cp::level_name(r.fields[0], cp::kMissing), "missing");
+}
