@@ -188,5 +188,16 @@ SELECT match_review_reject('legacy', (SELECT identity_id FROM _identity_find('su
 SELECT identity_lookup('support_id', 'w1') <> identity_lookup('legacy_id', '1') AS apart;
 RESET ROLE;
 
+-- Erasure takes the person's blocking keys and reviews along (keys are hashes of their values).
+SELECT count(*) > 0 AS keys_before FROM match_key k JOIN identity i USING (identity_id)
+ WHERE i.identity_id = (SELECT identity_id FROM _identity_find('crm_id', 'c2'));
+SELECT count(*) > 0 AS reviews_before FROM match_review
+ WHERE (SELECT identity_id FROM _identity_find('crm_id', 'c2')) IN (identity_a, identity_b);
+CREATE TEMP TABLE erased AS SELECT identity_id FROM identity WHERE profile_id = identity_lookup('crm_id', 'c2');
+SELECT profile_forget('crm_id', 'c2') IS NOT NULL AS forgotten;
+SELECT count(*) AS keys_left FROM match_key WHERE identity_id IN (SELECT identity_id FROM erased);
+SELECT count(*) AS reviews_left FROM match_review v
+ WHERE v.identity_a IN (SELECT identity_id FROM erased) OR v.identity_b IN (SELECT identity_id FROM erased);
+
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;

@@ -281,10 +281,14 @@ CREATE FUNCTION customer_profile._identities_deleted() RETURNS trigger
     AS $$
 BEGIN
     DELETE FROM customer_profile.consent c USING gone WHERE c.identity_id = gone.identity_id;
+    -- Blocking keys are hashes of the record's values, reviews name the record: both go with it.
+    DELETE FROM customer_profile.match_key k USING gone WHERE k.identity_id = gone.identity_id;
+    DELETE FROM customer_profile.match_review v USING gone
+     WHERE v.identity_a = gone.identity_id OR v.identity_b = gone.identity_id;
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION customer_profile._identities_deleted() IS 'Internal trigger: removes the consent statements of deleted identifiers.';
+COMMENT ON FUNCTION customer_profile._identities_deleted() IS 'Internal trigger: removes the consent statements, blocking keys and match reviews of deleted identifiers.';
 REVOKE ALL ON FUNCTION customer_profile._identities_deleted() FROM PUBLIC;
 CREATE TRIGGER identities_deleted AFTER DELETE ON customer_profile.identity REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION customer_profile._identities_deleted();
 

@@ -4526,6 +4526,7 @@ CREATE TABLE customer_profile.match_review (
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.match_review', '');
 ALTER TABLE ONLY customer_profile.match_review
     ADD CONSTRAINT match_review_pkey PRIMARY KEY (rule_id, identity_a, identity_b);
+CREATE INDEX match_review_a_idx ON customer_profile.match_review USING btree (identity_a);
 CREATE INDEX match_review_b_idx ON customer_profile.match_review USING btree (identity_b);
 CREATE INDEX match_review_pending_idx ON customer_profile.match_review USING btree (rule_id, probability DESC) WHERE (status = 'pending'::text);
 COMMENT ON TABLE customer_profile.match_review IS 'Pairs of records a match rule could not decide (probability between its thresholds, or a link a guard rail refused): accepted pairs are linked, rejected pairs are never linked by the rule again.';
@@ -4804,3 +4805,26 @@ CREATE FUNCTION customer_profile.profile_graph(profile_id bigint) RETURNS text
 COMMENT ON FUNCTION customer_profile.profile_graph(profile_id bigint) IS 'The profile''s identity graph as Graphviz DOT: identifiers (coloured by namespace, raw values only where kept), links labelled by source, rule, score and time (probabilistic links dashed), and the links guard rails refused (red, dotted). Render with dot -Tsvg.';
 REVOKE ALL ON FUNCTION customer_profile.profile_graph(profile_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.profile_graph(profile_id bigint) TO customer_profile_writer;
+
+-- Erasure and removal take blocking keys and reviews along (issue 17).
+-- A consent statement lives on the identifier it came through: when the
+-- identifier goes (identity_remove, the anonymous-profile purge, erasure),
+-- its statements go with it instead of staying behind unreachable.
+-- SECURITY DEFINER, as a foreign key's cascade runs as the table's owner: a
+-- role may delete an identifier (the worker undoes its own new ones when it
+-- loses a race) without any right on the consent statements that go with it.
+CREATE OR REPLACE FUNCTION customer_profile._identities_deleted() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    DELETE FROM customer_profile.consent c USING gone WHERE c.identity_id = gone.identity_id;
+    -- Blocking keys are hashes of the record's values, reviews name the record: both go with it.
+    DELETE FROM customer_profile.match_key k USING gone WHERE k.identity_id = gone.identity_id;
+    DELETE FROM customer_profile.match_review v USING gone
+     WHERE v.identity_a = gone.identity_id OR v.identity_b = gone.identity_id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._identities_deleted() IS 'Internal trigger: removes the consent statements, blocking keys and match reviews of deleted identifiers.';
+REVOKE ALL ON FUNCTION customer_profile._identities_deleted() FROM PUBLIC;
