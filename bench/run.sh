@@ -4,9 +4,9 @@
 #
 # Environment: BENCH_IDENTITIES (default 1000000), BENCH_SAMPLE (100000, for the
 # plain-SQL loop), BENCH_REPEATS (3), BENCH_SECONDS (10, per pgbench run),
-# BENCH_PARTS (graph resolve profiles events segments lookalike), BENCH_EVENTS,
-# BENCH_PEOPLE, BENCH_VECTORS (see bench/events.sh, bench/segments.sh and
-# bench/lookalike.sh).
+# BENCH_PARTS (graph resolve profiles events segments lookalike matching), BENCH_EVENTS,
+# BENCH_PEOPLE, BENCH_VECTORS, BENCH_MATCH_* (see bench/events.sh, bench/segments.sh,
+# bench/lookalike.sh and bench/matching.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 ensure_packages postgresql-15-pgrouting
 cd "$PROJECT_ROOT"
@@ -98,7 +98,7 @@ LOOP_AGREES="SELECT count(DISTINCT label) = (SELECT count(DISTINCT component_id)
 COMPONENTS="SELECT count(*) FROM customer_profile.identity_components()"
 PGR="SELECT count(*) FROM pgr_connectedComponents('SELECT id, source, target, cost, reverse_cost FROM bench_edges')"
 
-PARTS=" ${BENCH_PARTS:-graph resolve profiles events segments lookalike} "
+PARTS=" ${BENCH_PARTS:-graph resolve profiles events segments lookalike matching} "
 has() { [[ "$PARTS" == *" $1 "* ]]; }
 declare -A TPS RUNS PTPS PRUNS
 if has graph; then
@@ -206,6 +206,10 @@ if has lookalike; then
     source bench/lookalike.sh
     bench_lookalike
 fi
+if has matching; then
+    source bench/matching.sh
+    bench_matching
+fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
@@ -261,5 +265,6 @@ fi
 if has events; then report_events; fi
 if has segments; then report_segments; fi
 if has lookalike; then report_lookalike; fi
+if has matching; then report_matching; fi
 } | tee "$OUT/results.md"
 rm -rf "$GRAPH"

@@ -42,14 +42,14 @@ SELECT p.oid::regprocedure AS function, pg_temp.call_with_nulls(p.oid) AS with_n
    AND p.prorettype <> 'trigger'::regtype AND p.prokind = 'f' AND p.proretset = false
    AND NOT ('internal'::regtype = ANY (p.proargtypes::oid[])) AND p.prorettype <> 'cstring'::regtype
    AND p.proname NOT IN ('worker_start', 'worker_stop', 'identity_rebuild', 'retention_run', 'profiles_wide_refresh')
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 SELECT p.oid::regprocedure AS set_returning_function,
        (SELECT regress.err(format('SELECT * FROM %s(%s)', p.oid::regproc,
                                   (SELECT string_agg(format('NULL::%s', format_type(t, NULL)), ', ')
                                      FROM unnest(p.proargtypes::oid[]) t)))) AS with_nulls
   FROM pg_proc p
  WHERE p.pronamespace = 'customer_profile'::regnamespace AND p.proname NOT LIKE '\_%' AND p.proretset
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 
 -- 2. Empty values.
 SELECT regress.err($$SELECT customer_profile.resolve_identity('{}')$$) AS empty_identities;

@@ -199,5 +199,42 @@ SELECT count(*) AS keys_left FROM match_key WHERE identity_id IN (SELECT identit
 SELECT count(*) AS reviews_left FROM match_review v
  WHERE v.identity_a IN (SELECT identity_id FROM erased) OR v.identity_b IN (SELECT identity_id FROM erased);
 
+-- Found by review (each failed before its fix).
+-- A rejection holds against a third record that matches both sides.
+SELECT match_rule_alter('people', enabled => true);
+SELECT trait_observe('{"legacy_id": "L1"}', '{"first_name": "John", "last_name": "Smyth", "address": "12 Pinkerton Cct",
+                     "dob": "1983-04-01"}', 'legacy') IS NOT NULL AS third;
+SELECT match_rule_create('people_legacy', ARRAY['crm_id', 'support_id', 'legacy_id'], pg_temp.person_fields(),
+                         '[["soundex(last_name)"], ["dob"]]', review_threshold => 0.5);
+SELECT records > 0 AS ran FROM match_run('people_legacy');
+SELECT identity_lookup('crm_id', 'c1') <> identity_lookup('support_id', 's9') AS still_apart_after_third;
+-- Accepting a rejected pair is refused.
+SELECT match_review_accept('people', (SELECT identity_id FROM _identity_find('crm_id', 'c1')),
+                           (SELECT identity_id FROM _identity_find('support_id', 's9')));
+-- The writer cannot change a decision or forge one.
+SET ROLE customer_profile_writer;
+UPDATE match_review SET status = 'pending' WHERE status = 'rejected';
+INSERT INTO match_review (rule_id, identity_a, identity_b, weight, probability, reason, status)
+VALUES ((SELECT rule_id FROM match_rule WHERE name = 'people'), 1, 3, 0, 0, 'forged', 'rejected');
+RESET ROLE;
+SELECT count(*) AS still_rejected FROM match_review WHERE status = 'rejected' AND rule_id = (SELECT rule_id FROM match_rule WHERE name = 'people');
+-- A record observed together with a stronger identifier (its observations land on the email) is still matched.
+SELECT trait_observe('{"crm_id": "m1"}', '{"first_name": "Olga", "last_name": "Petrova", "address": "5 Birch Ave",
+                     "dob": "1979-09-19"}', 'crm') IS NOT NULL AS olga;
+SELECT identity_namespace_alter('support_id', priority => 5);
+SELECT trait_observe('{"email": "olga@example.com", "support_id": "m2"}', '{"first_name": "Olga", "last_name": "Petrova",
+                     "address": "5 Birch Avenue", "dob": "1979-09-19"}', 'support') = identity_lookup('crm_id', 'm1')
+       AS matched_through_email;
+-- Duplicate namespaces are refused.
+SELECT match_rule_create('twice', ARRAY['crm_id', 'crm_id'], pg_temp.person_fields(), '[["dob"]]');
+-- match_run() over thousands of records in one call (a lock per key exhausted the lock table).
+SELECT match_rule_alter(name, enabled => false) FROM match_rule;
+SELECT count(trait_observe(jsonb_build_object('support_id', 'bulk' || g),
+                           jsonb_build_object('first_name', 'N' || g % 97, 'last_name', 'Bulk' || g % 89,
+                                              'address', g || ' Bulk St', 'dob', to_char(date '1940-01-01' + g, 'YYYY-MM-DD')),
+                           'support')) AS stored
+  FROM generate_series(1, 6000) g;
+SELECT records >= 6000 AS all_in_one_call FROM match_run('people_legacy');
+
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;

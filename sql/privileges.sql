@@ -101,4 +101,4 @@ SELECT r.rolname AS role, m.rolname AS member_of, a.admin_option
  ORDER BY 1, 2;
 -- The SECURITY DEFINER functions: each pins search_path.
 SELECT p.oid::regprocedure AS security_definer, p.proconfig
-  FROM pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace AND p.prosecdef ORDER BY 1::text;
+  FROM pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text;

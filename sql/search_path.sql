@@ -44,11 +44,11 @@ DROP SCHEMA evil CASCADE;
 -- creation (BEGIN ATOMIC bodies are).
 SELECT p.oid::regprocedure AS security_definer_function,
        p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] AS pinned
-  FROM pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace AND p.prosecdef ORDER BY 1::text;
+  FROM pg_proc p WHERE p.pronamespace = 'customer_profile'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text;
 SELECT p.oid::regprocedure AS unpinned_function
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'customer_profile'::regnamespace AND l.lanname IN ('plpgsql', 'sql')
    AND p.prosqlbody IS NULL AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 DELETE FROM customer_profile.segment_outbox;
 DELETE FROM customer_profile.segment_membership;

@@ -79,6 +79,14 @@ CachedPlan create_match_links_plan{
     "ON CONFLICT DO NOTHING",
     5,
     {INT8ARRAYOID, INT8ARRAYOID, TEXTOID, TEXTOID, FLOAT8OID}};
+// A pair someone rejected (match_review_reject) that the link would put in one profile.
+CachedPlan rejected_between_plan{
+    "SELECT 1 FROM customer_profile.identity i "
+    "JOIN customer_profile.match_review v ON v.identity_a = i.identity_id AND v.status = 'rejected' "
+    "JOIN customer_profile.identity o ON o.identity_id = v.identity_b "
+    "WHERE (i.profile_id = $1 AND o.profile_id = $2) OR (i.profile_id = $2 AND o.profile_id = $1) LIMIT 1",
+    2,
+    {INT8OID, INT8OID}};
 CachedPlan identity_rows_plan{
     "SELECT identity_id, namespace_id, value_hash FROM customer_profile.identity WHERE identity_id = ANY($1)",
     1,
@@ -397,9 +405,15 @@ LinkOutcome link(std::int64_t identity_a, std::int64_t identity_b, Datum source,
             spi_finish();
             return LinkOutcome::missing;
         }
-        if (profiles_of(found).size() == 1) {
+        std::vector<std::int64_t> profiles = profiles_of(found);
+        if (profiles.size() == 1) {
             spi_finish();
             return LinkOutcome::already;
+        }
+        Datum rej_args[2] = {Int64GetDatum(profiles[0]), Int64GetDatum(profiles[1])};
+        if (spi_run(rejected_between_plan, rej_args, nullptr, false) > 0) {
+            spi_finish();
+            return LinkOutcome::kept_apart;
         }
         bool refused = false;
         if (try_write(input, catalog, std::move(found), source, false, &evidence, &refused)) {

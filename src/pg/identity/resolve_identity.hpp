@@ -30,12 +30,13 @@ struct MatchEvidence {
     std::vector<std::int32_t> uncapped_namespaces;
 };
 
-enum class LinkOutcome { linked, already, refused, missing };
+enum class LinkOutcome { linked, already, refused, missing, kept_apart };
 
 // Links two existing identities as resolve_identity links identifiers seen
 // together: their profiles are locked, merged under the guard rails (a
 // refusal is recorded in identity_conflict), the link row carries the rule
-// and score. already: one profile; missing: an identity no longer exists.
+// and score. already: one profile; missing: an identity no longer exists;
+// kept_apart: the merge would join a pair someone rejected (under any rule).
 LinkOutcome link_identities(std::int64_t identity_a, std::int64_t identity_b, Datum source,
                             const MatchEvidence& evidence);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <set>
 
+#include "pg/identity/identity_catalog.hpp"
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/infra/boundary.hpp"
 #include "pg/infra/datum_convert.hpp"
@@ -15,16 +16,30 @@ namespace {
 
 // The latest observation of each field's trait per identity (any source;
 // the newest observed_at, then the newest recorded_at). JSON scalars as
-// text; null is missing.
+// text; null is missing. A trait the identity has no observation of is taken
+// from the identifiers it was seen with (its deterministic links): a call's
+// observations land on its strongest identifier, which need not be the
+// record ({"email", "support_id"} observes on the email).
 CachedPlan records_plan{
     "SELECT i.identity_id, i.profile_id, i.namespace_id, o.trait, o.value #>> '{}' "
     "FROM customer_profile.identity i LEFT JOIN LATERAL ("
-    "  SELECT DISTINCT ON (x.trait) x.trait, x.value FROM customer_profile.trait_observation x "
-    "   WHERE x.identity_id = i.identity_id AND x.trait = ANY($2) "
-    "   ORDER BY x.trait, x.observed_at DESC, x.recorded_at DESC) o ON true "
+    "  SELECT DISTINCT ON (x.trait) x.trait, x.value FROM ("
+    "    SELECT i.identity_id AS id, true AS own "
+    "    UNION ALL SELECT l.identity_b, false FROM customer_profile.identity_link l "
+    "     WHERE l.identity_a = i.identity_id AND l.rule IS NULL "
+    "    UNION ALL SELECT l.identity_a, false FROM customer_profile.identity_link l "
+    "     WHERE l.identity_b = i.identity_id AND l.rule IS NULL) n "
+    "  JOIN customer_profile.trait_observation x ON x.identity_id = n.id AND x.trait = ANY($2) "
+    "  ORDER BY x.trait, n.own DESC, x.observed_at DESC, x.recorded_at DESC) o ON true "
     "WHERE i.identity_id = ANY($1)",
     2,
     {INT8ARRAYOID, TEXTARRAYOID}};
+// The identifiers seen with this one (its deterministic links).
+CachedPlan neighbours_plan{
+    "SELECT identity_b FROM customer_profile.identity_link WHERE identity_a = $1 AND rule IS NULL "
+    "UNION SELECT identity_a FROM customer_profile.identity_link WHERE identity_b = $1 AND rule IS NULL",
+    1,
+    {INT8OID}};
 CachedPlan replace_keys_plan{
     "WITH gone AS (DELETE FROM customer_profile.match_key k WHERE k.identity_id = $2 AND k.rule_id = $1 "
     "              AND k.key <> ALL($3)) "
@@ -32,7 +47,15 @@ CachedPlan replace_keys_plan{
     "SELECT $1, k, $2 FROM unnest($3::bytea[]) k ON CONFLICT DO NOTHING",
     3,
     {INT4OID, INT8OID, BYTEAARRAYOID}};
-CachedPlan lock_keys_plan{"SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) k ORDER BY k", 1, {INT8ARRAYOID}};
+// Key locks are striped over kKeyLockSlots advisory locks of one class: a
+// transaction that matches many records (a bulk load, match_run() over a
+// million) holds at most that many, where a lock per key would exhaust the
+// shared lock table. Two records whose keys share a slot by chance wait for
+// each other, which costs time, never correctness.
+constexpr int kKeyLockSlots = 256;
+constexpr std::int32_t kKeyLockClass = 0x63704d4b;  // "cpMK"
+CachedPlan lock_keys_plan{
+    "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) k ORDER BY k", 2, {INT4OID, INT4ARRAYOID}};
 // Candidates in identifier order, so that a limited list is the same on every run.
 CachedPlan candidates_plan{
     "SELECT DISTINCT k.identity_id FROM customer_profile.match_key k "
@@ -58,17 +81,18 @@ std::vector<std::string> rule_traits(const MatchRuleEntry& rule) {
     return traits;
 }
 
-// 16 bytes of SHA-256: the stored form of a key.
+// 16 bytes of SHA-256 under the installation's salt (as identifiers are
+// hashed): the stored form of a key. Unsalted, a key over a date of birth
+// could be reversed by trying every date.
 std::string key_hash(const std::string& key) {
-    return sha256({"customer_profile.match_key", key}).substr(0, 16);
+    return sha256({identity_catalog().salt, "customer_profile.match_key", key}).substr(0, 16);
 }
 
-// The advisory lock of a key: its hash's first 8 bytes, in its own class of
-// lock ids (rule and key together).
-std::int64_t key_lock(std::int32_t rule_id, const std::string& hash) {
-    std::uint64_t v = static_cast<std::uint64_t>(static_cast<std::uint32_t>(rule_id)) * 0x9E3779B97F4A7C15ULL;
-    for (int i = 0; i < 8; ++i) v ^= static_cast<std::uint64_t>(static_cast<unsigned char>(hash[i])) << (8 * i);
-    return static_cast<std::int64_t>(v);
+// The lock slot of a key: its hash's first 4 bytes with the rule, modulo the slots.
+std::int32_t key_lock(std::int32_t rule_id, const std::string& hash) {
+    std::uint32_t v = static_cast<std::uint32_t>(rule_id) * 0x9E3779B1U;
+    for (int i = 0; i < 4; ++i) v ^= static_cast<std::uint32_t>(static_cast<unsigned char>(hash[i])) << (8 * i);
+    return static_cast<std::int32_t>(v % kKeyLockSlots);
 }
 
 std::vector<std::string> record_key_hashes(const MatchRuleEntry& rule, const StoredRecord& record) {
@@ -127,10 +151,12 @@ MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id) {
     StoredRecord record = self->second;
     stats.records = 1;
     std::vector<std::string> hashes = record_key_hashes(rule, record);
-    std::vector<std::int64_t> locks;
+    std::vector<std::int32_t> locks;
     for (const auto& h : hashes) locks.push_back(key_lock(rule.rule_id, h));
+    std::sort(locks.begin(), locks.end());
+    locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
     if (!locks.empty()) {
-        Datum lock_args[1] = {int8_array(locks)};
+        Datum lock_args[2] = {Int32GetDatum(kKeyLockClass), int4_array(locks)};
         spi_run(lock_keys_plan, lock_args, nullptr, false);
     }
     store_keys(rule, {record});
@@ -189,17 +215,29 @@ MatchStats match_observed(std::int64_t identity_id, const std::vector<std::strin
     MatchStats total;
     const MatchCatalog& catalog = match_catalog();
     if (!catalog.installed) return total;
+    std::vector<std::int64_t> targets;
     for (const auto& rule : catalog.rules) {
         if (!rule.enabled) continue;
         bool reads = std::any_of(rule.rule.fields.begin(), rule.rule.fields.end(), [&](const core::MatchField& f) {
             return std::find(observed_traits.begin(), observed_traits.end(), f.trait) != observed_traits.end();
         });
         if (!reads) continue;
-        MatchStats s = match_record(rule, identity_id);
-        total.records += s.records;
-        total.comparisons += s.comparisons;
-        total.links += s.links;
-        total.reviews += s.reviews;
+        // The observations are the call's strongest identifier's; the records
+        // they belong to are it and the identifiers seen with it (whose values
+        // include its observations, see records_plan).
+        if (targets.empty()) {
+            targets.push_back(identity_id);
+            Datum args[1] = {Int64GetDatum(identity_id)};
+            std::uint64_t n = spi_run(neighbours_plan, args, nullptr, false);
+            for (std::uint64_t row = 0; row < n; ++row) targets.push_back(spi_int8(row, 1));
+        }
+        for (std::int64_t target : targets) {
+            MatchStats s = match_record(rule, target);
+            total.records += s.records;
+            total.comparisons += s.comparisons;
+            total.links += s.links;
+            total.reviews += s.reviews;
+        }
     }
     return total;
 }

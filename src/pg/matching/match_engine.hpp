@@ -6,10 +6,11 @@
 // apply), each pair between the thresholds waits in match_review.
 //
 // Concurrency: before it reads candidates, a record takes a transaction
-// advisory lock per blocking key (in key order). Two records that share a key
-// and arrive in concurrent transactions are therefore matched one after the
-// other, and the second sees the first's keys (READ COMMITTED reads them with
-// a new snapshot) instead of both missing each other.
+// advisory lock per blocking key (striped over 256 slots, in slot order).
+// Two records that share a key and arrive in concurrent transactions are
+// therefore matched one after the other, and the second sees the first's keys
+// (READ COMMITTED reads them with a new snapshot) instead of both missing
+// each other.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +45,9 @@ void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& rec
 // is skipped.
 MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id);
 
-// trait_observe's hook: matches the identity under every enabled rule that
-// covers its namespace and reads one of the observed traits.
+// trait_observe's hook: matches the identity, and the identifiers seen with
+// it, under every enabled rule that covers their namespace and reads one of
+// the observed traits.
 // Costs no query when no enabled rule reads one of those traits.
 MatchStats match_observed(std::int64_t identity_id, const std::vector<std::string>& observed_traits);
 

@@ -352,6 +352,6 @@ CP_FUNCTION(match_link) {
     cp::pg::MatchEvidence evidence{entry.name, PG_GETARG_FLOAT8(3), entry.deduplicates};
     cp::pg::LinkOutcome outcome =
         cp::pg::link_identities(PG_GETARG_INT64(1), PG_GETARG_INT64(2), PG_GETARG_DATUM(4), evidence);
-    const char* names[] = {"linked", "already", "refused", "missing"};
+    const char* names[] = {"linked", "already", "refused", "missing", "kept_apart"};
     return cp::pg::text_datum(names[static_cast<int>(outcome)]);
 }

@@ -116,6 +116,9 @@ CREATE TABLE customer_profile.identity_link (
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.identity_link', '');
 ALTER TABLE ONLY customer_profile.identity_link
     ADD CONSTRAINT identity_link_pkey PRIMARY KEY (identity_a, identity_b);
+-- A record's values include those of the identifiers it was seen with
+-- (matching, src/pg/matching/match_engine.cpp): its links from either end.
+CREATE INDEX identity_link_b_idx ON customer_profile.identity_link USING btree (identity_b);
 COMMENT ON TABLE customer_profile.identity_link IS 'Accepted evidence that two identifiers belong to one person: the edges of the identity graph. Its connected components are exactly the profiles.';
 COMMENT ON COLUMN customer_profile.identity_link.rule IS 'The match rule whose probabilistic match made the link (NULL: the identifiers were seen together).';
 COMMENT ON COLUMN customer_profile.identity_link.score IS 'The match probability of a probabilistic link.';

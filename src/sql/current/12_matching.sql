@@ -94,7 +94,11 @@ CREATE INDEX match_review_b_idx ON customer_profile.match_review USING btree (id
 CREATE INDEX match_review_pending_idx ON customer_profile.match_review USING btree (rule_id, probability DESC) WHERE (status = 'pending'::text);
 COMMENT ON TABLE customer_profile.match_review IS 'Pairs of records a match rule could not decide (probability between its thresholds, or a link a guard rail refused): accepted pairs are linked, rejected pairs are never linked by the rule again.';
 GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_reader;
-GRANT SELECT,INSERT,UPDATE ON TABLE customer_profile.match_review TO customer_profile_writer;
+-- The writer's trait_observe queues pairs and refreshes pending ones; only
+-- the admin's review functions (SECURITY DEFINER) decide: no grant on status.
+GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_writer;
+GRANT INSERT(rule_id, identity_a, identity_b, weight, probability, reason) ON TABLE customer_profile.match_review TO customer_profile_writer;
+GRANT UPDATE(weight, probability, reason) ON TABLE customer_profile.match_review TO customer_profile_writer;
 REVOKE USAGE ON TYPE customer_profile.match_review FROM PUBLIC;
 
 CREATE FUNCTION customer_profile.match_rule_create(name text, namespaces text[], fields jsonb, blocking jsonb, link_threshold double precision DEFAULT 0.99, review_threshold double precision DEFAULT 0.8, deduplicates text[] DEFAULT '{}'::text[], max_candidates integer DEFAULT 200) RETURNS integer
@@ -113,6 +117,10 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM customer_profile.namespace n WHERE n.name = x) LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'unknown namespace "%"', unknown USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT x INTO unknown FROM unnest(namespaces) x GROUP BY x HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'namespace "%" is named twice', unknown USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT x INTO unknown FROM unnest(deduplicates) x WHERE x <> ALL (namespaces) LIMIT 1;
     IF FOUND THEN
@@ -243,14 +251,20 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no review of this pair under rule "%"', rule USING ERRCODE = 'undefined_object';
     END IF;
+    IF v.status = 'rejected' THEN
+        RAISE EXCEPTION 'the pair was rejected under rule "%"', rule USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = format('Rejected by %s at %s; a rejection is final.', v.decided_by, v.decided_at);
+    END IF;
     outcome := customer_profile._match_link(rule, v.identity_a, v.identity_b, v.probability, 'match_review');
     UPDATE customer_profile.match_review m SET status = 'accepted', decided_at = now(), decided_by = session_user,
-           reason = CASE WHEN outcome = 'refused' THEN m.reason || '; accepted but refused by a guard rail' ELSE m.reason END
+           reason = CASE WHEN outcome = 'refused' THEN m.reason || '; accepted but refused by a guard rail'
+                         WHEN outcome = 'kept_apart' THEN m.reason || '; accepted but it would join a rejected pair'
+                         ELSE m.reason END
      WHERE m.rule_id = v.rule_id AND m.identity_a = v.identity_a AND m.identity_b = v.identity_b;
     RETURN outcome;
 END
 $$;
-COMMENT ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) IS 'Accepts a reviewed pair: the two records are linked (source match_review, under the guard rails); returns linked, already or refused. The pair counts as a match in the next match_estimate().';
+COMMENT ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) IS 'Accepts a reviewed pair: the two records are linked (source match_review, under the guard rails); returns linked, already, refused (a guard rail) or kept_apart (it would join a rejected pair); a rejected pair cannot be accepted (55000). The pair counts as a match in the next match_estimate().';
 REVOKE ALL ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) TO customer_profile_admin;
 
@@ -279,8 +293,12 @@ BEGIN
     VALUES (rid, lo, hi, 0, 0, 'rejected', 'rejected without review', now(), session_user)
     ON CONFLICT ON CONSTRAINT match_review_pkey DO UPDATE SET status = 'rejected', decided_at = now(), decided_by = session_user;
     -- A link this rule (or its review) made between the two is withdrawn: the profile splits like after identity_unlink.
-    SELECT i.profile_id INTO holder FROM customer_profile.identity i WHERE i.identity_id = lo;
-    PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = holder FOR UPDATE;
+    -- The profile is locked, then its holding of the identity checked again (a merge may have moved it meanwhile).
+    LOOP
+        SELECT i.profile_id INTO holder FROM customer_profile.identity i WHERE i.identity_id = lo;
+        PERFORM 1 FROM customer_profile.unified_profile u WHERE u.profile_id = holder FOR UPDATE;
+        EXIT WHEN EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.identity_id = lo AND i.profile_id = holder);
+    END LOOP;
     DELETE FROM customer_profile.identity_link l
      WHERE l.identity_a = lo AND l.identity_b = hi AND l.rule = rname;
     IF FOUND THEN
