@@ -22,10 +22,10 @@ MATCH_CONFIGS=${BENCH_MATCH_CONFIGS:-"10000:0.2 10000:0.5 50000:0.3"}
 MATCH_EXISTING=${BENCH_MATCH_EXISTING:-1000000}
 MATCH_NEW=${BENCH_MATCH_NEW:-10000}
 MATCH_FIELDS='[
-  {"trait": "first_name", "levels": [{"exact": true}, {"jaro_winkler": 0.9}, {"jaro_winkler": 0.75}]},
-  {"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.92}, {"jaro_winkler": 0.8}]},
+  {"trait": "first_name", "levels": [{"exact": true}, {"swapped_with": "last_name"}, {"jaro_winkler": 0.9}, {"jaro_winkler": 0.75}]},
+  {"trait": "last_name", "levels": [{"exact": true}, {"swapped_with": "first_name"}, {"jaro_winkler": 0.92}, {"jaro_winkler": 0.8}]},
   {"trait": "address", "levels": [{"exact": true}, {"token_set": 0.6}, {"token_set": 0.3}]},
-  {"trait": "dob", "levels": [{"exact": true}, {"date_swapped": true}, {"date_one_digit": true}, {"same_year": true}]},
+  {"trait": "dob", "levels": [{"exact": true}, {"date_swapped": true}, {"date_one_digit": true}, {"damerau_levenshtein": 1}, {"same_year": true}]},
   {"trait": "national_id", "levels": [{"exact": true}, {"damerau_levenshtein": 1}, {"damerau_levenshtein": 2}]}]'
 MATCH_BLOCKING='[["national_id"], ["dob"], ["soundex(last_name)", "first(first_name, 1)"], ["digits(address)", "first(last_name, 2)"]]'
 MATCH_LINK=0.99

@@ -25,6 +25,7 @@
 // with rates from that paper's experiments (see kRates below). Names and
 // streets are drawn from Zipf-like distributions, as real ones are.
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cmath>
 #include <cstdlib>
@@ -245,7 +246,11 @@ public:
             } else if ((r -= kRates.name_swap) < 0) {
                 std::swap(first, last);
             } else if ((r -= kRates.day_month_swap) < 0) {
-                if (std::stoi(dob.substr(8, 2)) <= 12)
+                // Only a well-formed date whose day could be a month (an earlier change may have broken it).
+                bool well_formed = dob.size() == 10 && dob[4] == '-' && dob[7] == '-' &&
+                                   std::isdigit(static_cast<unsigned char>(dob[8])) &&
+                                   std::isdigit(static_cast<unsigned char>(dob[9]));
+                if (well_formed && std::atoi(dob.substr(8, 2).c_str()) <= 12)
                     dob = dob.substr(0, 5) + dob.substr(8, 2) + "-" + dob.substr(5, 2);
                 else
                     typo(dob);

@@ -35,7 +35,9 @@ constexpr TestName kTests[] = {
     {"same_year", LevelTest::same_year, false},
     {"numeric", LevelTest::numeric, true},
     {"initial", LevelTest::initial, false},
+    {"swapped_with", LevelTest::swapped, false},
 };
+constexpr double kSwapSimilarity = 0.9;
 
 const TestName& test_info(LevelTest t) {
     for (const auto& n : kTests)
@@ -62,6 +64,12 @@ bool valid_trait_name(const std::string& s) {
     return !(s[0] >= '0' && s[0] <= '9');
 }
 
+// swapped_with names read while parsing, resolved to field indexes at the end.
+std::vector<std::string>& pending_swaps() {
+    static thread_local std::vector<std::string> names;
+    return names;
+}
+
 Level parse_level(const json& j, const std::string& field) {
     const std::string where = "field \"" + field + "\": ";
     if (!j.is_object() || j.size() != 1)
@@ -70,7 +78,13 @@ Level parse_level(const json& j, const std::string& field) {
     const json& arg = j.begin().value();
     for (const auto& t : kTests) {
         if (name != t.name) continue;
-        Level level{t.test, 0};
+        Level level{t.test, 0, -1};
+        if (t.test == LevelTest::swapped) {
+            if (!arg.is_string()) bad(where + "level \"swapped_with\" takes the name of another field");
+            pending_swaps().push_back(arg.get<std::string>());
+            level.other = -2 - static_cast<int>(pending_swaps().size() - 1);  // resolved once every field is read
+            return level;
+        }
         if (!t.takes_threshold) {
             if (arg != true) bad(where + "level \"" + name + "\" takes true");
             return level;
@@ -235,6 +249,8 @@ bool holds(const Level& level, std::string_view a, std::string_view b) {
             auto x = number(a), y = number(b);
             return x && y && std::fabs(*x - *y) <= level.threshold;
         }
+        case LevelTest::swapped:
+            return false;  // needs both records: compare_records
         case LevelTest::initial:
             return !a.empty() && !b.empty() &&
                    first_code_points(std::string(a), 1) == first_code_points(std::string(b), 1);
@@ -265,6 +281,7 @@ std::vector<int> MatchRule::level_counts() const {
 MatchRule parse_match_rule(std::string_view fields_json, std::string_view blocking_json, double link_threshold,
                            double review_threshold) {
     MatchRule rule;
+    pending_swaps().clear();
     if (!(link_threshold > 0 && link_threshold < 1) || !(review_threshold > 0 && review_threshold < 1) ||
         review_threshold > link_threshold)
         bad("thresholds must be probabilities in (0, 1) with review_threshold <= link_threshold");
@@ -299,6 +316,18 @@ MatchRule parse_match_rule(std::string_view fields_json, std::string_view blocki
         rule.parameters.u.push_back(std::move(u));
         rule.fields.push_back(std::move(field));
     }
+    for (auto& field : rule.fields)
+        for (auto& level : field.levels) {
+            if (level.test != LevelTest::swapped) continue;
+            const std::string& other = pending_swaps().at(static_cast<std::size_t>(-2 - level.other));
+            level.other = -1;
+            for (std::size_t i = 0; i < rule.fields.size(); ++i)
+                if (rule.fields[i].trait == other && &rule.fields[i] != &field) level.other = static_cast<int>(i);
+            if (level.other < 0)
+                bad("field \"" + field.trait + "\": swapped_with names \"" + other +
+                    "\", which is not another field of the rule");
+        }
+    pending_swaps().clear();
     json blocking = parse(blocking_json, "blocking");
     if (!blocking.is_array() || blocking.empty() || blocking.size() > static_cast<std::size_t>(kMaxBlockingKeys))
         bad("blocking must be an array of 1 to " + std::to_string(kMaxBlockingKeys) + " keys",
@@ -381,8 +410,26 @@ ComparisonVector compare_records(const MatchRule& rule, const MatchRecord& a, co
     if (a.size() != rule.fields.size() || b.size() != rule.fields.size())
         throw Error(ErrorCode::internal, "a record has another number of fields than its rule");
     ComparisonVector out(rule.fields.size(), kMissing);
-    for (std::size_t f = 0; f < rule.fields.size(); ++f)
-        if (a[f] && b[f]) out[f] = compare_field(rule.fields[f], *a[f], *b[f]);
+    for (std::size_t f = 0; f < rule.fields.size(); ++f) {
+        if (!a[f] || !b[f]) continue;
+        const MatchField& field = rule.fields[f];
+        out[f] = static_cast<int>(field.levels.size());
+        for (std::size_t i = 0; i < field.levels.size(); ++i) {
+            const Level& level = field.levels[i];
+            bool held;
+            if (level.test == LevelTest::swapped) {
+                auto o = static_cast<std::size_t>(level.other);
+                held = a[o] && b[o] && jaro_winkler(*a[f], *b[o]) >= kSwapSimilarity &&
+                       jaro_winkler(*a[o], *b[f]) >= kSwapSimilarity;
+            } else {
+                held = holds(level, *a[f], *b[f]);
+            }
+            if (held) {
+                out[f] = static_cast<int>(i);
+                break;
+            }
+        }
+    }
     return out;
 }
 
@@ -465,6 +512,7 @@ std::string level_name(const MatchField& field, int level) {
     const Level& l = field.levels[static_cast<std::size_t>(level)];
     const TestName& info = test_info(l.test);
     std::string name = info.name;
+    if (l.test == LevelTest::swapped) return name;
     if (!info.takes_threshold) return name;
     bool distance =
         l.test == LevelTest::levenshtein || l.test == LevelTest::damerau_levenshtein || l.test == LevelTest::numeric;

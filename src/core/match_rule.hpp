@@ -35,11 +35,13 @@ enum class LevelTest : std::uint8_t {
     same_year,
     numeric,  // |a - b| <= threshold, both numbers
     initial,  // the same first character ("J" and "John")
+    swapped,  // this field and another field of the rule swapped (first and last name), Jaro-Winkler >= 0.9 both ways
 };
 
 struct Level {
     LevelTest test = LevelTest::exact;
     double threshold = 0;
+    int other = -1;  // swapped: the other field's index
 };
 
 struct MatchField {
@@ -79,6 +81,7 @@ constexpr std::size_t kMaxMatchValueBytes = 1000;  // longer values are compared
 
 // Parses a rule from its JSON parts:
 //   fields:   [{"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.92}, {"soundex": true}]}, ...]
+//             ({"swapped_with": "first_name"} names another field of the rule);
 //             optionally with "m" and "u" (one probability per level, the else level included);
 //   blocking: [["soundex(last_name)", "postcode"], ["dob"], ["first(first_name, 2)", "digits(address)"]];
 //   lambda:   the prior share of matches (NaN: the default).
@@ -95,6 +98,8 @@ MatchParameters parse_match_parameters(std::string_view json, const std::vector<
 // space, lower-cased; cut to kMaxMatchValueBytes. Empty: missing.
 std::optional<std::string> normalize_match_value(std::string_view raw);
 
+// A field's level for two values (a swapped level never holds here: it needs
+// the records; compare_records applies it).
 int compare_field(const MatchField& field, std::string_view a, std::string_view b);
 ComparisonVector compare_records(const MatchRule& rule, const MatchRecord& a, const MatchRecord& b);
 

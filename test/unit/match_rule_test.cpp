@@ -194,3 +194,22 @@ TEST(MatchRule, LevelNamesForExplain) {
     EXPECT_EQ(cp::level_name(r.fields[3], 1), "damerau_levenshtein <= 1");
     EXPECT_EQ(cp::level_name(r.fields[0], cp::kMissing), "missing");
 }
+
+TEST(MatchRule, SwappedFieldsLevel) {
+    const char* fields = R"J([
+      {"trait": "first_name", "levels": [{"exact": true}, {"swapped_with": "last_name"}]},
+      {"trait": "last_name", "levels": [{"exact": true}, {"swapped_with": "first_name"}]}])J";
+    cp::MatchRule r = cp::parse_match_rule(fields, R"J([["first_name"]])J", 0.99, 0.8);
+    EXPECT_EQ(r.fields[0].levels[1].other, 1);
+    EXPECT_EQ(r.fields[1].levels[1].other, 0);
+    auto a = record({"John", "Smith"});
+    EXPECT_EQ(cp::compare_records(r, a, record({"Smith", "John"})), (cp::ComparisonVector{1, 1}));
+    EXPECT_EQ(cp::compare_records(r, a, record({"Smithe", "Jon"})), (cp::ComparisonVector{1, 1}));  // close both ways
+    EXPECT_EQ(cp::compare_records(r, a, record({"Smith", "Mary"})), (cp::ComparisonVector{2, 2}));
+    EXPECT_EQ(cp::compare_records(r, a, record({"Smith", nullptr})), (cp::ComparisonVector{2, cp::kMissing}));
+    EXPECT_EQ(cp::compare_field(r.fields[0], "john", "smith"), 2);  // alone it never holds
+    EXPECT_EQ(cp::level_name(r.fields[0], 1), "swapped_with");
+    expect_refused(R"J([{"trait": "a", "levels": [{"swapped_with": "b"}]}])J", R"J([["a"]])J", "not another field");
+    expect_refused(R"J([{"trait": "a", "levels": [{"swapped_with": "a"}]}])J", R"J([["a"]])J", "not another field");
+    expect_refused(R"J([{"trait": "a", "levels": [{"swapped_with": 1}]}])J", R"J([["a"]])J", "takes the name");
+}

@@ -43,10 +43,10 @@ CachedPlan neighbours_plan{
 CachedPlan replace_keys_plan{
     "WITH gone AS (DELETE FROM customer_profile.match_key k WHERE k.identity_id = $2 AND k.rule_id = $1 "
     "              AND k.key <> ALL($3)) "
-    "INSERT INTO customer_profile.match_key (rule_id, key, identity_id) "
-    "SELECT $1, k, $2 FROM unnest($3::bytea[]) k ON CONFLICT DO NOTHING",
-    3,
-    {INT4OID, INT8OID, BYTEAARRAYOID}};
+    "INSERT INTO customer_profile.match_key (rule_id, key_no, key, identity_id) "
+    "SELECT $1, n::int2, k, $2 FROM unnest($3::bytea[], $4::int4[]) AS t(k, n) ON CONFLICT DO NOTHING",
+    4,
+    {INT4OID, INT8OID, BYTEAARRAYOID, INT4ARRAYOID}};
 // Key locks are striped over kKeyLockSlots advisory locks of one class: a
 // transaction that matches many records (a bulk load, match_run() over a
 // million) holds at most that many, where a lock per key would exhaust the
@@ -95,12 +95,24 @@ std::int32_t key_lock(std::int32_t rule_id, const std::string& hash) {
     return static_cast<std::int32_t>(v % kKeyLockSlots);
 }
 
-std::vector<std::string> record_key_hashes(const MatchRuleEntry& rule, const StoredRecord& record) {
-    std::vector<std::string> hashes;
-    for (const auto& k : core::blocking_keys(rule.rule, record.values)) hashes.push_back(key_hash(k));
-    std::sort(hashes.begin(), hashes.end());
-    hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
-    return hashes;
+struct RecordKeys {
+    std::vector<std::string> hashes;    // sorted
+    std::vector<std::int32_t> numbers;  // the key's position in the rule, per hash
+};
+
+// Each key string starts with its number ("2:..."), so equal hashes are equal keys of one number.
+RecordKeys record_keys(const MatchRuleEntry& rule, const StoredRecord& record) {
+    std::vector<std::pair<std::string, std::int32_t>> keys;
+    for (const auto& k : core::blocking_keys(rule.rule, record.values))
+        keys.emplace_back(key_hash(k), static_cast<std::int32_t>(std::atoi(k.c_str())));
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    RecordKeys out;
+    for (auto& [h, n] : keys) {
+        out.hashes.push_back(h);
+        out.numbers.push_back(n);
+    }
+    return out;
 }
 
 std::string percent(double p) {
@@ -137,8 +149,9 @@ std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, co
 
 void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& records) {
     for (const auto& r : records) {
-        Datum args[3] = {Int32GetDatum(rule.rule_id), Int64GetDatum(r.identity_id),
-                         bytea_array(record_key_hashes(rule, r))};
+        RecordKeys keys = record_keys(rule, r);
+        Datum args[4] = {Int32GetDatum(rule.rule_id), Int64GetDatum(r.identity_id), bytea_array(keys.hashes),
+                         int4_array(keys.numbers)};
         spi_run(replace_keys_plan, args, nullptr, false);
     }
 }
@@ -150,7 +163,7 @@ MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id) {
     if (self == loaded.end() || !rule.covers(self->second.namespace_id)) return stats;
     StoredRecord record = self->second;
     stats.records = 1;
-    std::vector<std::string> hashes = record_key_hashes(rule, record);
+    std::vector<std::string> hashes = record_keys(rule, record).hashes;
     std::vector<std::int32_t> locks;
     for (const auto& h : hashes) locks.push_back(key_lock(rule.rule_id, h));
     std::sort(locks.begin(), locks.end());

@@ -1,6 +1,7 @@
 // SQL-callable matching functions: the rule check, matching one record,
 // match_run(), match_estimate(), match_explain() and the review's link.
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "core/match_em.hpp"
@@ -59,12 +60,21 @@ cp::pg::CachedPlan all_records_plan{
     "AND k.rule_id = $3) ORDER BY identity_id LIMIT $4",
     4,
     {INT4ARRAYOID, INT8OID, INT4OID, INT4OID}};
+// A sample of the pairs one blocking key picks.
 cp::pg::CachedPlan blocked_pairs_plan{
     "SELECT DISTINCT a.identity_id, b.identity_id FROM customer_profile.match_key a "
-    "JOIN customer_profile.match_key b ON b.rule_id = a.rule_id AND b.key = a.key AND b.identity_id > a.identity_id "
-    "WHERE a.rule_id = $1 LIMIT $2",
+    "JOIN customer_profile.match_key b ON b.rule_id = a.rule_id AND b.key_no = a.key_no AND b.key = a.key "
+    "AND b.identity_id > a.identity_id WHERE a.rule_id = $1 AND a.key_no = $2 LIMIT $3",
+    3,
+    {INT4OID, INT4OID, INT4OID}};
+// How many pairs one blocking key picks in all.
+cp::pg::CachedPlan key_pairs_plan{
+    "SELECT coalesce(sum(c * (c - 1) / 2), 0)::float8 FROM (SELECT count(*)::float8 AS c "
+    "FROM customer_profile.match_key WHERE rule_id = $1 AND key_no = $2 GROUP BY key) x",
     2,
     {INT4OID, INT4OID}};
+cp::pg::CachedPlan record_count_plan{
+    "SELECT count(*)::float8 FROM customer_profile.identity WHERE namespace_id = ANY($1)", 1, {INT4ARRAYOID}};
 cp::pg::CachedPlan labelled_pairs_plan{
     "SELECT identity_a, identity_b, status = 'accepted' FROM customer_profile.match_review "
     "WHERE rule_id = $1 AND status <> 'pending'",
@@ -243,35 +253,97 @@ CP_FUNCTION(match_estimate) {
         throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
                               "match rule \"" + name + "\" has fewer than two records to estimate from");
 
-    // m and lambda: EM over the pairs the blocking keys pick, reviewed pairs as labels.
-    Datum bargs[2] = {Int32GetDatum(entry.rule_id), Int32GetDatum(sample)};
-    std::uint64_t n = spi_run(blocked_pairs_plan, bargs, nullptr, false);
-    std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
-    for (std::uint64_t row = 0; row < n; ++row) pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
-    std::size_t blocked = pairs.size();
+    // m by EM over the pairs each blocking key picks, as Splink trains: the
+    // fields a key is made of agree in its pairs whatever the truth, so each
+    // round leaves them out and estimates the others; a field's m is the mean
+    // of its rounds. Reviewed pairs are labels in every round.
     Datum largs[1] = {Int32GetDatum(entry.rule_id)};
-    n = spi_run(labelled_pairs_plan, largs, nullptr, false);
-    std::vector<cp::core::PairLabel> labels(pairs.size(), cp::core::PairLabel::unknown);
+    std::uint64_t n = spi_run(labelled_pairs_plan, largs, nullptr, false);
+    std::vector<std::pair<std::int64_t, std::int64_t>> labelled_pairs;
+    std::vector<cp::core::PairLabel> pair_labels;
     for (std::uint64_t row = 0; row < n; ++row) {
-        pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
-        labels.push_back(cp::pg::spi_bool(row, 3) ? cp::core::PairLabel::match : cp::core::PairLabel::non_match);
+        labelled_pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
+        pair_labels.push_back(cp::pg::spi_bool(row, 3) ? cp::core::PairLabel::match : cp::core::PairLabel::non_match);
     }
-    std::vector<bool> found;
-    std::vector<cp::core::ComparisonVector> vectors = compare_pairs(entry, pairs, &found);
-    std::vector<cp::core::PairLabel> kept_labels;
-    std::int64_t labelled = 0;
-    for (std::size_t i = 0; i < found.size(); ++i)
-        if (found[i]) {
-            kept_labels.push_back(labels[i]);
-            labelled += labels[i] != cp::core::PairLabel::unknown;
-        }
-    if (vectors.empty())
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
-                              "match rule \"" + name + "\" has no blocked pair to estimate m from", {},
-                              "Records that share a blocking key are compared; check the blocking keys.");
+    std::vector<bool> labelled_found;
+    std::vector<cp::core::ComparisonVector> labelled_vectors = compare_pairs(entry, labelled_pairs, &labelled_found);
+    std::vector<cp::core::PairLabel> labels_kept;
+    for (std::size_t i = 0; i < labelled_found.size(); ++i)
+        if (labelled_found[i]) labels_kept.push_back(pair_labels[i]);
+    std::int64_t labelled = static_cast<std::int64_t>(labels_kept.size());
+
     cp::core::MatchParameters start = entry.rule.parameters;
     start.u = cp::core::estimate_u(random_vectors, levels);
-    cp::core::EmResult em = cp::core::estimate_parameters(vectors, levels, start, kept_labels);
+    std::size_t fields = levels.size();
+    std::vector<std::vector<double>> m_sum(fields);
+    std::vector<int> m_rounds(fields, 0);
+    for (std::size_t f = 0; f < fields; ++f) m_sum[f].assign(static_cast<std::size_t>(levels[f]), 0.0);
+    double expected_matches = 0;
+    std::size_t blocked = 0;
+    int iterations = 0;
+    bool converged = true;
+    for (std::size_t k = 0; k < entry.rule.blocking.size(); ++k) {
+        CHECK_FOR_INTERRUPTS();
+        std::vector<bool> masked(fields, false);
+        for (const auto& part : entry.rule.blocking[k]) masked[static_cast<std::size_t>(part.field)] = true;
+        if (std::all_of(masked.begin(), masked.end(), [](bool m) { return m; })) continue;
+        Datum bargs[3] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)),
+                          Int32GetDatum(sample)};
+        std::uint64_t rows = spi_run(blocked_pairs_plan, bargs, nullptr, false);
+        std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+        for (std::uint64_t row = 0; row < rows; ++row)
+            pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
+        std::vector<cp::core::ComparisonVector> vectors = compare_pairs(entry, pairs);
+        if (vectors.empty()) continue;
+        blocked += vectors.size();
+        std::size_t unlabelled = vectors.size();
+        vectors.insert(vectors.end(), labelled_vectors.begin(), labelled_vectors.end());
+        std::vector<cp::core::PairLabel> labels(unlabelled, cp::core::PairLabel::unknown);
+        labels.insert(labels.end(), labels_kept.begin(), labels_kept.end());
+        for (auto& v : vectors)
+            for (std::size_t f = 0; f < fields; ++f)
+                if (masked[f]) v[f] = cp::core::kMissing;
+        cp::core::EmResult em = cp::core::estimate_parameters(vectors, levels, start, labels);
+        iterations = std::max(iterations, em.iterations);
+        converged = converged && em.converged;
+        for (std::size_t f = 0; f < fields; ++f) {
+            if (masked[f]) continue;
+            for (std::size_t l = 0; l < m_sum[f].size(); ++l) m_sum[f][l] += em.parameters.m[f][l];
+            ++m_rounds[f];
+        }
+        // The key's matches in all its pairs, from its sample's share.
+        Datum kargs[2] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k))};
+        spi_run(key_pairs_plan, kargs, nullptr, false);
+        double key_pairs = cp::pg::spi_float8(0, 1);
+        double share = 0;
+        for (std::size_t i = 0; i < unlabelled; ++i)
+            share += 1.0 / (1.0 + std::exp2(-(std::log2(em.parameters.lambda / (1 - em.parameters.lambda)) +
+                                              cp::core::pair_weight(em.parameters, vectors[i]))));
+        expected_matches = std::max(expected_matches, share / static_cast<double>(unlabelled) * key_pairs);
+    }
+    if (blocked == 0)
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
+                              "match rule \"" + name + "\" has no blocked pair to estimate m from", {},
+                              "Records that share a blocking key are compared; a field that is in every key "
+                              "cannot be estimated.");
+    cp::core::EmResult em;
+    em.parameters = start;
+    em.iterations = iterations;
+    em.converged = converged;
+    for (std::size_t f = 0; f < fields; ++f) {
+        if (m_rounds[f] == 0) continue;  // in every key: its m stays as it was
+        double total = 0;
+        for (double& v : m_sum[f]) total += v /= m_rounds[f];
+        for (double& v : m_sum[f]) v /= total;
+        em.parameters.m[f] = m_sum[f];
+    }
+    // lambda: the prior of a random pair (the weights compare with random
+    // pairs), from the matches the most productive key finds.
+    Datum cargs[1] = {cp::pg::int4_array(entry.namespaces)};
+    spi_run(record_count_plan, cargs, nullptr, false);
+    double records = cp::pg::spi_float8(0, 1);
+    double all_pairs = records * (records - 1) / 2;
+    em.parameters.lambda = std::clamp(all_pairs > 0 ? expected_matches / all_pairs : 0.5, 1e-12, 0.5);
     std::string estimate = "{\"random_pairs\": " + std::to_string(random_vectors.size()) +
                            ", \"blocked_pairs\": " + std::to_string(blocked) +
                            ", \"labelled_pairs\": " + std::to_string(labelled) +

@@ -61,6 +61,7 @@ REVOKE USAGE ON TYPE customer_profile.match_rule FROM PUBLIC;
 -- and a fixed size whatever the values).
 CREATE TABLE customer_profile.match_key (
     rule_id integer NOT NULL,
+    key_no smallint NOT NULL,
     key bytea NOT NULL,
     identity_id bigint NOT NULL
 );
@@ -68,7 +69,7 @@ SELECT pg_catalog.pg_extension_config_dump('customer_profile.match_key', '');
 ALTER TABLE ONLY customer_profile.match_key
     ADD CONSTRAINT match_key_pkey PRIMARY KEY (rule_id, key, identity_id);
 CREATE INDEX match_key_identity_idx ON customer_profile.match_key USING btree (identity_id, rule_id);
-COMMENT ON TABLE customer_profile.match_key IS 'Blocking keys of every record per match rule (hashed): the index through which a new record finds its candidates.';
+COMMENT ON TABLE customer_profile.match_key IS 'Blocking keys of every record per match rule (hashed; key_no: the key''s position in the rule): the index through which a new record finds its candidates.';
 GRANT SELECT,INSERT,DELETE ON TABLE customer_profile.match_key TO customer_profile_writer;
 REVOKE USAGE ON TYPE customer_profile.match_key FROM PUBLIC;
 
