@@ -233,8 +233,8 @@ SELECT count(trait_observe(jsonb_build_object('support_id', 'bulk' || g),
                            jsonb_build_object('first_name', 'N' || g % 97, 'last_name', 'Bulk' || g % 89,
                                               'address', g || ' Bulk St', 'dob', to_char(date '1940-01-01' + g, 'YYYY-MM-DD')),
                            'support')) AS stored
-  FROM generate_series(1, 6000) g;
-SELECT records >= 6000 AS all_in_one_call FROM match_run('people_legacy');
+  FROM generate_series(1, 4000) g;
+SELECT records >= 4000 AS all_in_one_call FROM match_run('people_legacy');
 
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;

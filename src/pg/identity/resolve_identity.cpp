@@ -86,11 +86,15 @@ CachedPlan rejected_between_plan{
     "JOIN customer_profile.identity o ON o.identity_id = v.identity_b "
     "WHERE (i.profile_id = $1 AND o.profile_id = $2) OR (i.profile_id = $2 AND o.profile_id = $1) LIMIT 1",
     2,
-    {INT8OID, INT8OID}};
+    {INT8OID, INT8OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 CachedPlan identity_rows_plan{
     "SELECT identity_id, namespace_id, value_hash FROM customer_profile.identity WHERE identity_id = ANY($1)",
     1,
-    {INT8ARRAYOID}};
+    {INT8ARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 CachedPlan insert_conflicts_plan{
     "INSERT INTO customer_profile.identity_conflict "
     "(rule, namespace_id, kept_profile_id, refused_profile_id, refused_identity_id, detail, source) "

@@ -14,39 +14,63 @@
 namespace customer_profile::pg {
 namespace {
 
-// The latest observation of each field's trait per identity (any source;
-// the newest observed_at, then the newest recorded_at). JSON scalars as
-// text; null is missing. A trait the identity has no observation of is taken
-// from the identifiers it was seen with (its deterministic links): a call's
-// observations land on its strongest identifier, which need not be the
-// record ({"email", "support_id"} observes on the email).
-CachedPlan records_plan{
-    "SELECT i.identity_id, i.profile_id, i.namespace_id, o.trait, o.value #>> '{}' "
-    "FROM customer_profile.identity i LEFT JOIN LATERAL ("
-    "  SELECT DISTINCT ON (x.trait) x.trait, x.value FROM ("
-    "    SELECT i.identity_id AS id, true AS own "
-    "    UNION ALL SELECT l.identity_b, false FROM customer_profile.identity_link l "
-    "     WHERE l.identity_a = i.identity_id AND l.rule IS NULL "
-    "    UNION ALL SELECT l.identity_a, false FROM customer_profile.identity_link l "
-    "     WHERE l.identity_b = i.identity_id AND l.rule IS NULL) n "
-    "  JOIN customer_profile.trait_observation x ON x.identity_id = n.id AND x.trait = ANY($2) "
-    "  ORDER BY x.trait, n.own DESC, x.observed_at DESC, x.recorded_at DESC) o ON true "
-    "WHERE i.identity_id = ANY($1)",
+// The statements over tables a bulk load grows in one transaction
+// (match_key, identity, trait_observation) are planned at each execution
+// (CURSOR_OPT_CUSTOM_PLAN, see spi_util.hpp): a generic plan made while
+// match_key was nearly empty scanned all of it once per record, and
+// match_estimate() over 100,000 new records had run 14 minutes when stopped.
+
+// A record's values: the latest observation of each field's trait (any
+// source; the newest observed_at, then the newest recorded_at), JSON scalars
+// as text, null as missing. A trait the identity has no observation of is
+// taken from the identifiers it was seen with (its deterministic links): a
+// call's observations land on its strongest identifier, which need not be
+// the record ({"email", "support_id"} observes on the email). Set-wise: one
+// statement for the identities, one for their observations, one for the
+// neighbours of those that lack a value.
+CachedPlan identities_plan{
+    "SELECT identity_id, profile_id, namespace_id FROM customer_profile.identity WHERE identity_id = ANY($1)",
+    1,
+    {INT8ARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
+CachedPlan observations_plan{
+    "SELECT DISTINCT ON (x.identity_id, x.trait) x.identity_id, x.trait, x.value #>> '{}' "
+    "FROM customer_profile.trait_observation x WHERE x.identity_id = ANY($1) AND x.trait = ANY($2) "
+    "ORDER BY x.identity_id, x.trait, x.observed_at DESC, x.recorded_at DESC",
     2,
-    {INT8ARRAYOID, TEXTARRAYOID}};
+    {INT8ARRAYOID, TEXTARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
+CachedPlan neighbour_observations_plan{
+    "SELECT DISTINCT ON (n.id, x.trait) n.id, x.trait, x.value #>> '{}' FROM ("
+    "  SELECT l.identity_a AS id, l.identity_b AS other FROM customer_profile.identity_link l "
+    "   WHERE l.identity_a = ANY($1) AND l.rule IS NULL "
+    "  UNION ALL SELECT l.identity_b, l.identity_a FROM customer_profile.identity_link l "
+    "   WHERE l.identity_b = ANY($1) AND l.rule IS NULL) n "
+    "JOIN customer_profile.trait_observation x ON x.identity_id = n.other AND x.trait = ANY($2) "
+    "ORDER BY n.id, x.trait, x.observed_at DESC, x.recorded_at DESC",
+    2,
+    {INT8ARRAYOID, TEXTARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 // The identifiers seen with this one (its deterministic links).
 CachedPlan neighbours_plan{
     "SELECT identity_b FROM customer_profile.identity_link WHERE identity_a = $1 AND rule IS NULL "
     "UNION SELECT identity_a FROM customer_profile.identity_link WHERE identity_b = $1 AND rule IS NULL",
     1,
-    {INT8OID}};
+    {INT8OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 CachedPlan replace_keys_plan{
     "WITH gone AS (DELETE FROM customer_profile.match_key k WHERE k.identity_id = $2 AND k.rule_id = $1 "
     "              AND k.key <> ALL($3)) "
     "INSERT INTO customer_profile.match_key (rule_id, key_no, key, identity_id) "
     "SELECT $1, n::int2, k, $2 FROM unnest($3::bytea[], $4::int4[]) AS t(k, n) ON CONFLICT DO NOTHING",
     4,
-    {INT4OID, INT8OID, BYTEAARRAYOID, INT4ARRAYOID}};
+    {INT4OID, INT8OID, BYTEAARRAYOID, INT4ARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 // Key locks are striped over kKeyLockSlots advisory locks of one class: a
 // transaction that matches many records (a bulk load, match_run() over a
 // million) holds at most that many, where a lock per key would exhaust the
@@ -61,12 +85,16 @@ CachedPlan candidates_plan{
     "SELECT DISTINCT k.identity_id FROM customer_profile.match_key k "
     "WHERE k.rule_id = $1 AND k.key = ANY($2) AND k.identity_id <> $3 ORDER BY 1 LIMIT $4",
     4,
-    {INT4OID, BYTEAARRAYOID, INT8OID, INT4OID}};
+    {INT4OID, BYTEAARRAYOID, INT8OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 CachedPlan rejected_plan{
     "SELECT identity_a + identity_b - $2 FROM customer_profile.match_review "
     "WHERE rule_id = $1 AND status = 'rejected' AND (identity_a = $2 OR identity_b = $2)",
     2,
-    {INT4OID, INT8OID}};
+    {INT4OID, INT8OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 CachedPlan review_plan{
     "INSERT INTO customer_profile.match_review AS v (rule_id, identity_a, identity_b, weight, probability, reason) "
     "VALUES ($1, least($2, $3), greatest($2, $3), $4, $5, $6) "
@@ -128,21 +156,41 @@ std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, co
     if (ids.empty()) return out;
     std::vector<std::string> traits = rule_traits(rule);
     std::vector<bool> no_nulls(traits.size(), false);
-    Datum args[2] = {int8_array(ids), text_array(traits, no_nulls)};
-    std::uint64_t n = spi_run(records_plan, args, nullptr, false);
+    Datum id_args[1] = {int8_array(ids)};
+    std::uint64_t n = spi_run(identities_plan, id_args, nullptr, false);
     for (std::uint64_t row = 0; row < n; ++row) {
-        std::int64_t id = spi_int8(row, 1);
-        StoredRecord& r = out[id];
-        if (r.identity_id == 0) {
-            r.identity_id = id;
-            r.profile_id = spi_int8(row, 2);
-            r.namespace_id = spi_int4(row, 3);
-            r.values.assign(rule.rule.fields.size(), std::nullopt);
+        StoredRecord& r = out[spi_int8(row, 1)];
+        r.identity_id = spi_int8(row, 1);
+        r.profile_id = spi_int8(row, 2);
+        r.namespace_id = spi_int4(row, 3);
+        r.values.assign(rule.rule.fields.size(), std::nullopt);
+    }
+    std::map<std::int64_t, std::vector<bool>> observed;  // per record: which fields have an observation
+    auto read = [&](std::uint64_t rows) {
+        for (std::uint64_t row = 0; row < rows; ++row) {
+            auto it = out.find(spi_int8(row, 1));
+            if (it == out.end()) continue;
+            std::vector<bool>& seen = observed[it->first];
+            seen.resize(traits.size(), false);
+            std::string trait = spi_bytes(row, 2);
+            for (std::size_t f = 0; f < traits.size(); ++f) {
+                if (traits[f] != trait || seen[f]) continue;
+                seen[f] = true;
+                if (!spi_isnull(row, 3)) it->second.values[f] = core::normalize_match_value(spi_bytes(row, 3));
+            }
         }
-        if (spi_isnull(row, 4) || spi_isnull(row, 5)) continue;
-        std::string trait = spi_bytes(row, 4);
-        for (std::size_t f = 0; f < traits.size(); ++f)
-            if (traits[f] == trait) r.values[f] = core::normalize_match_value(spi_bytes(row, 5));
+    };
+    Datum obs_args[2] = {int8_array(ids), text_array(traits, no_nulls)};
+    read(spi_run(observations_plan, obs_args, nullptr, false));
+    std::vector<std::int64_t> lacking;
+    for (const auto& [id, r] : out) {
+        auto it = observed.find(id);
+        if (it == observed.end() || std::find(it->second.begin(), it->second.end(), false) != it->second.end())
+            lacking.push_back(id);
+    }
+    if (!lacking.empty()) {
+        Datum nb_args[2] = {int8_array(lacking), text_array(traits, no_nulls)};
+        read(spi_run(neighbour_observations_plan, nb_args, nullptr, false));
     }
     return out;
 }

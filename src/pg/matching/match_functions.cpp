@@ -38,7 +38,9 @@ cp::pg::CachedPlan run_records_plan{
     "SELECT identity_id FROM customer_profile.identity WHERE namespace_id = ANY($1) AND identity_id > $2 "
     "ORDER BY identity_id LIMIT $3",
     3,
-    {INT4ARRAYOID, INT8OID, INT4OID}};
+    {INT4ARRAYOID, INT8OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 cp::pg::CachedPlan run_count_plan{
     "SELECT count(*) FILTER (WHERE identity_id > $2), count(*) FROM customer_profile.identity "
     "WHERE namespace_id = ANY($1)",
@@ -59,27 +61,35 @@ cp::pg::CachedPlan all_records_plan{
     "AND NOT EXISTS (SELECT 1 FROM customer_profile.match_key k WHERE k.identity_id = identity.identity_id "
     "AND k.rule_id = $3) ORDER BY identity_id LIMIT $4",
     4,
-    {INT4ARRAYOID, INT8OID, INT4OID, INT4OID}};
+    {INT4ARRAYOID, INT8OID, INT4OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 // A sample of the pairs one blocking key picks.
 cp::pg::CachedPlan blocked_pairs_plan{
     "SELECT DISTINCT a.identity_id, b.identity_id FROM customer_profile.match_key a "
     "JOIN customer_profile.match_key b ON b.rule_id = a.rule_id AND b.key_no = a.key_no AND b.key = a.key "
     "AND b.identity_id > a.identity_id WHERE a.rule_id = $1 AND a.key_no = $2 LIMIT $3",
     3,
-    {INT4OID, INT4OID, INT4OID}};
+    {INT4OID, INT4OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 // How many pairs one blocking key picks in all.
 cp::pg::CachedPlan key_pairs_plan{
     "SELECT coalesce(sum(c * (c - 1) / 2), 0)::float8 FROM (SELECT count(*)::float8 AS c "
     "FROM customer_profile.match_key WHERE rule_id = $1 AND key_no = $2 GROUP BY key) x",
     2,
-    {INT4OID, INT4OID}};
+    {INT4OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 cp::pg::CachedPlan record_count_plan{
     "SELECT count(*)::float8 FROM customer_profile.identity WHERE namespace_id = ANY($1)", 1, {INT4ARRAYOID}};
 cp::pg::CachedPlan labelled_pairs_plan{
     "SELECT identity_a, identity_b, status = 'accepted' FROM customer_profile.match_review "
     "WHERE rule_id = $1 AND status <> 'pending'",
     1,
-    {INT4OID}};
+    {INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 cp::pg::CachedPlan store_estimate_plan{
     "UPDATE customer_profile.match_rule SET parameters = $2::jsonb, estimated_at = now(), estimate = $3::jsonb "
     "WHERE rule_id = $1",
