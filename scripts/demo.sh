@@ -8,6 +8,8 @@ cd "$PROJECT_ROOT"
 echo "== building and installing"
 build_and_install
 start_cluster
+DEMO_OUT=${DEMO_OUT:-$PROJECT_ROOT/demo_out}
+mkdir -p "$DEMO_OUT"
 psql -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION customer_profile;
 \echo '== a CRM table, as a company already has it'
@@ -92,7 +94,27 @@ SELECT s.name, r.entered, r.exited FROM customer_profile.segments s, customer_pr
 SELECT array_agg(s ORDER BY s) AS ann_is_in FROM customer_profile.profile_segment(customer_profile.identity_lookup('crm_id', '1001')) s;
 SELECT segment, profile_id, change FROM customer_profile.segment_outbox_read('demo_mailer') ORDER BY outbox_position;
 SELECT equivalent_sql FROM customer_profile.segment_explain('hot_leads');
+\echo '== probabilistic matching: the CRM''s "Jon Smyth" and the support desk''s "John Smith" are one person'
+SELECT customer_profile.identity_namespace_create('support_id', is_known => true) > 0 AS support_namespace;
+SELECT customer_profile.match_rule_create('people', ARRAY['crm_id', 'support_id'],
+  '[{"trait": "first_name", "levels": [{"exact": true}, {"jaro_winkler": 0.88}, {"soundex": true}], "m": [0.7, 0.2, 0.05, 0.05], "u": [0.01, 0.02, 0.03, 0.94]},
+    {"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.88}, {"soundex": true}], "m": [0.7, 0.2, 0.05, 0.05], "u": [0.005, 0.01, 0.02, 0.965]},
+    {"trait": "street", "levels": [{"exact": true}, {"token_set": 0.6}], "m": [0.6, 0.3, 0.1], "u": [0.001, 0.01, 0.989]},
+    {"trait": "dob", "levels": [{"exact": true}, {"date_swapped": true}], "m": [0.8, 0.15, 0.05], "u": [0.001, 0.001, 0.998]}]',
+  '[["soundex(last_name)"], ["dob"]]') > 0 AS rule;
+SELECT customer_profile.trait_observe('{"crm_id": "2001"}', '{"first_name": "Jon", "last_name": "Smyth", "street": "12 Pinkerton Cct", "dob": "1983-04-01"}', 'crm') AS crm_profile;
+SELECT customer_profile.trait_observe('{"support_id": "T-88", "email": "j.smith@example.com"}', '{"first_name": "John", "last_name": "Smith", "street": "12 Pinkerton Circuit", "dob": "1983-01-04"}', 'support') AS support_profile;
+SELECT field, value_a, value_b, comparison, round(weight::numeric, 2) AS weight, round(probability::numeric, 5) AS probability
+  FROM customer_profile.match_explain('people', 'crm_id', '2001', 'support_id', 'T-88');
 \echo '== graph consistency'
 SELECT * FROM customer_profile.identity_check();
 SQL
+# The matched person's identity graph as Graphviz DOT, drawn when Graphviz is installed.
+psql -q -X -At -c "SELECT customer_profile.profile_graph(customer_profile.identity_lookup('crm_id', '2001'))" >"$DEMO_OUT/profile_graph.dot"
+if command -v dot >/dev/null 2>&1; then
+    dot -Tsvg "$DEMO_OUT/profile_graph.dot" -o "$DEMO_OUT/profile_graph.svg"
+    echo "== the identity graph of crm_id 2001: $DEMO_OUT/profile_graph.svg (DOT: $DEMO_OUT/profile_graph.dot)"
+else
+    echo "== the identity graph of crm_id 2001 as DOT (install graphviz to draw it): $DEMO_OUT/profile_graph.dot"
+fi
 echo "== demo finished; the cluster is stopped and removed"

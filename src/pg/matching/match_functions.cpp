@@ -111,10 +111,12 @@ void store_missing_keys(const cp::pg::MatchRuleEntry& rule) {
                          Int32GetDatum(kRunChunk)};
         std::vector<std::int64_t> ids = ids_of_result(spi_run(all_records_plan, args, nullptr, false));
         if (ids.empty()) return;
+        cp::pg::spi_connect();  // this chunk's results freed with it (see match_run)
         auto records = cp::pg::load_records(rule, ids);
         std::vector<cp::pg::StoredRecord> list;
         for (auto& kv : records) list.push_back(std::move(kv.second));
         cp::pg::store_keys(rule, list);
+        cp::pg::spi_finish();
         after = ids.back();
     }
 }
@@ -197,7 +199,12 @@ CP_FUNCTION(match_run) {
         std::vector<std::int64_t> ids = ids_of_result(spi_run(run_records_plan, args, nullptr, false));
         if (ids.empty()) break;
         for (std::int64_t id : ids) {
+            // A connection of its own per record: SPI keeps every result until
+            // its connection ends, and a million records' results exhausted
+            // the memory (the backend was killed at 10 minutes).
+            cp::pg::spi_connect();
             cp::pg::MatchStats s = cp::pg::match_record(entry, id);
+            cp::pg::spi_finish();
             stats.records += 1;
             stats.comparisons += s.comparisons;
             stats.links += s.links;
