@@ -4448,7 +4448,7 @@ CREATE FUNCTION customer_profile._match_rule_check(fields jsonb, blocking jsonb,
 COMMENT ON FUNCTION customer_profile._match_rule_check(fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, parameters jsonb) IS 'Internal: true when a match rule parses (fields, blocking keys, thresholds, parameters); raises 22023 naming what is wrong otherwise.';
 REVOKE ALL ON FUNCTION customer_profile._match_rule_check(fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, parameters jsonb) FROM PUBLIC;
 -- The admin updates a rule's parameters and progress (match_estimate, match_run): the row's check runs as the admin.
-GRANT ALL ON FUNCTION customer_profile._match_rule_check(fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, parameters jsonb) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile._match_rule_check(fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, parameters jsonb) TO customer_profile_admin;
 
 CREATE TABLE customer_profile.match_rule (
     rule_id integer NOT NULL,
@@ -4578,7 +4578,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.match_rule_create(name text, namespaces text[], fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, deduplicates text[], max_candidates integer) IS 'Creates a match rule: the identifiers of namespaces are records; fields compare traits by levels; blocking keys pick candidates; pairs at or above link_threshold (match probability) link, those at or above review_threshold wait in match_review. match_run() matches the records already there, match_estimate() estimates m and u.';
 REVOKE ALL ON FUNCTION customer_profile.match_rule_create(name text, namespaces text[], fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, deduplicates text[], max_candidates integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_rule_create(name text, namespaces text[], fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, deduplicates text[], max_candidates integer) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_rule_create(name text, namespaces text[], fields jsonb, blocking jsonb, link_threshold double precision, review_threshold double precision, deduplicates text[], max_candidates integer) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.match_rule_alter(name text, link_threshold double precision DEFAULT NULL::double precision, review_threshold double precision DEFAULT NULL::double precision, enabled boolean DEFAULT NULL::boolean, parameters jsonb DEFAULT NULL::jsonb, max_candidates integer DEFAULT NULL::integer) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4599,7 +4599,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.match_rule_alter(name text, link_threshold double precision, review_threshold double precision, enabled boolean, parameters jsonb, max_candidates integer) IS 'Changes a match rule''s thresholds, whether it matches arriving records, its parameters ({"lambda", "m", "u"}) or its candidate limit; NULL keeps a setting. Links already made stay.';
 REVOKE ALL ON FUNCTION customer_profile.match_rule_alter(name text, link_threshold double precision, review_threshold double precision, enabled boolean, parameters jsonb, max_candidates integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_rule_alter(name text, link_threshold double precision, review_threshold double precision, enabled boolean, parameters jsonb, max_candidates integer) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_rule_alter(name text, link_threshold double precision, review_threshold double precision, enabled boolean, parameters jsonb, max_candidates integer) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.match_rule_drop(name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4618,35 +4618,35 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.match_rule_drop(name text) IS 'Drops a match rule with its blocking keys and reviews. The links it made stay (they are identity links; identity_unlink withdraws one).';
 REVOKE ALL ON FUNCTION customer_profile.match_rule_drop(name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_rule_drop(name text) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_rule_drop(name text) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile._match_identity(identity_id bigint) RETURNS integer
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'cp_match_identity';
 COMMENT ON FUNCTION customer_profile._match_identity(identity_id bigint) IS 'Internal: matches one record under every enabled rule that covers its namespace (as trait_observe does); returns the links made.';
 REVOKE ALL ON FUNCTION customer_profile._match_identity(identity_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile._match_identity(identity_id bigint) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._match_identity(identity_id bigint) TO customer_profile_writer;
 
 CREATE FUNCTION customer_profile.match_run(name text, max_records integer DEFAULT NULL::integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) RETURNS record
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'cp_match_run';
 COMMENT ON FUNCTION customer_profile.match_run(name text, max_records integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) IS 'Matches the records already stored under a rule, in identifier order: all of them, or max_records per call (calls resume where the last committed one stopped; match_rules shows the progress). Returns what this call did and how many records remain.';
 REVOKE ALL ON FUNCTION customer_profile.match_run(name text, max_records integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_run(name text, max_records integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_run(name text, max_records integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.match_estimate(name text, sample_pairs integer DEFAULT 100000, OUT random_pairs bigint, OUT blocked_pairs bigint, OUT labelled_pairs bigint, OUT iterations integer, OUT converged boolean, OUT lambda double precision) RETURNS record
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'cp_match_estimate';
 COMMENT ON FUNCTION customer_profile.match_estimate(name text, sample_pairs integer, OUT random_pairs bigint, OUT blocked_pairs bigint, OUT labelled_pairs bigint, OUT iterations integer, OUT converged boolean, OUT lambda double precision) IS 'Estimates a rule''s parameters without labels: u from random pairs of records, m and lambda by expectation-maximisation over blocked pairs (up to sample_pairs of each), reviewed pairs as labels; stores them with the rule.';
 REVOKE ALL ON FUNCTION customer_profile.match_estimate(name text, sample_pairs integer, OUT random_pairs bigint, OUT blocked_pairs bigint, OUT labelled_pairs bigint, OUT iterations integer, OUT converged boolean, OUT lambda double precision) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_estimate(name text, sample_pairs integer, OUT random_pairs bigint, OUT blocked_pairs bigint, OUT labelled_pairs bigint, OUT iterations integer, OUT converged boolean, OUT lambda double precision) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_estimate(name text, sample_pairs integer, OUT random_pairs bigint, OUT blocked_pairs bigint, OUT labelled_pairs bigint, OUT iterations integer, OUT converged boolean, OUT lambda double precision) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile._match_explain_ids(rule text, identity_a bigint, identity_b bigint) RETURNS TABLE(field text, value_a text, value_b text, level integer, comparison text, weight double precision, probability double precision)
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'cp_match_explain_ids';
 COMMENT ON FUNCTION customer_profile._match_explain_ids(rule text, identity_a bigint, identity_b bigint) IS 'Internal: match_explain on identity ids.';
 REVOKE ALL ON FUNCTION customer_profile._match_explain_ids(rule text, identity_a bigint, identity_b bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile._match_explain_ids(rule text, identity_a bigint, identity_b bigint) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._match_explain_ids(rule text, identity_a bigint, identity_b bigint) TO customer_profile_writer;
 
 CREATE FUNCTION customer_profile.match_explain(rule text, namespace_a text, identifier_a text, namespace_b text, identifier_b text) RETURNS TABLE(field text, value_a text, value_b text, level integer, comparison text, weight double precision, probability double precision)
     LANGUAGE plpgsql STABLE
@@ -4667,7 +4667,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.match_explain(rule text, namespace_a text, identifier_a text, namespace_b text, identifier_b text) IS 'How a rule scores two records: per field the two values, the comparison level and its weight (log2 m/u; 0 when a value is missing), then a row "total" with the summed weight, the match probability and the decision (link, review or none).';
 REVOKE ALL ON FUNCTION customer_profile.match_explain(rule text, namespace_a text, identifier_a text, namespace_b text, identifier_b text) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_explain(rule text, namespace_a text, identifier_a text, namespace_b text, identifier_b text) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile.match_explain(rule text, namespace_a text, identifier_a text, namespace_b text, identifier_b text) TO customer_profile_writer;
 
 CREATE FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) RETURNS text
     LANGUAGE c STRICT
@@ -4705,7 +4705,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) IS 'Accepts a reviewed pair: the two records are linked (source match_review, under the guard rails); returns linked, already, refused (a guard rail) or kept_apart (it would join a rejected pair); a rejected pair cannot be accepted (55000). The pair counts as a match in the next match_estimate().';
 REVOKE ALL ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.match_review_reject(rule text, identity_a bigint, identity_b bigint) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -4749,7 +4749,7 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.match_review_reject(rule text, identity_a bigint, identity_b bigint) IS 'Keeps two records apart for good under a rule: the pair is marked rejected (the rule never links it again, and it counts as a non-match in match_estimate()), and a link the rule made between them is withdrawn, splitting the profile; returns whether a link was withdrawn.';
 REVOKE ALL ON FUNCTION customer_profile.match_review_reject(rule text, identity_a bigint, identity_b bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.match_review_reject(rule text, identity_a bigint, identity_b bigint) TO customer_profile_admin;
+GRANT EXECUTE ON FUNCTION customer_profile.match_review_reject(rule text, identity_a bigint, identity_b bigint) TO customer_profile_admin;
 
 CREATE VIEW customer_profile.match_rules AS
  SELECT r.name,
@@ -4824,7 +4824,7 @@ CREATE FUNCTION customer_profile.profile_graph(profile_id bigint) RETURNS text
     AS 'MODULE_PATHNAME', 'cp_profile_graph';
 COMMENT ON FUNCTION customer_profile.profile_graph(profile_id bigint) IS 'The profile''s identity graph as Graphviz DOT: identifiers (coloured by namespace, raw values only where kept), links labelled by source, rule, score and time (probabilistic links dashed), and the links guard rails refused (red, dotted). Render with dot -Tsvg.';
 REVOKE ALL ON FUNCTION customer_profile.profile_graph(profile_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION customer_profile.profile_graph(profile_id bigint) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile.profile_graph(profile_id bigint) TO customer_profile_writer;
 
 -- Erasure and removal take blocking keys and reviews along (issue 17).
 -- A consent statement lives on the identifier it came through: when the
