@@ -219,11 +219,7 @@ CP_FUNCTION(event_property) {
                                   "_event_property() reads float8, text, boolean or timestamptz values");
     }
     if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-    std::string json;
-    cp::pg::pg_guard([&] {
-        Jsonb* jb = PG_GETARG_JSONB_P(0);
-        json.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
-    });
+    std::string json = cp::pg::jsonb_arg(fcinfo, 0);
     cp::core::TraitValue v = cp::core::property_value_as(json, as);
     switch (v.type) {
         case cp::core::TraitType::number:

@@ -15,6 +15,15 @@ std::string text_arg(FunctionCallInfo fcinfo, int n) {
     return out;
 }
 
+std::string jsonb_arg(FunctionCallInfo fcinfo, int n) {
+    std::string out;
+    pg_guard([&] {
+        Jsonb* jb = PG_GETARG_JSONB_P(n);
+        out.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+    });
+    return out;
+}
+
 std::vector<std::string> text_array_values(Datum array, bool skip_nulls, const char* what) {
     std::vector<std::string> out;
     Datum* elems = nullptr;

@@ -16,6 +16,8 @@ std::vector<std::string> text_array_values(Datum array, bool skip_nulls, const c
 
 // Text argument n (must not be NULL).
 std::string text_arg(FunctionCallInfo fcinfo, int n);
+// jsonb argument n (must not be NULL) as JSON text.
+std::string jsonb_arg(FunctionCallInfo fcinfo, int n);
 // text[] argument n; empty when NULL; throws on NULL elements.
 std::vector<std::string> text_array_arg(FunctionCallInfo fcinfo, int n, const char* what = "array");
 // bigint[] argument n; throws on NULL elements.

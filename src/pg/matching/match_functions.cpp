@@ -23,15 +23,6 @@ constexpr int kRunChunk = 1000;
 // Random pairs are drawn among at most this many sampled records.
 constexpr int kSampleRecords = 20000;
 
-std::string jsonb_text(FunctionCallInfo fcinfo, int n) {
-    std::string out;
-    cp::pg::pg_guard([&] {
-        Jsonb* jb = PG_GETARG_JSONB_P(n);
-        out.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
-    });
-    return out;
-}
-
 cp::pg::CachedPlan run_state_plan{
     "SELECT coalesce(run_next, 0) FROM customer_profile.match_rule WHERE rule_id = $1 FOR UPDATE", 1, {INT4OID}};
 cp::pg::CachedPlan run_records_plan{
@@ -150,9 +141,9 @@ CP_FUNCTION(match_rule_check) {
         if (PG_ARGISNULL(i))
             throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
                                   "fields, blocking and thresholds of a match rule must not be NULL");
-    cp::core::MatchRule rule = cp::core::parse_match_rule(jsonb_text(fcinfo, 0), jsonb_text(fcinfo, 1),
+    cp::core::MatchRule rule = cp::core::parse_match_rule(cp::pg::jsonb_arg(fcinfo, 0), cp::pg::jsonb_arg(fcinfo, 1),
                                                           PG_GETARG_FLOAT8(2), PG_GETARG_FLOAT8(3));
-    if (!PG_ARGISNULL(4)) cp::core::parse_match_parameters(jsonb_text(fcinfo, 4), rule.level_counts());
+    if (!PG_ARGISNULL(4)) cp::core::parse_match_parameters(cp::pg::jsonb_arg(fcinfo, 4), rule.level_counts());
     PG_RETURN_BOOL(true);
 }
 

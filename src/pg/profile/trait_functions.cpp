@@ -26,11 +26,7 @@ namespace {
 // Reads the traits jsonb argument as checked observations.
 std::vector<cp::core::Trait> observations_arg(FunctionCallInfo fcinfo, int traits_arg, const std::string& source,
                                               TimestampTz observed_at) {
-    std::string json;
-    cp::pg::pg_guard([&] {
-        Jsonb* jb = PG_GETARG_JSONB_P(traits_arg);
-        json.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
-    });
+    std::string json = cp::pg::jsonb_arg(fcinfo, traits_arg);
     if (source.empty() || source.size() > cp::core::kMaxTraitSourceBytes)
         throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "source must be 1 to 200 bytes");
     if (!cp::core::timestamp_in_range(observed_at))
@@ -139,11 +135,7 @@ CP_FUNCTION(trait_observe) {
 // record it instead of failing the host's write.
 CP_FUNCTION(trait_refusal) {
     std::string name = text_arg(fcinfo, 0);
-    std::string value_json;
-    cp::pg::pg_guard([&] {
-        Jsonb* jb = PG_GETARG_JSONB_P(1);
-        value_json.assign(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
-    });
+    std::string value_json = cp::pg::jsonb_arg(fcinfo, 1);
     const cp::pg::TraitCatalog& catalog = cp::pg::trait_catalog();
     std::string refusal;
     try {
