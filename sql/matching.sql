@@ -225,6 +225,27 @@ SELECT identity_namespace_alter('support_id', priority => 5);
 SELECT trait_observe('{"email": "olga@example.com", "support_id": "m2"}', '{"first_name": "Olga", "last_name": "Petrova",
                      "address": "5 Birch Avenue", "dob": "1979-09-19"}', 'support') = identity_lookup('crm_id', 'm1')
        AS matched_through_email;
+-- Second review: a reject needs the rule and both identities (a NULL one named the other twice).
+SELECT match_review_reject('people', NULL, (SELECT identity_id FROM _identity_find('crm_id', 'm1')));
+-- A reject under a rule whose link does not join the pair says they stay in one profile (it returned false silently).
+SELECT match_review_reject('people_legacy', (SELECT identity_id FROM _identity_find('crm_id', 'm1')),
+                           (SELECT identity_id FROM _identity_find('support_id', 'm2'))) AS withdrew;
+SELECT identity_lookup('crm_id', 'm1') = identity_lookup('support_id', 'm2') AS still_one_profile;
+-- Accept links with the probability scored now, not the one a writer's process stored (it took a forged 0.99999).
+SELECT trait_observe('{"crm_id": "f1"}', '{"first_name": "Zed", "last_name": "Forge", "address": "1 Anvil Row",
+                     "dob": "1950-01-01"}', 'crm') IS NOT NULL AS f1;
+SELECT trait_observe('{"support_id": "f2"}', '{"first_name": "Amy", "last_name": "Other", "address": "99 Quay",
+                     "dob": "1999-09-09"}', 'support') <> identity_lookup('crm_id', 'f1') AS f2_apart;
+SET ROLE customer_profile_writer;
+INSERT INTO match_review (rule_id, identity_a, identity_b, weight, probability, reason)
+SELECT (SELECT rule_id FROM match_rule WHERE name = 'people'), least(a, b), greatest(a, b), 30, 0.99999, 'forged'
+  FROM (SELECT (SELECT identity_id FROM _identity_find('crm_id', 'f1')) AS a,
+               (SELECT identity_id FROM _identity_find('support_id', 'f2')) AS b) x;
+RESET ROLE;
+SELECT match_review_accept('people', (SELECT identity_id FROM _identity_find('crm_id', 'f1')),
+                           (SELECT identity_id FROM _identity_find('support_id', 'f2')));
+SELECT l.score < 0.5 AS scored_now FROM identity_link l
+ WHERE l.source = 'match_review' AND (SELECT identity_id FROM _identity_find('crm_id', 'f1')) IN (l.identity_a, l.identity_b);
 -- Duplicate namespaces are refused.
 SELECT match_rule_create('twice', ARRAY['crm_id', 'crm_id'], pg_temp.person_fields(), '[["dob"]]');
 -- match_run() over thousands of records in one call (a lock per key exhausted the lock table).

@@ -196,11 +196,21 @@ std::vector<std::int64_t> fresh_profile_ids(const IdentityCatalog& catalog, int 
 // attempt's inserts are then deleted, so it leaves no trace).
 std::optional<Resolution> try_write(const PreparedInput& input, const IdentityCatalog& catalog,
                                     std::map<std::string, Found> found, Datum source, bool source_null,
-                                    const MatchEvidence* evidence = nullptr, bool* refused = nullptr) {
+                                    const MatchEvidence* evidence = nullptr, bool* refused = nullptr,
+                                    bool* kept_apart = nullptr) {
     core::MergeInput merge_input;
     if (!found.empty()) {  // all-new input has no profile to lock
         std::vector<std::int64_t> profiles = profiles_of(found);
         if (!lock_profiles(profiles) || !same_owners(found, lookup(catalog, input.identifiers))) return std::nullopt;
+        // A rejection is read again under the profiles' locks: one committed
+        // while we waited for them (match_review_reject holds them) must win.
+        if (evidence && kept_apart && profiles.size() == 2) {
+            Datum rej_args[2] = {Int64GetDatum(profiles[0]), Int64GetDatum(profiles[1])};
+            if (spi_run(rejected_between_plan, rej_args, nullptr, false) > 0) {
+                *kept_apart = true;
+                return std::nullopt;
+            }
+        }
         merge_input.profiles = profile_states(profiles, catalog);
     }
     for (const auto& id : input.identifiers) {
@@ -419,10 +429,14 @@ LinkOutcome link(std::int64_t identity_a, std::int64_t identity_b, Datum source,
             spi_finish();
             return LinkOutcome::kept_apart;
         }
-        bool refused = false;
-        if (try_write(input, catalog, std::move(found), source, false, &evidence, &refused)) {
+        bool refused = false, kept_apart = false;
+        if (try_write(input, catalog, std::move(found), source, false, &evidence, &refused, &kept_apart)) {
             spi_finish();
             return refused ? LinkOutcome::refused : LinkOutcome::linked;
+        }
+        if (kept_apart) {
+            spi_finish();
+            return LinkOutcome::kept_apart;
         }
         if (attempt == kMaxAttempts)
             throw core::Error(core::ErrorCode::serialization_failure,

@@ -47,6 +47,11 @@ bool cancel_requested() {
     return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
+void throw_if_canceled() {
+    if (cancel_requested())
+        throw core::Error(core::ErrorCode::query_canceled, "canceling statement due to user request");
+}
+
 Datum run_at_boundary(FunctionCallInfo fcinfo, ImplFn impl) {
     PendingError pending;
     ErrorData* pg_error = nullptr;

@@ -68,6 +68,9 @@ int sqlstate_for(core::ErrorCode code);
 
 // Core cancel callback: true when a query cancel or termination is pending.
 bool cancel_requested();
+// For glue loops that own C++ objects: throws Error(query_canceled) when a
+// cancel is pending (the boundary then runs CHECK_FOR_INTERRUPTS()).
+void throw_if_canceled();
 
 using ImplFn = Datum (*)(FunctionCallInfo);
 

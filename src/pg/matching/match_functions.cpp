@@ -93,11 +93,16 @@ std::vector<std::int64_t> ids_of_result(std::uint64_t n) {
     return ids;
 }
 
+[[noreturn]] void rule_dropped(const std::string& name) {
+    throw cp::core::Error(cp::core::ErrorCode::undefined_object,
+                          "match rule \"" + name + "\" was dropped by a concurrent transaction");
+}
+
 // Stores the keys of every record of the rule that has none yet.
 void store_missing_keys(const cp::pg::MatchRuleEntry& rule) {
     std::int64_t after = 0;
     for (;;) {
-        CHECK_FOR_INTERRUPTS();
+        cp::pg::throw_if_canceled();
         Datum args[4] = {cp::pg::int4_array(rule.namespaces), Int64GetDatum(after), Int32GetDatum(rule.rule_id),
                          Int32GetDatum(kRunChunk)};
         std::vector<std::int64_t> ids = ids_of_result(spi_run(all_records_plan, args, nullptr, false));
@@ -124,7 +129,9 @@ std::vector<cp::core::ComparisonVector> compare_pairs(const cp::pg::MatchRuleEnt
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     auto records = cp::pg::load_records(rule, ids);
     std::vector<cp::core::ComparisonVector> out;
+    std::size_t compared = 0;
     for (const auto& p : pairs) {
+        if ((++compared & 0x3FF) == 0) cp::pg::throw_if_canceled();
         auto a = records.find(p.first), b = records.find(p.second);
         bool ok = a != records.end() && b != records.end();
         if (found) found->push_back(ok);
@@ -179,10 +186,12 @@ CP_FUNCTION(match_run) {
     cp::pg::MatchStats stats;
     cp::pg::spi_connect();
     Datum state_args[1] = {Int32GetDatum(entry.rule_id)};
-    spi_run(run_state_plan, state_args, nullptr, false);  // one run of a rule at a time
+    // One run of a rule at a time. The row may be gone once we have waited
+    // for it: a match_rule_drop() committed meanwhile.
+    if (spi_run(run_state_plan, state_args, nullptr, false) == 0) rule_dropped(name);
     std::int64_t next = cp::pg::spi_int8(0, 1);
     for (;;) {
-        CHECK_FOR_INTERRUPTS();
+        cp::pg::throw_if_canceled();
         int chunk = max_records > 0 ? static_cast<int>(std::min<std::int64_t>(kRunChunk, max_records - stats.records))
                                     : kRunChunk;
         if (chunk <= 0) break;
@@ -291,7 +300,7 @@ CP_FUNCTION(match_estimate) {
     int iterations = 0;
     bool converged = true;
     for (std::size_t k = 0; k < entry.rule.blocking.size(); ++k) {
-        CHECK_FOR_INTERRUPTS();
+        cp::pg::throw_if_canceled();
         std::vector<bool> masked(fields, false);
         for (const auto& part : entry.rule.blocking[k]) masked[static_cast<std::size_t>(part.field)] = true;
         if (std::all_of(masked.begin(), masked.end(), [](bool m) { return m; })) continue;
@@ -359,7 +368,7 @@ CP_FUNCTION(match_estimate) {
                            ", \"converged\": " + (em.converged ? "true" : "false") + "}";
     Datum store[3] = {Int32GetDatum(entry.rule_id), cp::pg::text_datum(cp::core::match_parameters_json(em.parameters)),
                       cp::pg::text_datum(estimate)};
-    spi_run(store_estimate_plan, store, nullptr, false);
+    if (spi_run(store_estimate_plan, store, nullptr, false) == 0) rule_dropped(name);
     cp::pg::spi_finish();
     Datum result = 0;
     cp::pg::pg_guard([&] {

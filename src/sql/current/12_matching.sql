@@ -244,6 +244,7 @@ CREATE FUNCTION customer_profile.match_review_accept(rule text, identity_a bigin
 DECLARE
     v record;
     outcome text;
+    score double precision;
 BEGIN
     SELECT m.* INTO v FROM customer_profile.match_review m JOIN customer_profile.match_rule r USING (rule_id)
      WHERE r.name = match_review_accept.rule AND m.identity_a = least(match_review_accept.identity_a, match_review_accept.identity_b)
@@ -256,7 +257,10 @@ BEGIN
         RAISE EXCEPTION 'the pair was rejected under rule "%"', rule USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = format('Rejected by %s at %s; a rejection is final.', v.decided_by, v.decided_at);
     END IF;
-    outcome := customer_profile._match_link(rule, v.identity_a, v.identity_b, v.probability, 'match_review');
+    -- The link's score is the pair's probability scored now, not the stored one (a writer's process records reviews).
+    SELECT x.probability INTO score FROM customer_profile._match_explain_ids(rule, v.identity_a, v.identity_b) x
+     WHERE x.field = 'total';
+    outcome := customer_profile._match_link(rule, v.identity_a, v.identity_b, coalesce(score, v.probability), 'match_review');
     UPDATE customer_profile.match_review m SET status = 'accepted', decided_at = now(), decided_by = session_user,
            reason = CASE WHEN outcome = 'refused' THEN m.reason || '; accepted but refused by a guard rail'
                          WHEN outcome = 'kept_apart' THEN m.reason || '; accepted but it would join a rejected pair'
@@ -281,6 +285,9 @@ DECLARE
     holder bigint;
     unlinked boolean := false;
 BEGIN
+    IF rule IS NULL OR identity_a IS NULL OR identity_b IS NULL THEN
+        RAISE EXCEPTION 'the rule and both identities must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT r.rule_id INTO rid FROM customer_profile.match_rule r WHERE r.name = rname;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown match rule "%"', rule USING ERRCODE = 'undefined_object';
@@ -305,6 +312,13 @@ BEGIN
     IF FOUND THEN
         PERFORM customer_profile._identity_split(holder, 'match_review_reject');
         unlinked := true;
+    END IF;
+    -- Other links (another rule's, a chain through a third record, a deterministic one) may still join the two: the
+    -- rejection then only holds against new links, and the caller is told which links to withdraw.
+    IF (SELECT i.profile_id FROM customer_profile.identity i WHERE i.identity_id = lo)
+       = (SELECT i.profile_id FROM customer_profile.identity i WHERE i.identity_id = hi) THEN
+        RAISE WARNING 'identities % and % are still in one profile through other links', lo, hi
+            USING HINT = 'identity_explain() shows the path between them; identity_unlink() withdraws a link on it.';
     END IF;
     RETURN unlinked;
 END
