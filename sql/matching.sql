@@ -246,6 +246,23 @@ SELECT match_review_accept('people', (SELECT identity_id FROM _identity_find('cr
                            (SELECT identity_id FROM _identity_find('support_id', 'f2')));
 SELECT l.score < 0.5 AS scored_now FROM identity_link l
  WHERE l.source = 'match_review' AND (SELECT identity_id FROM _identity_find('crm_id', 'f1')) IN (l.identity_a, l.identity_b);
+-- A shared identifier lends only what the source that linked it observed: the wife's date of birth, observed by the
+-- web on the family email, made the husband's CRM record link to her support record.
+SELECT trait_observe('{"crm_id": "h1", "email": "smiths@family.example"}',
+                     '{"first_name": "John", "last_name": "Smithers", "address": "12 Oak Road"}', 'crm') IS NOT NULL AS husband;
+SELECT trait_observe('{"email": "smiths@family.example"}', '{"dob": "1985-07-14"}', 'web') IS NOT NULL AS wife_on_web;
+SELECT trait_observe('{"support_id": "s-mary"}', '{"first_name": "Mary", "last_name": "Smithers", "address": "12 Oak Road",
+                     "dob": "1985-07-14"}', 'support') <> identity_lookup('crm_id', 'h1') AS wife_not_linked;
+SELECT value_a IS NULL AS husband_dob_not_lent FROM match_explain('people', 'crm_id', 'h1', 'support_id', 's-mary')
+ WHERE field = 'dob';
+-- A pending pair that other evidence has since put in one profile leaves match_reviews (it stayed listed).
+SELECT trait_observe('{"crm_id": "r1"}', '{"first_name": "Ida", "last_name": "Brownlow", "address": "3 Elm Yard",
+                     "dob": "1971-11-02"}', 'crm') IS NOT NULL AS r1;
+SELECT trait_observe('{"support_id": "r2"}', '{"first_name": "Ida", "last_name": "Brownlow", "dob": "1971-11-20"}', 'support')
+       <> identity_lookup('crm_id', 'r1') AS r2_apart;
+SELECT count(*) AS listed_before FROM match_reviews WHERE identity_b = (SELECT identity_id FROM _identity_find('support_id', 'r2'));
+SELECT trait_observe('{"crm_id": "r1", "support_id": "r2"}', '{"tier": "gold"}', 'support') = identity_lookup('crm_id', 'r1') AS linked_by_call;
+SELECT count(*) AS listed_after FROM match_reviews WHERE identity_b = (SELECT identity_id FROM _identity_find('support_id', 'r2'));
 -- Duplicate namespaces are refused.
 SELECT match_rule_create('twice', ARRAY['crm_id', 'crm_id'], pg_temp.person_fields(), '[["dob"]]');
 -- match_run() over thousands of records in one call (a lock per key exhausted the lock table).

@@ -340,7 +340,10 @@ CREATE VIEW customer_profile.match_rules AS
     r.estimated_at,
     r.run_done,
     r.run_total,
-    (SELECT count(*) FROM customer_profile.match_review v WHERE v.rule_id = r.rule_id AND v.status = 'pending'::text) AS pending_reviews,
+    (SELECT count(*) FROM customer_profile.match_review v
+       JOIN customer_profile.identity ia ON ia.identity_id = v.identity_a
+       JOIN customer_profile.identity ib ON ib.identity_id = v.identity_b
+      WHERE v.rule_id = r.rule_id AND v.status = 'pending'::text AND ia.profile_id <> ib.profile_id) AS pending_reviews,
     (SELECT count(*) FROM customer_profile.identity_link l WHERE l.rule = r.name) AS links
    FROM customer_profile.match_rule r;
 COMMENT ON VIEW customer_profile.match_rules IS 'Match rules with their thresholds, estimated share of matches, match_run() progress (run_done of run_total records), pending reviews and links made.';
@@ -379,8 +382,8 @@ CREATE VIEW customer_profile.match_reviews AS
      JOIN customer_profile.namespace na ON na.namespace_id = ia.namespace_id
      JOIN customer_profile.identity ib ON ib.identity_id = v.identity_b
      JOIN customer_profile.namespace nb ON nb.namespace_id = ib.namespace_id
-  WHERE v.status = 'pending'::text;
-COMMENT ON VIEW customer_profile.match_reviews IS 'Pairs waiting for a decision (match_review_accept, match_review_reject), most likely first when ordered by probability; match_explain() shows why.';
+  WHERE v.status = 'pending'::text AND ia.profile_id <> ib.profile_id;
+COMMENT ON VIEW customer_profile.match_reviews IS 'Pairs waiting for a decision (match_review_accept, match_review_reject), most likely first when ordered by probability; match_explain() shows why. A pending pair already in one profile (linked since by other evidence) is not listed.';
 GRANT SELECT ON TABLE customer_profile.match_reviews TO customer_profile_reader;
 REVOKE USAGE ON TYPE customer_profile.match_reviews FROM PUBLIC;
 COMMENT ON COLUMN customer_profile.match_reviews.rule IS 'The rule that scored the pair.';
