@@ -231,17 +231,28 @@ SELECT match_review_reject('people', NULL, (SELECT identity_id FROM _identity_fi
 SELECT match_review_reject('people_legacy', (SELECT identity_id FROM _identity_find('crm_id', 'm1')),
                            (SELECT identity_id FROM _identity_find('support_id', 'm2'))) AS withdrew;
 SELECT identity_lookup('crm_id', 'm1') = identity_lookup('support_id', 'm2') AS still_one_profile;
--- Accept links with the probability scored now, not the one a writer's process stored (it took a forged 0.99999).
+-- Accept links with the probability scored now, not the stored one (it took a forged 0.99999), and reviews are
+-- written by a function that scores the pair itself (the writer could insert and edit them).
 SELECT trait_observe('{"crm_id": "f1"}', '{"first_name": "Zed", "last_name": "Forge", "address": "1 Anvil Row",
                      "dob": "1950-01-01"}', 'crm') IS NOT NULL AS f1;
 SELECT trait_observe('{"support_id": "f2"}', '{"first_name": "Amy", "last_name": "Other", "address": "99 Quay",
                      "dob": "1999-09-09"}', 'support') <> identity_lookup('crm_id', 'f1') AS f2_apart;
+-- The writer can neither insert a review itself nor have the queue function take a pair the rule would not queue.
 SET ROLE customer_profile_writer;
 INSERT INTO match_review (rule_id, identity_a, identity_b, weight, probability, reason)
 SELECT (SELECT rule_id FROM match_rule WHERE name = 'people'), least(a, b), greatest(a, b), 30, 0.99999, 'forged'
   FROM (SELECT (SELECT identity_id FROM _identity_find('crm_id', 'f1')) AS a,
                (SELECT identity_id FROM _identity_find('support_id', 'f2')) AS b) x;
+UPDATE match_review SET reason = 'edited by writer' WHERE status = 'rejected';
+SELECT _match_review_queue((SELECT rule_id FROM match_rule WHERE name = 'people'),
+                           (SELECT identity_id FROM _identity_find('crm_id', 'f1')),
+                           (SELECT identity_id FROM _identity_find('support_id', 'f2')), false) AS queued;
 RESET ROLE;
+-- A stored probability that is out of date (here written by the owner) is not the link's score.
+INSERT INTO match_review (rule_id, identity_a, identity_b, weight, probability, reason)
+SELECT (SELECT rule_id FROM match_rule WHERE name = 'people'), least(a, b), greatest(a, b), 30, 0.99999, 'stale'
+  FROM (SELECT (SELECT identity_id FROM _identity_find('crm_id', 'f1')) AS a,
+               (SELECT identity_id FROM _identity_find('support_id', 'f2')) AS b) x;
 SELECT match_review_accept('people', (SELECT identity_id FROM _identity_find('crm_id', 'f1')),
                            (SELECT identity_id FROM _identity_find('support_id', 'f2')));
 SELECT l.score < 0.5 AS scored_now FROM identity_link l

@@ -100,13 +100,10 @@ CachedPlan rejected_plan{
     {INT4OID, INT8OID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
+// Scored again by the queue function (SECURITY DEFINER): the writer has no
+// write grant on match_review, so its processes cannot forge a review.
 CachedPlan review_plan{
-    "INSERT INTO customer_profile.match_review AS v (rule_id, identity_a, identity_b, weight, probability, reason) "
-    "VALUES ($1, least($2, $3), greatest($2, $3), $4, $5, $6) "
-    "ON CONFLICT ON CONSTRAINT match_review_pkey DO UPDATE SET weight = EXCLUDED.weight, "
-    "probability = EXCLUDED.probability, reason = EXCLUDED.reason WHERE v.status = 'pending'",
-    6,
-    {INT4OID, INT8OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}};
+    "SELECT customer_profile._match_review_queue($1, $2, $3, $4)", 4, {INT4OID, INT8OID, INT8OID, BOOLOID}};
 
 std::vector<std::string> rule_traits(const MatchRuleEntry& rule) {
     std::vector<std::string> traits;
@@ -146,12 +143,6 @@ RecordKeys record_keys(const MatchRuleEntry& rule, const StoredRecord& record) {
         out.numbers.push_back(n);
     }
     return out;
-}
-
-std::string percent(double p) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.4f", p);
-    return buf;
 }
 
 }  // namespace
@@ -257,22 +248,18 @@ MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id) {
     MatchEvidence evidence{rule.name, 0, rule.deduplicates};
     Datum source = text_datum("match");
     for (const auto& d : decided) {
-        std::string reason;
+        bool refused = false;
         if (d.score.decision == core::MatchDecision::link) {
             evidence.score = d.score.probability;
             LinkOutcome outcome = link_identities(identity_id, d.identity_id, source, evidence);
             if (outcome == LinkOutcome::linked) ++stats.links;
             if (outcome != LinkOutcome::refused) continue;
-            reason = "probability " + percent(d.score.probability) +
-                     " passes the link threshold, but a guard rail "
-                     "refused the link (see identity_conflict)";
-        } else {
-            reason = "probability " + percent(d.score.probability) + " is between the thresholds";
+            refused = true;  // reviewed with the guard rail's refusal as the reason
         }
-        Datum args[6] = {Int32GetDatum(rule.rule_id),         Int64GetDatum(identity_id),
-                         Int64GetDatum(d.identity_id),        Float8GetDatum(d.score.weight),
-                         Float8GetDatum(d.score.probability), text_datum(reason)};
-        stats.reviews += static_cast<std::int64_t>(spi_run(review_plan, args, nullptr, false));
+        Datum args[4] = {Int32GetDatum(rule.rule_id), Int64GetDatum(identity_id), Int64GetDatum(d.identity_id),
+                         BoolGetDatum(refused)};
+        spi_run(review_plan, args, nullptr, false);
+        if (spi_bool(0, 1)) ++stats.reviews;
     }
     return stats;
 }

@@ -4533,11 +4533,10 @@ CREATE INDEX match_review_b_idx ON customer_profile.match_review USING btree (id
 CREATE INDEX match_review_pending_idx ON customer_profile.match_review USING btree (rule_id, probability DESC) WHERE (status = 'pending'::text);
 COMMENT ON TABLE customer_profile.match_review IS 'Pairs of records a match rule could not decide (probability between its thresholds, or a link a guard rail refused): accepted pairs are linked, rejected pairs are never linked by the rule again.';
 GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_reader;
--- The writer's trait_observe queues pairs and refreshes pending ones; only
--- the admin's review functions (SECURITY DEFINER) decide: no grant on status.
+-- The writer's trait_observe queues pairs through _match_review_queue(),
+-- which scores them itself; only the admin's review functions decide. No
+-- write grant: the writer could forge a pair's probability or rewrite a decided one.
 GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_writer;
-GRANT INSERT(rule_id, identity_a, identity_b, weight, probability, reason) ON TABLE customer_profile.match_review TO customer_profile_writer;
-GRANT UPDATE(weight, probability, reason) ON TABLE customer_profile.match_review TO customer_profile_writer;
 REVOKE USAGE ON TYPE customer_profile.match_review FROM PUBLIC;
 
 CREATE FUNCTION customer_profile.match_rule_create(name text, namespaces text[], fields jsonb, blocking jsonb, link_threshold double precision DEFAULT 0.99, review_threshold double precision DEFAULT 0.8, deduplicates text[] DEFAULT '{}'::text[], max_candidates integer DEFAULT 200) RETURNS integer
@@ -4674,6 +4673,43 @@ CREATE FUNCTION customer_profile._match_link(rule text, identity_a bigint, ident
     AS 'MODULE_PATHNAME', 'cp_match_link';
 COMMENT ON FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) IS 'Internal: links two records under the guard rails (a rule''s deduplicated namespaces uncapped); returns linked, already or refused.';
 REVOKE ALL ON FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) FROM PUBLIC;
+
+-- Reviews are queued through this function, not by the writer's own INSERT: the pair is scored here, so the writer's
+-- process can neither forge a pending pair's probability or reason nor touch a decided one.
+CREATE FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    r record;
+    w double precision;
+    p double precision;
+    why text;
+BEGIN
+    SELECT m.name, m.link_threshold, m.review_threshold INTO r FROM customer_profile.match_rule m
+     WHERE m.rule_id = _match_review_queue.rule_id;
+    IF NOT FOUND OR identity_a IS NULL OR identity_b IS NULL OR identity_a = identity_b THEN
+        RETURN false;
+    END IF;
+    SELECT x.weight, x.probability INTO w, p
+      FROM customer_profile._match_explain_ids(r.name, identity_a, identity_b) x WHERE x.field = 'total';
+    IF p IS NULL OR p < r.review_threshold OR (p >= r.link_threshold) IS DISTINCT FROM coalesce(refused, false) THEN
+        RETURN false;  -- not what the rule would queue
+    END IF;
+    why := CASE WHEN refused
+                THEN format('probability %s passes the link threshold, but a guard rail refused the link (see identity_conflict)',
+                            round(p::numeric, 4))
+                ELSE format('probability %s is between the thresholds', round(p::numeric, 4)) END;
+    INSERT INTO customer_profile.match_review AS v (rule_id, identity_a, identity_b, weight, probability, reason)
+    VALUES (_match_review_queue.rule_id, least(identity_a, identity_b), greatest(identity_a, identity_b), w, p, why)
+    ON CONFLICT ON CONSTRAINT match_review_pkey DO UPDATE SET weight = EXCLUDED.weight,
+        probability = EXCLUDED.probability, reason = EXCLUDED.reason WHERE v.status = 'pending';
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: queues a pair for review (or refreshes a pending one) with the probability scored here; refused marks a link a guard rail refused. Returns whether a row was written.';
+REVOKE ALL ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) TO customer_profile_writer;
 
 CREATE FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
