@@ -77,7 +77,7 @@ using MatchRecord = std::vector<std::optional<std::string>>;
 constexpr int kMaxMatchFields = 32;
 constexpr int kMaxBlockingKeys = 16;
 constexpr int kMaxLevelsPerField = 8;
-constexpr std::size_t kMaxMatchValueBytes = 1000;  // longer values are compared on their first 1,000 bytes
+constexpr std::size_t kMaxMatchValueBytes = 1000;  // a longer value (normalized) counts as missing
 
 // Parses a rule from its JSON parts:
 //   fields:   [{"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.92}, {"soundex": true}]}, ...]
@@ -95,7 +95,7 @@ std::string match_parameters_json(const MatchParameters& parameters);
 MatchParameters parse_match_parameters(std::string_view json, const std::vector<int>& level_counts);
 
 // A value as records store it: trimmed, inner white space collapsed to one
-// space, lower-cased; cut to kMaxMatchValueBytes. Empty: missing.
+// space, lower-cased. Empty or longer than kMaxMatchValueBytes: missing.
 std::optional<std::string> normalize_match_value(std::string_view raw);
 
 // A field's level for two values (a swapped level never holds here: it needs

@@ -93,14 +93,17 @@ TEST(MatchRule, NormalizesValues) {
     EXPECT_EQ(cp::normalize_match_value("  Jon   SMYTH \n"), "jon smyth");
     EXPECT_EQ(cp::normalize_match_value("MÜLLER"), "müller");
     EXPECT_FALSE(cp::normalize_match_value(" \t "));
+    // Too long is missing, never a prefix: two long values differing after
+    // the limit were equal once cut.
     std::string huge(5000, 'x');
-    huge += "é";
-    auto cut = cp::normalize_match_value(huge);
-    ASSERT_TRUE(cut);
-    EXPECT_LE(cut->size(), cp::kMaxMatchValueBytes);
-    std::string accents(999, 'a');
-    accents += "é";  // two bytes across the limit: cut before it, never inside
-    EXPECT_EQ(cp::normalize_match_value(accents)->size(), 999u);
+    EXPECT_FALSE(cp::normalize_match_value(huge + "a"));
+    EXPECT_FALSE(cp::normalize_match_value(huge + "b"));
+    std::string at_limit(cp::kMaxMatchValueBytes, 'a');
+    EXPECT_EQ(cp::normalize_match_value(at_limit)->size(), cp::kMaxMatchValueBytes);
+    std::string accents(cp::kMaxMatchValueBytes - 1, 'a');
+    EXPECT_FALSE(cp::normalize_match_value(accents + "é"));  // 1,001 bytes
+    // The limit is on the normalized value: collapsed white space does not count.
+    EXPECT_TRUE(cp::normalize_match_value("  " + at_limit + "   "));
 }
 
 TEST(MatchRule, LevelsAreTheFirstTestThatHolds) {

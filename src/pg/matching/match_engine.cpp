@@ -23,8 +23,7 @@ namespace {
 // A record's values: the latest observation of each field's trait (any
 // source; the newest observed_at, then the newest recorded_at), JSON scalars
 // as text, null as missing. A trait the identity has no observation of is
-// taken from the identifiers it was seen with (its deterministic links, as
-// the linking source observed them): a
+// taken from the identifiers it was seen with (its deterministic links): a
 // call's observations land on its strongest identifier, which need not be
 // the record ({"email", "support_id"} observes on the email). Set-wise: one
 // statement for the identities, one for their observations, one for the
@@ -43,17 +42,17 @@ CachedPlan observations_plan{
     {INT8ARRAYOID, TEXTARRAYOID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
-// Only what the source that linked them observed: the call that saw the
-// two together. A shared identifier (a family email) also carries what
-// other sources observed of other people; lent, it linked the wrong person.
+// Any source's observations: the link records one source (the first call
+// that saw the two together), and later calls naming both, from other
+// sources, must lend too. A shared identifier can therefore lend another
+// person's value (docs/matching.md, "Values").
 CachedPlan neighbour_observations_plan{
     "SELECT DISTINCT ON (n.id, x.trait) n.id, x.trait, x.value #>> '{}' FROM ("
-    "  SELECT l.identity_a AS id, l.identity_b AS other, l.source FROM customer_profile.identity_link l "
+    "  SELECT l.identity_a AS id, l.identity_b AS other FROM customer_profile.identity_link l "
     "   WHERE l.identity_a = ANY($1) AND l.rule IS NULL "
-    "  UNION ALL SELECT l.identity_b, l.identity_a, l.source FROM customer_profile.identity_link l "
+    "  UNION ALL SELECT l.identity_b, l.identity_a FROM customer_profile.identity_link l "
     "   WHERE l.identity_b = ANY($1) AND l.rule IS NULL) n "
     "JOIN customer_profile.trait_observation x ON x.identity_id = n.other AND x.trait = ANY($2) "
-    " AND x.source = n.source "
     "ORDER BY n.id, x.trait, x.observed_at DESC, x.recorded_at DESC",
     2,
     {INT8ARRAYOID, TEXTARRAYOID},

@@ -4686,9 +4686,24 @@ DECLARE
     p double precision;
     why text;
 BEGIN
-    SELECT m.name, m.link_threshold, m.review_threshold INTO r FROM customer_profile.match_rule m
-     WHERE m.rule_id = _match_review_queue.rule_id;
+    SELECT m.name, m.namespaces, m.link_threshold, m.review_threshold INTO r FROM customer_profile.match_rule m
+     WHERE m.rule_id = _match_review_queue.rule_id AND m.enabled;
     IF NOT FOUND OR identity_a IS NULL OR identity_b IS NULL OR identity_a = identity_b THEN
+        RETURN false;
+    END IF;
+    -- Only pairs the rule compares: both in its namespaces, still in two profiles; a refusal only with the guard
+    -- rail's record of it, written by this transaction's link attempt.
+    IF (SELECT count(DISTINCT i.profile_id) FROM customer_profile.identity i
+          JOIN customer_profile.namespace n ON n.namespace_id = i.namespace_id
+         WHERE i.identity_id IN (identity_a, identity_b) AND n.name = ANY (r.namespaces)) <> 2 THEN
+        RETURN false;
+    END IF;
+    IF refused AND NOT EXISTS (
+        SELECT 1 FROM customer_profile.identity_conflict c
+         WHERE c.occurred_at = now() AND c.source = 'match'
+           AND (c.refused_identity_id IN (identity_a, identity_b)
+                OR c.refused_profile_id IN (SELECT i.profile_id FROM customer_profile.identity i
+                                             WHERE i.identity_id IN (identity_a, identity_b)))) THEN
         RETURN false;
     END IF;
     SELECT x.weight, x.probability INTO w, p
@@ -4791,8 +4806,9 @@ BEGIN
     -- rejection then only holds against new links, and the caller is told which links to withdraw.
     IF (SELECT i.profile_id FROM customer_profile.identity i WHERE i.identity_id = lo)
        = (SELECT i.profile_id FROM customer_profile.identity i WHERE i.identity_id = hi) THEN
-        RAISE WARNING 'identities % and % are still in one profile through other links', lo, hi
-            USING HINT = 'identity_explain() shows the path between them; identity_unlink() withdraws a link on it.';
+        RAISE WARNING 'the rejected pair is still in one profile through other links'
+            USING DETAIL = format('Identities %s and %s.', lo, hi),
+                  HINT = 'identity_explain() shows the path between them; identity_unlink() withdraws a link on it.';
     END IF;
     RETURN unlinked;
 END
