@@ -22,6 +22,7 @@ namespace {
 constexpr int kRunChunk = 1000;
 // Random pairs are drawn among at most this many sampled records.
 constexpr int kSampleRecords = 20000;
+constexpr std::size_t kMinEstimateRecords = 100;  // fewer records or blocked pairs: a warning
 
 cp::pg::CachedPlan run_state_plan{
     "SELECT coalesce(run_next, 0) FROM customer_profile.match_rule WHERE rule_id = $1 FOR UPDATE", 1, {INT4OID}};
@@ -369,6 +370,18 @@ CP_FUNCTION(match_estimate) {
     Datum store[3] = {Int32GetDatum(entry.rule_id), cp::pg::text_datum(cp::core::match_parameters_json(em.parameters)),
                       cp::pg::text_datum(estimate)};
     if (spi_run(store_estimate_plan, store, nullptr, false) == 0) rule_dropped(name);
+    // Stored anyway (the caller may have no more data), but said: on a few
+    // records m can come out equal to u (every weight 0), or lambda far off.
+    if (sampled.size() < kMinEstimateRecords || blocked < kMinEstimateRecords) {
+        std::string message = "match rule \"" + name + "\" was estimated from only " + std::to_string(sampled.size()) +
+                              " records and " + std::to_string(blocked) + " blocked pairs";
+        cp::pg::pg_guard([&] {
+            ereport(WARNING, (errmsg_internal("%s", message.c_str()),
+                              errhint("Estimates from fewer than %d of each may not separate matches from "
+                                      "non-matches; check match_explain() before relying on the rule.",
+                                      static_cast<int>(kMinEstimateRecords))));
+        });
+    }
     cp::pg::spi_finish();
     Datum result = 0;
     cp::pg::pg_guard([&] {
