@@ -54,8 +54,7 @@ Loaded load_vectors(const std::vector<std::int32_t>& slots) {
         });
         if (n == 0) break;
         for (std::uint64_t row = 0; row < n; ++row) {
-            if (cancel_requested())
-                throw core::Error(core::ErrorCode::query_canceled, "canceling statement due to user request");
+            throw_if_canceled();
             std::int64_t id = spi_int8(row, 1);
             Datum vector = (Datum)0;
             bool isnull = true;

@@ -310,8 +310,7 @@ std::vector<std::vector<std::int64_t>> evaluate_each(const std::vector<core::Pre
         });
         if (batch.empty()) break;
         for (auto& f : batch) {
-            if (cancel_requested())
-                throw core::Error(core::ErrorCode::query_canceled, "canceling statement due to user request");
+            throw_if_canceled();
             f.known = std::binary_search(known_ids.begin(), known_ids.end(), f.profile_id);
             Evaluator evaluator(f);
             for (std::size_t i = 0; i < trees.size(); ++i)
