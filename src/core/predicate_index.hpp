@@ -8,31 +8,56 @@
 //                          number (shortest form, 0 for -0) or boolean;
 //                          texts over 128 bytes by a 64-bit FNV-1a hash
 //
+//   key "\x1e" + 16 hex    a behavior key (below)
+//
+// Behavior keys are kept as bigints in a stored generated column,
+// unified_profile.behavior_keys, read by the same GIN index: an event that
+// leaves them as they were keeps its update HOT. Per event type, the day of
+// its last event: for days 0 to 2^17 (2000-01-01 to 2358) its blocks of
+// 2^3, 2^7, 2^11 and 2^15 days, else one key for "before" or "after". Each
+// is the 32-bit FNV-1a hash of the type, then the level (4 bits) and the
+// block number (28 bits). "The last event of type t is on or after day d"
+// is then an OR of at most 50 keys, whatever the dates stored (GIN's scan
+// does work per key for every candidate: keep the OR short); a hash
+// collision only adds candidates.
+//
 // Keys are stored in indexes: their form never changes without a rebuild of
 // the index in the update script.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "behavior.hpp"
 #include "predicate.hpp"
 #include "profile.hpp"
 
 namespace customer_profile::core {
 
-// Sorted, unique.
-std::vector<std::string> profile_index_keys(const Profile& profile);
+// Sorted, unique: the bigint form stored in unified_profile.behavior_keys.
+std::vector<std::int64_t> behavior_index_keys(const Behavior& behavior);
+
+// A behavior key among the index keys: "\x1e" and 16 hex digits (a trait
+// key equal to one only adds candidates).
+std::string behavior_key_text(std::int64_t key);
+
+// Sorted, unique: the keys of the traits and of the behavior keys.
+std::vector<std::string> profile_index_keys(const Profile& profile,
+                                            const std::vector<std::int64_t>& behavior_keys = {});
 
 // A conjunction of clauses, each a disjunction of keys: every profile the
-// predicate can match carries at least one key of every clause. nullopt
-// when the predicate gives no such condition (it may match a profile
-// without any key, as NOT or an OR with a behavior condition can).
-// Names for which `computed` is true (scores) are not stored traits and
-// give no condition.
+// predicate can match at `now` carries at least one key of every clause.
+// nullopt when the predicate gives no such condition (it may match a
+// profile without any key, as NOT can). Names for which `computed` is true
+// (scores) are not stored traits and give no condition. Behavior conditions:
+// a count or sum (without a where filter) that cannot hold without an event
+// of its type (in its window), and last_seen(type) after now() or a
+// timestamp.
 using KeyClauses = std::vector<std::vector<std::string>>;
-std::optional<KeyClauses> candidate_clauses(const PredicateNode& predicate,
+std::optional<KeyClauses> candidate_clauses(const PredicateNode& predicate, Micros now,
                                             const std::function<bool(const std::string&)>& computed = {});
 
 }  // namespace customer_profile::core

@@ -5,6 +5,10 @@
 // objects. Expected values are worked out by hand from the data below.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <random>
 #include <string>
 
 #include "core/error.hpp"
@@ -444,18 +448,23 @@ TEST(PredicateIndex, KeysAndTheConditionsAMemberMustMeet) {
     EXPECT_EQ(profile_index_keys(p),
               (std::vector<std::string>{"age", "age" + s + "n0", "country", "country" + s + "tDE", "tags",
                                         "tags" + s + "ta", "tags" + s + "tb", "vip", "vip" + s + "btrue"}));
-    auto clauses = [](const std::string& text) { return candidate_clauses(parse_predicate(text)); };
-    EXPECT_EQ(*clauses("country IN ('DE', 'FR', NULL) AND age >= 30 AND tier = 'gold' AND count(purchase) > 1"),
-              (KeyClauses{{"country" + s + "tDE", "country" + s + "tFR"}, {"tier" + s + "tgold"}}));
+    auto clauses = [](const std::string& text) { return candidate_clauses(parse_predicate(text), 0); };
+    using Keys = KeyClauses;
+    EXPECT_EQ(*clauses("country IN ('DE', 'FR', NULL) AND age >= 30 AND tier = 'gold' AND count(purchase) >= 0"),
+              (Keys{{"country" + s + "tDE", "country" + s + "tFR"}, {"tier" + s + "tgold"}}));
     EXPECT_EQ(*clauses("'DE' = country OR has(vip) OR tags IS NOT DISTINCT FROM 'a'"),
-              (KeyClauses{{"country" + s + "tDE", "tags" + s + "ta", "vip"}}));
-    EXPECT_EQ(*clauses("age = 0 AND x IS NOT NULL"), (KeyClauses{{"age" + s + "n0"}, {"x"}}));
-    EXPECT_EQ(*clauses("(a = 1 AND b = 2) OR c = TRUE"), (KeyClauses{{"a" + s + "n1", "c" + s + "btrue"}}));
+              (Keys{{"country" + s + "tDE", "tags" + s + "ta", "vip"}}));
+    EXPECT_EQ(*clauses("age = 0 AND x IS NOT NULL"), (Keys{{"age" + s + "n0"}, {"x"}}));
+    EXPECT_EQ(*clauses("(a = 1 AND b = 2) OR c = TRUE"), (Keys{{"a" + s + "n1", "c" + s + "btrue"}}));
     // Nothing a member must carry: every profile is a candidate.
-    for (const char* none : {"NOT country = 'DE'", "country = 'DE' OR count(purchase) > 1", "country <> 'DE'",
-                             "country IN (NULL)", "any(i where k = 'x')", "count(p where c = 'x') > 0",
-                             "country IS DISTINCT FROM 'DE'", "t = timestamp '2026-01-01T00:00:00Z'"})
-        EXPECT_FALSE(clauses(none).has_value()) << none;
+    for (const char* none :
+         {"NOT country = 'DE'", "country = 'DE' OR count(purchase) >= 0", "country <> 'DE'", "country IN (NULL)",
+          "any(i where k = 'x')", "count(p where c = 'x') > 0", "country IS DISTINCT FROM 'DE'",
+          "t = timestamp '2026-01-01T00:00:00Z'", "count(p within 7 days) < 3", "count(p) = 0",
+          "count(p) NOT BETWEEN 1 AND 2",
+          "count(p between timestamp '2026-01-01T00:00:00Z' and timestamp '2026-02-01T00:00:00Z') > 0",
+          "last_seen(p) < now()", "last_seen() > now() - 1 day", "sum(p.r within 3 days) >= 0"})
+        EXPECT_FALSE(candidate_clauses(parse_predicate(none), 0).has_value()) << none;
     // Long texts by their hash, on both sides.
     std::string long_text(300, 'x');
     Profile q = parse_profile_json(R"({"traits": {"note": {"value": ")" + long_text +
@@ -464,4 +473,125 @@ TEST(PredicateIndex, KeysAndTheConditionsAMemberMustMeet) {
     auto wanted = clauses("note = '" + long_text + "'")->front().front();
     EXPECT_NE(std::find(keys.begin(), keys.end(), wanted), keys.end());
     EXPECT_LT(wanted.size(), 40u);
+}
+
+namespace {
+
+Behavior last_events(const std::vector<std::pair<std::string, Micros>>& last) {
+    Behavior b;
+    for (const auto& [type, at] : last) {
+        EventSummary s;
+        s.event_type = type;
+        s.count = 1;
+        s.first_at = s.last_at = at;
+        b.types.push_back(s);
+    }
+    std::sort(b.types.begin(), b.types.end(),
+              [](const EventSummary& x, const EventSummary& y) { return x.event_type < y.event_type; });
+    return b;
+}
+
+// Whether a profile with these behavior keys (and no traits) meets the clause.
+bool meets(const std::vector<std::int64_t>& behavior_keys, const std::vector<std::string>& clause) {
+    auto keys = profile_index_keys(Profile{}, behavior_keys);
+    for (const auto& k : clause)
+        if (std::binary_search(keys.begin(), keys.end(), k)) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST(PredicateIndex, BehaviorKeysFindEveryLastEventOnOrAfterADay) {
+    // The clause for "last event on or after day d" is met exactly by the
+    // days from d's block of 8 days on, for days from 2000 to 2358; a day
+    // before 2000 meets every clause from before 2000, a day after 2358
+    // every clause: a reference that does not use the key decomposition.
+    auto reference = [](Day last, Day first) {
+        constexpr Day beyond = 1 << 17;
+        if (first < 0) return true;
+        if (first >= beyond) return last >= beyond;
+        if (last < 0) return false;
+        return last >= beyond || (last >> 3) >= (first >> 3);
+    };
+    std::mt19937_64 rng(20261202);
+    // Every day a timestamp can have (0001-01-01 to 9999-12-31).
+    const Day min_day = day_of(kMinTimestamp), max_day = day_of(kMaxTimestamp);
+    std::vector<Day> interesting{min_day, -1,   0,    7,     8,     127,    128,    2047,   2048,
+                                 9800,    9807, 9808, 32767, 32768, 131071, 131072, 524288, max_day};
+    auto random_day = [&] {
+        switch (rng() % 4) {
+            case 0:
+                return interesting[rng() % interesting.size()];
+            case 1:
+                return static_cast<Day>(9700 + static_cast<int>(rng() % 400));
+            case 2:
+                return static_cast<Day>(rng() % (1 << 17));
+            default:
+                return static_cast<Day>(min_day +
+                                        static_cast<Day>(rng() % static_cast<std::uint64_t>(max_day - min_day + 1)));
+        }
+    };
+    for (int i = 0; i < 20000; ++i) {
+        Day last = random_day(), first = random_day();
+        if (i % 3 == 0) first = std::clamp(last + static_cast<Day>(static_cast<int>(rng() % 17) - 8), min_day, max_day);
+        // A day's start as a timestamp (micros since 2000): the day of an event.
+        Micros at = std::min(kMaxTimestamp,
+                             static_cast<Micros>(last) * kMicrosPerDay + static_cast<Micros>(rng() % kMicrosPerDay));
+        auto keys = behavior_index_keys(last_events({{"purchase", at}, {"visit", 0}}));
+        Micros now = static_cast<Micros>(first) * kMicrosPerDay;  // window_first_day(now, 1 day) = first
+        auto clauses = candidate_clauses(parse_predicate("count(purchase within 1 day) >= 1"), now);
+        ASSERT_TRUE(clauses.has_value());
+        ASSERT_EQ(clauses->size(), 1u);
+        EXPECT_EQ(meets(keys, clauses->front()), reference(last, first)) << last << " " << first;
+        EXPECT_LE(clauses->front().size(), 50u);
+    }
+    // Another type's events are not purchases.
+    auto visits_only = behavior_index_keys(last_events({{"visit", 9800 * kMicrosPerDay}}));
+    auto clause = candidate_clauses(parse_predicate("count(purchase) > 0"), 0);
+    EXPECT_FALSE(meets(visits_only, clause->front()));
+    EXPECT_TRUE(meets(visits_only, candidate_clauses(parse_predicate("count(visit) > 0"), 0)->front()));
+}
+
+TEST(PredicateIndex, BehaviorConditionsThatNeedAnEvent) {
+    Micros now = 9800 * kMicrosPerDay + 3600 * INT64_C(1000000);  // day 9800, 01:00 UTC
+    auto last_day = [](Day d) { return behavior_index_keys(last_events({{"p", d * kMicrosPerDay}})); };
+    auto clause = [&](const std::string& text) {
+        auto found = candidate_clauses(parse_predicate(text), now);
+        EXPECT_TRUE(found.has_value()) << text;
+        return found ? found->back() : std::vector<std::string>{};
+    };
+    // Within 30 days from day 9800: day 9771 on (the block of 8 holding it on).
+    for (const char* text :
+         {"count(p within 30 days) >= 2", "2 <= count(p within 30 days)", "count(p within 30 days) > 0",
+          "count(p within 30 days) = 3", "count(p within 30 days) BETWEEN 1 AND 4", "sum(p.r within 30 days) > 0",
+          "sum(p.r within 30 days) < -1", "sum(p.r within 30 days) <> 0 AND sum(p.r within 30 days) = 5"}) {
+        EXPECT_TRUE(meets(last_day(9771), clause(text))) << text;
+        EXPECT_FALSE(meets(last_day(9700), clause(text))) << text;
+    }
+    // last_seen(p) > now() - 7 days: the last event at or after day 9793 (09:00 on 9793 and later).
+    EXPECT_TRUE(meets(last_day(9793), clause("last_seen(p) > now() - 7 days")));
+    EXPECT_FALSE(meets(last_day(9780), clause("last_seen(p) > now() - 7 days")));
+    EXPECT_TRUE(meets(last_day(9793), clause("last_seen(p) + 7 days >= now()")));
+    EXPECT_TRUE(meets(last_day(9900), clause("now() < last_seen(p)")));
+    // 2026-04-10 is day 9596.
+    EXPECT_TRUE(meets(last_day(9600), clause("last_seen(p) >= timestamp '2026-04-10T00:00:00Z'")));
+    EXPECT_FALSE(meets(last_day(9580), clause("last_seen(p) >= timestamp '2026-04-10T00:00:00Z'")));
+    // A trait condition and a behavior condition in one OR: one clause with both.
+    auto both = candidate_clauses(parse_predicate("country = 'DE' OR count(p within 7 days) > 0"), now);
+    ASSERT_TRUE(both.has_value());
+    ASSERT_EQ(both->size(), 1u);
+    const auto& one = both->front();
+    EXPECT_EQ(std::count(one.begin(), one.end(), "country\x1ftDE"), 1);
+    EXPECT_GT(one.size(), 1u);
+    // The text form of a behavior key.
+    EXPECT_EQ(behavior_key_text(-1),
+              "\x1e"
+              "ffffffffffffffff");
+    EXPECT_EQ(behavior_key_text(0x1234),
+              "\x1e"
+              "0000000000001234");
+    // Saturation: offsets at the ends of time do not overflow.
+    EXPECT_TRUE(
+        candidate_clauses(parse_predicate("last_seen(p) > now() - 36500 days"), std::numeric_limits<Micros>::min() + 1)
+            .has_value());
 }

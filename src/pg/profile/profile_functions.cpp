@@ -3,6 +3,7 @@
 #include <string>
 
 #include "pg/infra/boundary.hpp"
+#include "core/behavior_codec.hpp"
 #include "core/predicate_index.hpp"
 #include "core/profile_codec.hpp"
 #include "core/profile_json.hpp"
@@ -63,10 +64,22 @@ CP_FUNCTION(profile_get_by_identifier) {
     return data;
 }
 
-// _profile_index_keys(profile) returns text[]: the keys the GIN index over
-// unified_profile holds for it (core/predicate_index.hpp).
+// _profile_index_keys(profile, behavior_keys bigint[]) returns text[]: the
+// keys the GIN index over unified_profile holds for a row
+// (core/predicate_index.hpp). Not strict: a profile without events has
+// NULL behavior keys.
 CP_FUNCTION(profile_index_keys) {
+    if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+    std::vector<std::int64_t> behavior;
+    if (!PG_ARGISNULL(1)) behavior = cp::pg::int8_array_arg(fcinfo, 1);
     std::vector<std::string> keys =
-        cp::core::profile_index_keys(cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0)));
+        cp::core::profile_index_keys(cp::core::decode_profile(cp::pg::profile_arg(fcinfo, 0)), behavior);
     return cp::pg::text_array(keys, std::vector<bool>(keys.size(), false));
+}
+
+// _behavior_index_keys(behavior bytea) returns bigint[]: the keys of a
+// behavior summary that unified_profile.behavior_keys holds (the day of each
+// event type's last event, core/predicate_index.hpp).
+CP_FUNCTION(behavior_index_keys) {
+    return cp::pg::int8_array(cp::core::behavior_index_keys(cp::core::decode_behavior(cp::pg::profile_arg(fcinfo, 0))));
 }

@@ -354,13 +354,14 @@ CP_FUNCTION(segment_evaluate_all) {
     });
     std::vector<std::int64_t> members;
     if (parallel_function && OidIsValid(predicate_type)) {
-        // From 1.6, a GIN index over the profiles' keys: when the predicate
-        // says which keys a member must carry, the index picks the
-        // candidates and only they are evaluated (predicate_index.hpp).
+        // From 1.6, a GIN index over the keys of the profiles' traits and
+        // behavior: when the predicate says which keys a member must carry,
+        // the index picks the candidates and only they are evaluated
+        // (predicate_index.hpp).
         const cp::pg::ScoreCatalog& scores = cp::pg::score_catalog();
-        auto clauses = cp::core::candidate_clauses(cp::core::cheapest_first(tree), [&scores](const std::string& name) {
-            return scores.find(name) != nullptr;
-        });
+        auto clauses =
+            cp::core::candidate_clauses(cp::core::cheapest_first(tree), GetCurrentTransactionStartTimestamp(),
+                                        [&scores](const std::string& name) { return scores.find(name) != nullptr; });
         bool indexed = false;
         if (clauses)
             cp::pg::pg_guard([&] {
@@ -376,7 +377,8 @@ CP_FUNCTION(segment_evaluate_all) {
             for (const auto& clause : *clauses) {
                 types.push_back(TEXTARRAYOID);
                 values.push_back(cp::pg::text_array(clause, std::vector<bool>(clause.size(), false)));
-                query += "customer_profile._profile_index_keys(u.data) && $" + std::to_string(values.size()) + " AND ";
+                query += "customer_profile._profile_index_keys(u.data, u.behavior_keys) && $" +
+                         std::to_string(values.size()) + " AND ";
             }
         query += "customer_profile._segment_matches_columns(u.profile_id, u.data, u.behavior, $1)";
         cp::pg::pg_guard([&] {

@@ -143,12 +143,29 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.profile_merge TO cus
 GRANT SELECT,INSERT ON TABLE customer_profile.profile_merge TO customer_profile_worker;
 REVOKE USAGE ON TYPE customer_profile.profile_merge FROM PUBLIC;
 
+-- The keys of a behavior summary (core/predicate_index.hpp): the day of
+-- each event type's last event, kept in unified_profile.behavior_keys for
+-- unified_profile_index_keys_idx, so that segment_refresh reads only the
+-- profiles whose events can meet a predicate's behavior conditions.
+CREATE FUNCTION customer_profile._behavior_index_keys(behavior bytea) RETURNS bigint[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_behavior_index_keys';
+COMMENT ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) IS 'Internal: the keys of a behavior summary (per event type, the day of its last event in blocks of 8, 128, 2048 and 32768 days, or before 2000 or after 2358) that unified_profile.behavior_keys holds.';
+-- The roles that write profiles evaluate it as the generated column.
+REVOKE ALL ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_worker;
+
+-- behavior_keys is a stored column rather than an index expression over
+-- behavior: an event that leaves the keys unchanged (a second event of a
+-- type in the same 8 days) then keeps its update HOT.
 CREATE TABLE customer_profile.unified_profile (
     profile_id bigint NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     data customer_profile.profile DEFAULT '{"traits":{}}'::customer_profile.profile NOT NULL,
-    behavior bytea
+    behavior bytea,
+    behavior_keys bigint[] GENERATED ALWAYS AS (customer_profile._behavior_index_keys(behavior)) STORED
 )
 WITH (fillfactor='70');
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.unified_profile', '');

@@ -231,16 +231,17 @@ GRANT ALL ON FUNCTION customer_profile._outbox_snapshot() TO customer_profile_wr
 
 -- The keys a profile is indexed under (core/predicate_index.hpp): a GIN
 -- index on them lets segment_refresh read only the profiles that can match
--- a predicate's equality and presence conditions.
-CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) RETURNS text[]
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+-- a predicate's equality and presence conditions, and (through
+-- behavior_keys) its counts, sums and last_seen.
+CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) RETURNS text[]
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_profile_index_keys';
-COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) that unified_profile_index_keys_idx indexes.';
+COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) and of its behavior (the day of each event type''s last event, from behavior_keys) that unified_profile_index_keys_idx indexes.';
 -- The roles that write profiles evaluate it as the index expression.
-REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
-GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
-CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
+REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) TO customer_profile_worker;
+CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data, behavior_keys));
 
 -- Membership for a segment whose predicate is new (created, altered,
 -- enabled), with the definitions lock held in EXCLUSIVE mode: a small

@@ -3304,20 +3304,33 @@ END;
 COMMENT ON FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) IS 'Internal: the select-list entry of one profiles_wide column.';
 REVOKE ALL ON FUNCTION customer_profile._profiles_wide_column(trait text, column_type text) FROM PUBLIC;
 
+-- The behavior side (issue 16): the day of each event type's last event, a
+-- stored generated column (computed here for every existing profile: the
+-- table is rewritten) that unified_profile_index_keys_idx reads.
+CREATE FUNCTION customer_profile._behavior_index_keys(behavior bytea) RETURNS bigint[]
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'cp_behavior_index_keys';
+COMMENT ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) IS 'Internal: the keys of a behavior summary (per event type, the day of its last event in blocks of 8, 128, 2048 and 32768 days, or before 2000 or after 2358) that unified_profile.behavior_keys holds.';
+REVOKE ALL ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_worker;
+ALTER TABLE customer_profile.unified_profile
+    ADD COLUMN behavior_keys bigint[] GENERATED ALWAYS AS (customer_profile._behavior_index_keys(behavior)) STORED;
+
 -- Index-driven refresh: a GIN index over the keys of each profile's traits
--- (built here over the existing profiles).
+-- and behavior (built here over the existing profiles).
 -- The keys a profile is indexed under (core/predicate_index.hpp): a GIN
 -- index on them lets segment_refresh read only the profiles that can match
 -- a predicate's equality and presence conditions.
-CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) RETURNS text[]
-    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) RETURNS text[]
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_profile_index_keys';
-COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) that unified_profile_index_keys_idx indexes.';
+COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) and of its behavior (the day of each event type''s last event, from behavior_keys) that unified_profile_index_keys_idx indexes.';
 -- The roles that write profiles evaluate it as the index expression.
-REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_writer;
-GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile) TO customer_profile_worker;
-CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data));
+REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) TO customer_profile_writer;
+GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) TO customer_profile_worker;
+CREATE INDEX unified_profile_index_keys_idx ON customer_profile.unified_profile USING gin (customer_profile._profile_index_keys(data, behavior_keys));
 
 
 -- Scores (issue 16): named sums of rule points, read as number traits.
