@@ -51,8 +51,8 @@ SELECT p.name,
          WHERE segment_matches(s.profile_id, p.predicate::segment_predicate)) AS stored_equals_live
   FROM si_predicates p ORDER BY p.name;
 
--- The index expression carries the behavior keys: a person's keys change
--- with the day of the last event of a type, not with every event.
+-- One stored value per event type (its last event's block of 8 days); the
+-- index expression expands each into four keys.
 SELECT cardinality(u.behavior_keys) AS keys_for_two_types,
        cardinality(_profile_index_keys(u.data, u.behavior_keys)) - cardinality(_profile_index_keys(u.data, NULL)) AS behavior_entries
   FROM unified_profile u JOIN si_people s USING (profile_id) WHERE s.n = 2;
@@ -69,6 +69,19 @@ SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '1 minute') IS
 SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) - :hot_before AS hot_updates;
 COMMIT;
 
+-- The same with 150 event types: the stored values (one per type) stay
+-- small enough that the row does not compress them (a compressed old value
+-- never equals the new one, and the update could not be HOT).
+SELECT count(track('{"crm_id": "si-many"}', 'si_type_' || g, now() - interval '3 minutes')) AS types
+  FROM generate_series(1, 150) g;
+SELECT cardinality(behavior_keys) AS stored_values, pg_column_size(behavior_keys) < 1400 AS small
+  FROM unified_profile WHERE profile_id = identity_lookup('crm_id', 'si-many');
+BEGIN;
+SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) AS hot_before \gset
+SELECT track('{"crm_id": "si-many"}', 'si_type_7', now() - interval '1 minute') IS NOT NULL AS another_event;
+SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) - :hot_before AS hot_updates;
+COMMIT;
+
 -- The column is computed, never written.
 SELECT regress.err($$UPDATE customer_profile.unified_profile SET behavior_keys = '{1}' WHERE false$$);
 SELECT regress.err($$INSERT INTO customer_profile.unified_profile (profile_id, behavior_keys) VALUES (-5, '{}')$$);
@@ -78,4 +91,5 @@ SELECT regress.err($$UPDATE customer_profile.unified_profile SET behavior = '\x0
 SELECT count(segment_drop(name)) AS dropped FROM si_predicates;
 -- The suites share one database: the people leave with their data.
 SELECT count(profile_forget('crm_id', 'si-' || g)) AS forgotten FROM generate_series(1, 60) g;
-SELECT profile_forget('crm_id', 'si-hot') IS NOT NULL AS forgotten_hot;
+SELECT profile_forget('crm_id', 'si-hot') IS NOT NULL AS forgotten_hot,
+       profile_forget('crm_id', 'si-many') IS NOT NULL AS forgotten_many;

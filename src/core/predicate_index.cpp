@@ -93,15 +93,34 @@ std::int64_t behavior_key(std::uint32_t type_hash, int level, std::uint32_t bloc
     return static_cast<std::int64_t>((static_cast<std::uint64_t>(type_hash) << 32) | low);
 }
 
-// The keys of a last event on `day`.
-void add_day_keys(std::vector<std::int64_t>& keys, std::uint32_t h, Day day) {
-    if (day < 0) {
-        keys.push_back(behavior_key(h, kBeforeLevel, 0));
-    } else if (day >= kBeyondDay) {
-        keys.push_back(behavior_key(h, kBeyondLevel, 0));
+// The stored form of one event type's last day: the type's hash, then its
+// block of 8 days (or a marker for before and after the indexed days), so
+// that the column changes at most once in 8 days per type and stays small
+// (a value PostgreSQL would compress in the row never equals the new one it
+// computes, and the update could not be HOT).
+constexpr std::uint32_t kBeforeCode = 0xFFFFFFFEU, kBeyondCode = 0xFFFFFFFFU;
+
+std::int64_t last_day_value(std::uint32_t type_hash, Day day) {
+    std::uint32_t code = day < 0             ? kBeforeCode
+                         : day >= kBeyondDay ? kBeyondCode
+                                             : static_cast<std::uint32_t>(day) >> kBlockShift[0];
+    return static_cast<std::int64_t>((static_cast<std::uint64_t>(type_hash) << 32) | code);
+}
+
+// The index keys of a stored last-day value.
+void add_day_keys(std::vector<std::string>& keys, std::int64_t value) {
+    auto bits = static_cast<std::uint64_t>(value);
+    auto h = static_cast<std::uint32_t>(bits >> 32);
+    auto code = static_cast<std::uint32_t>(bits);
+    if (code == kBeforeCode) {
+        keys.push_back(behavior_key_text(behavior_key(h, kBeforeLevel, 0)));
+    } else if (code == kBeyondCode) {
+        keys.push_back(behavior_key_text(behavior_key(h, kBeyondLevel, 0)));
     } else {
+        // A block of 8 days, whatever its size (a written value is a key only).
+        code &= (1U << (17 - kBlockShift[0])) - 1;
         for (int level = 0; level < 4; ++level)
-            keys.push_back(behavior_key(h, level, static_cast<std::uint32_t>(day) >> kBlockShift[level]));
+            keys.push_back(behavior_key_text(behavior_key(h, level, code >> (kBlockShift[level] - kBlockShift[0]))));
     }
 }
 
@@ -286,7 +305,7 @@ std::string behavior_key_text(std::int64_t key) {
 
 std::vector<std::string> profile_index_keys(const Profile& profile, const std::vector<std::int64_t>& behavior_keys) {
     std::vector<std::string> keys;
-    for (auto k : behavior_keys) keys.push_back(behavior_key_text(k));
+    for (auto v : behavior_keys) add_day_keys(keys, v);
     for (const Trait& t : profile.traits) {
         const TraitValue& v = t.value;
         if (v.type == TraitType::null) continue;
@@ -304,7 +323,14 @@ std::vector<std::string> profile_index_keys(const Profile& profile, const std::v
 
 std::vector<std::int64_t> behavior_index_keys(const Behavior& behavior) {
     std::vector<std::int64_t> keys;
-    for (const EventSummary& s : behavior.types) add_day_keys(keys, fnv1a32(s.event_type), day_of(s.last_at));
+    for (const EventSummary& s : behavior.types) {
+        // The later of the last event and the last daily bucket: a summary
+        // written by hand may hold a bucket after last_at, and counts read
+        // the buckets.
+        Day day = day_of(s.last_at);
+        if (!s.buckets.empty()) day = std::max(day, s.buckets.back().day);
+        keys.push_back(last_day_value(fnv1a32(s.event_type), day));
+    }
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     return keys;

@@ -10,16 +10,17 @@
 //
 //   key "\x1e" + 16 hex    a behavior key (below)
 //
-// Behavior keys are kept as bigints in a stored generated column,
-// unified_profile.behavior_keys, read by the same GIN index: an event that
-// leaves them as they were keeps its update HOT. Per event type, the day of
-// its last event: for days 0 to 2^17 (2000-01-01 to 2358) its blocks of
-// 2^3, 2^7, 2^11 and 2^15 days, else one key for "before" or "after". Each
-// is the 32-bit FNV-1a hash of the type, then the level (4 bits) and the
-// block number (28 bits). "The last event of type t is on or after day d"
-// is then an OR of at most 50 keys, whatever the dates stored (GIN's scan
-// does work per key for every candidate: keep the OR short); a hash
-// collision only adds candidates.
+// Behavior keys come from the stored generated column
+// unified_profile.behavior_keys: per event type one bigint, the 32-bit FNV-1a
+// hash of the type and the block of 8 days holding its last event (or its
+// last daily bucket, if later), or a marker for days before 2000 or after
+// 2358. An event that leaves it as it was keeps the profile's update HOT. The
+// index expression expands each into the blocks of 2^3, 2^7, 2^11 and 2^15
+// days holding that day (or one "before" or "after" key), each the hash, the
+// level (4 bits) and the block (28 bits). "The last event of type t is on or
+// after day d" is then an OR of at most 50 keys, whatever the dates stored
+// (GIN's scan does work per key for every candidate: keep the OR short); a
+// hash collision only adds candidates.
 //
 // Keys are stored in indexes: their form never changes without a rebuild of
 // the index in the update script.
@@ -37,14 +38,15 @@
 
 namespace customer_profile::core {
 
-// Sorted, unique: the bigint form stored in unified_profile.behavior_keys.
+// Sorted, unique: the values stored in unified_profile.behavior_keys (one
+// per event type).
 std::vector<std::int64_t> behavior_index_keys(const Behavior& behavior);
 
 // A behavior key among the index keys: "\x1e" and 16 hex digits (a trait
 // key equal to one only adds candidates).
 std::string behavior_key_text(std::int64_t key);
 
-// Sorted, unique: the keys of the traits and of the behavior keys.
+// Sorted, unique: the keys of the traits and of the stored behavior values.
 std::vector<std::string> profile_index_keys(const Profile& profile,
                                             const std::vector<std::int64_t>& behavior_keys = {});
 

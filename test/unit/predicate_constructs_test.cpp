@@ -545,6 +545,14 @@ TEST(PredicateIndex, BehaviorKeysFindEveryLastEventOnOrAfterADay) {
         EXPECT_EQ(meets(keys, clauses->front()), reference(last, first)) << last << " " << first;
         EXPECT_LE(clauses->front().size(), 50u);
     }
+    // A summary written by hand with a daily bucket after last_at: counts
+    // read the bucket, so the keys come from the later of the two.
+    Behavior crafted = last_events({{"purchase", 9600 * kMicrosPerDay}});
+    crafted.types[0].buckets.push_back(DayBucket{9800, 1, {}});
+    auto within_week = candidate_clauses(parse_predicate("count(purchase within 7 days) > 0"), 9800 * kMicrosPerDay);
+    EXPECT_TRUE(meets(behavior_index_keys(crafted), within_week->front()));
+    // One stored value per type, whatever its keys in the index.
+    EXPECT_EQ(behavior_index_keys(last_events({{"a", 0}, {"b", kMaxTimestamp}, {"c", kMinTimestamp}})).size(), 3u);
     // Another type's events are not purchases.
     auto visits_only = behavior_index_keys(last_events({{"visit", 9800 * kMicrosPerDay}}));
     auto clause = candidate_clauses(parse_predicate("count(purchase) > 0"), 0);
