@@ -69,16 +69,23 @@ SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '1 minute') IS
 SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) - :hot_before AS hot_updates;
 COMMIT;
 
--- The same with 150 event types: the stored values (one per type) stay
--- small enough that the row does not compress them (a compressed old value
--- never equals the new one, and the update could not be HOT).
-SELECT count(track('{"crm_id": "si-many"}', 'si_type_' || g, now() - interval '3 minutes')) AS types
+-- The same with ten traits and 150 event types of long names: a row past
+-- 2 kB. The stored values (one per type) stay in the row uncompressed while
+-- the behavior gives way (a compressed or moved old value never equals the
+-- new one, and the update could not be HOT).
+SELECT trait_observe('{"crm_id": "si-many"}', (SELECT jsonb_object_agg('si_t' || g, 'value number ' || g || ' for this person')
+                                               FROM generate_series(1, 10) g), 'crm') IS NOT NULL AS traits;
+SELECT count(track('{"crm_id": "si-many"}', 'si_web_page_viewed_product_category_' || g, now() - interval '3 minutes'))
+       AS types
   FROM generate_series(1, 150) g;
-SELECT cardinality(behavior_keys) AS stored_values, pg_column_size(behavior_keys) < 1400 AS small
-  FROM unified_profile WHERE profile_id = identity_lookup('crm_id', 'si-many');
+VACUUM customer_profile.unified_profile;
+SELECT cardinality(behavior_keys) AS stored_values, pg_column_compression(behavior_keys) IS NULL AS uncompressed,
+       pg_column_size(u.*) > 2000 AS row_past_2kb
+  FROM unified_profile u WHERE profile_id = identity_lookup('crm_id', 'si-many');
 BEGIN;
 SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) AS hot_before \gset
-SELECT track('{"crm_id": "si-many"}', 'si_type_7', now() - interval '1 minute') IS NOT NULL AS another_event;
+SELECT track('{"crm_id": "si-many"}', 'si_web_page_viewed_product_category_7', now() - interval '1 minute') IS NOT NULL
+       AS another_event;
 SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) - :hot_before AS hot_updates;
 COMMIT;
 

@@ -78,8 +78,8 @@ CP_FUNCTION(profile_index_keys) {
 }
 
 // _behavior_index_keys(behavior bytea) returns bigint[]: the keys of a
-// behavior summary that unified_profile.behavior_keys holds (the day of each
-// event type's last event, core/predicate_index.hpp).
+// behavior summary that unified_profile.behavior_keys holds (per event type,
+// its hash and the 8-day block of its last event, core/predicate_index.hpp).
 CP_FUNCTION(behavior_index_keys) {
     return cp::pg::int8_array(cp::core::behavior_index_keys(cp::core::decode_behavior(cp::pg::profile_arg(fcinfo, 0))));
 }

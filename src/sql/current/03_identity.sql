@@ -168,6 +168,10 @@ CREATE TABLE customer_profile.unified_profile (
     behavior_keys bigint[] GENERATED ALWAYS AS (customer_profile._behavior_index_keys(behavior)) STORED
 )
 WITH (fillfactor='70');
+-- Kept in the row, uncompressed, as long as anything else can give way: a
+-- compressed or moved old value never equals the recomputed one, and the
+-- update of a profile whose row passes 2 kB could not be HOT.
+ALTER TABLE customer_profile.unified_profile ALTER COLUMN behavior_keys SET STORAGE MAIN;
 SELECT pg_catalog.pg_extension_config_dump('customer_profile.unified_profile', '');
 CREATE SEQUENCE customer_profile.unified_profile_profile_id_seq
     START WITH 1
