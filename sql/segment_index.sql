@@ -92,6 +92,8 @@ COMMIT;
 -- The column is computed, never written.
 SELECT regress.err($$UPDATE customer_profile.unified_profile SET behavior_keys = '{1}' WHERE false$$);
 SELECT regress.err($$INSERT INTO customer_profile.unified_profile (profile_id, behavior_keys) VALUES (-5, '{}')$$);
+-- The index expression refuses a NULL among the stored values.
+SELECT regress.err($$SELECT customer_profile._profile_index_keys('{"traits": {}}', ARRAY[1, NULL]::bigint[])$$);
 -- A behavior summary that does not decode is refused with its column.
 SELECT regress.err($$UPDATE customer_profile.unified_profile SET behavior = '\x09'::bytea WHERE profile_id = (SELECT profile_id FROM si_people WHERE n = 1)$$);
 
