@@ -33,7 +33,10 @@ INSERT INTO si_predicates VALUES
     ('si_flipped', '1 < count(si_buy within 200 days)'),
     ('si_either', 'count(si_buy within 20 days) >= 1 OR count(si_visit within 70 days) >= 1'),
     ('si_none', 'NOT count(si_buy within 30 days) > 0'),
-    ('si_ever', 'count(si_visit) > 0');
+    ('si_ever', 'count(si_visit) > 0'),
+    -- Two or more in a window: the index reads the second most recent event's value.
+    ('si_window_between', 'count(si_buy within 150 days) BETWEEN 2 AND 3'),
+    ('si_exactly_two', 'count(si_buy within 120 days) = 2');
 
 -- Built at once with sequential scans off: the index picks the candidates.
 SET enable_seqscan = off;
@@ -51,26 +54,29 @@ SELECT p.name,
          WHERE segment_matches(s.profile_id, p.predicate::segment_predicate)) AS stored_equals_live
   FROM si_predicates p ORDER BY p.name;
 
--- One stored value per event type (its last event's block of 8 days); the
--- index expression expands each into four keys.
+-- One stored value per event type (its last event's block of 8 days) and
+-- a second for a type whose buckets count two events or more (the block
+-- from which they do); the index expression expands each into four keys.
 SELECT cardinality(u.behavior_keys) AS keys_for_two_types,
        cardinality(_profile_index_keys(u.data, u.behavior_keys)) - cardinality(_profile_index_keys(u.data, NULL)) AS behavior_entries
   FROM unified_profile u JOIN si_people s USING (profile_id) WHERE s.n = 2;
 SELECT _profile_index_keys(NULL, '{1}') IS NULL AS no_profile_no_keys;
 
--- Another event of a type on the same day leaves the keys as they were: the
--- update stays HOT (an index over the behavior itself would make every
--- event's update a new index entry).
+-- A third event of a type on the same day leaves the keys as they were
+-- (the first and second gave its two values): the update stays HOT (an
+-- index over the behavior itself would make every event's update a new
+-- index entry).
 SELECT resolve_identity('{"crm_id": "si-hot"}') IS NOT NULL AS hot_person;
-SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '2 minutes') IS NOT NULL AS first_visit;
+SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '3 minutes') IS NOT NULL AS first_visit;
+SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '2 minutes') IS NOT NULL AS second_visit;
 BEGIN;
 SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) AS hot_before \gset
-SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '1 minute') IS NOT NULL AS second_visit;
+SELECT track('{"crm_id": "si-hot"}', 'si_visit', now() - interval '1 minute') IS NOT NULL AS third_visit;
 SELECT pg_stat_get_xact_tuples_hot_updated('customer_profile.unified_profile'::regclass) - :hot_before AS hot_updates;
 COMMIT;
 
 -- The same with ten traits and 150 event types of long names: a row past
--- 2 kB. The stored values (one per type) stay in the row uncompressed while
+-- 2 kB. The stored values (one per type, two for the type seen twice) stay in the row uncompressed while
 -- the behavior gives way (a compressed or moved old value never equals the
 -- new one, and the update could not be HOT).
 SELECT trait_observe('{"crm_id": "si-many"}', (SELECT jsonb_object_agg('si_t' || g, 'value number ' || g || ' for this person')
@@ -78,6 +84,8 @@ SELECT trait_observe('{"crm_id": "si-many"}', (SELECT jsonb_object_agg('si_t' ||
 SELECT count(track('{"crm_id": "si-many"}', 'si_web_page_viewed_product_category_' || g, now() - interval '3 minutes'))
        AS types
   FROM generate_series(1, 150) g;
+SELECT track('{"crm_id": "si-many"}', 'si_web_page_viewed_product_category_7', now() - interval '2 minutes') IS NOT NULL
+       AS second_event;
 VACUUM customer_profile.unified_profile;
 SELECT cardinality(behavior_keys) AS stored_values, pg_column_compression(behavior_keys) IS NULL AS uncompressed,
        pg_column_size(u.*) > 2000 AS row_past_2kb

@@ -148,6 +148,25 @@ KeyClauses last_event_clause(const std::string& type, Day first) {
     return KeyClauses{std::move(texts)};
 }
 
+// The name whose stored value is the day of a type's second most recent
+// counted event (a collision with a real type's name only adds candidates).
+std::string second_event_name(const std::string& type) {
+    return std::string(1, '\x02') + type;
+}
+
+// The latest bucket day from which the buckets count at least two events,
+// if any: a window [first, now] that counts two events then holds it (the
+// sum from the window's first bucket on is that count). Accumulated in 128
+// bits: a summary written by hand may hold any counts.
+std::optional<Day> second_event_day(const EventSummary& s) {
+    __int128 n = 0;
+    for (auto b = s.buckets.rbegin(); b != s.buckets.rend(); ++b) {
+        n += b->count;
+        if (n >= 2) return b->day;
+    }
+    return std::nullopt;
+}
+
 // `a op b` as `b flipped(op) a`.
 CompareOp flipped(CompareOp op) {
     switch (op) {
@@ -184,6 +203,29 @@ bool needs_an_event(const Operand& aggregate, CompareOp op, double v) {
     }
 }
 
+// Whether `count op v` is false for every count below 2 (counts are whole).
+bool needs_two_events(const Operand& aggregate, CompareOp op, double v) {
+    if (aggregate.kind != Operand::Kind::count) return false;
+    switch (op) {
+        case CompareOp::gt:
+            return v >= 1;
+        case CompareOp::ge:
+        case CompareOp::eq:
+            return v > 1;
+        default:
+            return false;
+    }
+}
+
+// The clause of a count or sum in a window: its last event in the window,
+// or for a count of two or more in a window ending now, its second most
+// recent event (a count over all time reads the summary's total, which
+// outlives the buckets).
+KeyClauses window_clause(const Operand& aggregate, Day first, bool two) {
+    if (two && aggregate.within != 0) return last_event_clause(second_event_name(aggregate.name), first);
+    return last_event_clause(aggregate.name, first);
+}
+
 // The first day an event must be on or after for `aggregate` to count it,
 // or nullopt when the condition is not read from the summary's days.
 std::optional<Day> aggregate_first_day(const Operand& aggregate, Micros now) {
@@ -205,7 +247,7 @@ std::optional<KeyClauses> behavior_compare(const Operand& left, CompareOp op, co
     if (left.is_aggregate() && right.kind == Operand::Kind::literal && right.literal.type == TraitType::number) {
         auto first = aggregate_first_day(left, now);
         if (!first || !needs_an_event(left, op, right.literal.number)) return std::nullopt;
-        return last_event_clause(left.name, *first);
+        return window_clause(left, *first, needs_two_events(left, op, right.literal.number));
     }
     // last_seen(type) + a > X: the last event is at or after X - a.
     if (left.kind == Operand::Kind::last_seen && !left.name.empty() && (op == CompareOp::gt || op == CompareOp::ge)) {
@@ -263,7 +305,7 @@ std::optional<KeyClauses> clauses(const PredicateNode& n, const Context& c) {
             if (!(low > 0 || high < 0 || low > high)) return std::nullopt;
             auto first = aggregate_first_day(n.left, c.now);
             if (!first) return std::nullopt;
-            return last_event_clause(n.left.name, *first);
+            return window_clause(n.left, *first, n.left.kind == Operand::Kind::count && low > 1);
         }
         case K::in_list: {
             if (n.negated || n.left.kind != Operand::Kind::trait || !stored(n.left.name, c.computed))
@@ -330,6 +372,8 @@ std::vector<std::int64_t> behavior_index_keys(const Behavior& behavior) {
         Day day = day_of(s.last_at);
         if (!s.buckets.empty()) day = std::max(day, s.buckets.back().day);
         keys.push_back(last_day_value(fnv1a32(s.event_type), day));
+        if (auto second = second_event_day(s))
+            keys.push_back(last_day_value(fnv1a32(second_event_name(s.event_type)), *second));
     }
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());

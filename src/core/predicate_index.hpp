@@ -22,6 +22,11 @@
 // (GIN's scan does work per key for every candidate: keep the OR short); a
 // hash collision only adds candidates.
 //
+// A type whose daily buckets count two events or more has a second value,
+// the same for the name "\x02" + type and the latest day from which its
+// buckets count two: `count(t within N days) >= k` for k >= 2 needs that day
+// in the window, which few profiles have when most see one such event in it.
+//
 // Keys are stored in indexes: their form never changes without a rebuild of
 // the index in the update script.
 #pragma once
@@ -39,7 +44,7 @@
 namespace customer_profile::core {
 
 // Sorted, unique: the values stored in unified_profile.behavior_keys (one
-// per event type).
+// or two per event type).
 std::vector<std::int64_t> behavior_index_keys(const Behavior& behavior);
 
 // A behavior key among the index keys: "\x1e" and 16 hex digits (a trait

@@ -551,6 +551,41 @@ TEST(PredicateIndex, BehaviorKeysFindEveryLastEventOnOrAfterADay) {
     crafted.types[0].buckets.push_back(DayBucket{9800, 1, {}});
     auto within_week = candidate_clauses(parse_predicate("count(purchase within 7 days) > 0"), 9800 * kMicrosPerDay);
     EXPECT_TRUE(meets(behavior_index_keys(crafted), within_week->front()));
+    // Counts of two or more in a window ending now, against random buckets
+    // (counts from -1 to 3, a summary written by hand may hold any): every
+    // profile whose window counts two is a candidate (the reference sums the
+    // window's buckets itself), and one with a single event in the buckets
+    // never is.
+    for (int i = 0; i < 20000; ++i) {
+        Behavior b = last_events({{"purchase", 0}, {"visit", 0}});
+        Day day = static_cast<Day>(9000 + static_cast<int>(rng() % 900));
+        int n = static_cast<int>(rng() % 6);
+        std::int64_t positive = 0;
+        for (int k = 0; k < n; ++k) {
+            std::int64_t count = i % 2 ? 1 : static_cast<std::int64_t>(rng() % 5) - 1;
+            b.types[0].buckets.push_back(DayBucket{day, count, {}});
+            positive += count > 0 ? count : 0;
+            day += static_cast<Day>(1 + rng() % 40);
+        }
+        int within = 1 + static_cast<int>(rng() % 120);
+        Micros now = static_cast<Micros>(9000 + static_cast<int>(rng() % 1100)) * kMicrosPerDay +
+                     static_cast<Micros>(rng() % kMicrosPerDay);
+        Day first = window_first_day(now, static_cast<Micros>(within) * kMicrosPerDay);
+        std::int64_t in_window = 0;
+        for (const auto& bucket : b.types[0].buckets)
+            if (bucket.day >= first) in_window += bucket.count;
+        auto clauses =
+            candidate_clauses(parse_predicate("count(purchase within " + std::to_string(within) + " days) >= 2"), now);
+        ASSERT_TRUE(clauses.has_value());
+        bool candidate = meets(behavior_index_keys(b), clauses->front());
+        if (in_window >= 2) {
+            EXPECT_TRUE(candidate) << i;
+        }
+        if (positive < 2) {
+            EXPECT_FALSE(candidate) << i;
+        }
+        EXPECT_LE(clauses->front().size(), 50u);
+    }
     // One stored value per type, whatever its keys in the index.
     EXPECT_EQ(behavior_index_keys(last_events({{"a", 0}, {"b", kMaxTimestamp}, {"c", kMinTimestamp}})).size(), 3u);
     // Another type's events are not purchases.
@@ -570,12 +605,29 @@ TEST(PredicateIndex, BehaviorConditionsThatNeedAnEvent) {
     };
     // Within 30 days from day 9800: day 9771 on (the block of 8 holding it on).
     for (const char* text :
-         {"count(p within 30 days) >= 2", "2 <= count(p within 30 days)", "count(p within 30 days) > 0",
-          "count(p within 30 days) = 3", "count(p within 30 days) BETWEEN 1 AND 4", "sum(p.r within 30 days) > 0",
+         {"count(p within 30 days) >= 1", "1 <= count(p within 30 days)", "count(p within 30 days) > 0",
+          "count(p within 30 days) = 1", "count(p within 30 days) BETWEEN 1 AND 4", "sum(p.r within 30 days) > 0",
           "sum(p.r within 30 days) < -1", "sum(p.r within 30 days) <> 0 AND sum(p.r within 30 days) = 5"}) {
         EXPECT_TRUE(meets(last_day(9771), clause(text))) << text;
         EXPECT_FALSE(meets(last_day(9700), clause(text))) << text;
     }
+    // A count of two or more in the window: the second most recent counted
+    // event in the window (from the buckets), not only the last.
+    auto buckets = [](std::vector<std::pair<Day, std::int64_t>> days) {
+        Behavior b = last_events({{"p", days.back().first * kMicrosPerDay}});
+        for (auto [day, n] : days) b.types[0].buckets.push_back(DayBucket{day, n, {}});
+        return behavior_index_keys(b);
+    };
+    for (const char* text :
+         {"count(p within 30 days) >= 2", "2 <= count(p within 30 days)", "count(p within 30 days) > 1",
+          "count(p within 30 days) = 3", "count(p within 30 days) BETWEEN 2 AND 4", "count(p within 30 days) >= 1.5"}) {
+        EXPECT_TRUE(meets(buckets({{9700, 1}, {9771, 1}, {9790, 1}}), clause(text))) << text;
+        EXPECT_TRUE(meets(buckets({{9700, 1}, {9790, 2}}), clause(text))) << text;
+        EXPECT_FALSE(meets(buckets({{9700, 1}, {9790, 1}}), clause(text))) << text;
+        EXPECT_FALSE(meets(buckets({{9790, 1}}), clause(text))) << text;
+    }
+    // A count over all time reads the total, which outlives the buckets.
+    EXPECT_TRUE(meets(last_day(9700), clause("count(p) >= 2")));
     // last_seen(p) > now() - 7 days: the last event at or after day 9793 (09:00 on 9793 and later).
     EXPECT_TRUE(meets(last_day(9793), clause("last_seen(p) > now() - 7 days")));
     EXPECT_FALSE(meets(last_day(9780), clause("last_seen(p) > now() - 7 days")));

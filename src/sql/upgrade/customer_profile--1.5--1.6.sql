@@ -3310,7 +3310,7 @@ REVOKE ALL ON FUNCTION customer_profile._profiles_wide_column(trait text, column
 CREATE FUNCTION customer_profile._behavior_index_keys(behavior bytea) RETURNS bigint[]
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_behavior_index_keys';
-COMMENT ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) IS 'Internal: what unified_profile.behavior_keys holds for a behavior summary: per event type, its hash and the block of 8 days holding its last event (or a marker for before 2000 or after 2358), expanded into index keys by _profile_index_keys.';
+COMMENT ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) IS 'Internal: what unified_profile.behavior_keys holds for a behavior summary: per event type, its hash and the block of 8 days holding its last event (or a marker for before 2000 or after 2358), and for a type whose buckets count two events or more the same for the latest day from which they do, expanded into index keys by _profile_index_keys.';
 REVOKE ALL ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_writer;
 GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_worker;
