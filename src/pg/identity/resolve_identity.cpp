@@ -80,11 +80,21 @@ CachedPlan create_match_links_plan{
     5,
     {INT8ARRAYOID, INT8ARRAYOID, TEXTOID, TEXTOID, FLOAT8OID}};
 // A pair someone rejected (match_review_reject) that the link would put in one profile.
+// One branch per orientation rather than an OR: each starts from one
+// profile's identities (identity_profile_idx) and probes the rejected pairs'
+// partial index, a plan the planner picks without statistics too (with the
+// OR, a freshly loaded database's custom plans hash-joined both tables in
+// full for every record observed).
 CachedPlan rejected_between_plan{
-    "SELECT 1 FROM customer_profile.identity i "
+    "(SELECT 1 FROM customer_profile.identity i "
     "JOIN customer_profile.match_review v ON v.identity_a = i.identity_id AND v.status = 'rejected' "
     "JOIN customer_profile.identity o ON o.identity_id = v.identity_b "
-    "WHERE (i.profile_id = $1 AND o.profile_id = $2) OR (i.profile_id = $2 AND o.profile_id = $1) LIMIT 1",
+    "WHERE i.profile_id = $1 AND o.profile_id = $2) "
+    "UNION ALL "
+    "(SELECT 1 FROM customer_profile.identity i "
+    "JOIN customer_profile.match_review v ON v.identity_a = i.identity_id AND v.status = 'rejected' "
+    "JOIN customer_profile.identity o ON o.identity_id = v.identity_b "
+    "WHERE i.profile_id = $2 AND o.profile_id = $1) LIMIT 1",
     2,
     {INT8OID, INT8OID},
     nullptr,

@@ -4545,6 +4545,10 @@ ALTER TABLE ONLY customer_profile.match_review
     ADD CONSTRAINT match_review_pkey PRIMARY KEY (rule_id, identity_a, identity_b);
 CREATE INDEX match_review_a_idx ON customer_profile.match_review USING btree (identity_a);
 CREATE INDEX match_review_b_idx ON customer_profile.match_review USING btree (identity_b);
+-- The pairs kept apart for good, which every link checks: few, so that the
+-- check is an index probe per identity of the profile even before the
+-- first ANALYZE of a freshly loaded database (see resolve_identity.cpp).
+CREATE INDEX match_review_rejected_idx ON customer_profile.match_review USING btree (identity_a, identity_b) WHERE (status = 'rejected'::text);
 CREATE INDEX match_review_pending_idx ON customer_profile.match_review USING btree (rule_id, probability DESC) WHERE (status = 'pending'::text);
 COMMENT ON TABLE customer_profile.match_review IS 'Pairs of records a match rule could not decide (probability between its thresholds, or a link a guard rail refused): accepted pairs are linked, rejected pairs are never linked by the rule again.';
 GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_reader;
