@@ -53,7 +53,9 @@ CachedPlan profile_counts_plan{
     "SELECT profile_id, namespace_id, count(*)::int4 FROM customer_profile.identity "
     "WHERE profile_id = ANY($1) GROUP BY 1, 2",
     1,
-    {INT8ARRAYOID}};
+    {INT8ARRAYOID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 CachedPlan delete_identities_plan{
     "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan touch_profile_plan{
