@@ -11,10 +11,10 @@
 //   key "\x1e" + 16 hex    a behavior key (below)
 //
 // Behavior keys come from the stored generated column
-// unified_profile.behavior_keys: per event type one bigint, the 32-bit FNV-1a
-// hash of the type and the block of 8 days holding its last event (or its
-// last daily bucket, if later), or a marker for days before 2000 or after
-// 2358. An event that leaves it as it was keeps the profile's update HOT. The
+// unified_profile.behavior_keys: per event type one bigint (two for a type
+// counted twice, below), the 32-bit FNV-1a hash of the type and the block of
+// 8 days holding its last event (or its last daily bucket, if later), or a
+// marker for days before 2000 or after 2358. An event that leaves it as it was keeps the profile's update HOT. The
 // index expression expands each into the blocks of 2^3, 2^7, 2^11 and 2^15
 // days holding that day (or one "before" or "after" key), each the hash, the
 // level (4 bits) and the block (28 bits). "The last event of type t is on or

@@ -143,8 +143,9 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.profile_merge TO cus
 GRANT SELECT,INSERT ON TABLE customer_profile.profile_merge TO customer_profile_worker;
 REVOKE USAGE ON TYPE customer_profile.profile_merge FROM PUBLIC;
 
--- The keys of a behavior summary (core/predicate_index.hpp): the day of
--- each event type's last event, kept in unified_profile.behavior_keys for
+-- The keys of a behavior summary (core/predicate_index.hpp): per event
+-- type the 8-day block of its last event, and of the day from which its
+-- buckets count two events, kept in unified_profile.behavior_keys for
 -- unified_profile_index_keys_idx, so that segment_refresh reads only the
 -- profiles whose events can meet a predicate's behavior conditions.
 CREATE FUNCTION customer_profile._behavior_index_keys(behavior bytea) RETURNS bigint[]
@@ -157,8 +158,8 @@ GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) 
 GRANT EXECUTE ON FUNCTION customer_profile._behavior_index_keys(behavior bytea) TO customer_profile_worker;
 
 -- behavior_keys is a stored column rather than an index expression over
--- behavior: an event that leaves the keys unchanged (a second event of a
--- type in the same 8 days) then keeps its update HOT.
+-- behavior: an event that leaves the keys unchanged (a third event of a
+-- type in the same 8-day block as the two before) then keeps its update HOT.
 CREATE TABLE customer_profile.unified_profile (
     profile_id bigint NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,

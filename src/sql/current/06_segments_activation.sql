@@ -236,7 +236,7 @@ GRANT ALL ON FUNCTION customer_profile._outbox_snapshot() TO customer_profile_wr
 CREATE FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) RETURNS text[]
     LANGUAGE c IMMUTABLE PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'cp_profile_index_keys';
-COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) and of its behavior (per event type, the blocks of 8 to 32768 days holding its last event, from behavior_keys) that unified_profile_index_keys_idx indexes.';
+COMMENT ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) IS 'Internal: the keys of a profile''s traits (name, and name with its text, number or boolean value) and of its behavior (per event type, the blocks of 8 to 32768 days holding its last event and the day from which it counts two events, from behavior_keys) that unified_profile_index_keys_idx indexes.';
 -- The roles that write profiles evaluate it as the index expression.
 REVOKE ALL ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._profile_index_keys(data customer_profile.profile, behavior_keys bigint[]) TO customer_profile_writer;
