@@ -312,6 +312,29 @@ SELECT count(trait_observe(jsonb_build_object('support_id', 'bulk' || g),
                            'support')) AS stored
   FROM generate_series(1, 4000) g;
 SELECT records >= 4000 AS all_in_one_call FROM match_run('people_legacy');
+-- match_run() of a disabled rule queues its review band (it linked, but queued nothing: reviews 0), and the writer
+-- still cannot queue a pair of a disabled rule.
+SELECT identity_namespace_create('vendor_id', is_known => true);
+SELECT match_rule_create('vendors', ARRAY['vendor_id'], pg_temp.person_fields(),
+                         '[["first(first_name, 1)", "soundex(last_name)"]]', review_threshold => 0.5) > 0 AS created;
+SELECT match_rule_alter('vendors', enabled => false);
+SELECT trait_observe('{"vendor_id": "v1"}', '{"first_name": "Vera", "last_name": "Lund", "address": "7 High St",
+                     "dob": "1990-12-30"}', 'crm') IS NOT NULL AS v1;
+SELECT trait_observe('{"vendor_id": "v2"}', '{"first_name": "Vera", "last_name": "Lund", "dob": "1990-12-03"}',
+                     'support') <> identity_lookup('vendor_id', 'v1') AS v2_apart;
+SET ROLE customer_profile_writer;
+SELECT _match_review_queue((SELECT rule_id FROM match_rule WHERE name = 'vendors'),
+                           (SELECT identity_id FROM _identity_find('vendor_id', 'v1')),
+                           (SELECT identity_id FROM _identity_find('vendor_id', 'v2')), false) AS writer_queued_disabled;
+SELECT _match_run_review_queue((SELECT rule_id FROM match_rule WHERE name = 'vendors'),
+                               (SELECT identity_id FROM _identity_find('vendor_id', 'v1')),
+                               (SELECT identity_id FROM _identity_find('vendor_id', 'v2')), false);
+RESET ROLE;
+SET ROLE customer_profile_admin;
+SELECT records, comparisons, links, reviews FROM match_run('vendors');
+RESET ROLE;
+SELECT rule, namespace_a, namespace_b, round(probability::numeric, 4) AS probability FROM match_reviews
+ WHERE rule = 'vendors';
 
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;

@@ -99,10 +99,13 @@ CachedPlan rejected_plan{
     {INT4OID, INT8OID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
-// Scored again by the queue function (SECURITY DEFINER): the writer has no
-// write grant on match_review, so its processes cannot forge a review.
+// Scored again by the queue functions (SECURITY DEFINER): the writer has no
+// write grant on match_review, so its processes cannot forge a review. The
+// writer's door takes an enabled rule only; match_run()'s (the admin's) any rule.
 CachedPlan review_plan{
     "SELECT customer_profile._match_review_queue($1, $2, $3, $4)", 4, {INT4OID, INT8OID, INT8OID, BOOLOID}};
+CachedPlan run_review_plan{
+    "SELECT customer_profile._match_run_review_queue($1, $2, $3, $4)", 4, {INT4OID, INT8OID, INT8OID, BOOLOID}};
 
 std::vector<std::string> rule_traits(const MatchRuleEntry& rule) {
     std::vector<std::string> traits;
@@ -199,7 +202,7 @@ void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& rec
     }
 }
 
-MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id) {
+MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id, MatchCaller caller) {
     MatchStats stats;
     auto loaded = load_records(rule, {identity_id});
     auto self = loaded.find(identity_id);
@@ -257,7 +260,7 @@ MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id) {
         }
         Datum args[4] = {Int32GetDatum(rule.rule_id), Int64GetDatum(identity_id), Int64GetDatum(d.identity_id),
                          BoolGetDatum(refused)};
-        spi_run(review_plan, args, nullptr, false);
+        spi_run(caller == MatchCaller::run ? run_review_plan : review_plan, args, nullptr, false);
         if (spi_bool(0, 1)) ++stats.reviews;
     }
     return stats;

@@ -40,10 +40,16 @@ std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, co
 // Stores the records' blocking keys (replacing their old ones).
 void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& records);
 
+// Who matches: a record as it arrives (the writer; enabled rules only) or
+// match_run() (the admin; a disabled rule too). It picks the door through
+// which the review band is queued.
+enum class MatchCaller { arrival, run };
+
 // Matches one record: refreshes its keys, compares it with its candidates,
 // links or queues the pairs. A record of a namespace the rule does not cover
 // is skipped.
-MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id);
+MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id,
+                        MatchCaller caller = MatchCaller::arrival);
 
 // trait_observe's hook: matches the identity, and the identifiers seen with
 // it, under every enabled rule that covers their namespace and reads one of

@@ -204,7 +204,7 @@ CP_FUNCTION(match_run) {
             // its connection ends, and a million records' results exhausted
             // the memory (the backend was killed at 10 minutes).
             cp::pg::spi_connect();
-            cp::pg::MatchStats s = cp::pg::match_record(entry, id);
+            cp::pg::MatchStats s = cp::pg::match_record(entry, id, cp::pg::MatchCaller::run);
             cp::pg::spi_finish();
             stats.records += 1;
             stats.comparisons += s.comparisons;

@@ -4693,10 +4693,13 @@ CREATE FUNCTION customer_profile._match_link(rule text, identity_a bigint, ident
 COMMENT ON FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) IS 'Internal: links two records under the guard rails (a rule''s deduplicated namespaces uncapped); returns linked, already or refused.';
 REVOKE ALL ON FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) FROM PUBLIC;
 
--- Reviews are queued through this function, not by the writer's own INSERT: the pair is scored here, so the writer's
--- process can neither forge a pending pair's probability or reason nor touch a decided one.
-CREATE FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) RETURNS boolean
-    LANGUAGE plpgsql SECURITY DEFINER
+-- Reviews are written only by this function, not by a caller's own INSERT: the pair is scored here, so the writer's
+-- process can neither forge a pending pair's probability or reason nor touch a decided one. No grant: it is reached
+-- through the two doors below, whose owner runs it. enabled_only: the writer's door takes an enabled rule only (a
+-- disabled rule matches nothing as records arrive); match_run() runs a rule whether or not it is enabled (a batch
+-- load keeps it disabled until it is estimated), and its review band must be queued too.
+CREATE FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean) RETURNS boolean
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
@@ -4706,7 +4709,7 @@ DECLARE
     why text;
 BEGIN
     SELECT m.name, m.namespaces, m.link_threshold, m.review_threshold INTO r FROM customer_profile.match_rule m
-     WHERE m.rule_id = _match_review_queue.rule_id AND m.enabled;
+     WHERE m.rule_id = _match_review_store.rule_id AND (m.enabled OR NOT coalesce(enabled_only, true));
     IF NOT FOUND OR identity_a IS NULL OR identity_b IS NULL OR identity_a = identity_b THEN
         RETURN false;
     END IF;
@@ -4735,15 +4738,30 @@ BEGIN
                             round(p::numeric, 4))
                 ELSE format('probability %s is between the thresholds', round(p::numeric, 4)) END;
     INSERT INTO customer_profile.match_review AS v (rule_id, identity_a, identity_b, weight, probability, reason)
-    VALUES (_match_review_queue.rule_id, least(identity_a, identity_b), greatest(identity_a, identity_b), w, p, why)
+    VALUES (_match_review_store.rule_id, least(identity_a, identity_b), greatest(identity_a, identity_b), w, p, why)
     ON CONFLICT ON CONSTRAINT match_review_pkey DO UPDATE SET weight = EXCLUDED.weight,
         probability = EXCLUDED.probability, reason = EXCLUDED.reason WHERE v.status = 'pending';
     RETURN FOUND;
 END
 $$;
-COMMENT ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: queues a pair for review (or refreshes a pending one) with the probability scored here; refused marks a link a guard rail refused. Returns whether a row was written.';
+COMMENT ON FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean) IS 'Internal: queues a pair for review (or refreshes a pending one) with the probability scored here; refused marks a link a guard rail refused; enabled_only refuses a disabled rule. Returns whether a row was written. Reached through _match_review_queue and _match_run_review_queue.';
+REVOKE ALL ON FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean) FROM PUBLIC;
+
+CREATE FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT customer_profile._match_review_store(rule_id, identity_a, identity_b, refused, true) $$;
+COMMENT ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: the writer''s trait_observe queues a pair of an enabled rule for review (see _match_review_store). Returns whether a row was written.';
 REVOKE ALL ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) TO customer_profile_writer;
+
+CREATE FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ SELECT customer_profile._match_review_store(rule_id, identity_a, identity_b, refused, false) $$;
+COMMENT ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: the admin''s match_run() queues a pair for review, enabled rule or not (see _match_review_store). Returns whether a row was written.';
+REVOKE ALL ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.match_review_accept(rule text, identity_a bigint, identity_b bigint) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
