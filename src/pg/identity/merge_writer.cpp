@@ -8,14 +8,15 @@
 namespace customer_profile::pg {
 namespace {
 
-// Every identity of the merged profiles, in one statement. Planned at every
-// execution (see spi_util.hpp): a plan cached while the table was small (a
-// fresh database, no statistics yet) would scan the whole table at every merge.
+// Every identity of the merged profiles, in one statement. Prepared again as
+// the table grows (see spi_util.hpp): a plan cached while the table was small
+// (a fresh database, no statistics yet) would scan the whole table at every merge.
 CachedPlan move_profiles_plan{"UPDATE customer_profile.identity SET profile_id = $1 WHERE profile_id = ANY($2)",
                               2,
                               {INT8OID, INT8ARRAYOID},
                               nullptr,
-                              CURSOR_OPT_CUSTOM_PLAN};
+                              0,
+                              Replan::as_tables_grow};
 // Identities one by one, each to its own profile.
 CachedPlan move_identities_plan{
     "UPDATE customer_profile.identity AS i SET profile_id = u.p "

@@ -55,7 +55,8 @@ CachedPlan profile_counts_plan{
     1,
     {INT8ARRAYOID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 CachedPlan delete_identities_plan{
     "DELETE FROM customer_profile.identity WHERE identity_id = ANY($1)", 1, {INT8ARRAYOID}};
 CachedPlan touch_profile_plan{
@@ -100,13 +101,15 @@ CachedPlan rejected_between_plan{
     2,
     {INT8OID, INT8OID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 CachedPlan identity_rows_plan{
     "SELECT identity_id, namespace_id, value_hash FROM customer_profile.identity WHERE identity_id = ANY($1)",
     1,
     {INT8ARRAYOID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 CachedPlan insert_conflicts_plan{
     "INSERT INTO customer_profile.identity_conflict "
     "(rule, namespace_id, kept_profile_id, refused_profile_id, refused_identity_id, detail, source) "

@@ -6,21 +6,61 @@
 #include "pg/infra/datum_convert.hpp"
 
 extern "C" {
+#include "access/relation.h"
+#include "storage/bufmgr.h"
 #include "utils/guc.h"
+#include "utils/plancache.h"
+#include "utils/rel.h"
 }
 
 namespace customer_profile::pg {
+namespace {
+
+// A table may grow this many blocks past twice its planned size before the
+// statement is prepared again: an empty table is not replanned at every page.
+constexpr std::uint64_t kReplanSlackBlocks = 16;
+
+// The blocks of the tables a prepared statement reads (its plan sources'
+// relation dependencies; a dropped one is skipped, its plan is invalid anyway).
+// The lock taken is the one the execution takes next.
+std::uint64_t statement_blocks(SPIPlanPtr plan) {
+    std::uint64_t total = 0;
+    ListCell* sc;
+    foreach (sc, SPI_plan_get_plan_sources(plan)) {
+        auto* source = static_cast<CachedPlanSource*>(lfirst(sc));
+        ListCell* rc;
+        foreach (rc, source->relationOids) {
+            Relation rel = try_relation_open(lfirst_oid(rc), AccessShareLock);
+            if (rel == nullptr) continue;
+            if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) total += RelationGetNumberOfBlocks(rel);
+            relation_close(rel, NoLock);
+        }
+    }
+    return total;
+}
+
+// Prepares the statement on first use, and again (as_tables_grow) once its
+// tables have more than doubled. Inside pg_guard.
+void ensure_prepared(CachedPlan& plan) {
+    if (plan.plan != nullptr && plan.replan == Replan::as_tables_grow &&
+        statement_blocks(plan.plan) > 2 * plan.planned_blocks + kReplanSlackBlocks) {
+        SPI_freeplan(plan.plan);
+        plan.plan = nullptr;
+    }
+    if (plan.plan != nullptr) return;
+    SPIPlanPtr p = SPI_prepare_cursor(plan.sql, plan.nargs, plan.argtypes, plan.cursor_options);
+    if (p == nullptr) elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(p);
+    plan.plan = p;
+    if (plan.replan == Replan::as_tables_grow) plan.planned_blocks = statement_blocks(p);
+}
+
+}  // namespace
 
 std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only, long max_rows) {
     std::uint64_t processed = 0;
     pg_guard([&] {
-        if (plan.plan == nullptr) {
-            SPIPlanPtr p = SPI_prepare_cursor(plan.sql, plan.nargs, plan.argtypes, plan.cursor_options);
-            if (p == nullptr)
-                elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-            SPI_keepplan(p);
-            plan.plan = p;
-        }
+        ensure_prepared(plan);
         int rc = SPI_execute_plan(plan.plan, const_cast<Datum*>(values), nulls, read_only, max_rows);
         if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
         processed = SPI_processed;
@@ -31,13 +71,7 @@ std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, 
 std::uint64_t spi_run_snapshot(CachedPlan& plan, const Datum* values, const char* nulls, Snapshot snapshot) {
     std::uint64_t processed = 0;
     pg_guard([&] {
-        if (plan.plan == nullptr) {
-            SPIPlanPtr p = SPI_prepare_cursor(plan.sql, plan.nargs, plan.argtypes, plan.cursor_options);
-            if (p == nullptr)
-                elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-            SPI_keepplan(p);
-            plan.plan = p;
-        }
+        ensure_prepared(plan);
         int rc = SPI_execute_snapshot(plan.plan, const_cast<Datum*>(values), nulls, snapshot, InvalidSnapshot, true,
                                       false, 0);
         if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));

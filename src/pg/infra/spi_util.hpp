@@ -10,6 +10,20 @@
 
 namespace customer_profile::pg {
 
+// When a kept statement is planned again (see CachedPlan::replan).
+enum class Replan : std::uint8_t {
+    // PostgreSQL's plan cache decides (a generic plan after five custom ones),
+    // or cursor_options CURSOR_OPT_CUSTOM_PLAN plans at every execution.
+    as_cached,
+    // Prepared again once the tables it reads have more than doubled since it
+    // was prepared. A generic plan made while a table was a few pages (a seq
+    // scan) is otherwise kept while the table grows by a million rows in one
+    // session or one transaction (no ANALYZE, hence no invalidation, reaches
+    // it), and planning at every execution cost a quarter of the CPU of
+    // matching a record (perf, 200,000 records).
+    as_tables_grow,
+};
+
 // A statement prepared on first use and kept (SPI_keepplan) afterwards.
 // cursor_options CURSOR_OPT_CUSTOM_PLAN plans it at every execution: for a
 // statement over a table whose size swings (a queue), a generic plan made
@@ -22,6 +36,8 @@ struct CachedPlan {
     Oid argtypes[12];
     SPIPlanPtr plan = nullptr;
     int cursor_options = 0;
+    Replan replan = Replan::as_cached;
+    std::uint64_t planned_blocks = 0;  // as_tables_grow: the tables' blocks when prepared
 };
 
 // Executes a cached plan; returns SPI_processed. Must be inside SPI_connect.

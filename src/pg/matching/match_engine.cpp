@@ -15,8 +15,8 @@ namespace customer_profile::pg {
 namespace {
 
 // The statements over tables a bulk load grows in one transaction
-// (match_key, identity, trait_observation) are planned at each execution
-// (CURSOR_OPT_CUSTOM_PLAN, see spi_util.hpp): a generic plan made while
+// (match_key, identity, trait_observation) are prepared again as those grow
+// (Replan::as_tables_grow, see spi_util.hpp): a generic plan made while
 // match_key was nearly empty scanned all of it once per record, and
 // match_estimate() over 100,000 new records had run 14 minutes when stopped.
 
@@ -33,7 +33,8 @@ CachedPlan identities_plan{
     1,
     {INT8ARRAYOID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 CachedPlan observations_plan{
     "SELECT DISTINCT ON (x.identity_id, x.trait) x.identity_id, x.trait, x.value #>> '{}' "
     "FROM customer_profile.trait_observation x WHERE x.identity_id = ANY($1) AND x.trait = ANY($2) "
@@ -41,7 +42,8 @@ CachedPlan observations_plan{
     2,
     {INT8ARRAYOID, TEXTARRAYOID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 // Any source's observations: the link records one source (the first call
 // that saw the two together), and later calls naming both, from other
 // sources, must lend too. A shared identifier can therefore lend another
@@ -57,7 +59,8 @@ CachedPlan neighbour_observations_plan{
     2,
     {INT8ARRAYOID, TEXTARRAYOID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 // The identifiers seen with this one (its deterministic links).
 CachedPlan neighbours_plan{
     "SELECT identity_b FROM customer_profile.identity_link WHERE identity_a = $1 AND rule IS NULL "
@@ -65,7 +68,8 @@ CachedPlan neighbours_plan{
     1,
     {INT8OID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 CachedPlan replace_keys_plan{
     "WITH gone AS (DELETE FROM customer_profile.match_key k WHERE k.identity_id = $2 AND k.rule_id = $1 "
     "              AND k.key <> ALL($3)) "
@@ -74,7 +78,8 @@ CachedPlan replace_keys_plan{
     4,
     {INT4OID, INT8OID, BYTEAARRAYOID, INT4ARRAYOID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 // Key locks are striped over kKeyLockSlots advisory locks of one class: a
 // transaction that matches many records (a bulk load, match_run() over a
 // million) holds at most that many, where a lock per key would exhaust the
@@ -91,14 +96,16 @@ CachedPlan candidates_plan{
     4,
     {INT4OID, BYTEAARRAYOID, INT8OID, INT4OID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 CachedPlan rejected_plan{
     "SELECT identity_a + identity_b - $2 FROM customer_profile.match_review "
     "WHERE rule_id = $1 AND status = 'rejected' AND (identity_a = $2 OR identity_b = $2)",
     2,
     {INT4OID, INT8OID},
     nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
+    0,
+    Replan::as_tables_grow};
 // Scored again by the queue functions (SECURITY DEFINER): the writer has no
 // write grant on match_review, so its processes cannot forge a review. The
 // writer's door takes an enabled rule only; match_run()'s (the admin's) any rule.
