@@ -27,7 +27,7 @@ MATCH_FIELDS='[
   {"trait": "address", "levels": [{"exact": true}, {"token_set": 0.6}, {"token_set": 0.3}]},
   {"trait": "dob", "levels": [{"exact": true}, {"date_swapped": true}, {"date_one_digit": true}, {"damerau_levenshtein": 1}, {"same_year": true}]},
   {"trait": "national_id", "levels": [{"exact": true}, {"damerau_levenshtein": 1}, {"damerau_levenshtein": 2}]}]'
-MATCH_BLOCKING='[["national_id"], ["dob"], ["soundex(last_name)", "first(first_name, 1)", "year(dob)"], ["digits(address)", "first(last_name, 2)", "first(first_name, 1)"]]'
+MATCH_BLOCKING='[["deletions(national_id)"], ["dob"], ["soundex(last_name)", "first(first_name, 1)", "year(dob)"], ["digits(address)", "first(last_name, 2)", "first(first_name, 1)"]]'
 MATCH_LINK=0.99
 MATCH_REVIEW=0.5
 

@@ -336,5 +336,32 @@ RESET ROLE;
 SELECT rule, namespace_a, namespace_b, round(probability::numeric, 4) AS probability FROM match_reviews
  WHERE rule = 'vendors';
 
+-- deletions(trait): records one typo apart in an identifier share a key, where no other key would pair them.
+SELECT identity_namespace_create('tax_id', is_known => true);
+SELECT match_rule_create('typos', ARRAY['tax_id'], '[
+  {"trait": "tin", "levels": [{"exact": true}, {"damerau_levenshtein": 1}],
+   "m": [0.5, 0.49, 0.01], "u": [0.00001, 0.00001, 0.99998]},
+  {"trait": "first_name", "levels": [{"exact": true}], "m": [0.9, 0.1], "u": [0.01, 0.99]}]',
+                         '[["deletions(tin)"]]') > 0 AS created;
+SELECT trait_observe('{"tax_id": "t1"}', '{"tin": "482577532", "first_name": "Ines"}', 'crm') IS NOT NULL AS t1;
+SELECT trait_observe('{"tax_id": "t2"}', '{"tin": "482575732", "first_name": "Ines"}', 'support')
+       = identity_lookup('tax_id', 't1') AS swapped_digits_linked,
+       trait_observe('{"tax_id": "t3"}', '{"tin": "48257753", "first_name": "Ines"}', 'support')
+       = identity_lookup('tax_id', 't1') AS dropped_digit_linked,
+       trait_observe('{"tax_id": "t4"}', '{"tin": "4825775321", "first_name": "Ines"}', 'support')
+       = identity_lookup('tax_id', 't1') AS extra_digit_linked,
+       trait_observe('{"tax_id": "t5"}', '{"tin": "482999932", "first_name": "Ines"}', 'support')
+       <> identity_lookup('tax_id', 't1') AS far_apart;
+-- The value and its eight distinct one-digit deletions (deleting either 7 gives "48257532").
+SELECT count(*) AS t1_keys FROM match_key
+ WHERE identity_id = (SELECT identity_id FROM _identity_find('tax_id', 't1'))
+   AND rule_id = (SELECT rule_id FROM match_rule WHERE name = 'typos');
+SELECT random_pairs > 0 AS random_pairs, blocked_pairs > 0 AS blocked_pairs FROM match_estimate('typos', 100);
+\set VERBOSITY default
+SELECT match_rule_create('bad', ARRAY['tax_id'], '[{"trait": "tin", "levels": [{"exact": true}]},
+                         {"trait": "first_name", "levels": [{"exact": true}]}]',
+                         '[["deletions(tin)", "deletions(first_name)"]]');
+\set VERBOSITY terse
+
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;

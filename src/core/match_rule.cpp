@@ -173,9 +173,12 @@ KeyPart parse_key_part(const std::string& text, const std::vector<MatchField>& f
         part.transform = KeyTransform::year;
     else if (fn == "digits")
         part.transform = KeyTransform::digits;
+    else if (fn == "deletions")
+        part.transform = KeyTransform::deletions;
     else
         bad("blocking part \"" + text + "\": unknown function \"" + fn + "\"",
-            "Blocking parts are trait, soundex(trait), first(trait, n), year(trait) or digits(trait).");
+            "Blocking parts are trait, soundex(trait), first(trait, n), year(trait), digits(trait) or "
+            "deletions(trait).");
     if (part.transform == KeyTransform::first) {
         char* end = nullptr;
         long n = std::strtol(arg.c_str(), &end, 10);
@@ -339,6 +342,10 @@ MatchRule parse_match_rule(std::string_view fields_json, std::string_view blocki
             if (!p.is_string()) bad("blocking parts are strings");
             key.push_back(parse_key_part(p.get<std::string>(), rule.fields));
         }
+        // One deletions() part per key: two would multiply into a key per pair of deleted characters.
+        if (std::count_if(key.begin(), key.end(),
+                          [](const KeyPart& part) { return part.transform == KeyTransform::deletions; }) > 1)
+            bad("a blocking key holds at most one deletions() part");
         rule.blocking.push_back(std::move(key));
     }
     return rule;
@@ -432,43 +439,80 @@ ComparisonVector compare_records(const MatchRule& rule, const MatchRecord& a, co
     return out;
 }
 
+namespace {
+
+// The value and the value without each one of its code points (a value of
+// one code point: itself only, never the empty string).
+std::vector<std::string> deletion_pieces(const std::string& value) {
+    std::vector<std::size_t> starts;
+    for (std::size_t i = 0; i < value.size(); ++i)
+        if ((static_cast<unsigned char>(value[i]) & 0xC0) != 0x80) starts.push_back(i);
+    std::vector<std::string> pieces{value};
+    if (starts.size() < 2 || starts.size() > kMaxDeletionCodePoints) return pieces;
+    for (std::size_t c = 0; c < starts.size(); ++c) {
+        std::size_t end = c + 1 < starts.size() ? starts[c + 1] : value.size();
+        pieces.push_back(value.substr(0, starts[c]) + value.substr(end));
+    }
+    return pieces;
+}
+
+// A part's pieces for one value (empty: the part is missing).
+std::vector<std::string> part_pieces(const KeyPart& part, const std::string& value) {
+    std::string piece;
+    switch (part.transform) {
+        case KeyTransform::value:
+            piece = value;
+            break;
+        case KeyTransform::soundex:
+            piece = soundex(value);
+            break;
+        case KeyTransform::first:
+            piece = first_code_points(value, part.length);
+            break;
+        case KeyTransform::year:
+            if (auto d = parse_date(value)) piece = std::to_string(d->year);
+            break;
+        case KeyTransform::digits:
+            for (char c : value)
+                if (c >= '0' && c <= '9') piece += c;
+            break;
+        case KeyTransform::deletions:
+            return deletion_pieces(value);
+    }
+    if (piece.empty()) return {};
+    return {piece};
+}
+
+}  // namespace
+
+bool multi_valued(const BlockingKey& key) {
+    return std::any_of(key.begin(), key.end(),
+                       [](const KeyPart& part) { return part.transform == KeyTransform::deletions; });
+}
+
 std::vector<std::string> blocking_keys(const MatchRule& rule, const MatchRecord& record) {
     std::vector<std::string> keys;
     for (std::size_t k = 0; k < rule.blocking.size(); ++k) {
-        std::string key = std::to_string(k) + ":";
-        bool complete = true;
-        for (std::size_t p = 0; p < rule.blocking[k].size() && complete; ++p) {
+        // Every combination of the parts' pieces (one part at most has several).
+        std::vector<std::string> partial{std::to_string(k) + ":"};
+        for (std::size_t p = 0; p < rule.blocking[k].size() && !partial.empty(); ++p) {
             const KeyPart& part = rule.blocking[k][p];
             const auto& value = record.at(static_cast<std::size_t>(part.field));
-            std::string piece;
-            if (value) {
-                switch (part.transform) {
-                    case KeyTransform::value:
-                        piece = *value;
-                        break;
-                    case KeyTransform::soundex:
-                        piece = soundex(*value);
-                        break;
-                    case KeyTransform::first:
-                        piece = first_code_points(*value, part.length);
-                        break;
-                    case KeyTransform::year:
-                        if (auto d = parse_date(*value)) piece = std::to_string(d->year);
-                        break;
-                    case KeyTransform::digits:
-                        for (char c : *value)
-                            if (c >= '0' && c <= '9') piece += c;
-                        break;
+            std::vector<std::string> pieces = value ? part_pieces(part, *value) : std::vector<std::string>{};
+            std::vector<std::string> next;
+            for (const auto& head : partial)
+                for (std::string piece : pieces) {
+                    // The separator cannot occur in a value: normalized values hold no control character but
+                    // tab-free text, and \x1f is escaped away here.
+                    for (char& c : piece)
+                        if (c == '\x1f') c = ' ';
+                    next.push_back(head + (p ? "\x1f" : "") + piece);
                 }
-            }
-            if (piece.empty()) complete = false;
-            // The separator cannot occur in a value: normalized values hold no control character but tab-free
-            // text, and \x1f is escaped away below.
-            for (char& c : piece)
-                if (c == '\x1f') c = ' ';
-            key += (p ? "\x1f" : "") + piece;
+            partial = std::move(next);
         }
-        if (complete) keys.push_back(std::move(key));
+        std::sort(partial.begin(), partial.end());
+        partial.erase(std::unique(partial.begin(), partial.end()), partial.end());
+        for (auto& key : partial) keys.push_back(std::move(key));
     }
     return keys;
 }

@@ -49,7 +49,10 @@ struct MatchField {
     std::vector<Level> levels;  // the field has levels.size() + 1 levels (the last: none held)
 };
 
-enum class KeyTransform : std::uint8_t { value, soundex, first, year, digits };
+// deletions: the value and each value with one character deleted (several
+// pieces per record), so that two values one typo apart (a substitution, an
+// insertion or deletion, two adjacent characters swapped) share a piece.
+enum class KeyTransform : std::uint8_t { value, soundex, first, year, digits, deletions };
 
 struct KeyPart {
     int field = 0;  // index into MatchRule::fields
@@ -78,6 +81,9 @@ constexpr int kMaxMatchFields = 32;
 constexpr int kMaxBlockingKeys = 16;
 constexpr int kMaxLevelsPerField = 8;
 constexpr std::size_t kMaxMatchValueBytes = 1000;  // a longer value (normalized) counts as missing
+// deletions() of a longer value gives the value alone: a key per character of
+// a long text would cost more keys than it finds typos.
+constexpr std::size_t kMaxDeletionCodePoints = 32;
 
 // Parses a rule from its JSON parts:
 //   fields:   [{"trait": "last_name", "levels": [{"exact": true}, {"jaro_winkler": 0.92}, {"soundex": true}]}, ...]
@@ -104,8 +110,12 @@ int compare_field(const MatchField& field, std::string_view a, std::string_view 
 ComparisonVector compare_records(const MatchRule& rule, const MatchRecord& a, const MatchRecord& b);
 
 // The record's blocking keys, each prefixed by its key number ("0:s530|2000"),
-// none for a key whose part is missing.
+// none for a key whose part is missing; a key with a deletions() part gives
+// one key per piece (at most kMaxDeletionCodePoints + 1), without duplicates.
 std::vector<std::string> blocking_keys(const MatchRule& rule, const MatchRecord& record);
+
+// Whether a record can have several keys of this blocking key (a deletions() part).
+bool multi_valued(const BlockingKey& key);
 
 enum class MatchDecision : std::uint8_t { none, review, link };
 const char* match_decision_name(MatchDecision d);

@@ -5,6 +5,7 @@
 // levels with the records swapped, blocking keys that start with their key
 // number, a finite weight and a probability in [0, 1]; a rule that does not
 // parse must say so with invalid_parameter, never anything else.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -51,7 +52,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // similarity threshold).
     for (std::size_t f = 0; f < n; ++f)
         if ((ab[f] == kMissing) != (ba[f] == kMissing)) std::abort();
-    for (const auto& k : blocking_keys(rule, a)) {
+    std::vector<std::string> keys = blocking_keys(rule, a);
+    // No key twice; at most one key per deletion piece of each key.
+    if (keys.size() > rule.blocking.size() * (kMaxDeletionCodePoints + 1)) std::abort();
+    std::vector<std::string> sorted = keys;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) std::abort();
+    for (const auto& k : keys) {
         std::size_t colon = k.find(':');
         if (colon == std::string::npos || std::atoi(k.c_str()) < 0 ||
             std::atoi(k.c_str()) >= static_cast<int>(rule.blocking.size()))

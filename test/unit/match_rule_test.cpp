@@ -1,7 +1,9 @@
 // Match rules: parsing and its errors, comparison levels, blocking keys, decisions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "core/error.hpp"
 #include "core/match_compare.hpp"
@@ -174,6 +176,98 @@ TEST(MatchRule, BlockingKeysSkipMissingParts) {
     auto c = record({"Smyth", "1983-01-04", nullptr, nullptr, nullptr});
     EXPECT_EQ(cp::blocking_keys(r, c), (std::vector<std::string>{"0:S530\x1f"
                                                                  "1983"}));
+}
+
+// deletions(trait): the value and each value with one character deleted.
+TEST(MatchRule, DeletionKeysHoldEveryOneCharacterDeletion) {
+    cp::MatchRule r = cp::parse_match_rule(kFields, R"J([["deletions(ssn)"]])J", 0.99, 0.8);
+    EXPECT_EQ(cp::blocking_keys(r, record({nullptr, nullptr, nullptr, "1223", nullptr})),
+              (std::vector<std::string>{"0:122", "0:1223", "0:123", "0:223"}));  // "123" once
+    // Characters, not bytes: every key stays valid UTF-8.
+    EXPECT_EQ(cp::blocking_keys(r, record({nullptr, nullptr, nullptr, "a\xC3\xA9z", nullptr})),
+              (std::vector<std::string>{"0:az", "0:a\xC3\xA9", "0:a\xC3\xA9z", "0:\xC3\xA9z"}));
+    // One character: itself, never the empty key; a long value: itself only.
+    EXPECT_EQ(cp::blocking_keys(r, record({nullptr, nullptr, nullptr, "7", nullptr})),
+              (std::vector<std::string>{"0:7"}));
+    std::string long_value(cp::kMaxDeletionCodePoints + 1, 'x');
+    EXPECT_EQ(cp::blocking_keys(r, record({nullptr, nullptr, nullptr, long_value.c_str(), nullptr})).size(), 1U);
+    std::string longest(cp::kMaxDeletionCodePoints, 'x');
+    longest[0] = 'y';
+    EXPECT_EQ(cp::blocking_keys(r, record({nullptr, nullptr, nullptr, longest.c_str(), nullptr})).size(), 3U);
+    // Combined with another part: one key per piece; a missing part, no key.
+    cp::MatchRule both = cp::parse_match_rule(kFields, R"J([["year(dob)", "deletions(ssn)"]])J", 0.99, 0.8);
+    EXPECT_EQ(cp::blocking_keys(both, record({nullptr, "1983-04-01", nullptr, "12", nullptr})),
+              (std::vector<std::string>{"0:1983\x1f"
+                                        "1",
+                                        "0:1983\x1f"
+                                        "12",
+                                        "0:1983\x1f"
+                                        "2"}));
+    EXPECT_TRUE(cp::blocking_keys(both, record({nullptr, nullptr, nullptr, "12", nullptr})).empty());
+    EXPECT_TRUE(cp::multi_valued(both.blocking[0]));
+    EXPECT_FALSE(cp::multi_valued(rule().blocking[0]));
+}
+
+// Reference edit distance (Levenshtein, adjacent swaps counted as one edit), written here, not the core's.
+int reference_distance(const std::string& a, const std::string& b) {
+    std::vector<std::vector<int>> d(a.size() + 1, std::vector<int>(b.size() + 1));
+    for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = static_cast<int>(i);
+    for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = static_cast<int>(j);
+    for (std::size_t i = 1; i <= a.size(); ++i)
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[a.size()][b.size()];
+}
+
+// Two values one typo apart always share a key; values three or more edits apart never do.
+TEST(MatchRule, DeletionKeysFindEveryOneTypoPair) {
+    cp::MatchRule r = cp::parse_match_rule(kFields, R"J([["deletions(ssn)"]])J", 0.99, 0.8);
+    std::mt19937 rng(20261203);
+    auto digits = [&](int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i) s += static_cast<char>('0' + rng() % 10);
+        return s;
+    };
+    auto shares = [&](const std::string& a, const std::string& b) {
+        auto ka = cp::blocking_keys(r, record({nullptr, nullptr, nullptr, a.c_str(), nullptr}));
+        auto kb = cp::blocking_keys(r, record({nullptr, nullptr, nullptr, b.c_str(), nullptr}));
+        for (const auto& k : ka)
+            if (std::find(kb.begin(), kb.end(), k) != kb.end()) return true;
+        return false;
+    };
+    for (int trial = 0; trial < 20000; ++trial) {
+        std::string a = digits(2 + static_cast<int>(rng() % 12)), b = a;
+        std::size_t at = rng() % a.size();
+        switch (rng() % 4) {
+            case 0:
+                b[at] = static_cast<char>('0' + rng() % 10);
+                break;
+            case 1:
+                b.insert(b.begin() + static_cast<long>(rng() % (a.size() + 1)), static_cast<char>('0' + rng() % 10));
+                break;
+            case 2:
+                b.erase(at, 1);
+                break;
+            default:
+                if (at + 1 < b.size()) std::swap(b[at], b[at + 1]);
+                break;
+        }
+        if (b.empty()) continue;
+        ASSERT_LE(reference_distance(a, b), 1) << a << " " << b;
+        EXPECT_TRUE(shares(a, b)) << a << " " << b;
+        std::string c = digits(static_cast<int>(a.size()));
+        if (reference_distance(a, c) >= 3) {
+            EXPECT_FALSE(shares(a, c)) << a << " " << c;
+        }
+    }
+}
+
+TEST(MatchRule, DeletionKeysAreOnePartPerKey) {
+    expect_refused(kFields, R"J([["deletions(ssn)", "deletions(last_name)"]])J", "at most one deletions() part");
+    expect_refused(kFields, R"J([["deletions(ssn, 2)"]])J", "only first() takes a second argument");
 }
 
 TEST(MatchRule, ParametersRoundTripAsJson) {

@@ -73,6 +73,16 @@ cp::pg::CachedPlan key_pairs_plan{
     {INT4OID, INT4OID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
+// The same for a key of which a record has several (deletions()): two records
+// with one value share all its pieces, so the groups would count them many times.
+cp::pg::CachedPlan distinct_key_pairs_plan{
+    "SELECT count(*)::float8 FROM (SELECT DISTINCT a.identity_id, b.identity_id FROM customer_profile.match_key a "
+    "JOIN customer_profile.match_key b ON b.rule_id = a.rule_id AND b.key_no = a.key_no AND b.key = a.key "
+    "AND b.identity_id > a.identity_id WHERE a.rule_id = $1 AND a.key_no = $2) x",
+    2,
+    {INT4OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
 cp::pg::CachedPlan record_count_plan{
     "SELECT count(*)::float8 FROM customer_profile.identity WHERE namespace_id = ANY($1)", 1, {INT4ARRAYOID}};
 cp::pg::CachedPlan labelled_pairs_plan{
@@ -331,7 +341,8 @@ CP_FUNCTION(match_estimate) {
         }
         // The key's matches in all its pairs, from its sample's share.
         Datum kargs[2] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k))};
-        spi_run(key_pairs_plan, kargs, nullptr, false);
+        spi_run(cp::core::multi_valued(entry.rule.blocking[k]) ? distinct_key_pairs_plan : key_pairs_plan, kargs,
+                nullptr, false);
         double key_pairs = cp::pg::spi_float8(0, 1);
         double share = 0;
         for (std::size_t i = 0; i < unlabelled; ++i)
