@@ -363,5 +363,23 @@ SELECT match_rule_create('bad', ARRAY['tax_id'], '[{"trait": "tin", "levels": [{
                          '[["deletions(tin)", "deletions(first_name)"]]');
 \set VERBOSITY terse
 
+-- Stale keys: a record's keys made from values another identifier lent it (observed on the strongest identifier of
+-- the call) are stored again without them once the lender is removed or unlinked (they stayed).
+SELECT trait_observe('{"email": "lend1@example.com", "tax_id": "t8"}', '{"tin": "777123456", "first_name": "Lena"}',
+                     'web') IS NOT NULL AS lent1,
+       trait_observe('{"email": "lend2@example.com", "tax_id": "t9"}', '{"tin": "777654321", "first_name": "Lena"}',
+                     'web') IS NOT NULL AS lent2;
+SELECT count(*) FILTER (WHERE o.identity_id = t.identity_id) AS observed_on_record, count(*) AS observed
+  FROM trait_observation o, _identity_find('tax_id', 't8') t
+ WHERE o.identity_id IN (t.identity_id, (SELECT identity_id FROM _identity_find('email', 'lend1@example.com')));
+SELECT k.identity_id = t8.identity_id AS record, count(*) AS keys
+  FROM match_key k, _identity_find('tax_id', 't8') t8, _identity_find('tax_id', 't9') t9
+ WHERE k.identity_id IN (t8.identity_id, t9.identity_id) GROUP BY 1 ORDER BY 1;
+SELECT identity_remove('email', 'lend1@example.com') AS carved;
+SELECT identity_unlink('email', 'lend2@example.com', 'tax_id', 't9') AS carved;
+SELECT count(*) AS keys_left FROM match_key k
+ WHERE k.identity_id IN ((SELECT identity_id FROM _identity_find('tax_id', 't8')),
+                         (SELECT identity_id FROM _identity_find('tax_id', 't9')));
+
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;

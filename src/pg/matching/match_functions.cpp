@@ -177,6 +177,28 @@ CP_FUNCTION(match_identity) {
     PG_RETURN_INT32(static_cast<std::int32_t>(links));
 }
 
+// _match_rekey(identity_ids bigint[]) returns integer: records whose keys were stored again.
+// A record's values include what the identifiers seen with it observed; once
+// such a lender is removed or unlinked, the keys made from its values are
+// recomputed (not matched: an unlinked pair would be linked again at once).
+CP_FUNCTION(match_rekey) {
+    if (PG_ARGISNULL(0)) PG_RETURN_INT32(0);
+    std::vector<std::int64_t> ids = cp::pg::int8_array_arg(fcinfo, 0);
+    const cp::pg::MatchCatalog& catalog = cp::pg::match_catalog();
+    std::int32_t rekeyed = 0;
+    if (!catalog.installed || ids.empty()) PG_RETURN_INT32(0);
+    cp::pg::spi_connect();
+    for (const auto& rule : catalog.rules) {
+        std::vector<cp::pg::StoredRecord> covered;
+        for (auto& [id, record] : cp::pg::load_records(rule, ids))
+            if (rule.covers(record.namespace_id)) covered.push_back(std::move(record));
+        cp::pg::store_keys(rule, covered);
+        rekeyed += static_cast<std::int32_t>(covered.size());
+    }
+    cp::pg::spi_finish();
+    PG_RETURN_INT32(rekeyed);
+}
+
 // match_run(name, max_records) returns (records, comparisons, links, reviews, remaining)
 CP_FUNCTION(match_run) {
     if (PG_ARGISNULL(0))

@@ -695,6 +695,7 @@ DECLARE
     a record;
     p bigint;
     carved integer;
+    lent_to bigint[];
 BEGIN
     LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
     a := customer_profile._identity_find(namespace, value);
@@ -705,6 +706,10 @@ BEGIN
     IF p IS NULL THEN  -- removed or erased concurrently
         RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
     END IF;
+    -- The identifiers seen with it: their match records hold values it observed, and their blocking keys are
+    -- stored again without them once it is gone.
+    SELECT array_agg(l.identity_a + l.identity_b - a.identity_id) INTO lent_to FROM customer_profile.identity_link l
+     WHERE (l.identity_a = a.identity_id OR l.identity_b = a.identity_id) AND l.rule IS NULL;
     DELETE FROM customer_profile.identity_link l
      USING customer_profile.identity i
      WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
@@ -715,6 +720,7 @@ BEGIN
     )
     DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id;
     DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
+    PERFORM customer_profile._match_rekey(lent_to);
     IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
         DELETE FROM customer_profile.unified_profile pr WHERE pr.profile_id = p;
         RETURN 0;
@@ -736,6 +742,8 @@ DECLARE
     a record;
     b record;
     p bigint;
+    carved integer;
+    lent boolean;
 BEGIN
     -- Waits for a running identity_rebuild() before reading anything.
     LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
@@ -747,13 +755,19 @@ BEGIN
     END IF;
     p := customer_profile._identity_lock(a.identity_id);
     DELETE FROM customer_profile.identity_link l
-     WHERE l.identity_a = least(a.identity_id, b.identity_id) AND l.identity_b = greatest(a.identity_id, b.identity_id);
+     WHERE l.identity_a = least(a.identity_id, b.identity_id) AND l.identity_b = greatest(a.identity_id, b.identity_id)
+    RETURNING l.rule IS NULL INTO lent;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no direct link between these identifiers'
             USING ERRCODE = 'undefined_object',
                   HINT = 'identity_explain() shows the chain of links that ties them; unlink one of those.';
     END IF;
-    RETURN customer_profile._identity_split(p, 'identity_unlink');
+    carved := customer_profile._identity_split(p, 'identity_unlink');
+    -- Two identifiers seen together lend each other values: their blocking keys are stored again without them.
+    IF lent THEN
+        PERFORM customer_profile._match_rekey(ARRAY[a.identity_id, b.identity_id]);
+    END IF;
+    RETURN carved;
 END
 $$;
 COMMENT ON FUNCTION customer_profile.identity_unlink(namespace_a text, value_a text, namespace_b text, value_b text) IS 'Withdraws the direct link between two identifiers; if the profile falls apart it splits. Returns the number of profiles carved out.';

@@ -192,6 +192,13 @@ COMMENT ON FUNCTION customer_profile._match_identity(identity_id bigint) IS 'Int
 REVOKE ALL ON FUNCTION customer_profile._match_identity(identity_id bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._match_identity(identity_id bigint) TO customer_profile_writer;
 
+CREATE FUNCTION customer_profile._match_rekey(identity_ids bigint[]) RETURNS integer
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'cp_match_rekey';
+COMMENT ON FUNCTION customer_profile._match_rekey(identity_ids bigint[]) IS 'Internal: stores the blocking keys of these records again under every rule that covers them, without matching (identity_remove and identity_unlink call it for the identifiers a removed or unlinked identifier lent values to); returns the records re-keyed.';
+REVOKE ALL ON FUNCTION customer_profile._match_rekey(identity_ids bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._match_rekey(identity_ids bigint[]) TO customer_profile_admin;
+
 CREATE FUNCTION customer_profile.match_run(name text, max_records integer DEFAULT NULL::integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) RETURNS record
     LANGUAGE c
     AS 'MODULE_PATHNAME', 'cp_match_run';

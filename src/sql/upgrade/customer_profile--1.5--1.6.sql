@@ -589,6 +589,7 @@ DECLARE
     a record;
     p bigint;
     carved integer;
+    lent_to bigint[];
 BEGIN
     LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;  -- waits for identity_rebuild()
     a := customer_profile._identity_find(namespace, value);
@@ -599,6 +600,10 @@ BEGIN
     IF p IS NULL THEN  -- removed or erased concurrently
         RAISE EXCEPTION 'identifier is not known' USING ERRCODE = 'undefined_object';
     END IF;
+    -- The identifiers seen with it: their match records hold values it observed, and their blocking keys are
+    -- stored again without them once it is gone.
+    SELECT array_agg(l.identity_a + l.identity_b - a.identity_id) INTO lent_to FROM customer_profile.identity_link l
+     WHERE (l.identity_a = a.identity_id OR l.identity_b = a.identity_id) AND l.rule IS NULL;
     DELETE FROM customer_profile.identity_link l
      USING customer_profile.identity i
      WHERE i.profile_id = p AND l.identity_a = i.identity_id AND a.identity_id IN (l.identity_a, l.identity_b);
@@ -609,6 +614,7 @@ BEGIN
     )
     DELETE FROM customer_profile.event_key k USING gone WHERE k.event_id = gone.event_id;
     DELETE FROM customer_profile.identity i WHERE i.identity_id = a.identity_id;
+    PERFORM customer_profile._match_rekey(lent_to);
     IF NOT EXISTS (SELECT 1 FROM customer_profile.identity i WHERE i.profile_id = p) THEN
         DELETE FROM customer_profile.unified_profile pr WHERE pr.profile_id = p;
         RETURN 0;
@@ -620,6 +626,45 @@ END
 $$;
 COMMENT ON FUNCTION customer_profile.identity_remove(text, text) IS
     'Deletes an identifier with its links, trait observations and stored events (and their event ids, so a redelivered event is applied again); the rest of its profile is recomputed and splits if it falls apart. Returns the number of profiles carved out.';
+
+-- identity_unlink of a link between two identifiers seen together stores their blocking keys again: each lent the
+-- other values (issue 17).
+CREATE OR REPLACE FUNCTION customer_profile.identity_unlink(namespace_a text, value_a text, namespace_b text, value_b text) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    a record;
+    b record;
+    p bigint;
+    carved integer;
+    lent boolean;
+BEGIN
+    -- Waits for a running identity_rebuild() before reading anything.
+    LOCK TABLE customer_profile.identity IN ROW EXCLUSIVE MODE;
+    a := customer_profile._identity_find(namespace_a, value_a);
+    b := customer_profile._identity_find(namespace_b, value_b);
+    IF a.identity_id IS NULL OR b.identity_id IS NULL THEN
+        RAISE EXCEPTION 'the % identifier is not known', CASE WHEN a.identity_id IS NULL THEN 'first' ELSE 'second' END
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    p := customer_profile._identity_lock(a.identity_id);
+    DELETE FROM customer_profile.identity_link l
+     WHERE l.identity_a = least(a.identity_id, b.identity_id) AND l.identity_b = greatest(a.identity_id, b.identity_id)
+    RETURNING l.rule IS NULL INTO lent;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no direct link between these identifiers'
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'identity_explain() shows the chain of links that ties them; unlink one of those.';
+    END IF;
+    carved := customer_profile._identity_split(p, 'identity_unlink');
+    -- Two identifiers seen together lend each other values: their blocking keys are stored again without them.
+    IF lent THEN
+        PERFORM customer_profile._match_rekey(ARRAY[a.identity_id, b.identity_id]);
+    END IF;
+    RETURN carved;
+END
+$$;
 
 -- ===========================================================================
 -- Attached CRM tables: dumped and restored, partitioned tables, dirty rows
@@ -4644,6 +4689,13 @@ CREATE FUNCTION customer_profile._match_identity(identity_id bigint) RETURNS int
 COMMENT ON FUNCTION customer_profile._match_identity(identity_id bigint) IS 'Internal: matches one record under every enabled rule that covers its namespace (as trait_observe does); returns the links made.';
 REVOKE ALL ON FUNCTION customer_profile._match_identity(identity_id bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._match_identity(identity_id bigint) TO customer_profile_writer;
+
+CREATE FUNCTION customer_profile._match_rekey(identity_ids bigint[]) RETURNS integer
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'cp_match_rekey';
+COMMENT ON FUNCTION customer_profile._match_rekey(identity_ids bigint[]) IS 'Internal: stores the blocking keys of these records again under every rule that covers them, without matching (identity_remove and identity_unlink call it for the identifiers a removed or unlinked identifier lent values to); returns the records re-keyed.';
+REVOKE ALL ON FUNCTION customer_profile._match_rekey(identity_ids bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile._match_rekey(identity_ids bigint[]) TO customer_profile_admin;
 
 CREATE FUNCTION customer_profile.match_run(name text, max_records integer DEFAULT NULL::integer, OUT records bigint, OUT comparisons bigint, OUT links bigint, OUT reviews bigint, OUT remaining bigint) RETURNS record
     LANGUAGE c
