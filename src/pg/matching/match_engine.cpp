@@ -87,8 +87,16 @@ CachedPlan replace_keys_plan{
 // each other, which costs time, never correctness.
 constexpr int kKeyLockSlots = 256;
 constexpr std::int32_t kKeyLockClass = 0x63704d4b;  // "cpMK"
-CachedPlan lock_keys_plan{
-    "SELECT pg_advisory_xact_lock($1, k) FROM unnest($2::int4[]) k ORDER BY k", 2, {INT4OID, INT4ARRAYOID}};
+
+// Takes the key locks in slot order (the order every transaction takes them
+// in), through the function pg_advisory_xact_lock(int4, int4) calls: no
+// statement per record.
+void lock_key_slots(const std::vector<std::int32_t>& sorted_slots) {
+    pg_guard([&] {
+        for (std::int32_t slot : sorted_slots)
+            DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kKeyLockClass), Int32GetDatum(slot));
+    });
+}
 // Candidates in identifier order, so that a limited list is the same on every run.
 CachedPlan candidates_plan{
     "SELECT DISTINCT k.identity_id FROM customer_profile.match_key k "
@@ -221,10 +229,7 @@ MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id, Ma
     for (const auto& h : hashes) locks.push_back(key_lock(rule.rule_id, h));
     std::sort(locks.begin(), locks.end());
     locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
-    if (!locks.empty()) {
-        Datum lock_args[2] = {Int32GetDatum(kKeyLockClass), int4_array(locks)};
-        spi_run(lock_keys_plan, lock_args, nullptr, false);
-    }
+    lock_key_slots(locks);
     store_keys(rule, {record});
     if (hashes.empty()) return stats;
 
