@@ -20,30 +20,42 @@ namespace {
 // statement is prepared again: an empty table is not replanned at every page.
 constexpr std::uint64_t kReplanSlackBlocks = 16;
 
-// The blocks of the tables a prepared statement reads (its plan sources'
-// relation dependencies; a dropped one is skipped, its plan is invalid anyway).
-// The lock taken is the one the execution takes next.
-std::uint64_t statement_blocks(SPIPlanPtr plan) {
-    std::uint64_t total = 0;
+// The blocks of each table a prepared statement reads (its plan sources'
+// relation dependencies, in their order; a dropped one counts 0, its plan is
+// invalid anyway). The lock taken is the one the execution takes next.
+std::vector<std::uint64_t> statement_blocks(SPIPlanPtr plan) {
+    std::vector<std::uint64_t> blocks;
     ListCell* sc;
     foreach (sc, SPI_plan_get_plan_sources(plan)) {
         auto* source = static_cast<CachedPlanSource*>(lfirst(sc));
         ListCell* rc;
         foreach (rc, source->relationOids) {
             Relation rel = try_relation_open(lfirst_oid(rc), AccessShareLock);
-            if (rel == nullptr) continue;
-            if (RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) total += RelationGetNumberOfBlocks(rel);
-            relation_close(rel, NoLock);
+            std::uint64_t n = 0;
+            if (rel != nullptr && RELKIND_HAS_STORAGE(rel->rd_rel->relkind)) n = RelationGetNumberOfBlocks(rel);
+            if (rel != nullptr) relation_close(rel, NoLock);
+            blocks.push_back(n);
         }
     }
-    return total;
+    return blocks;
 }
 
-// Prepares the statement on first use, and again (as_tables_grow) once its
-// tables have more than doubled. Inside pg_guard.
+// Whether one of the tables has more than doubled (or shrunk to less than
+// half) since the statement was prepared. Per table: a small table read with
+// a large one (identity_link with trait_observation) can grow a hundredfold
+// under a sequential scan while the total has not doubled.
+bool tables_changed(const std::vector<std::uint64_t>& planned, const std::vector<std::uint64_t>& now) {
+    if (planned.size() != now.size()) return true;
+    for (std::size_t i = 0; i < now.size(); ++i)
+        if (now[i] > 2 * planned[i] + kReplanSlackBlocks || 2 * now[i] + kReplanSlackBlocks < planned[i]) return true;
+    return false;
+}
+
+// Prepares the statement on first use, and again (as_tables_grow) once one of
+// its tables has more than doubled. Inside pg_guard.
 void ensure_prepared(CachedPlan& plan) {
     if (plan.plan != nullptr && plan.replan == Replan::as_tables_grow &&
-        statement_blocks(plan.plan) > 2 * plan.planned_blocks + kReplanSlackBlocks) {
+        tables_changed(plan.planned_blocks, statement_blocks(plan.plan))) {
         SPI_freeplan(plan.plan);
         plan.plan = nullptr;
     }

@@ -85,15 +85,19 @@ CachedPlan replace_keys_plan{
 // million) holds at most that many, where a lock per key would exhaust the
 // shared lock table. Two records whose keys share a slot by chance wait for
 // each other, which costs time, never correctness.
-constexpr int kKeyLockSlots = 256;
+constexpr int kKeyLockSlots = 1024;
 constexpr std::int32_t kKeyLockClass = 0x63704d4b;  // "cpMK"
 
-// Takes the key locks in slot order (the order every transaction takes them
-// in), through the function pg_advisory_xact_lock(int4, int4) calls: no
-// statement per record.
-void lock_key_slots(const std::vector<std::int32_t>& sorted_slots) {
+// Takes the key locks in slot order, through the function
+// pg_advisory_xact_lock(int4, int4) calls: no statement per record. A call
+// takes all the slots it will need in one go (match_observed: every record and
+// rule of the call), so two calls never wait for each other's next slot in
+// opposite orders; slots it holds already are taken again without waiting.
+void lock_key_slots(std::vector<std::int32_t>* slots) {
+    std::sort(slots->begin(), slots->end());
+    slots->erase(std::unique(slots->begin(), slots->end()), slots->end());
     pg_guard([&] {
-        for (std::int32_t slot : sorted_slots)
+        for (std::int32_t slot : *slots)
             DirectFunctionCall2(pg_advisory_xact_lock_int4, Int32GetDatum(kKeyLockClass), Int32GetDatum(slot));
     });
 }
@@ -140,6 +144,11 @@ std::int32_t key_lock(std::int32_t rule_id, const std::string& hash) {
     std::uint32_t v = static_cast<std::uint32_t>(rule_id) * 0x9E3779B1U;
     for (int i = 0; i < 4; ++i) v ^= static_cast<std::uint32_t>(static_cast<unsigned char>(hash[i])) << (8 * i);
     return static_cast<std::int32_t>(v % kKeyLockSlots);
+}
+
+void add_key_slots(const MatchRuleEntry& rule, const std::vector<std::string>& hashes,
+                   std::vector<std::int32_t>* slots) {
+    for (const auto& h : hashes) slots->push_back(key_lock(rule.rule_id, h));
 }
 
 struct RecordKeys {
@@ -217,19 +226,17 @@ void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& rec
     }
 }
 
-MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id, MatchCaller caller) {
+namespace {
+
+// Matches a loaded record of a namespace the rule covers (see match_record).
+MatchStats match_loaded(const MatchRuleEntry& rule, const StoredRecord& record, MatchCaller caller) {
     MatchStats stats;
-    auto loaded = load_records(rule, {identity_id});
-    auto self = loaded.find(identity_id);
-    if (self == loaded.end() || !rule.covers(self->second.namespace_id)) return stats;
-    StoredRecord record = self->second;
+    std::int64_t identity_id = record.identity_id;
     stats.records = 1;
     std::vector<std::string> hashes = record_keys(rule, record).hashes;
     std::vector<std::int32_t> locks;
-    for (const auto& h : hashes) locks.push_back(key_lock(rule.rule_id, h));
-    std::sort(locks.begin(), locks.end());
-    locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
-    lock_key_slots(locks);
+    add_key_slots(rule, hashes, &locks);
+    lock_key_slots(&locks);
     store_keys(rule, {record});
     if (hashes.empty()) return stats;
 
@@ -278,28 +285,52 @@ MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id, Ma
     return stats;
 }
 
+}  // namespace
+
+MatchStats match_record(const MatchRuleEntry& rule, std::int64_t identity_id, MatchCaller caller) {
+    auto loaded = load_records(rule, {identity_id});
+    auto self = loaded.find(identity_id);
+    if (self == loaded.end() || !rule.covers(self->second.namespace_id)) return MatchStats{};
+    return match_loaded(rule, self->second, caller);
+}
+
 MatchStats match_observed(std::int64_t identity_id, const std::vector<std::string>& observed_traits) {
     MatchStats total;
     const MatchCatalog& catalog = match_catalog();
     if (!catalog.installed) return total;
-    std::vector<std::int64_t> targets;
+    std::vector<const MatchRuleEntry*> reading;
     for (const auto& rule : catalog.rules) {
-        if (!rule.enabled) continue;
         bool reads = std::any_of(rule.rule.fields.begin(), rule.rule.fields.end(), [&](const core::MatchField& f) {
             return std::find(observed_traits.begin(), observed_traits.end(), f.trait) != observed_traits.end();
         });
-        if (!reads) continue;
-        // The observations are the call's strongest identifier's; the records
-        // they belong to are it and the identifiers seen with it (whose values
-        // include its observations, see records_plan).
-        if (targets.empty()) {
-            targets.push_back(identity_id);
-            Datum args[1] = {Int64GetDatum(identity_id)};
-            std::uint64_t n = spi_run(neighbours_plan, args, nullptr, false);
-            for (std::uint64_t row = 0; row < n; ++row) targets.push_back(spi_int8(row, 1));
-        }
-        for (std::int64_t target : targets) {
-            MatchStats s = match_record(rule, target);
+        if (rule.enabled && reads) reading.push_back(&rule);
+    }
+    if (reading.empty()) return total;
+    // The observations are the call's strongest identifier's; the records
+    // they belong to are it and the identifiers seen with it (whose values
+    // include its observations, see records_plan).
+    std::vector<std::int64_t> targets{identity_id};
+    Datum args[1] = {Int64GetDatum(identity_id)};
+    std::uint64_t n = spi_run(neighbours_plan, args, nullptr, false);
+    for (std::uint64_t row = 0; row < n; ++row) targets.push_back(spi_int8(row, 1));
+    // Every slot of every record and rule first, in one sorted pass: locked
+    // record by record, two calls could each hold a slot the other's next
+    // record needs (a deadlock between two single-call transactions).
+    // A profile id that an earlier target's link made stale costs a
+    // comparison, never a wrong link: linking and the review read the
+    // current profiles.
+    std::vector<std::int32_t> slots;
+    std::vector<std::vector<StoredRecord>> records(reading.size());
+    for (std::size_t r = 0; r < reading.size(); ++r)
+        for (auto& [id, record] : load_records(*reading[r], targets))
+            if (reading[r]->covers(record.namespace_id)) {
+                add_key_slots(*reading[r], record_keys(*reading[r], record).hashes, &slots);
+                records[r].push_back(std::move(record));
+            }
+    lock_key_slots(&slots);
+    for (std::size_t r = 0; r < reading.size(); ++r) {
+        for (const StoredRecord& record : records[r]) {
+            MatchStats s = match_loaded(*reading[r], record, MatchCaller::arrival);
             total.records += s.records;
             total.comparisons += s.comparisons;
             total.links += s.links;

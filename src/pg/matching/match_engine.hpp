@@ -6,7 +6,8 @@
 // apply), each pair between the thresholds waits in match_review.
 //
 // Concurrency: before it reads candidates, a record takes a transaction
-// advisory lock per blocking key (striped over 256 slots, in slot order).
+// advisory lock per blocking key (striped over 1,024 slots, in slot order;
+// trait_observe takes those of all the records and rules it matches at once).
 // Two records that share a key and arrive in concurrent transactions are
 // therefore matched one after the other, and the second sees the first's keys
 // (READ COMMITTED reads them with a new snapshot) instead of both missing

@@ -74,13 +74,35 @@ cp::pg::CachedPlan key_pairs_plan{
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 // The same for a key of which a record has several (deletions()): two records
-// with one value share all its pieces, so the groups would count them many times.
+// with one value share all its pieces, so the groups would count them many
+// times; the pairs are counted distinct instead. A group larger than
+// kMaxJoinedGroup (a placeholder such as 000000000 that thousands of records
+// carry) is left out of the join, which grows with its square times the
+// pieces (a minute for 3,000 records); all its pieces group the same records,
+// so the largest such group's pairs are added once.
+constexpr int kMaxJoinedGroup = 1000;
 cp::pg::CachedPlan distinct_key_pairs_plan{
-    "SELECT count(*)::float8 FROM (SELECT DISTINCT a.identity_id, b.identity_id FROM customer_profile.match_key a "
-    "JOIN customer_profile.match_key b ON b.rule_id = a.rule_id AND b.key_no = a.key_no AND b.key = a.key "
-    "AND b.identity_id > a.identity_id WHERE a.rule_id = $1 AND a.key_no = $2) x",
-    2,
-    {INT4OID, INT4OID},
+    "WITH g AS (SELECT key, count(*)::float8 AS c FROM customer_profile.match_key "
+    "           WHERE rule_id = $1 AND key_no = $2 GROUP BY key), "
+    "small AS (SELECT k.key, k.identity_id FROM customer_profile.match_key k JOIN g ON g.key = k.key "
+    "          WHERE k.rule_id = $1 AND k.key_no = $2 AND g.c <= $3) "
+    "SELECT (SELECT count(*) FROM (SELECT DISTINCT a.identity_id, b.identity_id FROM small a "
+    "        JOIN small b ON b.key = a.key AND b.identity_id > a.identity_id) x)::float8 "
+    "     + coalesce((SELECT max(c * (c - 1) / 2) FROM g WHERE c > $3), 0)",
+    3,
+    {INT4OID, INT4OID, INT4OID},
+    nullptr,
+    CURSOR_OPT_CUSTOM_PLAN};
+// A sample of the pairs a multi-valued key picks, its large groups left out (as above).
+cp::pg::CachedPlan distinct_blocked_pairs_plan{
+    "WITH g AS (SELECT key FROM customer_profile.match_key WHERE rule_id = $1 AND key_no = $2 "
+    "           GROUP BY key HAVING count(*) <= $4), "
+    "small AS (SELECT k.key, k.identity_id FROM customer_profile.match_key k JOIN g ON g.key = k.key "
+    "          WHERE k.rule_id = $1 AND k.key_no = $2) "
+    "SELECT DISTINCT a.identity_id, b.identity_id FROM small a "
+    "JOIN small b ON b.key = a.key AND b.identity_id > a.identity_id LIMIT $3",
+    4,
+    {INT4OID, INT4OID, INT4OID, INT4OID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 cp::pg::CachedPlan record_count_plan{
@@ -337,9 +359,10 @@ CP_FUNCTION(match_estimate) {
         std::vector<bool> masked(fields, false);
         for (const auto& part : entry.rule.blocking[k]) masked[static_cast<std::size_t>(part.field)] = true;
         if (std::all_of(masked.begin(), masked.end(), [](bool m) { return m; })) continue;
-        Datum bargs[3] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)),
-                          Int32GetDatum(sample)};
-        std::uint64_t rows = spi_run(blocked_pairs_plan, bargs, nullptr, false);
+        bool multi = cp::core::multi_valued(entry.rule.blocking[k]);
+        Datum bargs[4] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)),
+                          Int32GetDatum(sample), Int32GetDatum(kMaxJoinedGroup)};
+        std::uint64_t rows = spi_run(multi ? distinct_blocked_pairs_plan : blocked_pairs_plan, bargs, nullptr, false);
         std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
         for (std::uint64_t row = 0; row < rows; ++row)
             pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
@@ -362,9 +385,9 @@ CP_FUNCTION(match_estimate) {
             ++m_rounds[f];
         }
         // The key's matches in all its pairs, from its sample's share.
-        Datum kargs[2] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k))};
-        spi_run(cp::core::multi_valued(entry.rule.blocking[k]) ? distinct_key_pairs_plan : key_pairs_plan, kargs,
-                nullptr, false);
+        Datum kargs[3] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)),
+                          Int32GetDatum(kMaxJoinedGroup)};
+        spi_run(multi ? distinct_key_pairs_plan : key_pairs_plan, kargs, nullptr, false);
         double key_pairs = cp::pg::spi_float8(0, 1);
         double share = 0;
         for (std::size_t i = 0; i < unlabelled; ++i)

@@ -288,7 +288,10 @@ COMMENT ON FUNCTION customer_profile._attached_unreadable_column(config customer
 REVOKE ALL ON FUNCTION customer_profile._attached_unreadable_column(config customer_profile.attached_table) FROM PUBLIC;
 
 -- Withdraws what one row contributed; an identifier that cannot be hashed
--- (malformed, so never stored) matches nothing instead of raising.
+-- (malformed, so never stored) matches nothing instead of raising. The
+-- blocking keys made from the withdrawn values are stored again: the row's
+-- identifiers' own, and those of the identifiers seen with them, which read
+-- their values (see docs/matching.md#records).
 CREATE FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
@@ -296,6 +299,7 @@ CREATE FUNCTION customer_profile._attached_withdraw(config customer_profile.atta
 DECLARE
     parts record;
     affected bigint[];
+    withdrawn bigint[];
     trait_names text[];
 BEGIN
     parts := customer_profile._attached_row(config, row_json);
@@ -308,12 +312,20 @@ BEGIN
            AND o.trait = ANY(trait_names)
            AND i.value_hash IN (SELECT customer_profile._identity_hash_or_null(e.key, e.value)
                                   FROM jsonb_each_text(parts.identities) e)
-        RETURNING i.profile_id)
-    SELECT array_agg(DISTINCT g.profile_id) INTO affected FROM gone g;
+        RETURNING i.profile_id, i.identity_id)
+    SELECT array_agg(DISTINCT g.profile_id), array_agg(DISTINCT g.identity_id) INTO affected, withdrawn FROM gone g;
     PERFORM customer_profile._profile_recompute(p, trait_names) FROM unnest(affected) p;
+    IF withdrawn IS NOT NULL THEN
+        PERFORM customer_profile._match_rekey(withdrawn || ARRAY(
+            SELECT l.identity_b FROM customer_profile.identity_link l
+             WHERE l.identity_a = ANY (withdrawn) AND l.rule IS NULL
+            UNION
+            SELECT l.identity_a FROM customer_profile.identity_link l
+             WHERE l.identity_b = ANY (withdrawn) AND l.rule IS NULL));
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb) IS 'Internal: deletes the trait observations an attached row contributed and recomputes the profiles.';
+COMMENT ON FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb) IS 'Internal: deletes the trait observations an attached row contributed, recomputes the profiles and stores again the blocking keys made from them.';
 REVOKE ALL ON FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION customer_profile._attached_withdraw(config customer_profile.attached_table, row_json jsonb) TO customer_profile_admin;
 
