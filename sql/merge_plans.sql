@@ -31,3 +31,71 @@ SELECT seq_scan AS identity_sequential_scans FROM pg_stat_xact_user_tables
 COMMIT;
 DELETE FROM customer_profile.identity WHERE profile_id > 900000000;
 DELETE FROM customer_profile.unified_profile WHERE profile_id > 900000000;
+
+-- Matching reads the values a record lacks from the identifiers seen with it,
+-- in one statement over identity_link and trait_observation. Prepared while
+-- identity_link was a dozen pages and trait_observation hundreds, it probes
+-- identity_link's index once that has grown: the statement was prepared again
+-- only when the two tables' total had doubled (2 sequential scans here), and
+-- 42,000 probabilistic links under a sequential scan made match_run() over
+-- 200,000 records twice as slow.
+SELECT customer_profile.identity_namespace_create('plan_id', is_known => true) > 0 AS namespace;
+SELECT customer_profile.match_rule_create('plans', ARRAY['plan_id'],
+  '[{"trait": "plan_name", "levels": [{"exact": true}]}, {"trait": "plan_city", "levels": [{"exact": true}]}]',
+  '[["plan_name"]]') > 0 AS rule;
+-- 30,000 observations on identifiers of their own: hundreds of pages.
+INSERT INTO customer_profile.unified_profile (profile_id) SELECT 910000000 + g FROM generate_series(1, 30000) g;
+INSERT INTO customer_profile.identity (namespace_id, value_hash, profile_id)
+SELECT n.namespace_id, sha256(convert_to('plan-bulk-' || g, 'UTF8')), 910000000 + g
+  FROM generate_series(1, 30000) g, customer_profile.namespace n WHERE n.name = 'cookie';
+INSERT INTO customer_profile.trait_observation (identity_id, trait, source, value_type, value, observed_at)
+SELECT i.identity_id, 'plan_city', 'web', 'text', to_jsonb('city ' || i.identity_id), now()
+  FROM customer_profile.identity i WHERE i.profile_id > 910000000;
+-- 2,000 links among them: identity_link is a dozen pages.
+INSERT INTO customer_profile.identity_link (identity_a, identity_b, source)
+SELECT a.identity_id, a.identity_id + 1, 'web' FROM customer_profile.identity a
+ WHERE a.profile_id > 910000000 AND a.profile_id % 2 = 1 AND a.profile_id < 910004000;
+VACUUM ANALYZE customer_profile.unified_profile;
+VACUUM ANALYZE customer_profile.identity;
+VACUUM ANALYZE customer_profile.identity_link;
+VACUUM ANALYZE customer_profile.trait_observation;
+SELECT pg_relation_size('customer_profile.identity_link') BETWEEN 8 * 8192 AND 24 * 8192 AS links_small,
+       pg_relation_size('customer_profile.trait_observation') > 300 * 8192 AS observations_large;
+-- One transaction, as match_run() is (no ANALYZE, hence no invalidation,
+-- reaches its plans; it links as it goes).
+SELECT pg_stat_force_next_flush();
+BEGIN;
+-- Twenty records without a city: each reads its neighbours' values. The
+-- statement's generic plan (the one the plan cache settles on after five
+-- executions when it costs no more than planning each) is made here, with a
+-- sequential scan of the small identity_link: made the planner's choice by
+-- the cost of a random page, so that this test does not depend on how it
+-- weighs a table of a few pages. The setting reset, the cached plan stays.
+SET LOCAL plan_cache_mode = force_generic_plan;
+SET LOCAL random_page_cost = 1000;
+SELECT count(customer_profile.trait_observe(jsonb_build_object('plan_id', 'p' || g),
+                                            jsonb_build_object('plan_name', 'n' || g), 'crm')) AS observed
+  FROM generate_series(1, 20) g;
+SET LOCAL random_page_cost = 4;
+SELECT seq_scan > 0 AS link_scanned_while_small FROM pg_stat_xact_user_tables
+ WHERE relid = 'customer_profile.identity_link'::regclass;
+-- identity_link grows by 13,000 links (to about 100 pages).
+INSERT INTO customer_profile.identity_link (identity_a, identity_b, source)
+SELECT a.identity_id, a.identity_id + 1, 'web' FROM customer_profile.identity a
+ WHERE a.profile_id > 910004000 AND a.profile_id % 2 = 1 AND a.profile_id < 910030000;
+SELECT pg_relation_size('customer_profile.identity_link') > 80 * 8192 AS links_grown;
+-- (A psql variable, not a temporary table: creating the session's temporary
+-- schema changes the search path, which makes every cached plan again.)
+SELECT seq_scan AS link_scans_before FROM pg_stat_xact_user_tables
+ WHERE relid = 'customer_profile.identity_link'::regclass \gset
+SELECT customer_profile.trait_observe('{"plan_id": "p21"}', '{"plan_name": "n21"}', 'crm') > 0 AS observed;
+SELECT seq_scan - :link_scans_before AS link_sequential_scans FROM pg_stat_xact_user_tables
+ WHERE relid = 'customer_profile.identity_link'::regclass;
+COMMIT;
+SELECT customer_profile.match_rule_drop('plans');
+DELETE FROM customer_profile.identity_link l USING customer_profile.identity i
+ WHERE i.identity_id = l.identity_a AND i.profile_id > 910000000;
+DELETE FROM customer_profile.trait_observation o USING customer_profile.identity i
+ WHERE i.identity_id = o.identity_id AND i.profile_id > 910000000;
+DELETE FROM customer_profile.identity WHERE profile_id > 910000000;
+DELETE FROM customer_profile.unified_profile WHERE profile_id > 910000000;

@@ -77,18 +77,18 @@ cp::pg::CachedPlan key_pairs_plan{
 // with one value share all its pieces, so the groups would count them many
 // times; the pairs are counted distinct instead. A group larger than
 // kMaxJoinedGroup (a placeholder such as 000000000 that thousands of records
-// carry) is left out of the join, which grows with its square times the
-// pieces (a minute for 3,000 records); all its pieces group the same records,
-// so the largest such group's pairs are added once.
+// carry) is left out, of this count and of the sample alike: the join grows
+// with its square times the pieces (a minute for 3,000 records), and a count
+// with its pairs over a sample without them made lambda the sample's share of
+// matches times a count of mostly placeholder pairs (0.5, clamped).
 constexpr int kMaxJoinedGroup = 1000;
 cp::pg::CachedPlan distinct_key_pairs_plan{
-    "WITH g AS (SELECT key, count(*)::float8 AS c FROM customer_profile.match_key "
-    "           WHERE rule_id = $1 AND key_no = $2 GROUP BY key), "
+    "WITH g AS (SELECT key FROM customer_profile.match_key WHERE rule_id = $1 AND key_no = $2 "
+    "           GROUP BY key HAVING count(*) <= $3), "
     "small AS (SELECT k.key, k.identity_id FROM customer_profile.match_key k JOIN g ON g.key = k.key "
-    "          WHERE k.rule_id = $1 AND k.key_no = $2 AND g.c <= $3) "
-    "SELECT (SELECT count(*) FROM (SELECT DISTINCT a.identity_id, b.identity_id FROM small a "
-    "        JOIN small b ON b.key = a.key AND b.identity_id > a.identity_id) x)::float8 "
-    "     + coalesce((SELECT max(c * (c - 1) / 2) FROM g WHERE c > $3), 0)",
+    "          WHERE k.rule_id = $1 AND k.key_no = $2) "
+    "SELECT count(*)::float8 FROM (SELECT DISTINCT a.identity_id, b.identity_id FROM small a "
+    "JOIN small b ON b.key = a.key AND b.identity_id > a.identity_id) x",
     3,
     {INT4OID, INT4OID, INT4OID},
     nullptr,
