@@ -379,7 +379,30 @@ SELECT count(trait_observe(jsonb_build_object('vat_id', 'ph' || g),
 -- 150 matches among 845,650 pairs: lambda about 0.00018.
 SELECT random_pairs > 0 AS random_pairs, blocked_pairs >= 100 AS blocked_pairs, lambda BETWEEN 0.00005 AND 0.001 AS lambda
   FROM match_estimate('placeholders', 200);
+-- How selective the key is: 1,301 records; the placeholder's value and its one deletion ("00000000") are groups of
+-- 1,001. Against the groups computed here from the values themselves (each value and its one-character deletions).
+SELECT key_no, key, records, largest_group, round(candidates_per_record::numeric, 2) AS candidates_per_record
+  FROM match_blocking('placeholders');
+WITH v AS (SELECT o.identity_id, o.value #>> '{}' AS vat FROM trait_observation o
+             JOIN identity i USING (identity_id) JOIN namespace n USING (namespace_id)
+            WHERE n.name = 'vat_id' AND o.trait = 'vat'),
+     k AS (SELECT identity_id, vat AS k FROM v
+           UNION SELECT identity_id, overlay(vat PLACING '' FROM p FOR 1) FROM v, generate_series(1, length(vat)) p),
+     g AS (SELECT count(*) AS n FROM k GROUP BY k)
+SELECT round((sum(n * (n - 1)) / (SELECT count(DISTINCT identity_id) FROM k))::numeric, 2) AS reference
+  FROM g;
+SELECT count(*) AS typos_keys, sum(records) AS typos_records FROM match_blocking('typos');
+-- A rule no record has keys of yet: its keys with zeros.
+SELECT match_rule_create('unused', ARRAY['vat_id'], '[{"trait": "vat", "levels": [{"exact": true}]}]',
+                         '[["vat"], ["first(vat, 3)"]]') > 0 AS created;
+SELECT * FROM match_blocking('unused');
+SELECT match_rule_drop('unused');
 SELECT match_rule_drop('placeholders');
+SELECT * FROM match_blocking('placeholders');
+SELECT * FROM match_blocking(NULL);
+SET ROLE customer_profile_writer;
+SELECT * FROM match_blocking('typos');
+RESET ROLE;
 SELECT count(identity_remove('vat_id', 'v' || g || '-' || copy)) AS removed
   FROM generate_series(1, 150) g, generate_series(1, 2) copy;
 SELECT count(identity_remove('vat_id', 'ph' || g)) AS removed FROM generate_series(1, 1001) g;

@@ -4683,6 +4683,40 @@ COMMENT ON FUNCTION customer_profile.match_rule_drop(name text) IS 'Drops a matc
 REVOKE ALL ON FUNCTION customer_profile.match_rule_drop(name text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile.match_rule_drop(name text) TO customer_profile_admin;
 
+CREATE FUNCTION customer_profile.match_blocking(name text) RETURNS TABLE(key_no integer, key jsonb, records bigint, distinct_keys bigint, candidates_per_record double precision, largest_group bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    chosen customer_profile.match_rule;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'the rule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO chosen FROM customer_profile.match_rule r WHERE r.name = match_blocking.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown match rule "%"', name USING ERRCODE = 'undefined_object';
+    END IF;
+    -- A record in a group of n shares the key with n - 1 others: summed over
+    -- the groups and divided by the records, the mean (an upper bound where a
+    -- deletions() key gives a pair several shared keys).
+    RETURN QUERY
+    SELECT (b.ord - 1)::integer, b.parts, coalesce(s.records, 0), coalesce(s.groups, 0), coalesce(s.pairs / s.records, 0),
+           coalesce(s.largest, 0)
+      FROM jsonb_array_elements(chosen.blocking) WITH ORDINALITY AS b(parts, ord)
+      LEFT JOIN (SELECT g.key_no, count(*) AS groups, sum(g.n * (g.n - 1))::float8 AS pairs, max(g.n) AS largest,
+                        (SELECT count(DISTINCT k.identity_id) FROM customer_profile.match_key k
+                          WHERE k.rule_id = chosen.rule_id AND k.key_no = g.key_no) AS records
+                   FROM (SELECT k.key_no, count(*) AS n FROM customer_profile.match_key k
+                          WHERE k.rule_id = chosen.rule_id GROUP BY k.key_no, k.key) g
+                  GROUP BY g.key_no) s ON s.key_no = b.ord - 1
+     ORDER BY 1;
+END
+$$;
+COMMENT ON FUNCTION customer_profile.match_blocking(name text) IS 'How selective a rule''s blocking keys are, from the keys stored: per key its parts, the records that have it, its distinct values, the mean number of records a record shares it with (the candidates it brings, before max_candidates) and the largest group. Reads all of match_key for the rule.';
+REVOKE ALL ON FUNCTION customer_profile.match_blocking(name text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION customer_profile.match_blocking(name text) TO customer_profile_admin;
+
 CREATE FUNCTION customer_profile._match_identity(identity_id bigint) RETURNS integer
     LANGUAGE c STRICT
     AS 'MODULE_PATHNAME', 'cp_match_identity';
