@@ -171,27 +171,18 @@ RecordKeys record_keys(const MatchRuleEntry& rule, const StoredRecord& record) {
     return out;
 }
 
-}  // namespace
-
-std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, const std::vector<std::int64_t>& ids) {
-    std::map<std::int64_t, StoredRecord> out;
-    if (ids.empty()) return out;
+// Reads the values of the records in *records (their identity ids set).
+void read_values(const MatchRuleEntry& rule, std::map<std::int64_t, StoredRecord>* records) {
+    if (records->empty()) return;
+    std::vector<std::int64_t> ids;
+    for (const auto& entry : *records) ids.push_back(entry.first);
     std::vector<std::string> traits = rule_traits(rule);
     std::vector<bool> no_nulls(traits.size(), false);
-    Datum id_args[1] = {int8_array(ids)};
-    std::uint64_t n = spi_run(identities_plan, id_args, nullptr, false);
-    for (std::uint64_t row = 0; row < n; ++row) {
-        StoredRecord& r = out[spi_int8(row, 1)];
-        r.identity_id = spi_int8(row, 1);
-        r.profile_id = spi_int8(row, 2);
-        r.namespace_id = spi_int4(row, 3);
-        r.values.assign(rule.rule.fields.size(), std::nullopt);
-    }
     std::map<std::int64_t, std::vector<bool>> observed;  // per record: which fields have an observation
     auto read = [&](std::uint64_t rows) {
         for (std::uint64_t row = 0; row < rows; ++row) {
-            auto it = out.find(spi_int8(row, 1));
-            if (it == out.end()) continue;
+            auto it = records->find(spi_int8(row, 1));
+            if (it == records->end()) continue;
             std::vector<bool>& seen = observed[it->first];
             seen.resize(traits.size(), false);
             std::string trait = spi_bytes(row, 2);
@@ -205,15 +196,53 @@ std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, co
     Datum obs_args[2] = {int8_array(ids), text_array(traits, no_nulls)};
     read(spi_run(observations_plan, obs_args, nullptr, false));
     std::vector<std::int64_t> lacking;
-    for (const auto& [id, r] : out) {
-        auto it = observed.find(id);
+    for (const auto& entry : *records) {
+        auto it = observed.find(entry.first);
         if (it == observed.end() || std::find(it->second.begin(), it->second.end(), false) != it->second.end())
-            lacking.push_back(id);
+            lacking.push_back(entry.first);
     }
     if (!lacking.empty()) {
         Datum nb_args[2] = {int8_array(lacking), text_array(traits, no_nulls)};
         read(spi_run(neighbour_observations_plan, nb_args, nullptr, false));
     }
+}
+
+// Sets the profile and namespace of the records in *records; drops those whose identity no longer exists.
+void read_identities(std::map<std::int64_t, StoredRecord>* records) {
+    if (records->empty()) return;
+    std::vector<std::int64_t> ids;
+    for (const auto& entry : *records) ids.push_back(entry.first);
+    Datum id_args[1] = {int8_array(ids)};
+    std::uint64_t n = spi_run(identities_plan, id_args, nullptr, false);
+    std::set<std::int64_t> found;
+    for (std::uint64_t row = 0; row < n; ++row) {
+        auto it = records->find(spi_int8(row, 1));
+        if (it == records->end()) continue;
+        found.insert(it->first);
+        it->second.profile_id = spi_int8(row, 2);
+        it->second.namespace_id = spi_int4(row, 3);
+    }
+    for (auto it = records->begin(); it != records->end();)
+        it = found.count(it->first) ? std::next(it) : records->erase(it);
+}
+
+// Entries for these identities, their values all missing until read_values.
+std::map<std::int64_t, StoredRecord> blank_records(const MatchRuleEntry& rule, const std::vector<std::int64_t>& ids) {
+    std::map<std::int64_t, StoredRecord> out;
+    for (std::int64_t id : ids) {
+        StoredRecord& r = out[id];
+        r.identity_id = id;
+        r.values.assign(rule.rule.fields.size(), std::nullopt);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, const std::vector<std::int64_t>& ids) {
+    std::map<std::int64_t, StoredRecord> out = blank_records(rule, ids);
+    read_identities(&out);
+    read_values(rule, &out);
     return out;
 }
 
@@ -255,14 +284,28 @@ MatchStats match_loaded(const MatchRuleEntry& rule, const StoredRecord& record, 
         std::int64_t identity_id;
         core::PairScore score;
     };
-    std::vector<Scored> decided;
-    for (auto& [id, candidate] : load_records(rule, candidate_ids)) {
-        if (candidate.profile_id == record.profile_id || rejected.count(id) || !rule.covers(candidate.namespace_id))
-            continue;
+    // Scored first, and only the few that pass a threshold looked up in
+    // identity (their profile, their namespace): a lookup per candidate was
+    // a fifth of the time per record at 1,000,000 records. A candidate of
+    // the record's own profile is then left alone, as is one removed since
+    // its keys were read.
+    std::map<std::int64_t, StoredRecord> candidates = blank_records(rule, candidate_ids);
+    read_values(rule, &candidates);
+    std::map<std::int64_t, StoredRecord> passing;
+    std::map<std::int64_t, core::PairScore> scores;
+    for (auto& [id, candidate] : candidates) {
+        if (rejected.count(id)) continue;
         ++stats.comparisons;
         core::PairScore score = core::score_pair(rule.rule, record.values, candidate.values);
-        if (score.decision != core::MatchDecision::none) decided.push_back({id, std::move(score)});
+        if (score.decision == core::MatchDecision::none) continue;
+        passing.emplace(id, std::move(candidate));
+        scores.emplace(id, std::move(score));
     }
+    read_identities(&passing);
+    std::vector<Scored> decided;
+    for (auto& [id, candidate] : passing)
+        if (candidate.profile_id != record.profile_id && rule.covers(candidate.namespace_id))
+            decided.push_back({id, std::move(scores.at(id))});
     // The likeliest first: when a guard rail lets only one in, it is the best.
     std::stable_sort(decided.begin(), decided.end(),
                      [](const Scored& a, const Scored& b) { return a.score.probability > b.score.probability; });
