@@ -220,6 +220,8 @@ ALTER TABLE ONLY customer_profile.identity_conflict ALTER COLUMN conflict_id SET
 ALTER TABLE ONLY customer_profile.identity_conflict
     ADD CONSTRAINT identity_conflict_pkey PRIMARY KEY (conflict_id);
 CREATE INDEX identity_conflict_profiles_idx ON customer_profile.identity_conflict USING btree (kept_profile_id, refused_profile_id);
+CREATE INDEX identity_conflict_refused_identity_idx ON customer_profile.identity_conflict USING btree (refused_identity_id) WHERE (source = 'match'::text);
+CREATE INDEX identity_conflict_refused_profile_idx ON customer_profile.identity_conflict USING btree (refused_profile_id) WHERE (source = 'match'::text);
 COMMENT ON TABLE customer_profile.identity_conflict IS 'Every link a guard rail refused, and every malformed identifier or trait value of an attached table''s row that was left out (invalid_identifier, invalid_trait), with its rule and reason: nothing is refused silently.';
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE customer_profile.identity_conflict TO customer_profile_writer;
 GRANT INSERT ON TABLE customer_profile.identity_conflict TO customer_profile_worker;
