@@ -123,3 +123,42 @@ SELECT seq_scan AS conflict_sequential_scans FROM pg_stat_xact_user_tables
 COMMIT;
 SELECT customer_profile.match_rule_drop('capped');
 SELECT count(customer_profile.identity_remove('crm_id', v)) AS removed FROM unnest(ARRAY['cap-1', 'cap-2']) v;
+
+-- trait_observe's profile lock, its check that the identifier is still the
+-- profile's and its write of the merged traits are prepared again as their
+-- tables grow. A session that began on tables vacuumed empty (a fresh
+-- database, or one purged) kept sequential scans of unified_profile and
+-- identity for these primary-key lookups while a bulk load grew them: 8,000
+-- records in one transaction took 23 s instead of 5. A new session, so that
+-- the statements are prepared here; their plans made sequential scans by the
+-- cost of a random page, as above.
+-- (VACUUM FULL gives back the pages of the rows the tests above deleted.)
+\c
+VACUUM FULL customer_profile.unified_profile, customer_profile.identity;
+SELECT pg_relation_size('customer_profile.unified_profile') < 20 * 8192 AS profiles_small,
+       pg_relation_size('customer_profile.identity') < 20 * 8192 AS identities_small;
+SELECT pg_stat_force_next_flush();
+BEGIN;
+SET LOCAL plan_cache_mode = force_generic_plan;
+SET LOCAL random_page_cost = 1000;
+SELECT count(customer_profile.trait_observe(jsonb_build_object('crm_id', 'grow-' || g),
+                                            jsonb_build_object('grow_name', 'n' || g), 'crm')) AS observed
+  FROM generate_series(1, 10) g;
+SET LOCAL random_page_cost = 4;
+-- unified_profile and identity grow by 60,000 rows each.
+INSERT INTO customer_profile.unified_profile (profile_id) SELECT 920000000 + g FROM generate_series(1, 60000) g;
+INSERT INTO customer_profile.identity (namespace_id, value_hash, profile_id)
+SELECT n.namespace_id, sha256(convert_to('grow-bulk-' || g, 'UTF8')), 920000000 + g
+  FROM generate_series(1, 60000) g, customer_profile.namespace n WHERE n.name = 'cookie';
+SELECT seq_scan AS profile_scans_before FROM pg_stat_xact_user_tables
+ WHERE relid = 'customer_profile.unified_profile'::regclass \gset
+SELECT seq_scan AS identity_scans_before FROM pg_stat_xact_user_tables
+ WHERE relid = 'customer_profile.identity'::regclass \gset
+SELECT count(customer_profile.trait_observe(jsonb_build_object('crm_id', 'grow-' || g),
+                                            jsonb_build_object('grow_name', 'm' || g), 'crm')) AS observed_again
+  FROM generate_series(1, 10) g;
+SELECT (SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'customer_profile.unified_profile'::regclass)
+       - :profile_scans_before AS profile_sequential_scans,
+       (SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'customer_profile.identity'::regclass)
+       - :identity_scans_before AS identity_sequential_scans;
+ROLLBACK;

@@ -25,9 +25,16 @@ CachedPlan read_behaviors_plan{
 CachedPlan write_behavior_plan{
     "UPDATE customer_profile.unified_profile SET behavior = $2, updated_at = now() WHERE profile_id = $1",
     2,
-    {INT8OID, BYTEAOID}};
-CachedPlan lock_profile_plan{
-    "SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE", 1, {INT8OID}};
+    {INT8OID, BYTEAOID},
+    nullptr,
+    0,
+    Replan::as_tables_grow};
+CachedPlan lock_profile_plan{"SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE",
+                             1,
+                             {INT8OID},
+                             nullptr,
+                             0,
+                             Replan::as_tables_grow};
 // The events of a profile's identities, read through event_identity_idx.
 CachedPlan profile_events_plan{
     "SELECT e.event_type, e.occurred_at, e.properties FROM customer_profile.identity i "

@@ -72,25 +72,16 @@ std::vector<core::Trait> read_observations(const TraitCatalog& c, std::int64_t p
 // The write plan is typed by the profile type's OID, so it lives with the
 // trait catalog and is prepared again whenever the catalog reloads.
 void write_profile_data(const TraitCatalog& catalog, std::int64_t profile_id, Datum data) {
-    pg_guard([&] {
-        if (catalog.write_plan == nullptr) {
-            Oid types[2] = {INT8OID, catalog.profile_type};
-            SPIPlanPtr p = SPI_prepare(
-                "UPDATE customer_profile.unified_profile SET data = $2, updated_at = now() WHERE profile_id = $1", 2,
-                types);
-            if (p == nullptr)
-                elog(ERROR, "customer_profile: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-            SPI_keepplan(p);
-            catalog.write_plan = p;
-        }
-        Datum args[2] = {Int64GetDatum(profile_id), data};
-        int rc = SPI_execute_plan(catalog.write_plan, args, nullptr, false, 0);
-        if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-    });
+    Datum args[2] = {Int64GetDatum(profile_id), data};
+    spi_run(catalog.write_plan, args, nullptr, false);
 }
 
-CachedPlan lock_profile_plan{
-    "SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE", 1, {INT8OID}};
+CachedPlan lock_profile_plan{"SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE",
+                             1,
+                             {INT8OID},
+                             nullptr,
+                             0,
+                             Replan::as_tables_grow};
 
 }  // namespace
 

@@ -38,6 +38,7 @@ std::unique_ptr<TraitCatalog> load() {
         c->observation_pkey = rel("trait_observation_pkey");
         c->profile_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("profile"),
                                           ObjectIdGetDatum(get_namespace_oid("customer_profile", false)));
+        c->write_plan.argtypes[1] = c->profile_type;
         c->identity_id_attr = get_attnum(c->identity_relid, "identity_id");
         c->obs_trait = get_attnum(c->observation_relid, "trait");
         c->obs_source = get_attnum(c->observation_relid, "source");

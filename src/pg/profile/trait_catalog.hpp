@@ -10,6 +10,7 @@
 
 #include "core/trait_policy.hpp"
 #include "pg/infra/pg_headers.hpp"
+#include "pg/infra/spi_util.hpp"
 
 namespace customer_profile::pg {
 
@@ -20,8 +21,15 @@ struct TraitCatalog {
     // For direct index reads of a profile's observations (see profile_recompute).
     Oid identity_relid = InvalidOid, identity_profile_index = InvalidOid;
     Oid observation_relid = InvalidOid, observation_pkey = InvalidOid;
-    Oid profile_type = InvalidOid;            // customer_profile.profile
-    mutable SPIPlanPtr write_plan = nullptr;  // UPDATE unified_profile SET data = $2 (typed by profile_type)
+    Oid profile_type = InvalidOid;  // customer_profile.profile
+    // UPDATE unified_profile SET data = $2, $2 typed by profile_type (set when the catalog loads).
+    mutable CachedPlan write_plan{
+        "UPDATE customer_profile.unified_profile SET data = $2, updated_at = now() WHERE profile_id = $1",
+        2,
+        {INT8OID, InvalidOid},
+        nullptr,
+        0,
+        Replan::as_tables_grow};
     AttrNumber identity_id_attr = 0, obs_trait = 0, obs_source = 0, obs_value_type = 0, obs_value = 0,
                obs_observed_at = 0;
 

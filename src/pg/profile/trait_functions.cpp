@@ -48,14 +48,26 @@ cp::pg::CachedPlan upsert_observations_plan{
 
 constexpr int kMaxAttempts = 50;
 
-cp::pg::CachedPlan lock_profile_plan{
-    "SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE", 1, {INT8OID}};
+cp::pg::CachedPlan lock_profile_plan{"SELECT 1 FROM customer_profile.unified_profile WHERE profile_id = $1 FOR UPDATE",
+                                     1,
+                                     {INT8OID},
+                                     nullptr,
+                                     0,
+                                     cp::pg::Replan::as_tables_grow};
 // Run after the lock (a new snapshot): is the identity still the profile's?
-cp::pg::CachedPlan holder_plan{
-    "SELECT 1 FROM customer_profile.identity WHERE identity_id = $1 AND profile_id = $2", 2, {INT8OID, INT8OID}};
+cp::pg::CachedPlan holder_plan{"SELECT 1 FROM customer_profile.identity WHERE identity_id = $1 AND profile_id = $2",
+                               2,
+                               {INT8OID, INT8OID},
+                               nullptr,
+                               0,
+                               cp::pg::Replan::as_tables_grow};
 
-cp::pg::CachedPlan profile_of_plan{
-    "SELECT profile_id FROM customer_profile.identity WHERE identity_id = $1", 1, {INT8OID}};
+cp::pg::CachedPlan profile_of_plan{"SELECT profile_id FROM customer_profile.identity WHERE identity_id = $1",
+                                   1,
+                                   {INT8OID},
+                                   nullptr,
+                                   0,
+                                   cp::pg::Replan::as_tables_grow};
 
 }  // namespace
 
