@@ -357,6 +357,10 @@ SELECT count(*) AS t1_keys FROM match_key
  WHERE identity_id = (SELECT identity_id FROM _identity_find('tax_id', 't1'))
    AND rule_id = (SELECT rule_id FROM match_rule WHERE name = 'typos');
 SELECT random_pairs > 0 AS random_pairs, blocked_pairs > 0 AS blocked_pairs FROM match_estimate('typos', 100);
+-- A decided pair of records the rule does not cover (two CRM records under a tax_id rule) is no label of its.
+SELECT match_review_reject('typos', (SELECT identity_id FROM _identity_find('crm_id', 'c1')),
+                           (SELECT identity_id FROM _identity_find('crm_id', 'c7'))) AS withdrew;
+SELECT labelled_pairs FROM match_estimate('typos', 100);
 -- A placeholder that 1,001 records carry (over the 1,000 a group may have): its groups are left out of the estimate
 -- (its pair join grows with their square times the pieces: a minute for 3,000 such records), of the pairs counted and
 -- of the pairs sampled alike. Counting its pairs but sampling none made lambda the sample's share of matches (0.5).

@@ -9,6 +9,7 @@ namespace customer_profile::core {
 
 enum class ErrorCode {
     invalid_parameter,      // a value of the right type but not acceptable
+    null_value,             // a required argument is NULL
     invalid_text,           // text that does not parse (malformed identifier, pattern)
     value_too_long,         // an identifier or string over its limit
     undefined_object,       // unknown namespace or other named thing

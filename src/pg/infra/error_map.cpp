@@ -7,6 +7,8 @@ int sqlstate_for(core::ErrorCode code) {
     switch (code) {
         case core::ErrorCode::invalid_parameter:
             return ERRCODE_INVALID_PARAMETER_VALUE;  // 22023
+        case core::ErrorCode::null_value:
+            return ERRCODE_NULL_VALUE_NOT_ALLOWED;  // 22004
         case core::ErrorCode::invalid_text:
             return ERRCODE_INVALID_TEXT_REPRESENTATION;  // 22P02
         case core::ErrorCode::value_too_long:

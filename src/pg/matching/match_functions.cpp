@@ -116,10 +116,12 @@ cp::pg::CachedPlan distinct_key_pairs_plan{
 cp::pg::CachedPlan record_count_plan{
     "SELECT count(*)::float8 FROM customer_profile.identity WHERE namespace_id = ANY($1)", 1, {INT4ARRAYOID}};
 cp::pg::CachedPlan labelled_pairs_plan{
-    "SELECT identity_a, identity_b, status = 'accepted' FROM customer_profile.match_review "
-    "WHERE rule_id = $1 AND status <> 'pending'",
-    1,
-    {INT4OID},
+    "SELECT v.identity_a, v.identity_b, v.status = 'accepted' FROM customer_profile.match_review v "
+    "JOIN customer_profile.identity a ON a.identity_id = v.identity_a "
+    "JOIN customer_profile.identity b ON b.identity_id = v.identity_b "
+    "WHERE v.rule_id = $1 AND v.status <> 'pending' AND a.namespace_id = ANY($2) AND b.namespace_id = ANY($2)",
+    2,
+    {INT4OID, INT4ARRAYOID},
     nullptr,
     CURSOR_OPT_CUSTOM_PLAN};
 cp::pg::CachedPlan store_estimate_plan{
@@ -231,8 +233,7 @@ CP_FUNCTION(match_rekey) {
 
 // match_run(name, max_records) returns (records, comparisons, links, reviews, remaining)
 CP_FUNCTION(match_run) {
-    if (PG_ARGISNULL(0))
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "the rule name must not be NULL");
+    if (PG_ARGISNULL(0)) throw cp::core::Error(cp::core::ErrorCode::null_value, "the rule name must not be NULL");
     std::string name = cp::pg::text_arg(fcinfo, 0);
     int max_records = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
     if (!PG_ARGISNULL(1) && max_records < 1)
@@ -299,7 +300,7 @@ CP_FUNCTION(match_run) {
 // lambda)
 CP_FUNCTION(match_estimate) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "name and sample_pairs must not be NULL");
+        throw cp::core::Error(cp::core::ErrorCode::null_value, "name and sample_pairs must not be NULL");
     std::string name = cp::pg::text_arg(fcinfo, 0);
     int sample = PG_GETARG_INT32(1);
     if (sample < 10 || sample > 10000000)
@@ -337,7 +338,7 @@ CP_FUNCTION(match_estimate) {
     // fields a key is made of agree in its pairs whatever the truth, so each
     // round leaves them out and estimates the others; a field's m is the mean
     // of its rounds. Reviewed pairs are labels in every round.
-    Datum largs[1] = {Int32GetDatum(entry.rule_id)};
+    Datum largs[2] = {Int32GetDatum(entry.rule_id), cp::pg::int4_array(entry.namespaces)};
     std::uint64_t n = spi_run(labelled_pairs_plan, largs, nullptr, false);
     std::vector<std::pair<std::int64_t, std::int64_t>> labelled_pairs;
     std::vector<cp::core::PairLabel> pair_labels;
@@ -411,7 +412,8 @@ CP_FUNCTION(match_estimate) {
     if (blocked == 0)
         throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
                               "match rule \"" + name + "\" has no blocked pair to estimate m from", {},
-                              "Records that share a blocking key are compared; a field that is in every key "
+                              "Records that share a blocking key are compared, except in groups of more than 1,000 "
+                              "records (placeholders, defaults), which are left out; a field that is in every key "
                               "cannot be estimated.");
     cp::core::EmResult em;
     em.parameters = start;
