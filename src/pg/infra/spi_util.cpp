@@ -53,8 +53,10 @@ bool tables_changed(const std::vector<std::uint64_t>& planned, const std::vector
 
 // Prepares the statement on first use, and again (as_tables_grow) once one of
 // its tables has more than doubled. Inside pg_guard.
+// A plan some call is still executing (a trigger under it reached the same
+// statement) is not freed: the outer SPI_execute_plan still walks it.
 void ensure_prepared(CachedPlan& plan) {
-    if (plan.plan != nullptr && plan.replan == Replan::as_tables_grow &&
+    if (plan.plan != nullptr && plan.replan == Replan::as_tables_grow && plan.executing == 0 &&
         tables_changed(plan.planned_blocks, statement_blocks(plan.plan))) {
         SPI_freeplan(plan.plan);
         plan.plan = nullptr;
@@ -67,12 +69,22 @@ void ensure_prepared(CachedPlan& plan) {
     if (plan.replan == Replan::as_tables_grow) plan.planned_blocks = statement_blocks(p);
 }
 
+// Counts a call executing the plan, also when it fails (pg_guard throws).
+struct Executing {
+    explicit Executing(CachedPlan& p) : plan(p) { ++plan.executing; }
+    ~Executing() { --plan.executing; }
+    Executing(const Executing&) = delete;
+    Executing& operator=(const Executing&) = delete;
+    CachedPlan& plan;
+};
+
 }  // namespace
 
 std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, bool read_only, long max_rows) {
     std::uint64_t processed = 0;
+    pg_guard([&] { ensure_prepared(plan); });
+    Executing executing(plan);
     pg_guard([&] {
-        ensure_prepared(plan);
         int rc = SPI_execute_plan(plan.plan, const_cast<Datum*>(values), nulls, read_only, max_rows);
         if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
         processed = SPI_processed;
@@ -82,8 +94,9 @@ std::uint64_t spi_run(CachedPlan& plan, const Datum* values, const char* nulls, 
 
 std::uint64_t spi_run_snapshot(CachedPlan& plan, const Datum* values, const char* nulls, Snapshot snapshot) {
     std::uint64_t processed = 0;
+    pg_guard([&] { ensure_prepared(plan); });
+    Executing executing(plan);
     pg_guard([&] {
-        ensure_prepared(plan);
         int rc = SPI_execute_snapshot(plan.plan, const_cast<Datum*>(values), nulls, snapshot, InvalidSnapshot, true,
                                       false, 0);
         if (rc < 0) elog(ERROR, "customer_profile: SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));

@@ -40,6 +40,7 @@ struct CachedPlan {
     int cursor_options = 0;
     Replan replan = Replan::as_cached;
     std::vector<std::uint64_t> planned_blocks;  // as_tables_grow: each table's blocks when prepared
+    int executing = 0;                          // calls running it now (a nested call may not free it)
 };
 
 // Executes a cached plan; returns SPI_processed. Must be inside SPI_connect.
