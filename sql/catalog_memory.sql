@@ -25,6 +25,23 @@ END
 $$;
 SELECT pg_temp.rss_anon_kb() - :before_kb < 100000 AS memory_bounded;
 SELECT customer_profile.identity_lookup('email', 'm@x.com') IS NOT NULL AS still_resolves;
+-- Each reload of the trait catalog (every trait_define, every extension
+-- change) frees the profile write plan of the catalog it replaces (review of
+-- issue 17: one plan of about 3.8 kB was left behind per reload, 501 after
+-- 500 reloads).
+SELECT customer_profile.trait_observe('{"email": "w@x.com"}', '{"n": 0}', 'crm') IS NOT NULL AS observed;
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        PERFORM customer_profile.trait_define('reload_' || (i % 3), 'number', 'max');
+        PERFORM customer_profile.trait_observe('{"email": "w@x.com"}', jsonb_build_object('n', i), 'crm');
+    END LOOP;
+END
+$$;
+SELECT count(*) <= 2 AS write_plans_freed
+  FROM pg_backend_memory_contexts
+ WHERE name = 'CachedPlanSource' AND ident LIKE 'UPDATE customer_profile.unified_profile SET data = $2%';
+SELECT customer_profile.profile_traits(customer_profile.profile_get('email', 'w@x.com')) ->> 'n' AS last_n;
 SET client_min_messages = warning;
 DROP EXTENSION customer_profile CASCADE;
 CREATE EXTENSION customer_profile;

@@ -408,6 +408,32 @@ SELECT match_rule_drop('unused');
 SELECT match_rule_drop('placeholders');
 SELECT * FROM match_blocking('placeholders');
 SELECT * FROM match_blocking(NULL);
+-- Every matching function refuses a NULL argument with 22004 (third review:
+-- match_explain gave 22023, match_review_accept, match_rule_alter and
+-- match_rule_drop 42704).
+CREATE FUNCTION pg_temp.sqlstate_of(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+SELECT statement, pg_temp.sqlstate_of('SELECT * FROM customer_profile.' || statement) AS sqlstate
+  FROM (VALUES ('match_rule_create(NULL, ARRAY[''crm_id''], ''[]'', ''[]'')'),
+               ('match_rule_alter(NULL, enabled => true)'),
+               ('match_rule_drop(NULL)'),
+               ('match_blocking(NULL)'),
+               ('match_run(NULL)'),
+               ('match_estimate(NULL)'),
+               ('match_estimate(''typos'', NULL)'),
+               ('match_explain(NULL, ''crm_id'', ''m1'', ''crm_id'', ''m2'')'),
+               ('match_explain(''people'', ''crm_id'', NULL, ''crm_id'', ''m2'')'),
+               ('_match_explain_ids(NULL, 1, 2)'),
+               ('_match_explain_ids(''people'', 1, NULL)'),
+               ('match_review_accept(NULL, 1, 2)'),
+               ('match_review_accept(''people'', NULL, 2)'),
+               ('match_review_reject(''people'', 1, NULL)')) v(statement);
 SET ROLE customer_profile_writer;
 SELECT * FROM match_blocking('typos');
 RESET ROLE;

@@ -472,7 +472,7 @@ CP_FUNCTION(match_estimate) {
 // probability)
 CP_FUNCTION(match_explain_ids) {
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "rule and identities must not be NULL");
+        throw cp::core::Error(cp::core::ErrorCode::null_value, "rule and identities must not be NULL");
     std::string name = cp::pg::text_arg(fcinfo, 0);
     std::int64_t a = PG_GETARG_INT64(1), b = PG_GETARG_INT64(2);
     cp::pg::MatchRuleEntry entry = cp::pg::match_rule_or_throw(cp::pg::match_catalog(), name);

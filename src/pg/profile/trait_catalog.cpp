@@ -62,6 +62,12 @@ std::unique_ptr<TraitCatalog> load() {
 
 }  // namespace
 
+TraitCatalog::~TraitCatalog() {
+    // Retired catalogs are freed after the outermost call or at transaction
+    // end, so the plan is not executing; at backend exit there is nothing to free.
+    if (write_plan.plan && write_plan.executing == 0 && !proc_exit_inprogress) SPI_freeplan(write_plan.plan);
+}
+
 core::TraitDefinition TraitCatalog::definition(const std::string& name) const {
     auto it = definitions.find(name);
     if (it != definitions.end()) return it->second;

@@ -33,6 +33,14 @@ struct TraitCatalog {
     AttrNumber identity_id_attr = 0, obs_trait = 0, obs_source = 0, obs_value_type = 0, obs_value = 0,
                obs_observed_at = 0;
 
+    TraitCatalog() = default;
+    TraitCatalog(const TraitCatalog&) = delete;
+    TraitCatalog& operator=(const TraitCatalog&) = delete;
+    // Frees the kept write plan: a catalog is reloaded at every trait_define
+    // and extension change, and each reload would otherwise leave one plan
+    // behind for the life of the backend.
+    ~TraitCatalog();
+
     // The declared definition, or the default for undeclared traits
     // (policy latest, type inferred).
     core::TraitDefinition definition(const std::string& name) const;

@@ -4653,6 +4653,9 @@ CREATE FUNCTION customer_profile.match_rule_alter(name text, link_threshold doub
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'the rule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     UPDATE customer_profile.match_rule r
        SET link_threshold = coalesce(match_rule_alter.link_threshold, r.link_threshold),
            review_threshold = coalesce(match_rule_alter.review_threshold, r.review_threshold),
@@ -4676,6 +4679,9 @@ CREATE FUNCTION customer_profile.match_rule_drop(name text) RETURNS void
 DECLARE
     dropped integer;
 BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'the rule must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     DELETE FROM customer_profile.match_rule r WHERE r.name = match_rule_drop.name RETURNING r.rule_id INTO dropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown match rule "%"', name USING ERRCODE = 'undefined_object';
@@ -4765,6 +4771,9 @@ DECLARE
     a record;
     b record;
 BEGIN
+    IF rule IS NULL OR namespace_a IS NULL OR identifier_a IS NULL OR namespace_b IS NULL OR identifier_b IS NULL THEN
+        RAISE EXCEPTION 'the rule and both identifiers must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     a := customer_profile._identity_find(namespace_a, identifier_a);
     b := customer_profile._identity_find(namespace_b, identifier_b);
     IF a.identity_id IS NULL OR b.identity_id IS NULL THEN
@@ -4863,6 +4872,9 @@ DECLARE
     outcome text;
     score double precision;
 BEGIN
+    IF rule IS NULL OR identity_a IS NULL OR identity_b IS NULL THEN
+        RAISE EXCEPTION 'the rule and both identities must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     SELECT m.* INTO v FROM customer_profile.match_review m JOIN customer_profile.match_rule r USING (rule_id)
      WHERE r.name = match_review_accept.rule AND m.identity_a = least(match_review_accept.identity_a, match_review_accept.identity_b)
        AND m.identity_b = greatest(match_review_accept.identity_a, match_review_accept.identity_b)
