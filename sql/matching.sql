@@ -480,3 +480,35 @@ DROP TABLE public.crm_tins;
 
 SELECT profile_detach_table('public.crm_people');
 DROP TABLE public.crm_people;
+
+-- Values are read straight from trait_observation's primary key: each is what
+-- value #>> '{}' gives of the latest observation (any source), numbers,
+-- booleans and arrays as text, a latest JSON null missing (compared here
+-- with that expression over the stored rows).
+SELECT match_rule_create('json_values', ARRAY['crm_id'], '[
+  {"trait": "v_num", "levels": [{"exact": true}]}, {"trait": "v_bool", "levels": [{"exact": true}]},
+  {"trait": "v_list", "levels": [{"exact": true}]}, {"trait": "v_latest", "levels": [{"exact": true}]},
+  {"trait": "v_null", "levels": [{"exact": true}]}]', '[["v_num"], ["v_latest"]]') > 0 AS created;
+SELECT trait_observe('{"crm_id": "jv1"}', '{"v_num": 1.50, "v_bool": true, "v_list": ["a", "b c"],
+                     "v_latest": "old", "v_null": "set"}', 'crm') IS NOT NULL AS jv1;
+SELECT trait_observe('{"crm_id": "jv1"}', '{"v_latest": "new", "v_null": null}', 'web') IS NOT NULL AS jv1_later;
+SELECT trait_observe('{"crm_id": "jv2"}', '{"v_num": 2, "v_latest": "new"}', 'crm') IS NOT NULL AS jv2,
+       trait_observe('{"crm_id": "jv3"}', '{"v_num": 2}', 'crm') IS NOT NULL AS jv3;
+SELECT e.field, e.value_a, s.value AS stored, e.value_a IS NOT DISTINCT FROM s.value AS same
+  FROM match_explain('json_values', 'crm_id', 'jv1', 'crm_id', 'jv2') e
+  LEFT JOIN (SELECT DISTINCT ON (o.trait) o.trait, o.value #>> '{}' AS value
+               FROM trait_observation o, _identity_find('crm_id', 'jv1') f
+              WHERE o.identity_id = f.identity_id ORDER BY o.trait, o.observed_at DESC, o.recorded_at DESC) s
+    ON s.trait = e.field
+ WHERE e.field <> 'total' ORDER BY e.field;
+-- A record's keys follow its values: a changed value's old key goes, the other stays.
+CREATE FUNCTION pg_temp.shared_keys(a text, b text) RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM customer_profile.match_key x JOIN customer_profile.match_key y USING (rule_id, key)
+     WHERE x.identity_id = (SELECT identity_id FROM customer_profile._identity_find('crm_id', a))
+       AND y.identity_id = (SELECT identity_id FROM customer_profile._identity_find('crm_id', b))
+$$;
+SELECT pg_temp.shared_keys('jv2', 'jv3') AS with_jv3, pg_temp.shared_keys('jv2', 'jv1') AS with_jv1;
+SELECT trait_observe('{"crm_id": "jv2"}', '{"v_num": 1.5}', 'crm') IS NOT NULL AS jv2_changed;
+SELECT pg_temp.shared_keys('jv2', 'jv3') AS with_jv3, pg_temp.shared_keys('jv2', 'jv1') AS with_jv1,
+       (SELECT count(*) FROM match_key k, _identity_find('crm_id', 'jv2') f WHERE k.identity_id = f.identity_id) AS keys;
+SELECT match_rule_drop('json_values');

@@ -8,8 +8,10 @@
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/infra/boundary.hpp"
 #include "pg/infra/datum_convert.hpp"
+#include "pg/infra/index_probe.hpp"
 #include "pg/infra/sha256.hpp"
 #include "pg/infra/spi_util.hpp"
+#include "pg/profile/trait_catalog.hpp"
 
 namespace customer_profile::pg {
 namespace {
@@ -26,21 +28,13 @@ namespace {
 // taken from the identifiers it was seen with (its deterministic links): a
 // call's observations land on its strongest identifier, which need not be
 // the record ({"email", "support_id"} observes on the email). Set-wise: one
-// statement for the identities, one for their observations, one for the
+// statement for the identities, direct reads of trait_observation's primary
+// key for their observations (read_observed), one statement for the
 // neighbours of those that lack a value.
 CachedPlan identities_plan{
     "SELECT identity_id, profile_id, namespace_id FROM customer_profile.identity WHERE identity_id = ANY($1)",
     1,
     {INT8ARRAYOID},
-    nullptr,
-    0,
-    Replan::as_tables_grow};
-CachedPlan observations_plan{
-    "SELECT DISTINCT ON (x.identity_id, x.trait) x.identity_id, x.trait, x.value #>> '{}' "
-    "FROM customer_profile.trait_observation x WHERE x.identity_id = ANY($1) AND x.trait = ANY($2) "
-    "ORDER BY x.identity_id, x.trait, x.observed_at DESC, x.recorded_at DESC",
-    2,
-    {INT8ARRAYOID, TEXTARRAYOID},
     nullptr,
     0,
     Replan::as_tables_grow};
@@ -70,9 +64,24 @@ CachedPlan neighbours_plan{
     nullptr,
     0,
     Replan::as_tables_grow};
-CachedPlan replace_keys_plan{
-    "WITH gone AS (DELETE FROM customer_profile.match_key k WHERE k.identity_id = $2 AND k.rule_id = $1 "
-    "              AND k.key <> ALL($3)) "
+// A record's keys are read first and only the difference written: a new
+// record's keys are inserted without a delete, and a record observed again
+// with the same keys writes nothing (a delete and insert of every key cost a
+// fifth of the time per record at 1,000,000 records).
+CachedPlan stored_keys_plan{"SELECT key FROM customer_profile.match_key WHERE identity_id = $2 AND rule_id = $1",
+                            2,
+                            {INT4OID, INT8OID},
+                            nullptr,
+                            0,
+                            Replan::as_tables_grow};
+CachedPlan delete_keys_plan{
+    "DELETE FROM customer_profile.match_key WHERE rule_id = $1 AND key = ANY($3) AND identity_id = $2",
+    3,
+    {INT4OID, INT8OID, BYTEAARRAYOID},
+    nullptr,
+    0,
+    Replan::as_tables_grow};
+CachedPlan insert_keys_plan{
     "INSERT INTO customer_profile.match_key (rule_id, key_no, key, identity_id) "
     "SELECT $1, n::int2, k, $2 FROM unnest($3::bytea[], $4::int4[]) AS t(k, n) ON CONFLICT DO NOTHING",
     4,
@@ -171,6 +180,76 @@ RecordKeys record_keys(const MatchRuleEntry& rule, const StoredRecord& record) {
     return out;
 }
 
+// The text of a JSON value as `value #>> '{}'` gives it: a scalar's text
+// (a string unquoted), an object or array as JSON; false for JSON null.
+bool json_text(Jsonb* value, std::string* out) {
+    JsonbValue scalar;
+    if (!JsonbExtractScalar(&value->root, &scalar)) {
+        out->assign(JsonbToCString(nullptr, &value->root, VARSIZE(value)));
+        return true;
+    }
+    switch (scalar.type) {
+        case jbvNull:
+            return false;
+        case jbvString:
+            out->assign(scalar.val.string.val, static_cast<std::size_t>(scalar.val.string.len));
+            return true;
+        case jbvBool:
+            out->assign(scalar.val.boolean ? "true" : "false");
+            return true;
+        default:
+            out->assign(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(scalar.val.numeric))));
+            return true;
+    }
+}
+
+// The latest observation of each of the rule's traits per record, through
+// trait_observation's primary key (identity_id, trait, source) with direct
+// index reads: a candidate costs one index descent and its heap page, with
+// no statement, sort or result set per call (the statement this replaced
+// was a third of the time per record at 1,000,000 records). Sees this
+// transaction's own writes, as a statement would.
+struct Observed {
+    bool seen = false;  // an observation exists (its value may be JSON null)
+    bool has_value = false;
+    TimestampTz observed_at = 0, recorded_at = 0;
+    std::string value;
+};
+std::map<std::int64_t, std::vector<Observed>> read_observed(const std::vector<std::int64_t>& ids,
+                                                            const std::vector<std::string>& traits) {
+    const TraitCatalog& c = trait_catalog();
+    std::map<std::int64_t, std::vector<Observed>> out;
+    for (std::int64_t id : ids) out[id].resize(traits.size());
+    std::string text_value;  // owned outside the guarded lambda
+    pg_guard([&] {
+        Snapshot snapshot = probe_snapshot(true);
+        IndexProbe probe = index_probe_open(c.observation_relid, c.observation_pkey, snapshot);
+        for (auto& [id, fields] : out)
+            index_probe(probe, F_INT8EQ, Int64GetDatum(id), [&](TupleTableSlot* slot) {
+                bool isnull = false;
+                text* trait = DatumGetTextPP(slot_getattr(slot, c.obs_trait, &isnull));
+                std::string_view name(VARDATA_ANY(trait), VARSIZE_ANY_EXHDR(trait));
+                for (std::size_t f = 0; f < traits.size(); ++f) {
+                    if (traits[f] != name) continue;
+                    TimestampTz observed_at = DatumGetTimestampTz(slot_getattr(slot, c.obs_observed_at, &isnull));
+                    TimestampTz recorded_at = DatumGetTimestampTz(slot_getattr(slot, c.obs_recorded_at, &isnull));
+                    Observed& o = fields[f];
+                    if (o.seen &&
+                        (observed_at < o.observed_at || (observed_at == o.observed_at && recorded_at <= o.recorded_at)))
+                        continue;
+                    o.seen = true;
+                    o.observed_at = observed_at;
+                    o.recorded_at = recorded_at;
+                    o.has_value = json_text(DatumGetJsonbP(slot_getattr(slot, c.obs_value, &isnull)), &text_value);
+                    if (o.has_value) o.value = text_value;
+                }
+            });
+        index_probe_close(probe);
+        UnregisterSnapshot(snapshot);
+    });
+    return out;
+}
+
 // Reads the values of the records in *records (their identity ids set).
 void read_values(const MatchRuleEntry& rule, std::map<std::int64_t, StoredRecord>* records) {
     if (records->empty()) return;
@@ -193,13 +272,16 @@ void read_values(const MatchRuleEntry& rule, std::map<std::int64_t, StoredRecord
             }
         }
     };
-    Datum obs_args[2] = {int8_array(ids), text_array(traits, no_nulls)};
-    read(spi_run(observations_plan, obs_args, nullptr, false));
     std::vector<std::int64_t> lacking;
-    for (const auto& entry : *records) {
-        auto it = observed.find(entry.first);
-        if (it == observed.end() || std::find(it->second.begin(), it->second.end(), false) != it->second.end())
-            lacking.push_back(entry.first);
+    for (auto& [id, fields] : read_observed(ids, traits)) {
+        StoredRecord& record = records->at(id);
+        std::vector<bool>& seen = observed[id];
+        seen.resize(traits.size(), false);
+        for (std::size_t f = 0; f < traits.size(); ++f) {
+            seen[f] = fields[f].seen;
+            if (fields[f].has_value) record.values[f] = core::normalize_match_value(fields[f].value);
+        }
+        if (std::find(seen.begin(), seen.end(), false) != seen.end()) lacking.push_back(id);
     }
     if (!lacking.empty()) {
         Datum nb_args[2] = {int8_array(lacking), text_array(traits, no_nulls)};
@@ -249,9 +331,27 @@ std::map<std::int64_t, StoredRecord> load_records(const MatchRuleEntry& rule, co
 void store_keys(const MatchRuleEntry& rule, const std::vector<StoredRecord>& records) {
     for (const auto& r : records) {
         RecordKeys keys = record_keys(rule, r);
-        Datum args[4] = {Int32GetDatum(rule.rule_id), Int64GetDatum(r.identity_id), bytea_array(keys.hashes),
-                         int4_array(keys.numbers)};
-        spi_run(replace_keys_plan, args, nullptr, false);
+        Datum id_args[2] = {Int32GetDatum(rule.rule_id), Int64GetDatum(r.identity_id)};
+        std::uint64_t n = spi_run(stored_keys_plan, id_args, nullptr, false);
+        std::set<std::string> stored;
+        for (std::uint64_t row = 0; row < n; ++row) stored.insert(spi_bytes(row, 1));
+        std::vector<std::string> gone;
+        for (const auto& h : stored)
+            if (!std::binary_search(keys.hashes.begin(), keys.hashes.end(), h)) gone.push_back(h);
+        RecordKeys added;
+        for (std::size_t k = 0; k < keys.hashes.size(); ++k)
+            if (!stored.count(keys.hashes[k])) {
+                added.hashes.push_back(keys.hashes[k]);
+                added.numbers.push_back(keys.numbers[k]);
+            }
+        if (!gone.empty()) {
+            Datum args[3] = {id_args[0], id_args[1], bytea_array(gone)};
+            spi_run(delete_keys_plan, args, nullptr, false);
+        }
+        if (!added.hashes.empty()) {
+            Datum args[4] = {id_args[0], id_args[1], bytea_array(added.hashes), int4_array(added.numbers)};
+            spi_run(insert_keys_plan, args, nullptr, false);
+        }
     }
 }
 

@@ -45,6 +45,7 @@ std::unique_ptr<TraitCatalog> load() {
         c->obs_value_type = get_attnum(c->observation_relid, "value_type");
         c->obs_value = get_attnum(c->observation_relid, "value");
         c->obs_observed_at = get_attnum(c->observation_relid, "observed_at");
+        c->obs_recorded_at = get_attnum(c->observation_relid, "recorded_at");
     });
     spi_connect();
     std::uint64_t n = spi_run(definitions_plan, nullptr, nullptr, true);

@@ -31,7 +31,7 @@ struct TraitCatalog {
         0,
         Replan::as_tables_grow};
     AttrNumber identity_id_attr = 0, obs_trait = 0, obs_source = 0, obs_value_type = 0, obs_value = 0,
-               obs_observed_at = 0;
+               obs_observed_at = 0, obs_recorded_at = 0;
 
     TraitCatalog() = default;
     TraitCatalog(const TraitCatalog&) = delete;
