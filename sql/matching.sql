@@ -512,3 +512,10 @@ SELECT trait_observe('{"crm_id": "jv2"}', '{"v_num": 1.5}', 'crm') IS NOT NULL A
 SELECT pg_temp.shared_keys('jv2', 'jv3') AS with_jv3, pg_temp.shared_keys('jv2', 'jv1') AS with_jv1,
        (SELECT count(*) FROM match_key k, _identity_find('crm_id', 'jv2') f WHERE k.identity_id = f.identity_id) AS keys;
 SELECT match_rule_drop('json_values');
+-- initials(): a street number narrowed by the street's initials; an abbreviated street type shares the key.
+SELECT match_rule_create('streets', ARRAY['crm_id'], '[{"trait": "st_address", "levels": [{"token_set": 0.5}]}]',
+                         '[["digits(st_address)", "initials(st_address)"]]') > 0 AS created;
+SELECT trait_observe(jsonb_build_object('crm_id', 'st' || g), jsonb_build_object('st_address', a), 'crm') IS NOT NULL AS observed
+  FROM (VALUES (1, '12 Pinkerton Circuit'), (2, '12  pinkerton CCT'), (3, '12 Barker Circuit')) v(g, a);
+SELECT records, distinct_keys, largest_group FROM match_blocking('streets');
+SELECT match_rule_drop('streets');

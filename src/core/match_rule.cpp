@@ -173,12 +173,14 @@ KeyPart parse_key_part(const std::string& text, const std::vector<MatchField>& f
         part.transform = KeyTransform::year;
     else if (fn == "digits")
         part.transform = KeyTransform::digits;
+    else if (fn == "initials")
+        part.transform = KeyTransform::initials;
     else if (fn == "deletions")
         part.transform = KeyTransform::deletions;
     else
         bad("blocking part \"" + text + "\": unknown function \"" + fn + "\"",
-            "Blocking parts are trait, soundex(trait), first(trait, n), year(trait), digits(trait) or "
-            "deletions(trait).");
+            "Blocking parts are trait, soundex(trait), first(trait, n), year(trait), digits(trait), "
+            "initials(trait) or deletions(trait).");
     if (part.transform == KeyTransform::first) {
         char* end = nullptr;
         long n = std::strtol(arg.c_str(), &end, 10);
@@ -475,6 +477,15 @@ std::vector<std::string> part_pieces(const KeyPart& part, const std::string& val
         case KeyTransform::digits:
             for (char c : value)
                 if (c >= '0' && c <= '9') piece += c;
+            break;
+        case KeyTransform::initials:
+            // Values are normalized: words are separated by single spaces.
+            for (std::size_t start = 0; start < value.size();) {
+                std::size_t end = value.find(' ', start);
+                if (end == std::string::npos) end = value.size();
+                if (end > start) piece += first_code_points(value.substr(start, end - start), 1);
+                start = end + 1;
+            }
             break;
         case KeyTransform::deletions:
             return deletion_pieces(value);

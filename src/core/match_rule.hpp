@@ -49,10 +49,12 @@ struct MatchField {
     std::vector<Level> levels;  // the field has levels.size() + 1 levels (the last: none held)
 };
 
+// initials: the first character of each word ("12 pinkerton cct" -> "1pc"),
+// to narrow a street number by the street's name and type.
 // deletions: the value and each value with one character deleted (several
 // pieces per record), so that two values one typo apart (a substitution, an
 // insertion or deletion, two adjacent characters swapped) share a piece.
-enum class KeyTransform : std::uint8_t { value, soundex, first, year, digits, deletions };
+enum class KeyTransform : std::uint8_t { value, soundex, first, year, digits, initials, deletions };
 
 struct KeyPart {
     int field = 0;  // index into MatchRule::fields

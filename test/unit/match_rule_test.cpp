@@ -178,7 +178,25 @@ TEST(MatchRule, BlockingKeysSkipMissingParts) {
                                                                  "1983"}));
 }
 
-// deletions(trait): the value and each value with one character deleted.
+// initials(trait): the first character of each word.
+TEST(MatchRule, InitialsKeysTakeEachWordsFirstCharacter) {
+    cp::MatchRule r = cp::parse_match_rule(
+        kFields, R"J([["digits(address)", "initials(address)"], ["initials(last_name)"]])J", 0.99, 0.8);
+    EXPECT_EQ(
+        cp::blocking_keys(r, record({"\xC3\x89lan  de la Cruz", nullptr, "  12  Pinkerton   Cct ", nullptr, nullptr})),
+        (std::vector<std::string>{"0:12\x1f"
+                                  "1pc",
+                                  "1:\xC3\xA9"
+                                  "dlc"}));  // normalized first: lower case, one space between words
+    // The same street, its type abbreviated or not, shares the key; another street does not.
+    auto key = [&](const char* address) {
+        return cp::blocking_keys(r, record({nullptr, nullptr, address, nullptr, nullptr}));
+    };
+    EXPECT_EQ(key("12 Pinkerton Circuit"), key("12 pinkerton cct"));
+    EXPECT_NE(key("12 Pinkerton Circuit"), key("12 Barker Circuit"));
+    EXPECT_TRUE(key("Pinkerton Circuit").empty());  // no digits: the key's other part is missing
+}
+
 TEST(MatchRule, DeletionKeysHoldEveryOneCharacterDeletion) {
     cp::MatchRule r = cp::parse_match_rule(kFields, R"J([["deletions(ssn)"]])J", 0.99, 0.8);
     EXPECT_EQ(cp::blocking_keys(r, record({nullptr, nullptr, nullptr, "1223", nullptr})),
