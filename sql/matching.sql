@@ -511,6 +511,35 @@ SELECT pg_temp.shared_keys('jv2', 'jv3') AS with_jv3, pg_temp.shared_keys('jv2',
 SELECT trait_observe('{"crm_id": "jv2"}', '{"v_num": 1.5}', 'crm') IS NOT NULL AS jv2_changed;
 SELECT pg_temp.shared_keys('jv2', 'jv3') AS with_jv3, pg_temp.shared_keys('jv2', 'jv1') AS with_jv1,
        (SELECT count(*) FROM match_key k, _identity_find('crm_id', 'jv2') f WHERE k.identity_id = f.identity_id) AS keys;
+-- The direct reads serve only a caller who may select every row of
+-- trait_observation; any other reads through a statement, under its grants
+-- and policies (fourth review: a role without SELECT got every value back
+-- from _match_explain_ids, one under a restrictive policy the hidden ones).
+SELECT (SELECT identity_id FROM _identity_find('crm_id', 'jv1')) AS jv1_id,
+       (SELECT identity_id FROM _identity_find('crm_id', 'jv2')) AS jv2_id \gset
+CREATE ROLE cp_match_noread;
+GRANT USAGE ON SCHEMA customer_profile TO cp_match_noread;
+GRANT EXECUTE ON FUNCTION _match_explain_ids(text, bigint, bigint) TO cp_match_noread;
+GRANT SELECT ON identity, match_rule, identity_link, trait_definition TO cp_match_noread;
+SET ROLE cp_match_noread;
+SELECT field, value_a FROM _match_explain_ids('json_values', :jv1_id, :jv2_id) WHERE field = 'v_latest';
+RESET ROLE;
+CREATE ROLE cp_match_policy IN ROLE customer_profile_writer;
+ALTER TABLE trait_observation ENABLE ROW LEVEL SECURITY;
+CREATE POLICY cp_match_all ON trait_observation USING (true);
+CREATE POLICY cp_match_no_web ON trait_observation AS RESTRICTIVE FOR SELECT TO cp_match_policy USING (source <> 'web');
+SET ROLE cp_match_policy;
+SELECT field, value_a FROM match_explain('json_values', 'crm_id', 'jv1', 'crm_id', 'jv2')
+ WHERE field IN ('v_latest', 'v_null') ORDER BY 1;
+RESET ROLE;
+SELECT field, value_a FROM match_explain('json_values', 'crm_id', 'jv1', 'crm_id', 'jv2')
+ WHERE field IN ('v_latest', 'v_null') ORDER BY 1;
+DROP POLICY cp_match_no_web ON trait_observation;
+DROP POLICY cp_match_all ON trait_observation;
+ALTER TABLE trait_observation DISABLE ROW LEVEL SECURITY;
+DROP OWNED BY cp_match_noread;
+DROP ROLE cp_match_noread;
+DROP ROLE cp_match_policy;
 SELECT match_rule_drop('json_values');
 -- initials(): a street number narrowed by the street's initials; an abbreviated street type shares the key.
 SELECT match_rule_create('streets', ARRAY['crm_id'], '[{"trait": "st_address", "levels": [{"token_set": 0.5}]}]',

@@ -23,7 +23,6 @@ extern "C" {
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
-#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/array.h"
@@ -48,6 +47,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/numeric.h"
 #include "utils/resowner.h"
+#include "utils/rls.h"
 #include "utils/varlena.h"
 }
 
