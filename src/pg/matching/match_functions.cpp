@@ -6,6 +6,7 @@
 
 #include "core/match_em.hpp"
 #include "core/match_rule.hpp"
+#include "core/pair_sample.hpp"
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/infra/boundary.hpp"
 #include "pg/infra/datum_convert.hpp"
@@ -58,60 +59,17 @@ cp::pg::CachedPlan all_records_plan{
     CURSOR_OPT_CUSTOM_PLAN};
 // A blocking key's groups larger than kMaxJoinedGroup (a placeholder such as
 // 000000000, a default date of birth that thousands of records carry) are
-// left out of its pair count and of its sample alike: the pairs grow with a
-// group's square, and a count with such pairs over a sample without them
-// made lambda the sample's share of matches times a count of mostly
-// placeholder pairs (0.5, clamped). The keys of those groups are read first
-// and passed as an array, tested on both sides of the self-join: excluded
-// by a subquery instead, the groups were joined anyway (and their pairs
-// thrown away afterwards) whenever the planner would not hash the subquery
-// within work_mem (194 s instead of 29 s at 200,000 records).
+// left out of the estimate: their pairs are nearly all non-matches that
+// agree on the key, and the few true matches among them say nothing the
+// other groups do not.
 constexpr int kMaxJoinedGroup = 1000;
-cp::pg::CachedPlan large_groups_plan{
-    "SELECT k.key FROM customer_profile.match_key k WHERE k.rule_id = $1 AND k.key_no = $2 "
-    "GROUP BY k.key HAVING count(*) > $3",
-    3,
-    {INT4OID, INT4OID, INT4OID},
-    nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
-#define CP_KEY_PAIRS                                                                                \
-    "FROM customer_profile.match_key a JOIN customer_profile.match_key b ON b.rule_id = a.rule_id " \
-    "AND b.key_no = a.key_no AND b.key = a.key AND b.identity_id > a.identity_id "                  \
-    "WHERE a.rule_id = $1 AND a.key_no = $2 AND a.key <> ALL($3) AND b.key <> ALL($3) "
-// A sample of the pairs a key picks, in an order of the pairs' hashes: the
-// first pairs by identifier were the oldest records' (lambda 0.44 against a
-// true 0.00018 when they were a placeholder's). A record has one key of each
-// number, so a pair shares at most one; a key of which a record has several
-// (deletions()) gives a pair once per shared piece, hence GROUP BY.
-cp::pg::CachedPlan blocked_pairs_plan{"SELECT a.identity_id, b.identity_id " CP_KEY_PAIRS
-                                      "ORDER BY hashint8extended(a.identity_id, b.identity_id), 1, 2 LIMIT $4",
-                                      4,
-                                      {INT4OID, INT4OID, BYTEAARRAYOID, INT4OID},
-                                      nullptr,
-                                      CURSOR_OPT_CUSTOM_PLAN};
-cp::pg::CachedPlan distinct_blocked_pairs_plan{
-    "SELECT a.identity_id, b.identity_id " CP_KEY_PAIRS
-    "GROUP BY 1, 2 ORDER BY hashint8extended(a.identity_id, b.identity_id), 1, 2 LIMIT $4",
-    4,
-    {INT4OID, INT4OID, BYTEAARRAYOID, INT4OID},
-    nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
-// How many pairs a key picks in all: from the groups' sizes, or counted
-// distinct for a multi-valued key.
-cp::pg::CachedPlan key_pairs_plan{
-    "SELECT coalesce(sum(c * (c - 1) / 2), 0)::float8 FROM (SELECT count(*)::float8 AS c "
-    "FROM customer_profile.match_key WHERE rule_id = $1 AND key_no = $2 AND key <> ALL($3) GROUP BY key) x",
-    3,
-    {INT4OID, INT4OID, BYTEAARRAYOID},
-    nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
-cp::pg::CachedPlan distinct_key_pairs_plan{
-    "SELECT count(*)::float8 FROM (SELECT DISTINCT a.identity_id, b.identity_id " CP_KEY_PAIRS ") x",
-    3,
-    {INT4OID, INT4OID, BYTEAARRAYOID},
-    nullptr,
-    CURSOR_OPT_CUSTOM_PLAN};
-#undef CP_KEY_PAIRS
+// The pairs of a large group the sample draws from: each record with this
+// many others of its group (core/pair_sample.hpp).
+constexpr int kGroupBand = 10;
+// A key's records group by group, in the primary key's order.
+constexpr const char* kKeyGroupsSql =
+    "SELECT key, identity_id FROM customer_profile.match_key WHERE rule_id = $1 AND key_no = $2 "
+    "ORDER BY key, identity_id";
 
 cp::pg::CachedPlan record_count_plan{
     "SELECT count(*)::float8 FROM customer_profile.identity WHERE namespace_id = ANY($1)", 1, {INT4ARRAYOID}};
@@ -181,6 +139,57 @@ std::vector<cp::core::ComparisonVector> compare_pairs(const cp::pg::MatchRuleEnt
         if (ok) out.push_back(cp::core::compare_records(rule.rule, a->second.values, b->second.values));
     }
     return out;
+}
+
+// The sample of the pairs blocking key k gives, read group by group; groups
+// over kMaxJoinedGroup are left out and counted in *large_groups.
+cp::core::PairSampler sample_key_pairs(const cp::pg::MatchRuleEntry& entry, std::size_t k, std::size_t capacity,
+                                       std::int64_t* large_groups) {
+    cp::core::PairSampler sampler(capacity, cp::core::multi_valued(entry.rule.blocking[k]), kGroupBand);
+    Portal portal = nullptr;
+    cp::pg::pg_guard([&] {
+        Oid types[2] = {INT4OID, INT4OID};
+        Datum args[2] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k))};
+        // Not read-only: the keys store_missing_keys() wrote in this call must be seen.
+        portal = SPI_cursor_open_with_args(nullptr, kKeyGroupsSql, 2, types, args, nullptr, false, 0);
+    });
+    std::string key;
+    std::vector<std::int64_t> group;
+    bool too_large = false;
+    auto close_group = [&] {
+        if (too_large)
+            ++*large_groups;
+        else
+            sampler.add_group(group);
+        group.clear();
+        too_large = false;
+    };
+    for (;;) {
+        cp::pg::throw_if_canceled();
+        std::uint64_t n = 0;
+        cp::pg::pg_guard([&] {
+            SPI_cursor_fetch(portal, true, 10000);
+            n = SPI_processed;
+        });
+        if (n == 0) break;
+        for (std::uint64_t row = 0; row < n; ++row) {
+            std::string row_key = cp::pg::spi_bytes(row, 1);
+            if (row_key != key) {
+                close_group();
+                key = std::move(row_key);
+            }
+            if (too_large) continue;
+            group.push_back(cp::pg::spi_int8(row, 2));
+            if (group.size() > static_cast<std::size_t>(kMaxJoinedGroup)) {
+                too_large = true;
+                group.clear();
+            }
+        }
+        cp::pg::pg_guard([&] { SPI_freetuptable(SPI_tuptable); });
+    }
+    close_group();
+    cp::pg::pg_guard([&] { SPI_cursor_close(portal); });
+    return sampler;
 }
 
 }  // namespace
@@ -361,6 +370,7 @@ CP_FUNCTION(match_estimate) {
     for (std::size_t f = 0; f < fields; ++f) m_sum[f].assign(static_cast<std::size_t>(levels[f]), 0.0);
     double expected_matches = 0;
     std::size_t blocked = 0;
+    std::int64_t large_groups = 0;
     int iterations = 0;
     bool converged = true;
     for (std::size_t k = 0; k < entry.rule.blocking.size(); ++k) {
@@ -368,21 +378,19 @@ CP_FUNCTION(match_estimate) {
         std::vector<bool> masked(fields, false);
         for (const auto& part : entry.rule.blocking[k]) masked[static_cast<std::size_t>(part.field)] = true;
         if (std::all_of(masked.begin(), masked.end(), [](bool m) { return m; })) continue;
-        bool multi = cp::core::multi_valued(entry.rule.blocking[k]);
-        Datum gargs[3] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)),
-                          Int32GetDatum(kMaxJoinedGroup)};
-        std::vector<std::string> large_keys;
-        std::uint64_t large_groups = spi_run(large_groups_plan, gargs, nullptr, false);
-        for (std::uint64_t row = 0; row < large_groups; ++row) large_keys.push_back(cp::pg::spi_bytes(row, 1));
-        Datum large = cp::pg::bytea_array(large_keys);
-        Datum bargs[4] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)), large,
-                          Int32GetDatum(sample)};
-        std::uint64_t rows = spi_run(multi ? distinct_blocked_pairs_plan : blocked_pairs_plan, bargs, nullptr, false);
+        cp::core::PairSampler sampler = sample_key_pairs(entry, k, static_cast<std::size_t>(sample), &large_groups);
         std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
-        for (std::uint64_t row = 0; row < rows; ++row)
-            pairs.emplace_back(cp::pg::spi_int8(row, 1), cp::pg::spi_int8(row, 2));
-        std::vector<cp::core::ComparisonVector> vectors = compare_pairs(entry, pairs);
+        std::vector<double> pair_weights;
+        for (const auto& p : sampler.sample()) {
+            pairs.emplace_back(p.a, p.b);
+            pair_weights.push_back(p.weight);
+        }
+        std::vector<bool> found;
+        std::vector<cp::core::ComparisonVector> vectors = compare_pairs(entry, pairs, &found);
         if (vectors.empty()) continue;
+        std::vector<double> weights;  // of the pairs compared (a record removed meanwhile is not)
+        for (std::size_t i = 0; i < found.size(); ++i)
+            if (found[i]) weights.push_back(pair_weights[i]);
         blocked += vectors.size();
         std::size_t unlabelled = vectors.size();
         vectors.insert(vectors.end(), labelled_vectors.begin(), labelled_vectors.end());
@@ -399,15 +407,14 @@ CP_FUNCTION(match_estimate) {
             for (std::size_t l = 0; l < m_sum[f].size(); ++l) m_sum[f][l] += em.parameters.m[f][l];
             ++m_rounds[f];
         }
-        // The key's matches in all its pairs, from its sample's share.
-        Datum kargs[3] = {Int32GetDatum(entry.rule_id), Int32GetDatum(static_cast<std::int32_t>(k)), large};
-        spi_run(multi ? distinct_key_pairs_plan : key_pairs_plan, kargs, nullptr, false);
-        double key_pairs = cp::pg::spi_float8(0, 1);
+        // The key's matches in all its pairs: each pair compared stands for
+        // pairs_given() / unlabelled of the pairs the groups gave, and each of
+        // those for `weight` of its group's pairs.
         double share = 0;
         for (std::size_t i = 0; i < unlabelled; ++i)
-            share += 1.0 / (1.0 + std::exp2(-(std::log2(em.parameters.lambda / (1 - em.parameters.lambda)) +
-                                              cp::core::pair_weight(em.parameters, vectors[i]))));
-        expected_matches = std::max(expected_matches, share / static_cast<double>(unlabelled) * key_pairs);
+            share += weights[i] / (1.0 + std::exp2(-(std::log2(em.parameters.lambda / (1 - em.parameters.lambda)) +
+                                                     cp::core::pair_weight(em.parameters, vectors[i]))));
+        expected_matches = std::max(expected_matches, share / static_cast<double>(unlabelled) * sampler.pairs_given());
     }
     if (blocked == 0)
         throw cp::core::Error(cp::core::ErrorCode::invalid_parameter,
@@ -436,6 +443,7 @@ CP_FUNCTION(match_estimate) {
     std::string estimate = "{\"random_pairs\": " + std::to_string(random_vectors.size()) +
                            ", \"blocked_pairs\": " + std::to_string(blocked) +
                            ", \"labelled_pairs\": " + std::to_string(labelled) +
+                           ", \"groups_left_out\": " + std::to_string(large_groups) +
                            ", \"iterations\": " + std::to_string(em.iterations) +
                            ", \"converged\": " + (em.converged ? "true" : "false") + "}";
     Datum store[3] = {Int32GetDatum(entry.rule_id), cp::pg::text_datum(cp::core::match_parameters_json(em.parameters)),
