@@ -27,7 +27,10 @@ namespace {
 // match_estimate() over 100,000 new records had run 14 minutes when stopped.
 
 // A record's values: the latest observation of each field's trait (any
-// source; the newest observed_at, then the newest recorded_at), JSON scalars
+// source; the newest observed_at, then the newest recorded_at, then the
+// first source by name: the primary key's order, which the direct reads
+// follow and the statements say, so that both read the same value when two
+// sources were observed in one transaction), JSON scalars
 // as text, null as missing. A trait the identity has no observation of is
 // taken from the identifiers it was seen with (its deterministic links): a
 // call's observations land on its strongest identifier, which need not be
@@ -47,7 +50,7 @@ CachedPlan identities_plan{
 CachedPlan observations_plan{
     "SELECT DISTINCT ON (x.identity_id, x.trait) x.identity_id, x.trait, x.value #>> '{}' "
     "FROM customer_profile.trait_observation x WHERE x.identity_id = ANY($1) AND x.trait = ANY($2) "
-    "ORDER BY x.identity_id, x.trait, x.observed_at DESC, x.recorded_at DESC",
+    "ORDER BY x.identity_id, x.trait, x.observed_at DESC, x.recorded_at DESC, x.source",
     2,
     {INT8ARRAYOID, TEXTARRAYOID},
     nullptr,
@@ -64,7 +67,7 @@ CachedPlan neighbour_observations_plan{
     "  UNION ALL SELECT l.identity_b, l.identity_a FROM customer_profile.identity_link l "
     "   WHERE l.identity_b = ANY($1) AND l.rule IS NULL) n "
     "JOIN customer_profile.trait_observation x ON x.identity_id = n.other AND x.trait = ANY($2) "
-    "ORDER BY n.id, x.trait, x.observed_at DESC, x.recorded_at DESC",
+    "ORDER BY n.id, x.trait, x.observed_at DESC, x.recorded_at DESC, x.source, x.identity_id",
     2,
     {INT8ARRAYOID, TEXTARRAYOID},
     nullptr,
@@ -142,9 +145,10 @@ CachedPlan rejected_plan{
     nullptr,
     0,
     Replan::as_tables_grow};
-// Scored again by the queue functions (SECURITY DEFINER): the writer has no
-// write grant on match_review, so its processes cannot forge a review. The
-// writer's door takes an enabled rule only; match_run()'s (the admin's) any rule.
+// Scored again by the queue functions, as the caller, and written as the
+// owner of match_review: the writer has no write grant on it, so its
+// processes cannot forge a review. The writer's door takes an enabled rule
+// only; match_run()'s (the admin's) any rule.
 CachedPlan review_plan{
     "SELECT customer_profile._match_review_queue($1, $2, $3, $4)", 4, {INT4OID, INT8OID, INT8OID, BOOLOID}};
 CachedPlan run_review_plan{

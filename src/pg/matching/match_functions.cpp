@@ -2,6 +2,7 @@
 // match_run(), match_estimate(), match_explain() and the review's link.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include "core/match_em.hpp"
@@ -10,6 +11,7 @@
 #include "pg/identity/resolve_identity.hpp"
 #include "pg/infra/boundary.hpp"
 #include "pg/infra/datum_convert.hpp"
+#include "pg/infra/owner_context.hpp"
 #include "pg/infra/spi_util.hpp"
 #include "pg/matching/match_catalog.hpp"
 #include "pg/matching/match_engine.hpp"
@@ -524,6 +526,59 @@ CP_FUNCTION(match_explain_ids) {
         }
     });
     return (Datum)0;
+}
+
+namespace {
+
+// A review is written as the owner of match_review (the writer has no write
+// grant on it, so that its processes cannot forge a review's probability),
+// but scored as the caller, with the values the caller's own matching read:
+// scored as the owner, a caller kept from some observations by a policy
+// read in the probability stored what it may not select (review 5).
+cp::pg::CachedPlan review_store_plan{"SELECT customer_profile._match_review_store($1, $2, $3, $4, $5, $6, $7)",
+                                     7,
+                                     {INT4OID, INT8OID, INT8OID, BOOLOID, BOOLOID, FLOAT8OID, FLOAT8OID}};
+
+Datum queue_review(FunctionCallInfo fcinfo, bool enabled_only) {
+    std::int32_t rule_id = PG_GETARG_INT32(0);
+    std::int64_t a = PG_GETARG_INT64(1), b = PG_GETARG_INT64(2);
+    bool refused = PG_GETARG_BOOL(3);
+    std::optional<cp::pg::MatchRuleEntry> entry;
+    for (const auto& r : cp::pg::match_catalog().rules)
+        if (r.rule_id == rule_id) entry = r;
+    if (!entry || a == b) return BoolGetDatum(false);
+    cp::pg::spi_connect();
+    auto records = cp::pg::load_records(*entry, {a, b});
+    bool stored = false;
+    if (records.count(a) && records.count(b)) {
+        cp::core::PairScore score = cp::core::score_pair(entry->rule, records[a].values, records[b].values);
+        Datum args[7] = {Int32GetDatum(rule_id),
+                         Int64GetDatum(a),
+                         Int64GetDatum(b),
+                         BoolGetDatum(refused),
+                         BoolGetDatum(enabled_only),
+                         Float8GetDatum(score.weight),
+                         Float8GetDatum(score.probability)};
+        cp::pg::AsTableOwner owner("match_review");
+        spi_run(review_store_plan, args, nullptr, false);
+        stored = cp::pg::spi_bool(0, 1);
+    }
+    cp::pg::spi_finish();
+    return BoolGetDatum(stored);
+}
+
+}  // namespace
+
+// _match_review_queue(rule_id, identity_a, identity_b, refused) returns boolean: the writer's trait_observe queues a
+// pair of an enabled rule
+CP_FUNCTION(match_review_queue) {
+    return queue_review(fcinfo, true);
+}
+
+// _match_run_review_queue(rule_id, identity_a, identity_b, refused) returns boolean: match_run() queues a pair of any
+// rule
+CP_FUNCTION(match_run_review_queue) {
+    return queue_review(fcinfo, false);
 }
 
 // _match_link(rule, identity_a, identity_b, score, source) returns text: linked, already, refused or missing

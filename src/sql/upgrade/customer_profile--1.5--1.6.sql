@@ -4603,8 +4603,9 @@ CREATE INDEX match_review_pending_idx ON customer_profile.match_review USING btr
 COMMENT ON TABLE customer_profile.match_review IS 'Pairs of records a match rule could not decide (probability between its thresholds, or a link a guard rail refused): accepted pairs are linked, rejected pairs are never linked by the rule again.';
 GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_reader;
 -- The writer's trait_observe queues pairs through _match_review_queue(),
--- which scores them itself; only the admin's review functions decide. No
--- write grant: the writer could forge a pair's probability or rewrite a decided one.
+-- which scores them itself and writes as the table's owner; only the admin's
+-- review functions decide. No write grant: the writer could forge a pair's
+-- probability or rewrite a decided one.
 GRANT SELECT ON TABLE customer_profile.match_review TO customer_profile_writer;
 REVOKE USAGE ON TYPE customer_profile.match_review FROM PUBLIC;
 
@@ -4793,19 +4794,20 @@ CREATE FUNCTION customer_profile._match_link(rule text, identity_a bigint, ident
 COMMENT ON FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) IS 'Internal: links two records under the guard rails (a rule''s deduplicated namespaces uncapped); returns linked, already or refused.';
 REVOKE ALL ON FUNCTION customer_profile._match_link(rule text, identity_a bigint, identity_b bigint, score double precision, source text) FROM PUBLIC;
 
--- Reviews are written only by this function, not by a caller's own INSERT: the pair is scored here, so the writer's
--- process can neither forge a pending pair's probability or reason nor touch a decided one. No grant: it is reached
--- through the two doors below, whose owner runs it. enabled_only: the writer's door takes an enabled rule only (a
+-- Reviews are written only by this function, not by a caller's own INSERT: the writer's process can neither forge a
+-- pending pair's probability or reason nor touch a decided one. No grant: it is reached through the two doors below,
+-- C functions that score the pair as their caller (with the values the caller may read, as its own matching did) and
+-- then run this as the owner of match_review. enabled_only: the writer's door takes an enabled rule only (a
 -- disabled rule matches nothing as records arrive); match_run() runs a rule whether or not it is enabled (a batch
 -- load keeps it disabled until it is estimated), and its review band must be queued too.
-CREATE FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean) RETURNS boolean
+CREATE FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean, weight double precision, probability double precision) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
     r record;
-    w double precision;
-    p double precision;
+    w double precision := weight;
+    p double precision := probability;
     why text;
 BEGIN
     SELECT m.name, m.namespaces, m.link_threshold, m.review_threshold INTO r FROM customer_profile.match_rule m
@@ -4828,8 +4830,6 @@ BEGIN
                                              WHERE i.identity_id IN (identity_a, identity_b)))) THEN
         RETURN false;
     END IF;
-    SELECT x.weight, x.probability INTO w, p
-      FROM customer_profile._match_explain_ids(r.name, identity_a, identity_b) x WHERE x.field = 'total';
     IF p IS NULL OR p < r.review_threshold OR (p >= r.link_threshold) IS DISTINCT FROM coalesce(refused, false) THEN
         RETURN false;  -- not what the rule would queue
     END IF;
@@ -4844,22 +4844,20 @@ BEGIN
     RETURN FOUND;
 END
 $$;
-COMMENT ON FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean) IS 'Internal: queues a pair for review (or refreshes a pending one) with the probability scored here; refused marks a link a guard rail refused; enabled_only refuses a disabled rule. Returns whether a row was written. Reached through _match_review_queue and _match_run_review_queue.';
-REVOKE ALL ON FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean) FROM PUBLIC;
+COMMENT ON FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean, weight double precision, probability double precision) IS 'Internal: queues a pair for review (or refreshes a pending one) with the weight and probability its door scored; refused marks a link a guard rail refused; enabled_only refuses a disabled rule. Returns whether a row was written. Reached through _match_review_queue and _match_run_review_queue.';
+REVOKE ALL ON FUNCTION customer_profile._match_review_store(rule_id integer, identity_a bigint, identity_b bigint, refused boolean, enabled_only boolean, weight double precision, probability double precision) FROM PUBLIC;
 
 CREATE FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ SELECT customer_profile._match_review_store(rule_id, identity_a, identity_b, refused, true) $$;
-COMMENT ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: the writer''s trait_observe queues a pair of an enabled rule for review (see _match_review_store). Returns whether a row was written.';
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'cp_match_review_queue';
+COMMENT ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: the writer''s trait_observe queues a pair of an enabled rule for review, scored with the values the caller may read, stored as the owner of match_review (see _match_review_store). Returns whether a row was written.';
 REVOKE ALL ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._match_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) TO customer_profile_writer;
 
 CREATE FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) RETURNS boolean
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ SELECT customer_profile._match_review_store(rule_id, identity_a, identity_b, refused, false) $$;
-COMMENT ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: the admin''s match_run() queues a pair for review, enabled rule or not (see _match_review_store). Returns whether a row was written.';
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'cp_match_run_review_queue';
+COMMENT ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) IS 'Internal: the admin''s match_run() queues a pair for review, enabled rule or not, scored with the values the caller may read, stored as the owner of match_review (see _match_review_store). Returns whether a row was written.';
 REVOKE ALL ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION customer_profile._match_run_review_queue(rule_id integer, identity_a bigint, identity_b bigint, refused boolean) TO customer_profile_admin;
 
