@@ -397,8 +397,8 @@ SELECT round((sum(n * (n - 1)) / (SELECT count(DISTINCT identity_id) FROM k))::n
   FROM g;
 -- With 999 placeholders their group is kept, and sampled at random: the sample's first pairs by identifier were the
 -- placeholders' and the people's never (lambda 0.00089 with 100,000 pairs, 0.44 with 200). The group gives each of its
--- records' pairs with 10 others (9,990 pairs, each standing for 49.9 of its 498,501), the people's groups all theirs
--- (193): the estimate is no longer nearly all placeholder pairs (lambda was 0.0003 to 0.001 against 0.000178).
+-- 498,501 pairs with probability 20 / 998 (10,129 here, each standing for 49.9), the people's groups all theirs (193):
+-- the estimate is no longer nearly all placeholder pairs (lambda was 0.0003 to 0.001 against 0.000178).
 SELECT count(identity_remove('vat_id', 'ph' || g)) AS removed FROM generate_series(1000, 1001) g;
 SELECT 150.0 / (1299 * 1298 / 2) AS true_lambda;
 SELECT blocked_pairs, lambda BETWEEN 0.00016 AND 0.0002 AS lambda FROM match_estimate('placeholders', 100000);
@@ -409,7 +409,7 @@ SELECT blocked_pairs, abs(lambda / (SELECT lambda FROM first_estimate) - 1) < 0.
   FROM match_estimate('placeholders', 100000);
 -- Many groups just under the limit: ten placeholders of 999 records each (498,501 pairs each, twice: the value and
 -- its deletions of a zero) were all paired and sorted, and were nearly the whole sample (lambda out of this range);
--- now their pairs with 10 others each. The deletion shared by all ten is one group of 9,990, left out.
+-- now each group gives a share of its pairs. The deletion shared by all ten is one group of 9,990, left out.
 SELECT count(identity_remove('vat_id', 'ph' || g)) AS removed FROM generate_series(1, 999) g;
 SELECT count(trait_observe(jsonb_build_object('vat_id', 'ph' || p || '-' || g),
                            jsonb_build_object('vat', '00000000' || p, 'first_name', 'p' || g, 'city', 'x' || g), 'crm'))
@@ -455,6 +455,10 @@ SELECT statement, pg_temp.sqlstate_of('SELECT * FROM customer_profile.' || state
                ('match_review_accept(NULL, 1, 2)'),
                ('match_review_accept(''people'', NULL, 2)'),
                ('match_review_reject(''people'', 1, NULL)')) v(statement);
+-- sample_pairs from 10 to 1,000,000: the sample lives outside work_mem, about 250 bytes a pair (sixth review: 2.7 GB
+-- at 10,000,000).
+SELECT regress.err('SELECT customer_profile.match_estimate(''typos'', 9)') AS too_few,
+       regress.err('SELECT customer_profile.match_estimate(''typos'', 1000001)') AS too_many;
 SET ROLE customer_profile_writer;
 SELECT * FROM match_blocking('typos');
 RESET ROLE;

@@ -16,9 +16,10 @@ std::uint64_t mix(std::uint64_t x) {
     return x ^ (x >> 31);
 }
 
-// The order of a group's records for its band (not the order of the ids, so
-// that the band does not pair the oldest records with each other only).
-constexpr std::uint64_t kRecordSalt = 0x5DEECE66DULL;
+// Whether a large group gives a pair: a hash of its own, independent of the
+// one the sample keeps the lowest of (the same hash would keep a large
+// group's pairs, those of lowest hash, first).
+constexpr std::uint64_t kInclusionSalt = 0x5DEECE66DULL;
 
 }  // namespace
 
@@ -32,8 +33,9 @@ std::size_t PairSampler::PairHash::operator()(const std::pair<std::int64_t, std:
 
 PairSampler::PairSampler(std::size_t capacity, bool pairs_repeat, int band)
     : capacity_(capacity), pairs_repeat_(pairs_repeat), band_(band) {
-    if (capacity < 1 || band < 1)
-        throw Error(ErrorCode::invalid_parameter, "a pair sample needs a capacity and band of at least 1");
+    if (capacity < 2 || band < 1)
+        throw Error(ErrorCode::invalid_parameter,
+                    "a pair sample needs a capacity of at least 2 and a band of at least 1");
 }
 
 void PairSampler::add_group(const std::vector<std::int64_t>& ids) {
@@ -41,23 +43,20 @@ void PairSampler::add_group(const std::vector<std::int64_t>& ids) {
     if (c < 2) return;
     const double cd = static_cast<double>(c);
     pairs_in_groups_ += cd * (cd - 1) / 2;
-    const std::size_t band = static_cast<std::size_t>(band_);
-    if (c - 1 <= 2 * band) {
-        for (std::size_t i = 0; i < c; ++i)
-            for (std::size_t j = i + 1; j < c; ++j) offer(ids[i], ids[j], 1);
-        return;
-    }
-    std::vector<std::int64_t> order(ids);
-    std::sort(order.begin(), order.end(), [](std::int64_t x, std::int64_t y) {
-        std::uint64_t hx = mix(static_cast<std::uint64_t>(x) ^ kRecordSalt),
-                      hy = mix(static_cast<std::uint64_t>(y) ^ kRecordSalt);
-        return hx != hy ? hx < hy : x < y;
-    });
-    // Each record with the band after it, around the circle: c * band
-    // distinct pairs (band < c / 2), of the group's c(c-1)/2.
-    const double weight = (cd - 1) / (2.0 * static_cast<double>(band));
+    // Each pair of the group with probability `share`, decided by a hash of
+    // the pair alone: a pair two groups hold is given by the one with the
+    // larger share whenever by any, so its weight, 1 / that share, counts it
+    // once on average (sixth review: decided per group, with the least
+    // weight kept, a pair of several groups counted up to 1.4 times).
+    const double share = std::min(1.0, 2.0 * static_cast<double>(band_) / (cd - 1));
+    const double weight = 1 / share;
+    const std::uint64_t threshold = share >= 1 ? ~0ULL : static_cast<std::uint64_t>(share * 18446744073709551615.0);
     for (std::size_t i = 0; i < c; ++i)
-        for (std::size_t d = 1; d <= band; ++d) offer(order[i], order[(i + d) % c], weight);
+        for (std::size_t j = i + 1; j < c; ++j) {
+            std::int64_t a = std::min(ids[i], ids[j]), b = std::max(ids[i], ids[j]);
+            if (share < 1 && mix(pair_hash(a, b) ^ kInclusionSalt) > threshold) continue;
+            offer(a, b, weight);
+        }
 }
 
 void PairSampler::offer(std::int64_t a, std::int64_t b, double weight) {

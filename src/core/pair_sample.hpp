@@ -1,19 +1,20 @@
 // A sample of the pairs of records that share a blocking key, drawn in one
-// pass over the key's groups (issue 17, match_estimate). Its cost is bounded
-// by the records, not by the pairs: a group of c records gives all its
-// c(c-1)/2 pairs only while that is at most c * band; a larger group gives
-// each record's pairs with the `band` records after it in a hash order of
-// the group (c * band pairs), and each such pair stands for 2 * band / (c-1)
-// of the group's pairs: its weight. Without the band, a key whose groups
-// were a few hundred records each built and sorted millions of pairs (twenty
-// groups of 999: minutes), and those few groups were nearly the whole
-// sample, so the estimate saw few true matches (lambda several times too
-// high).
+// pass over the key's groups (issue 17, match_estimate). A group of c
+// records gives each of its c(c-1)/2 pairs while c - 1 <= 2 * band, and each
+// with probability 2 * band / (c - 1) beyond (about band pairs per record),
+// decided by a hash of the pair; such a pair stands for (c - 1) / (2 * band)
+// of the group's pairs: its weight. Before, every pair of every group was
+// built and sorted in SQL (twenty groups of 999: minutes), and those few
+// groups were nearly the whole sample, so the estimate saw few true matches
+// (lambda several times too high). Pairs are still enumerated here, in C++,
+// at a few nanoseconds each; groups of more than 1,000 records never reach
+// the sampler.
 //
 // The sample is the `capacity` pairs with the lowest hashes (a bottom-k
 // sketch): uniform over the pairs given, the same on the same data, and a
 // pair given twice (a multi-valued key, such as deletions(), shares several
-// keys between two records) is one pair.
+// keys between two records) is one pair, weighted by its group of largest
+// share, which gives it whenever any group does.
 #pragma once
 
 #include <cstddef>
@@ -34,7 +35,8 @@ struct SampledPair {
 class PairSampler {
 public:
     // pairs_repeat: a pair may be given more than once (a multi-valued key).
-    // Throws Error(invalid_parameter) for a capacity or band below 1.
+    // Throws Error(invalid_parameter) for a capacity below 2 (the distinct
+    // count is estimated from the capacity-th hash) or a band below 1.
     PairSampler(std::size_t capacity, bool pairs_repeat, int band = 10);
 
     // A group of records sharing one key; ids distinct, in any order.
@@ -42,7 +44,7 @@ public:
 
     // The sample, in hash order.
     std::vector<SampledPair> sample() const;
-    // How many distinct pairs the groups gave (after the band): exact when
+    // How many distinct pairs the groups gave (after sampling): exact when
     // pairs do not repeat or while they fit in the sample, else estimated
     // from the sample's largest hash (relative error about 1 / sqrt(capacity)).
     double pairs_given() const;

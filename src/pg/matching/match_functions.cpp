@@ -26,6 +26,10 @@ constexpr int kRunChunk = 1000;
 // Random pairs are drawn among at most this many sampled records.
 constexpr int kSampleRecords = 20000;
 constexpr std::size_t kMinEstimateRecords = 100;  // fewer records or blocked pairs: a warning
+// The sample's pairs, their values and comparisons live in the backend's C++
+// heap, which work_mem does not bound: about 250 bytes a pair (sixth review:
+// 2.7 GB at 10,000,000).
+constexpr int kMaxSamplePairs = 1000000;
 
 cp::pg::CachedPlan run_state_plan{
     "SELECT coalesce(run_next, 0) FROM customer_profile.match_rule WHERE rule_id = $1 FOR UPDATE", 1, {INT4OID}};
@@ -314,8 +318,9 @@ CP_FUNCTION(match_estimate) {
         throw cp::core::Error(cp::core::ErrorCode::null_value, "name and sample_pairs must not be NULL");
     std::string name = cp::pg::text_arg(fcinfo, 0);
     int sample = PG_GETARG_INT32(1);
-    if (sample < 10 || sample > 10000000)
-        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "sample_pairs must be from 10 to 10,000,000");
+    if (sample < 10 || sample > kMaxSamplePairs)
+        throw cp::core::Error(cp::core::ErrorCode::invalid_parameter, "sample_pairs must be from 10 to 1,000,000", {},
+                              "Each sampled pair costs about 250 bytes of memory outside work_mem, per key in turn.");
     TupleDesc desc = nullptr;
     cp::pg::pg_guard([&] {
         if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
